@@ -1,0 +1,155 @@
+// Package config reads Handover's settings from the environment.
+//
+// Everything an operator can change is an environment variable, so the
+// README's table and this file are the whole list.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the process-wide configuration, read once at start.
+type Config struct {
+	Addr        string // HANDOVER_ADDR
+	DatabaseURL string // HANDOVER_DATABASE_URL
+	PublicURL   string // HANDOVER_PUBLIC_URL, without a trailing slash
+
+	AdminUser     string // HANDOVER_ADMIN_USER
+	AdminPassword string // HANDOVER_ADMIN_PASSWORD (first start only)
+	AdminAPIKey   string // HANDOVER_ADMIN_API_KEY (seeded, stored hashed)
+
+	SecretKey     string // HANDOVER_SECRET_KEY (hex or base64 of 32 bytes)
+	SecretKeyFile string // HANDOVER_SECRET_KEY_FILE, default beside the SQLite file
+
+	AllowInsecureGenesys bool     // HANDOVER_ALLOW_INSECURE_GENESYS
+	TrustedProxies       []string // HANDOVER_TRUSTED_PROXIES
+	SessionLifetime      time.Duration
+	LogFormat            string // HANDOVER_LOG_FORMAT: text or json
+	LogLevel             string // HANDOVER_LOG_LEVEL
+
+	Features Features
+}
+
+// DefaultDatabaseURL is where a fresh start keeps its data.
+const DefaultDatabaseURL = "sqlite:data/handover.db"
+
+// Load reads the configuration through getenv (os.Getenv in production, a map in tests).
+func Load(getenv func(string) string) (Config, error) {
+	env := func(key, fallback string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return fallback
+	}
+	var errs []error
+	boolEnv := func(key string, fallback bool) bool {
+		v := env(key, "")
+		if v == "" {
+			return fallback
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", key, v))
+			return fallback
+		}
+		return b
+	}
+
+	cfg := Config{
+		Addr:                 env("HANDOVER_ADDR", ":8080"),
+		DatabaseURL:          env("HANDOVER_DATABASE_URL", DefaultDatabaseURL),
+		AdminUser:            env("HANDOVER_ADMIN_USER", "admin"),
+		AdminPassword:        getenv("HANDOVER_ADMIN_PASSWORD"),
+		AdminAPIKey:          env("HANDOVER_ADMIN_API_KEY", ""),
+		SecretKey:            env("HANDOVER_SECRET_KEY", ""),
+		SecretKeyFile:        env("HANDOVER_SECRET_KEY_FILE", ""),
+		AllowInsecureGenesys: boolEnv("HANDOVER_ALLOW_INSECURE_GENESYS", false),
+		TrustedProxies:       splitList(env("HANDOVER_TRUSTED_PROXIES", "")),
+		LogFormat:            env("HANDOVER_LOG_FORMAT", "text"),
+		LogLevel:             env("HANDOVER_LOG_LEVEL", "info"),
+		Features: Features{
+			GenesysCloudOM:          boolEnv("FEATURE_ENABLE_GENESYS_CLOUD_OM", true),
+			GenesysCloudOMWhitelist: parseWhitelist(getenv("FEATURE_ENABLE_GENESYS_CLOUD_OM_WHITELIST")),
+			BotConnectorWhitelist:   parseWhitelist(getenv("FEATURE_USE_GENESYS_BOT_CONNECTOR_ENDPOINT_WHITELIST")),
+		},
+	}
+
+	lifetime, err := time.ParseDuration(env("HANDOVER_SESSION_LIFETIME", "168h"))
+	if err != nil || lifetime <= 0 {
+		errs = append(errs, fmt.Errorf("HANDOVER_SESSION_LIFETIME: %q is not a positive duration such as 12h", getenv("HANDOVER_SESSION_LIFETIME")))
+	}
+	cfg.SessionLifetime = lifetime
+
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("HANDOVER_LOG_FORMAT: %q is neither text nor json", cfg.LogFormat))
+	}
+
+	public := env("HANDOVER_PUBLIC_URL", "")
+	if public == "" {
+		public = "http://" + localAddress(cfg.Addr)
+	}
+	u, err := url.Parse(public)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("HANDOVER_PUBLIC_URL: %q is not an http(s) URL such as https://handover.example.com", public))
+	}
+	cfg.PublicURL = strings.TrimRight(public, "/")
+
+	if cfg.SecretKeyFile == "" {
+		if path, ok := SQLitePath(cfg.DatabaseURL); ok {
+			cfg.SecretKeyFile = filepath.Join(filepath.Dir(path), "secret.key")
+		}
+	}
+	if cfg.SecretKey == "" && cfg.SecretKeyFile == "" {
+		errs = append(errs, errors.New("HANDOVER_SECRET_KEY: required with a Postgres database, so that every instance seals secrets with the same key (or set HANDOVER_SECRET_KEY_FILE)"))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// SecureCookies tells whether the console is served over TLS, so cookies carry Secure.
+func (c Config) SecureCookies() bool { return strings.HasPrefix(c.PublicURL, "https://") }
+
+// SQLitePath returns the file path of a sqlite: database URL.
+// Accepted forms: sqlite:///abs/path.db, sqlite:rel/path.db, sqlite://rel/path.db, file:path.db.
+func SQLitePath(databaseURL string) (string, bool) {
+	for _, prefix := range []string{"sqlite://", "sqlite:", "sqlite3://", "sqlite3:", "file:"} {
+		if rest, ok := strings.CutPrefix(databaseURL, prefix); ok {
+			rest, _, _ = strings.Cut(rest, "?")
+			return rest, rest != ""
+		}
+	}
+	return "", false
+}
+
+// IsPostgres tells whether the database URL names a PostgreSQL server.
+func IsPostgres(databaseURL string) bool {
+	return strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://")
+}
+
+// localAddress turns a listen address such as ":8080" into "localhost:8080" for links in the log.
+func localAddress(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

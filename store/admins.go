@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// AdminByUsername finds an admin, ignoring case.
+func (s *Store) AdminByUsername(ctx context.Context, username string) (Admin, error) {
+	var a Admin
+	if err := s.db.WithContext(ctx).Where("lower(username) = lower(?)", username).Take(&a).Error; err != nil {
+		return Admin{}, fmt.Errorf("find admin %q: %w", username, translate(err))
+	}
+	return a, nil
+}
+
+// CreateAdmin adds an admin with an already hashed password.
+func (s *Store) CreateAdmin(ctx context.Context, username, passwordHash string) (Admin, error) {
+	a := Admin{Username: username, PasswordHash: passwordHash, CreatedAt: s.now()}
+	if err := s.db.WithContext(ctx).Create(&a).Error; err != nil {
+		return Admin{}, fmt.Errorf("create admin %q: %w", username, translate(err))
+	}
+	return a, nil
+}
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
+	sess.CreatedAt = s.now()
+	if err := s.db.WithContext(ctx).Omit("Admin").Create(sess).Error; err != nil {
+		return fmt.Errorf("create session: %w", translate(err))
+	}
+	return nil
+}
+
+// SessionByTokenHash returns a live session with its admin; ErrNotFound when
+// unknown or expired.
+func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error) {
+	var sess Session
+	err := s.db.WithContext(ctx).Joins("Admin").
+		Where("sessions.token_hash = ? AND sessions.expires_at > ?", tokenHash, s.now()).
+		Take(&sess).Error
+	if err != nil {
+		return Session{}, fmt.Errorf("find session: %w", translate(err))
+	}
+	return sess, nil
+}
+
+// DeleteSession signs a session out.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
+	if err := s.db.WithContext(ctx).Delete(&Session{}, "token_hash = ?", tokenHash).Error; err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions prunes sessions that ended before now.
+func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Delete(&Session{}, "expires_at <= ?", s.now())
+	if res.Error != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// ListAPIKeys returns every API key, newest first, revoked ones included.
+func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
+	var keys []APIKey
+	if err := s.db.WithContext(ctx).Order("created_at DESC, id DESC").Find(&keys).Error; err != nil {
+		return nil, fmt.Errorf("list API keys: %w", err)
+	}
+	return keys, nil
+}
+
+// CreateAPIKey stores a key by its hash. ErrConflict when the hash exists already.
+func (s *Store) CreateAPIKey(ctx context.Context, name, prefix, keyHash string) (APIKey, error) {
+	k := APIKey{Name: name, Prefix: prefix, KeyHash: keyHash, CreatedAt: s.now()}
+	if err := s.db.WithContext(ctx).Create(&k).Error; err != nil {
+		return APIKey{}, fmt.Errorf("create API key %q: %w", name, translate(err))
+	}
+	return k, nil
+}
+
+// APIKeyByHash returns an unrevoked key; ErrNotFound otherwise.
+func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (APIKey, error) {
+	var k APIKey
+	if err := s.db.WithContext(ctx).Where("key_hash = ? AND revoked_at IS NULL", keyHash).Take(&k).Error; err != nil {
+		return APIKey{}, fmt.Errorf("find API key: %w", translate(err))
+	}
+	return k, nil
+}
+
+// RevokeAPIKey stops a key from working; revoking twice is ErrNotFound.
+func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
+	now := s.now()
+	res := s.db.WithContext(ctx).Model(&APIKey{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", &now)
+	if res.Error != nil {
+		return fmt.Errorf("revoke API key %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("revoke API key %d: %w", id, ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package store
+
+import "time"
+
+// Organisation owns endpoints. Feature flags admit organisations by name.
+type Organisation struct {
+	ID        int64
+	Name      string
+	CreatedAt time.Time
+}
+
+// DefaultOrganisation is the organisation that exists from the first start.
+const DefaultOrganisation = "default"
+
+// Handover providers an endpoint can use.
+const (
+	ProviderNone           = ""
+	ProviderGenesysCloudOM = "genesysCloudOM"
+)
+
+// Endpoint is one bot endpoint with its handover settings.
+//
+// WebhookSecret and ClientSecret hold plaintext in memory only; the database
+// holds them sealed (the *Sealed columns), and the store converts between them.
+type Endpoint struct {
+	ID             int64
+	OrganisationID int64
+	Organisation   Organisation
+	Name           string
+	URLToken       string
+	Provider       string
+
+	Host           string // a genesys.Host: region domain or custom base URL
+	DeploymentName string
+	QueueID        string
+	ClientID       string
+	SendProfile    bool
+
+	WebhookSecret       string `gorm:"-"`
+	ClientSecret        string `gorm:"-"`
+	WebhookSecretSealed string
+	ClientSecretSealed  string
+
+	// Defaults for a handover request that leaves them out.
+	DefaultLanguage         string
+	DefaultSkills           []string          `gorm:"serializer:json"`
+	DefaultPriority         int
+	DefaultCustomAttributes map[string]string `gorm:"serializer:json"`
+	RelayTyping             bool
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Admin is a console user.
+type Admin struct {
+	ID           int64
+	Username     string
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// Session is a signed-in console session, keyed by the hash of its cookie.
+type Session struct {
+	TokenHash string `gorm:"primaryKey"`
+	AdminID   int64
+	Admin     Admin
+	CSRFToken string `gorm:"column:csrf_token"`
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RemoteIP  string `gorm:"column:remote_ip"`
+	UserAgent string
+}
+
+// APIKey authenticates the JSON admin API. Only its hash is stored; Prefix
+// (the first characters) lets admins tell keys apart.
+type APIKey struct {
+	ID        int64
+	Name      string
+	Prefix    string
+	KeyHash   string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// AllModels lists every model, for the schema test.
+func AllModels() []any {
+	return []any{&Organisation{}, &Endpoint{}, &Admin{}, &Session{}, &APIKey{}}
+}

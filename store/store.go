@@ -1,0 +1,146 @@
+// Package store keeps Handover's state in SQLite or PostgreSQL through gorm.
+// It knows SQL and nothing of HTTP: callers pass plain values and get models back.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"handover/config"
+	"handover/secret"
+)
+
+// ErrNotFound is returned when the asked-for row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write would break a uniqueness rule.
+var ErrConflict = errors.New("already exists")
+
+// Dialect names the database family, which picks the migration set.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Store is the database handle with the key that seals secrets.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+	box     *secret.Box
+	now     func() time.Time
+}
+
+// Options tune Open; the zero value is right for production.
+type Options struct {
+	Logger *slog.Logger     // slow queries and errors; nil for none
+	Now    func() time.Time // pinned clock in tests
+}
+
+// Open connects to the database named by databaseURL (see config.SQLitePath
+// for the SQLite forms, or postgres://…). It does not migrate: call Migrate.
+func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options) (*Store, error) {
+	gormConfig := &gorm.Config{
+		TranslateError: true,
+		Logger:         logger.Discard,
+		NowFunc:        func() time.Time { return time.Now().UTC() },
+	}
+	if opts.Logger != nil {
+		gormConfig.Logger = logger.NewSlogLogger(opts.Logger, logger.Config{
+			SlowThreshold:             200 * time.Millisecond,
+			IgnoreRecordNotFoundError: true,
+			LogLevel:                  logger.Warn,
+		})
+	}
+	if opts.Now != nil {
+		gormConfig.NowFunc = opts.Now
+	}
+
+	var (
+		dialector gorm.Dialector
+		dialect   Dialect
+	)
+	switch path, isSQLite := config.SQLitePath(databaseURL); {
+	case isSQLite:
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+		// WAL lets readers run beside the writer; IMMEDIATE transactions take the
+		// write lock up front so two writers wait (busy_timeout) instead of failing.
+		dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
+		dialector, dialect = sqlite.Open(dsn), SQLite
+	case config.IsPostgres(databaseURL):
+		dialector, dialect = postgres.Open(databaseURL), Postgres
+	default:
+		return nil, fmt.Errorf("database URL %q: use sqlite:path/to/file.db or postgres://user:pass@host/db", databaseURL)
+	}
+
+	db, err := gorm.Open(dialector, gormConfig)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	if dialect == SQLite {
+		// One connection: SQLite has one writer anyway, and a single connection
+		// turns lock contention into an orderly queue in database/sql.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("reach %s database: %w", dialect, err)
+	}
+	now := gormConfig.NowFunc
+	return &Store{db: db, dialect: dialect, box: box, now: now}, nil
+}
+
+// Dialect tells which database family the store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Ping checks that the database answers (for /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close releases the database connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// translate maps gorm's errors onto the store's sentinels.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return ErrConflict
+	}
+	return err
+}
