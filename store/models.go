@@ -43,7 +43,7 @@ type Endpoint struct {
 
 	// Defaults for a handover request that leaves them out.
 	DefaultLanguage         string
-	DefaultSkills           []string          `gorm:"serializer:json"`
+	DefaultSkills           []string `gorm:"serializer:json"`
 	DefaultPriority         int
 	DefaultCustomAttributes map[string]string `gorm:"serializer:json"`
 	RelayTyping             bool

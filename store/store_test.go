@@ -223,4 +223,3 @@ func TestRevokedAPIKeysStopWorking(t *testing.T) {
 		t.Fatalf("second revoke: %v, want ErrNotFound", err)
 	}
 }
-
