@@ -1,0 +1,278 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"handover/config"
+	"handover/genesys"
+	"handover/secret"
+	"handover/store"
+	"handover/views"
+)
+
+// EndpointStore is what the endpoint pages and API need from the store.
+type EndpointStore interface {
+	ListEndpoints(ctx context.Context) ([]store.Endpoint, error)
+	EndpointByID(ctx context.Context, id int64) (store.Endpoint, error)
+	CreateEndpoint(ctx context.Context, e *store.Endpoint) error
+	UpdateEndpoint(ctx context.Context, e *store.Endpoint) error
+	DeleteEndpoint(ctx context.Context, id int64) error
+	ListOrganisations(ctx context.Context) ([]store.Organisation, error)
+	OrganisationByName(ctx context.Context, name string) (store.Organisation, error)
+}
+
+// Endpoints serves the endpoint console pages and the endpoint admin API.
+type Endpoints struct {
+	Store                EndpointStore
+	Features             config.Features
+	PublicURL            string
+	AllowInsecureGenesys bool
+}
+
+// urlTokenBytes is the size of the random token in each Config URL.
+const urlTokenBytes = 32
+
+func (h *Endpoints) rules() endpointRules {
+	return endpointRules{Organisations: h.Store.OrganisationByName, Features: h.Features, AllowInsecureGenesys: h.AllowInsecureGenesys}
+}
+
+func (h *Endpoints) configURL(e store.Endpoint) string { return h.PublicURL + "/" + e.URLToken }
+
+// List shows every endpoint.
+func (h *Endpoints) List(c *fiber.Ctx) error {
+	endpoints, err := h.Store.ListEndpoints(c.UserContext())
+	if err != nil {
+		return err
+	}
+	rows := make([]views.EndpointRow, len(endpoints))
+	for i, e := range endpoints {
+		rows[i] = views.EndpointRow{ID: e.ID, Name: e.Name, Organisation: e.Organisation.Name, Provider: providerName(e.Provider), Host: e.Host, ConfigURL: h.configURL(e)}
+	}
+	props := views.EndpointsProps{Endpoints: rows, CSRFToken: csrfToken(c), Notice: noticeText(c.Query("notice"))}
+	return page(c, fiber.StatusOK, "Endpoints", "endpoints", views.EndpointsPage(props))
+}
+
+// New shows an empty endpoint form.
+func (h *Endpoints) New(c *fiber.Ctx) error {
+	values := views.EndpointFormValues{Organisation: store.DefaultOrganisation, RelayTyping: true}
+	if ok, _ := h.Features.GenesysCloudOMFor(values.Organisation); ok {
+		values.Provider = store.ProviderGenesysCloudOM
+	}
+	return h.renderForm(c, fiber.StatusOK, store.Endpoint{}, values, nil)
+}
+
+// Show shows the form of an existing endpoint.
+func (h *Endpoints) Show(c *fiber.Ctx) error {
+	e, err := h.endpointFromPath(c)
+	if err != nil {
+		return err
+	}
+	return h.renderForm(c, fiber.StatusOK, e, formValues(e), nil)
+}
+
+// Create saves a new endpoint from the form.
+func (h *Endpoints) Create(c *fiber.Ctx) error {
+	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes)}
+	return h.save(c, e, func(ctx context.Context, e *store.Endpoint) error { return h.Store.CreateEndpoint(ctx, e) })
+}
+
+// Update saves the form of an existing endpoint.
+func (h *Endpoints) Update(c *fiber.Ctx) error {
+	e, err := h.endpointFromPath(c)
+	if err != nil {
+		return err
+	}
+	return h.save(c, e, func(ctx context.Context, e *store.Endpoint) error { return h.Store.UpdateEndpoint(ctx, e) })
+}
+
+func (h *Endpoints) save(c *fiber.Ctx, e store.Endpoint, write func(context.Context, *store.Endpoint) error) error {
+	values, in, parseErrs := readEndpointForm(c)
+	updated := e // e stays as stored, for re-rendering the form
+	fields, err := h.validateAndWrite(c.UserContext(), in, parseErrs, &updated, write)
+	if err != nil {
+		return err
+	}
+	if len(fields) > 0 {
+		return h.renderForm(c, fiber.StatusUnprocessableEntity, e, values, fields)
+	}
+	return redirect(c, "/endpoints?notice=saved")
+}
+
+// validateAndWrite applies in to e and writes it when every field is valid.
+// It returns the field errors (nothing was written), or an unexpected error.
+func (h *Endpoints) validateAndWrite(ctx context.Context, in endpointInput, parseErrs map[string]string, e *store.Endpoint, write func(context.Context, *store.Endpoint) error) (map[string]string, error) {
+	err := h.rules().apply(ctx, in, e)
+	fields, isValidation := validationFields(err)
+	if err != nil && !isValidation {
+		return nil, err
+	}
+	for field, msg := range parseErrs {
+		fields[field] = msg
+	}
+	if len(fields) > 0 {
+		return fields, nil
+	}
+	err = conflictAsValidation(write(ctx, e), fieldName, "This organisation already has an endpoint with this name.")
+	if fields, isValidation = validationFields(err); isValidation {
+		return fields, nil
+	}
+	return nil, err
+}
+
+// Delete removes an endpoint.
+func (h *Endpoints) Delete(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.DeleteEndpoint(c.UserContext(), id); err != nil {
+		return err
+	}
+	return redirect(c, "/endpoints?notice=deleted")
+}
+
+// ProviderChoice re-renders the provider select for the organisation picked in the form.
+func (h *Endpoints) ProviderChoice(c *fiber.Ctx) error {
+	return render(c, fiber.StatusOK, views.ProviderSelect(h.providerChoice(c.Query("organisation"), c.Query("provider")), nil))
+}
+
+func (h *Endpoints) providerChoice(organisation, selected string) views.ProviderChoice {
+	ok, reason := h.Features.GenesysCloudOMFor(organisation)
+	if !ok && selected == store.ProviderGenesysCloudOM {
+		selected = store.ProviderNone
+	}
+	return views.ProviderChoice{Selected: selected, Allowed: ok, Reason: reason}
+}
+
+func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, values views.EndpointFormValues, errs map[string]string) error {
+	orgs, err := h.Store.ListOrganisations(c.UserContext())
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(orgs))
+	for i, o := range orgs {
+		names[i] = o.Name
+	}
+	props := views.EndpointFormProps{
+		ID:               e.ID,
+		Values:           values,
+		Errors:           errs,
+		Organisations:    names,
+		Provider:         h.providerChoice(values.Organisation, values.Provider),
+		WebhookSecretSet: e.WebhookSecret != "",
+		ClientSecretSet:  e.ClientSecret != "",
+		CSRFToken:        csrfToken(c),
+	}
+	if e.ID != 0 {
+		props.ConfigURL = h.configURL(e)
+		props.HostWarning = genesys.Host(e.Host).Warning()
+	}
+	if errs != nil && errs[fieldProvider] != "" {
+		// Keep the admin's choice visible next to the message explaining it.
+		props.Provider.Selected = values.Provider
+	}
+	title := "New endpoint"
+	if e.ID != 0 {
+		title = e.Name
+	}
+	if status == fiber.StatusUnprocessableEntity && isFragmentRequest(c) {
+		return render(c, status, views.EndpointForm(props))
+	}
+	return page(c, status, title, "endpoints", views.EndpointPage(props))
+}
+
+// readEndpointForm reads the posted form: the values to show again, the input
+// to validate, and the errors of fields that did not even parse.
+func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, map[string]string) {
+	values := views.EndpointFormValues{
+		Name:             c.FormValue(fieldName),
+		Organisation:     c.FormValue(fieldOrganisation),
+		Provider:         c.FormValue(fieldProvider),
+		Host:             c.FormValue(fieldHost),
+		DeploymentName:   c.FormValue(fieldDeploymentName),
+		QueueID:          c.FormValue(fieldQueueID),
+		ClientID:         c.FormValue(fieldClientID),
+		SendProfile:      c.FormValue("sendProfile") == "true",
+		Language:         c.FormValue(fieldLanguage),
+		Skills:           c.FormValue(fieldSkills),
+		Priority:         c.FormValue(fieldPriority),
+		CustomAttributes: c.FormValue(fieldCustomAttributes),
+		RelayTyping:      c.FormValue("relayTyping") == "true",
+	}
+	in := endpointInput{
+		Name: values.Name, Organisation: values.Organisation, Provider: values.Provider,
+		Host: values.Host, DeploymentName: values.DeploymentName, QueueID: values.QueueID, ClientID: values.ClientID,
+		WebhookSecret: c.FormValue(fieldWebhookSecret), ClientSecret: c.FormValue(fieldClientSecret),
+		SendProfile: values.SendProfile, Language: values.Language, Skills: splitSkills(values.Skills), RelayTyping: values.RelayTyping,
+	}
+	errs := map[string]string{}
+	var err error
+	if in.Priority, err = parsePriority(values.Priority); err != nil {
+		errs[fieldPriority] = err.Error()
+	}
+	if in.CustomAttributes, err = parseCustomAttributes(values.CustomAttributes); err != nil {
+		errs[fieldCustomAttributes] = err.Error()
+	}
+	return values, in, errs
+}
+
+// formValues shows a stored endpoint in the form.
+func formValues(e store.Endpoint) views.EndpointFormValues {
+	attrs := ""
+	if len(e.DefaultCustomAttributes) > 0 {
+		b, _ := json.MarshalIndent(e.DefaultCustomAttributes, "", "  ")
+		attrs = string(b)
+	}
+	priority := ""
+	if e.DefaultPriority != 0 {
+		priority = strconv.Itoa(e.DefaultPriority)
+	}
+	return views.EndpointFormValues{
+		Name: e.Name, Organisation: e.Organisation.Name, Provider: e.Provider, Host: e.Host,
+		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
+		Language: e.DefaultLanguage, Skills: strings.Join(e.DefaultSkills, ", "), Priority: priority,
+		CustomAttributes: attrs, RelayTyping: e.RelayTyping,
+	}
+}
+
+func (h *Endpoints) endpointFromPath(c *fiber.Ctx) (store.Endpoint, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return store.Endpoint{}, err
+	}
+	return h.Store.EndpointByID(c.UserContext(), id)
+}
+
+// pathID reads the numeric :id route parameter; anything else is not found.
+func pathID(c *fiber.Ctx) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("endpoint id %q: %w", c.Params("id"), store.ErrNotFound)
+	}
+	return id, nil
+}
+
+func providerName(provider string) string {
+	if provider == store.ProviderGenesysCloudOM {
+		return "Genesys Cloud Open Messaging"
+	}
+	return "None"
+}
+
+func noticeText(code string) string {
+	switch code {
+	case "saved":
+		return "Endpoint saved."
+	case "organisation":
+		return "Organisation added."
+	case "deleted":
+		return "Endpoint deleted."
+	}
+	return ""
+}

@@ -1,0 +1,253 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"handover/genesys"
+	"handover/secret"
+	"handover/store"
+)
+
+// endpointRequest is the body of POST and PUT /api/v1/admin/endpoints. Every
+// field is optional: on PUT an absent field keeps its stored value, so a
+// script can change one setting without knowing (or resending) the secrets.
+type endpointRequest struct {
+	Name             *string         `json:"name"`
+	Organisation     *string         `json:"organisation"`
+	HandoverProvider *string         `json:"handoverProvider"`
+	Host             *string         `json:"host"`
+	DeploymentName   *string         `json:"deploymentName"`
+	QueueID          *string         `json:"queueId"`
+	WebhookSecret    *string         `json:"webhookSecret"`
+	ClientID         *string         `json:"clientId"`
+	ClientSecret     *string         `json:"clientSecret"`
+	SendProfile      *bool           `json:"sendProfile"`
+	Language         *string         `json:"language"`
+	Skills           *[]string       `json:"skills"`
+	Priority         *int            `json:"priority"`
+	CustomAttributes json.RawMessage `json:"customAttributes"`
+	RelayTyping      *bool           `json:"relayTyping"`
+
+	// Read-only fields of the response, accepted and ignored so that a body
+	// fetched with GET can be sent back with PUT.
+	ID               any `json:"id"`
+	URLToken         any `json:"urlToken"`
+	ConfigURL        any `json:"configUrl"`
+	HostWarning      any `json:"hostWarning"`
+	WebhookSecretSet any `json:"webhookSecretSet"`
+	ClientSecretSet  any `json:"clientSecretSet"`
+	CreatedAt        any `json:"createdAt"`
+	UpdatedAt        any `json:"updatedAt"`
+}
+
+// endpointResponse is an endpoint as the API shows it: never with its secrets.
+type endpointResponse struct {
+	ID               int64             `json:"id"`
+	Name             string            `json:"name"`
+	Organisation     string            `json:"organisation"`
+	HandoverProvider string            `json:"handoverProvider"`
+	Host             string            `json:"host"`
+	HostWarning      string            `json:"hostWarning,omitempty"`
+	DeploymentName   string            `json:"deploymentName"`
+	QueueID          string            `json:"queueId"`
+	ClientID         string            `json:"clientId"`
+	WebhookSecretSet bool              `json:"webhookSecretSet"`
+	ClientSecretSet  bool              `json:"clientSecretSet"`
+	SendProfile      bool              `json:"sendProfile"`
+	Language         string            `json:"language"`
+	Skills           []string          `json:"skills"`
+	Priority         int               `json:"priority"`
+	CustomAttributes map[string]string `json:"customAttributes"`
+	RelayTyping      bool              `json:"relayTyping"`
+	URLToken         string            `json:"urlToken"`
+	ConfigURL        string            `json:"configUrl"`
+	CreatedAt        time.Time         `json:"createdAt"`
+	UpdatedAt        time.Time         `json:"updatedAt"`
+}
+
+func (h *Endpoints) response(e store.Endpoint) endpointResponse {
+	return endpointResponse{
+		ID: e.ID, Name: e.Name, Organisation: e.Organisation.Name, HandoverProvider: e.Provider,
+		Host: e.Host, HostWarning: genesys.Host(e.Host).Warning(), DeploymentName: e.DeploymentName,
+		QueueID: e.QueueID, ClientID: e.ClientID, WebhookSecretSet: e.WebhookSecret != "", ClientSecretSet: e.ClientSecret != "",
+		SendProfile: e.SendProfile, Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
+		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping,
+		URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+	}
+}
+
+// APIList answers GET /api/v1/admin/endpoints.
+func (h *Endpoints) APIList(c *fiber.Ctx) error {
+	endpoints, err := h.Store.ListEndpoints(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]endpointResponse, len(endpoints))
+	for i, e := range endpoints {
+		out[i] = h.response(e)
+	}
+	return c.JSON(fiber.Map{"endpoints": out})
+}
+
+// APIGet answers GET /api/v1/admin/endpoints/:id.
+func (h *Endpoints) APIGet(c *fiber.Ctx) error {
+	e, err := h.endpointFromPath(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(h.response(e))
+}
+
+// APICreate answers POST /api/v1/admin/endpoints.
+func (h *Endpoints) APICreate(c *fiber.Ctx) error {
+	req, err := decodeEndpointRequest(c.Body())
+	if err != nil {
+		return jsonError(c, fiber.StatusBadRequest, "bad_request", err.Error(), nil)
+	}
+	// A script that sends Genesys settings means the Genesys provider.
+	if req.HandoverProvider == nil && (req.Host != nil || req.DeploymentName != nil || req.QueueID != nil || req.ClientID != nil) {
+		provider := store.ProviderGenesysCloudOM
+		req.HandoverProvider = &provider
+	}
+	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes), RelayTyping: true}
+	if err := h.apiSave(c, req, &e, h.Store.CreateEndpoint); err != nil {
+		return err
+	}
+	created, err := h.Store.EndpointByID(c.UserContext(), e.ID)
+	if err != nil {
+		return err
+	}
+	c.Location("/api/v1/admin/endpoints/" + fmt.Sprint(e.ID))
+	return c.Status(fiber.StatusCreated).JSON(h.response(created))
+}
+
+// APIUpdate answers PUT /api/v1/admin/endpoints/:id.
+func (h *Endpoints) APIUpdate(c *fiber.Ctx) error {
+	e, err := h.endpointFromPath(c)
+	if err != nil {
+		return err
+	}
+	req, err := decodeEndpointRequest(c.Body())
+	if err != nil {
+		return jsonError(c, fiber.StatusBadRequest, "bad_request", err.Error(), nil)
+	}
+	if err := h.apiSave(c, req, &e, h.Store.UpdateEndpoint); err != nil {
+		return err
+	}
+	updated, err := h.Store.EndpointByID(c.UserContext(), e.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(h.response(updated))
+}
+
+// APIDelete answers DELETE /api/v1/admin/endpoints/:id.
+func (h *Endpoints) APIDelete(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.DeleteEndpoint(c.UserContext(), id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (h *Endpoints) apiSave(c *fiber.Ctx, req endpointRequest, e *store.Endpoint, write func(context.Context, *store.Endpoint) error) error {
+	in := mergeEndpointRequest(req, *e)
+	parseErrs := map[string]string{}
+	if len(req.CustomAttributes) > 0 && !bytes.Equal(bytes.TrimSpace(req.CustomAttributes), []byte("null")) {
+		attrs, err := parseCustomAttributes(string(req.CustomAttributes))
+		if err != nil {
+			parseErrs[fieldCustomAttributes] = err.Error()
+		}
+		in.CustomAttributes = attrs
+	}
+	fields, err := h.validateAndWrite(c.UserContext(), in, parseErrs, e, write)
+	if err != nil {
+		return err
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	return nil
+}
+
+// mergeEndpointRequest lays the fields present in req over the stored endpoint.
+func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
+	in := endpointInput{
+		Name: e.Name, Organisation: e.Organisation.Name, Provider: e.Provider, Host: e.Host,
+		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
+		Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
+		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping,
+	}
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&in.Name, req.Name)
+	set(&in.Organisation, req.Organisation)
+	set(&in.Provider, req.HandoverProvider)
+	set(&in.Host, req.Host)
+	set(&in.DeploymentName, req.DeploymentName)
+	set(&in.QueueID, req.QueueID)
+	set(&in.ClientID, req.ClientID)
+	set(&in.WebhookSecret, req.WebhookSecret)
+	set(&in.ClientSecret, req.ClientSecret)
+	set(&in.Language, req.Language)
+	if req.SendProfile != nil {
+		in.SendProfile = *req.SendProfile
+	}
+	if req.Skills != nil {
+		in.Skills = *req.Skills
+	}
+	if req.Priority != nil {
+		in.Priority = *req.Priority
+	}
+	if req.RelayTyping != nil {
+		in.RelayTyping = *req.RelayTyping
+	}
+	return in
+}
+
+// decodeEndpointRequest reads one JSON object and rejects unknown fields, so a
+// misspelt field name is an error rather than a silently ignored setting.
+func decodeEndpointRequest(body []byte) (endpointRequest, error) {
+	var req endpointRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return req, fmt.Errorf("field %q must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		}
+		return req, fmt.Errorf("the body is not a valid JSON object: %v", err)
+	}
+	if dec.Decode(&struct{}{}) != io.EOF {
+		return req, errors.New("the body must hold a single JSON object")
+	}
+	return req, nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean (true or false)"
+	case "int", "int64":
+		return "whole number"
+	case "slice":
+		return "array of strings"
+	}
+	return goKind
+}

@@ -1,0 +1,167 @@
+// Package handlers serves the console pages, the JSON admin API and the
+// health checks. Handlers return errors; ErrorHandler turns them into pages or
+// JSON in one place.
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"handover/store"
+	"handover/views"
+)
+
+// ValidationError carries a message per field. It is answered with 422.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, 0, len(e.Fields))
+	for field, msg := range e.Fields {
+		parts = append(parts, field+": "+msg)
+	}
+	return "validation failed: " + strings.Join(parts, "; ")
+}
+
+// isFragmentRequest decides between a fragment and a full page: htmx asking
+// for part of a page gets the part; a boosted navigation, a history restore or
+// a plain browser request gets the whole layout.
+func isFragmentRequest(c *fiber.Ctx) bool {
+	return c.Get("HX-Request") == "true" && c.Get("HX-Boosted") != "true" && c.Get("HX-History-Restore-Request") != "true"
+}
+
+// render writes a component as the HTML response.
+func render(c *fiber.Ctx, status int, component templ.Component) error {
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Vary("HX-Request")
+	return component.Render(c.UserContext(), c.Response().BodyWriter())
+}
+
+// page renders content inside the console layout, or alone for an htmx fragment request.
+func page(c *fiber.Ctx, status int, title, active string, content templ.Component) error {
+	if isFragmentRequest(c) {
+		return render(c, status, content)
+	}
+	layout := views.Layout{Title: title, Active: active}
+	if sess, ok := currentSession(c); ok {
+		layout.Username = sess.Admin.Username
+		layout.CSRFToken = sess.CSRFToken
+	}
+	return render(c, status, views.Page(layout, content))
+}
+
+// redirect sends the browser to url after a successful form: htmx follows
+// HX-Redirect, a plain form follows 303 See Other.
+func redirect(c *fiber.Ctx, url string) error {
+	if c.Get("HX-Request") == "true" {
+		c.Set("HX-Redirect", url)
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Redirect(url, fiber.StatusSeeOther)
+}
+
+// apiError is the JSON error shape of every API route.
+type apiError struct {
+	Error apiErrorBody `json:"error"`
+}
+
+type apiErrorBody struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func jsonError(c *fiber.Ctx, status int, code, message string, fields map[string]string) error {
+	c.Vary("HX-Request")
+	return c.Status(status).JSON(apiError{Error: apiErrorBody{Code: code, Message: message, Fields: fields}})
+}
+
+// ErrorHandler is the one place where an error becomes a response: 404 for
+// store.ErrNotFound, 422 for validation, fiber's own status for *fiber.Error,
+// and 500 with the request id for everything else (logged, never shown).
+func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		requestID, _ := c.Locals("requestid").(string)
+		status, code, title, message := fiber.StatusInternalServerError, "internal", "Something went wrong",
+			"Handover could not complete this request. The error has been logged."
+		var (
+			fiberErr   *fiber.Error
+			validation *ValidationError
+		)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			status, code, title, message = fiber.StatusNotFound, "not_found", "Not found", "There is nothing at this address. It may have been deleted."
+		case errors.As(err, &validation):
+			status, code, title, message = fiber.StatusUnprocessableEntity, "validation", "Invalid input", "Some fields are not valid."
+		case errors.As(err, &fiberErr):
+			status, code, title, message = fiberErr.Code, "http_"+fmt.Sprint(fiberErr.Code), statusTitle(fiberErr.Code), fiberErr.Message
+		}
+		if status >= 500 {
+			logger.ErrorContext(c.UserContext(), "request failed", slog.String("request_id", requestID),
+				slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Any("error", err))
+		}
+		if wantsJSON(c) {
+			var fields map[string]string
+			if validation != nil {
+				fields = validation.Fields
+			}
+			if status >= 500 && requestID != "" {
+				message += " Request id: " + requestID + "."
+			}
+			return jsonError(c, status, code, message, fields)
+		}
+		props := views.ErrorProps{Status: status, Title: title, Message: message}
+		if status >= 500 {
+			props.RequestID = requestID
+		}
+		return page(c, status, title, "", views.ErrorPage(props))
+	}
+}
+
+func wantsJSON(c *fiber.Ctx) bool {
+	return strings.HasPrefix(c.Path(), "/api/") || (c.Accepts(fiber.MIMETextHTML, fiber.MIMEApplicationJSON) == fiber.MIMEApplicationJSON)
+}
+
+func statusTitle(status int) string {
+	switch status {
+	case fiber.StatusNotFound:
+		return "Not found"
+	case fiber.StatusForbidden:
+		return "Forbidden"
+	case fiber.StatusMethodNotAllowed:
+		return "Method not allowed"
+	case fiber.StatusRequestEntityTooLarge:
+		return "Request too large"
+	case fiber.StatusTooManyRequests:
+		return "Too many requests"
+	}
+	if status >= 500 {
+		return "Something went wrong"
+	}
+	return "Request not accepted"
+}
+
+// validationFields returns the field messages of a *ValidationError (an empty
+// map for nil, so callers can add to it), and whether err was one.
+func validationFields(err error) (map[string]string, bool) {
+	var v *ValidationError
+	if errors.As(err, &v) {
+		return v.Fields, true
+	}
+	return map[string]string{}, false
+}
+
+// conflictAsValidation turns a uniqueness conflict into a message on the field that caused it.
+func conflictAsValidation(err error, field, message string) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &ValidationError{Fields: map[string]string{field: message}}
+	}
+	return err
+}

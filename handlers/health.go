@@ -1,0 +1,28 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Health answers the load balancer's probes.
+type Health struct {
+	Ping func(ctx context.Context) error // the database
+}
+
+// Live answers /healthz: the process is up and serving.
+func (h *Health) Live(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// Ready answers /readyz: the database answers within two seconds.
+func (h *Health) Ready(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := h.Ping(ctx); err != nil {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "database": "unreachable"})
+	}
+	return c.JSON(fiber.Map{"status": "ok", "database": "ok"})
+}

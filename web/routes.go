@@ -1,0 +1,62 @@
+package web
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"handover/handlers"
+)
+
+// Sign-in throttling: this many failed attempts per address per window.
+const (
+	loginFailuresAllowed = 10
+	loginFailureWindow   = time.Minute
+)
+
+// routes is the one route table: the whole URL space of Handover in one place.
+func routes(app *fiber.App, d Deps) {
+	auth := &handlers.Auth{Store: d.Store, SecureCookies: d.Config.SecureCookies(), SessionLifetime: d.Config.SessionLifetime, Logger: d.Logger}
+	endpoints := &handlers.Endpoints{Store: d.Store, Features: d.Config.Features, PublicURL: d.Config.PublicURL, AllowInsecureGenesys: d.Config.AllowInsecureGenesys}
+	settings := &handlers.Settings{Store: d.Store, Features: d.Config.Features, PublicURL: d.Config.PublicURL, Database: string(d.Store.Dialect())}
+	health := &handlers.Health{Ping: d.Store.Ping}
+
+	// Probes for load balancers and container health checks.
+	app.Get("/healthz", health.Live)
+	app.Get("/readyz", health.Ready)
+
+	// Sign-in. Only failed attempts count towards the limit.
+	app.Get("/login", auth.LoginPage)
+	app.Post("/login", limiter.New(limiter.Config{
+		Max:                    loginFailuresAllowed,
+		Expiration:             loginFailureWindow,
+		SkipSuccessfulRequests: true,
+		LimitReached:           auth.LoginThrottled,
+	}), auth.Login)
+
+	// The console: a signed-in admin, and a CSRF token on every state change.
+	console := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{auth.RequireAdmin, auth.RequireCSRF, h} }
+	app.Get("/", console(func(c *fiber.Ctx) error { return c.Redirect("/endpoints", fiber.StatusSeeOther) })...)
+	app.Post("/logout", console(auth.Logout)...)
+	app.Get("/endpoints", console(endpoints.List)...)
+	app.Get("/endpoints/new", console(endpoints.New)...)
+	app.Get("/endpoints/provider", console(endpoints.ProviderChoice)...)
+	app.Post("/endpoints", console(endpoints.Create)...)
+	app.Get("/endpoints/:id", console(endpoints.Show)...)
+	app.Post("/endpoints/:id", console(endpoints.Update)...)
+	app.Post("/endpoints/:id/delete", console(endpoints.Delete)...)
+	app.Get("/settings", console(settings.Page)...)
+	app.Post("/settings/organisations", console(settings.CreateOrganisation)...)
+	app.Get("/apikeys", console(settings.APIKeys)...)
+	app.Post("/apikeys", console(settings.CreateAPIKey)...)
+	app.Post("/apikeys/:id/revoke", console(settings.RevokeAPIKey)...)
+
+	// The JSON admin API, for automation: Authorization: Bearer <admin API key>.
+	api := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{auth.RequireAPIKey, h} }
+	app.Get("/api/v1/admin/endpoints", api(endpoints.APIList)...)
+	app.Post("/api/v1/admin/endpoints", api(endpoints.APICreate)...)
+	app.Get("/api/v1/admin/endpoints/:id", api(endpoints.APIGet)...)
+	app.Put("/api/v1/admin/endpoints/:id", api(endpoints.APIUpdate)...)
+	app.Delete("/api/v1/admin/endpoints/:id", api(endpoints.APIDelete)...)
+}

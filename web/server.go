@@ -1,0 +1,106 @@
+// Package web builds the HTTP server: the fiber app, its middleware, the error
+// handler and the one route table (routes.go).
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"handover/config"
+	"handover/handlers"
+	"handover/logging"
+	"handover/static"
+	"handover/store"
+)
+
+// Deps is everything the web layer needs, built by main.
+type Deps struct {
+	Config config.Config
+	Store  *store.Store
+	Logger *slog.Logger
+}
+
+// maxBodyBytes bounds every request body; the console's forms are small.
+const maxBodyBytes = 1 << 20
+
+// contentSecurityPolicy forbids inline scripts and styles and every origin but
+// our own: all script lives in /static, so an injected <script> cannot run.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
+// New returns the configured fiber app with every route mounted.
+func New(d Deps) *fiber.App {
+	cfg := fiber.Config{
+		AppName:               "Handover",
+		ErrorHandler:          handlers.ErrorHandler(d.Logger),
+		BodyLimit:             maxBodyBytes,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+	}
+	if len(d.Config.TrustedProxies) > 0 {
+		cfg.EnableTrustedProxyCheck = true
+		cfg.TrustedProxies = d.Config.TrustedProxies
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	app := fiber.New(cfg)
+
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		d.Logger.ErrorContext(c.UserContext(), "panic while serving a request", slog.Any("panic", e), slog.String("path", c.Path()))
+	}}))
+	app.Use(requestid.New())
+	app.Use(requestContext)
+	app.Use(accessLog(d.Logger))
+	app.Use(helmet.New(helmet.Config{
+		ContentSecurityPolicy:     contentSecurityPolicy,
+		XFrameOptions:             "DENY",
+		ReferrerPolicy:            "same-origin",
+		CrossOriginEmbedderPolicy: "unsafe-none",
+		HSTSMaxAge:                31536000,
+	}))
+	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
+
+	routes(app, d)
+	return app
+}
+
+// requestContext puts the request id into the context handlers log with.
+func requestContext(c *fiber.Ctx) error {
+	if id, ok := c.Locals("requestid").(string); ok {
+		c.SetUserContext(logging.WithRequestID(c.UserContext(), id))
+	}
+	return c.Next()
+}
+
+// accessLog writes one line per request, after it is answered.
+func accessLog(logger *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Run the error handler now so the logged status is the one sent.
+			if handlerErr := c.App().ErrorHandler(c, err); handlerErr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+		}
+		level := slog.LevelInfo
+		if c.Path() == "/healthz" || c.Path() == "/readyz" || len(c.Path()) > 7 && c.Path()[:8] == "/static/" {
+			level = slog.LevelDebug
+		}
+		logger.LogAttrs(c.UserContext(), level, "request",
+			slog.String("method", c.Method()),
+			slog.String("path", c.Path()),
+			slog.Int("status", c.Response().StatusCode()),
+			slog.Duration("latency", time.Since(start)),
+			slog.String("remote_ip", c.IP()),
+		)
+		return nil
+	}
+}
