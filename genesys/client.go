@@ -1,0 +1,469 @@
+package genesys
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+const (
+	// DefaultCallTimeout bounds one API call, token fetch and 401 retry included.
+	DefaultCallTimeout = 20 * time.Second
+
+	// maxResponseBytes caps what is read of an answer; the largest expected
+	// (a page of 100 integrations, a conversation) is far below it.
+	maxResponseBytes = 4 << 20
+
+	// tokenRefreshMargin renews a token this long before Genesys would
+	// expire it, so that a call started just before expiry does not fail.
+	tokenRefreshMargin = time.Minute
+
+	integrationPageSize = 100 // the reference calls 25–100 safe (§3.1)
+	// maxIntegrationPages stops a listing whose paging never ends.
+	maxIntegrationPages = 100
+	// maxNamesInError is how many existing integration names a not-found error lists.
+	maxNamesInError = 10
+)
+
+// ErrIntegrationNotFound means no Open Messaging integration in the org has
+// the configured deployment name.
+var ErrIntegrationNotFound = errors.New("no Open Messaging integration has this name")
+
+// Config is what a Client needs to reach one endpoint's Genesys Cloud org.
+type Config struct {
+	Host         Host
+	ClientID     string
+	ClientSecret string
+	// HTTPClient sends every request, the token request included. Give it
+	// transport timeouts (see NewHTTPClient, used when nil).
+	HTTPClient *http.Client
+	// CallTimeout bounds each call; DefaultCallTimeout when zero.
+	CallTimeout time.Duration
+	// Now is the clock for token expiry, Retry-After dates and messages sent
+	// without a time; time.Now when nil.
+	Now func() time.Time
+}
+
+// Client calls the Genesys Cloud Platform API for Open Messaging with a
+// client-credentials token. Each method makes exactly one attempt, apart from
+// one retry with a fresh token after a 401: retrying with backoff is the
+// outbox's job, which uses IsRetryable to decide. A Client is safe for
+// concurrent use.
+type Client struct {
+	host        Host
+	oauth       clientcredentials.Config
+	http        *http.Client
+	callTimeout time.Duration
+	now         func() time.Time
+
+	// tokenLock is a one-slot semaphore rather than a mutex so that a caller
+	// waiting for another's token fetch can give up when its context ends.
+	tokenLock   chan struct{}
+	token       string
+	tokenExpiry time.Time // zero: no expiry known; keep until a 401
+}
+
+// NewClient checks cfg and builds a Client. It makes no network calls.
+func NewClient(cfg Config) (*Client, error) {
+	switch {
+	case cfg.Host == "":
+		return nil, errors.New("new Genesys client: no host; set the region domain, for example mypurecloud.de")
+	case cfg.ClientID == "" || cfg.ClientSecret == "":
+		return nil, errors.New("new Genesys client: the OAuth client id and secret are both required")
+	}
+	c := &Client{
+		host: cfg.Host,
+		oauth: clientcredentials.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			TokenURL:     cfg.Host.LoginURL(),
+			// Basic auth with a form body is what the Genesys SDKs send (§2);
+			// naming it also stops oauth2 from probing both styles.
+			AuthStyle: oauth2.AuthStyleInHeader,
+		},
+		http:        cfg.HTTPClient,
+		callTimeout: cfg.CallTimeout,
+		now:         cfg.Now,
+		tokenLock:   make(chan struct{}, 1),
+	}
+	if c.http == nil {
+		c.http = NewHTTPClient()
+	}
+	if c.callTimeout <= 0 {
+		c.callTimeout = DefaultCallTimeout
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// NewHTTPClient returns an HTTP client whose every phase has a timeout, so
+// that a stalled Genesys cannot hold a worker.
+func NewHTTPClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		// A backstop only: each call has its own, shorter deadline.
+		Timeout: time.Minute,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			ForceAttemptHTTP2:     true,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 20 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConns:          100,
+			MaxIdleConnsPerHost:   16,
+		},
+	}
+}
+
+// ResolveIntegration finds the Open Messaging integration named name (the
+// endpoint's deployment name). Genesys has no name filter, so it pages
+// through all integrations; an exact match wins over a case-insensitive one.
+// When there is none the error wraps ErrIntegrationNotFound and lists the
+// names that do exist, so that an admin can spot a typo.
+func (c *Client) ResolveIntegration(ctx context.Context, name string) (Integration, error) {
+	if strings.TrimSpace(name) == "" {
+		return Integration{}, errors.New("resolve deployment: no deployment name is configured")
+	}
+	var (
+		names     []string
+		foldMatch []Integration
+	)
+	for page := 1; page <= maxIntegrationPages; page++ {
+		query := url.Values{
+			"pageSize":   {strconv.Itoa(integrationPageSize)},
+			"pageNumber": {strconv.Itoa(page)},
+		}
+		var listing IntegrationListing
+		if err := c.call(ctx, http.MethodGet, "/api/v2/conversations/messaging/integrations/open", query, nil, &listing); err != nil {
+			return Integration{}, fmt.Errorf("resolve deployment %q: list integrations, page %d: %w", name, page, err)
+		}
+		for _, in := range listing.Entities {
+			if in.Name == name {
+				return in, nil
+			}
+			if strings.EqualFold(in.Name, name) {
+				foldMatch = append(foldMatch, in)
+			}
+			names = append(names, in.Name)
+		}
+		// The reference gives both pageCount and nextUri as end markers
+		// (§3.1). Stopping only when neither promises more costs at most one
+		// extra request; stopping early could miss the integration.
+		morePages := page < listing.PageCount || listing.NextURI != ""
+		if len(listing.Entities) == 0 || !morePages {
+			break
+		}
+	}
+	switch len(foldMatch) {
+	case 1:
+		return foldMatch[0], nil
+	case 0:
+		if len(names) == 0 {
+			return Integration{}, fmt.Errorf("resolve deployment %q: %w; the Genesys org has no Open Messaging integrations yet", name, ErrIntegrationNotFound)
+		}
+		return Integration{}, fmt.Errorf("resolve deployment %q: %w; the Genesys org has %s", name, ErrIntegrationNotFound, listNames(names))
+	default:
+		matched := make([]string, len(foldMatch))
+		for i, in := range foldMatch {
+			matched[i] = in.Name
+		}
+		return Integration{}, fmt.Errorf("resolve deployment %q: several integrations differ from it only in case (%s); use the exact name", name, listNames(matched))
+	}
+}
+
+// listNames quotes up to maxNamesInError names for an admin to read.
+func listNames(names []string) string {
+	shown := names[:min(len(names), maxNamesInError)]
+	quoted := make([]string, len(shown))
+	for i, n := range shown {
+		quoted[i] = strconv.Quote(n)
+	}
+	list := strings.Join(quoted, ", ")
+	if rest := len(names) - len(shown); rest > 0 {
+		list += fmt.Sprintf(" and %d more", rest)
+	}
+	return list
+}
+
+// SendMessage sends a customer message to the integration. With
+// prefetchConversationID the answer carries the conversation id, which the
+// relay needs to follow and end the conversation (§3.2). A zero
+// msg.Channel.Time is set to now.
+func (c *Client) SendMessage(ctx context.Context, integrationID string, msg InboundMessage, prefetchConversationID bool) (MessageResponse, error) {
+	if msg.Channel.Time.IsZero() {
+		msg.Channel.Time = TimestampOf(c.now())
+	}
+	var query url.Values
+	if prefetchConversationID {
+		query = url.Values{"prefetchConversationId": {"true"}}
+	}
+	var resp MessageResponse
+	if err := c.inbound(ctx, integrationID, "message", query, msg, &resp); err != nil {
+		return MessageResponse{}, fmt.Errorf("send message to integration %s: %w", integrationID, err)
+	}
+	return resp, nil
+}
+
+// SendEvent sends a customer typing event. A zero ev.Channel.Time is set to now.
+func (c *Client) SendEvent(ctx context.Context, integrationID string, ev InboundEvent) (MessageResponse, error) {
+	if ev.Channel.Time.IsZero() {
+		ev.Channel.Time = TimestampOf(c.now())
+	}
+	var resp MessageResponse
+	if err := c.inbound(ctx, integrationID, "event", nil, ev, &resp); err != nil {
+		return MessageResponse{}, fmt.Errorf("send event to integration %s: %w", integrationID, err)
+	}
+	return resp, nil
+}
+
+// SendReceipt reports whether agent message r.ID reached the customer. A
+// zero r.Channel.Time is set to now.
+func (c *Client) SendReceipt(ctx context.Context, integrationID string, r InboundReceipt) (MessageResponse, error) {
+	if r.Channel.Time.IsZero() {
+		r.Channel.Time = TimestampOf(c.now())
+	}
+	var resp MessageResponse
+	if err := c.inbound(ctx, integrationID, "receipt", nil, r, &resp); err != nil {
+		return MessageResponse{}, fmt.Errorf("send %s receipt for message %s to integration %s: %w", r.Status, r.ID, integrationID, err)
+	}
+	return resp, nil
+}
+
+// SendStructuredResponse reports a customer's click on a quick reply or
+// button. A zero r.Channel.Time is set to now.
+func (c *Client) SendStructuredResponse(ctx context.Context, integrationID string, r InboundStructuredResponse) (MessageResponse, error) {
+	if r.Channel.Time.IsZero() {
+		r.Channel.Time = TimestampOf(c.now())
+	}
+	var resp MessageResponse
+	if err := c.inbound(ctx, integrationID, "structured/response", nil, r, &resp); err != nil {
+		return MessageResponse{}, fmt.Errorf("send button response to integration %s: %w", integrationID, err)
+	}
+	return resp, nil
+}
+
+func (c *Client) inbound(ctx context.Context, integrationID, kind string, query url.Values, body, out any) error {
+	if integrationID == "" {
+		return errors.New("no integration id")
+	}
+	path := "/api/v2/conversations/messages/" + url.PathEscape(integrationID) + "/inbound/open/" + kind
+	return c.call(ctx, http.MethodPost, path, query, body, out)
+}
+
+// GetConversation reads a message conversation's participants and their states.
+func (c *Client) GetConversation(ctx context.Context, conversationID string) (MessageConversation, error) {
+	if conversationID == "" {
+		return MessageConversation{}, errors.New("get conversation: no conversation id")
+	}
+	var conv MessageConversation
+	if err := c.call(ctx, http.MethodGet, "/api/v2/conversations/messages/"+url.PathEscape(conversationID), nil, nil, &conv); err != nil {
+		return MessageConversation{}, fmt.Errorf("get conversation %s: %w", conversationID, err)
+	}
+	return conv, nil
+}
+
+// DisconnectParticipant sets a participant's state to disconnected, for
+// example the customer's when the customer left (§3.8).
+func (c *Client) DisconnectParticipant(ctx context.Context, conversationID, participantID string) error {
+	if conversationID == "" || participantID == "" {
+		return errors.New("disconnect participant: conversation id and participant id are both required")
+	}
+	path := "/api/v2/conversations/messages/" + url.PathEscape(conversationID) + "/participants/" + url.PathEscape(participantID)
+	body := participantStateRequest{State: ParticipantStateDisconnected}
+	if err := c.call(ctx, http.MethodPatch, path, nil, body, nil); err != nil {
+		return fmt.Errorf("disconnect participant %s of conversation %s: %w", participantID, conversationID, err)
+	}
+	return nil
+}
+
+// call makes one API request under its own deadline, and repeats it once
+// with a fresh token if Genesys answers 401: a token can be revoked or
+// expire early, and the next one is a request away.
+func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+	}
+	target := c.host.APIBase() + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.callTimeout)
+	defer cancel()
+
+	for attempt := 1; ; attempt++ {
+		token, err := c.accessToken(ctx)
+		if err != nil {
+			return err
+		}
+		err = c.do(ctx, method, target, path, token, body, out)
+		if apiErr, ok := errors.AsType[*APIError](err); ok && apiErr.Status == http.StatusUnauthorized && attempt == 1 {
+			c.dropToken(ctx, token)
+			continue
+		}
+		return err
+	}
+}
+
+func (c *Client) do(ctx context.Context, method, target, path, token string, body []byte, out any) error {
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, reader)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+
+	op := method + " " + path
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return newTransportError(op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return &TransportError{Op: op, Err: fmt.Errorf("read answer: %w", err)}
+	}
+	if len(data) > maxResponseBytes {
+		return fmt.Errorf("%s: answer is larger than %d bytes", op, maxResponseBytes)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return c.apiError(resp, data)
+	}
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	// The request succeeded even if its answer cannot be read, so this
+	// error is not retryable: sending again could duplicate the message.
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s: read answer: %w", op, err)
+	}
+	return nil
+}
+
+func (c *Client) apiError(resp *http.Response, data []byte) *APIError {
+	e := &APIError{
+		Status:     resp.StatusCode,
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
+	}
+	var body ErrorBody
+	if err := json.Unmarshal(data, &body); err == nil {
+		e.Body = body
+		e.Code, e.Message, e.ContextID = body.Code, body.Message, body.ContextID
+	} else if text := strings.TrimSpace(string(data)); text != "" {
+		// Not an ErrorBody: a proxy or load balancer answered. Keep a
+		// little of it for the log.
+		e.Message = clip(text, 200)
+	}
+	return e
+}
+
+// accessToken returns the cached token, or fetches one when there is none
+// or it is about to expire.
+func (c *Client) accessToken(ctx context.Context) (string, error) {
+	select {
+	case c.tokenLock <- struct{}{}:
+	case <-ctx.Done():
+		return "", fmt.Errorf("wait for access token: %w", ctx.Err())
+	}
+	defer func() { <-c.tokenLock }()
+
+	if c.token != "" && (c.tokenExpiry.IsZero() || c.now().Before(c.tokenExpiry)) {
+		return c.token, nil
+	}
+	tok, err := c.oauth.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
+	if err != nil {
+		return "", fmt.Errorf("get access token from %s: %w", c.oauth.TokenURL, c.tokenError(err))
+	}
+	c.token = tok.AccessToken
+	c.tokenExpiry = time.Time{}
+	// The lifetime is counted on our clock rather than taken from oauth2's
+	// Expiry, so that an injected clock governs expiry too.
+	if lifetime := tokenLifetime(tok); lifetime > 0 {
+		c.tokenExpiry = c.now().Add(lifetime - min(tokenRefreshMargin, lifetime/2))
+	}
+	return c.token, nil
+}
+
+// tokenLifetime is the token's expires_in. clientcredentials does not copy
+// it into Token.ExpiresIn, so it is read from the raw answer, and failing
+// that from Expiry, which oauth2 computed on the wall clock.
+func tokenLifetime(tok *oauth2.Token) time.Duration {
+	if tok.ExpiresIn > 0 {
+		return time.Duration(tok.ExpiresIn) * time.Second
+	}
+	switch v := tok.Extra("expires_in").(type) {
+	case float64:
+		if v > 0 {
+			return time.Duration(v) * time.Second
+		}
+	case string:
+		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs > 0 {
+			return time.Duration(secs) * time.Second
+		}
+	}
+	if !tok.Expiry.IsZero() {
+		return time.Until(tok.Expiry)
+	}
+	return 0
+}
+
+// dropToken forgets token after Genesys refused it, unless another call has
+// already replaced it.
+func (c *Client) dropToken(ctx context.Context, token string) {
+	select {
+	case c.tokenLock <- struct{}{}:
+	case <-ctx.Done():
+		return // the retry will fail on ctx anyway
+	}
+	defer func() { <-c.tokenLock }()
+	if c.token == token {
+		c.token = ""
+		c.tokenExpiry = time.Time{}
+	}
+}
+
+// tokenError turns what oauth2 returns into an *APIError (Genesys answered)
+// or a *TransportError (it did not), so that callers handle both kinds of
+// call alike.
+func (c *Client) tokenError(err error) error {
+	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok && re.Response != nil {
+		e := &APIError{
+			Status:     re.Response.StatusCode,
+			Code:       re.ErrorCode,
+			Message:    re.ErrorDescription,
+			RetryAfter: parseRetryAfter(re.Response.Header.Get("Retry-After"), c.now()),
+		}
+		if e.Status == http.StatusUnauthorized || e.Status == http.StatusBadRequest && re.ErrorCode == "invalid_client" {
+			e.Message = strings.TrimSpace("Genesys refused the OAuth client id or secret. " + e.Message)
+		}
+		return e
+	}
+	if _, ok := errors.AsType[*url.Error](err); ok {
+		return newTransportError("token request", err)
+	}
+	return err
+}
