@@ -1,0 +1,273 @@
+package sandbox
+
+import (
+	"errors"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"handover/genesys"
+)
+
+// The agent desk: a page for a person to play the Genesys agent in the demo
+// mode. Its forms carry no CSRF token on purpose: the desk is part of the
+// fake Genesys, not of the Handover console, and guards nothing but the
+// sandbox's own make-believe conversations.
+
+// defaultAgentName is what the accept form suggests.
+const defaultAgentName = "Sandbox Agent"
+
+// customerTypingShown is how long after a customer typing event the desk
+// shows "typing…": inbound typing events carry no duration (reference §3.3).
+const customerTypingShown = 5 * time.Second
+
+// Element ids shared by the templates and their hx-target attributes.
+const (
+	deskListID       = "desk-list"
+	deskTranscriptID = "desk-transcript"
+)
+
+// deskView is everything the desk page shows.
+type deskView struct {
+	Base      string // where the sandbox is mounted, e.g. /sandbox/genesys
+	Rows      []deskRow
+	Selected  *deskConversation
+	Error     string
+	AgentName string
+}
+
+type deskRow struct {
+	ID         string
+	Customer   string
+	State      string
+	Queue      string
+	Agent      string
+	Attributes string
+	Started    string
+	Selected   bool
+}
+
+type deskConversation struct {
+	ID             string
+	Customer       string
+	CustomerID     string
+	State          string
+	Agent          string
+	Attributes     []deskAttribute
+	Messages       []deskMessage
+	CustomerTyping bool
+}
+
+type deskAttribute struct{ Key, Value string }
+
+type deskMessage struct {
+	FromCustomer bool
+	From         string
+	Text         string
+	Time         string
+	Images       []string
+	QuickReplies []string
+	Receipt      string
+}
+
+func (v deskView) url(parts ...string) string {
+	return v.Base + "/desk" + strings.Join(parts, "")
+}
+
+func (v deskView) conversationURL(id, action string) string {
+	return v.url("/conversations/", url.PathEscape(id), action)
+}
+
+func (v deskView) selectURL(id string) string {
+	return v.url("?c=", url.QueryEscape(id))
+}
+
+func (v deskView) listURL() string {
+	if v.Selected == nil {
+		return v.url("/list")
+	}
+	return v.url("/list?c=", url.QueryEscape(v.Selected.ID))
+}
+
+func (s *Sandbox) registerDesk(r fiber.Router) {
+	r.Get("/desk", s.deskPage)
+	r.Get("/desk/list", s.deskList)
+	r.Get("/desk/conversations/:id/transcript", s.deskTranscript)
+	r.Post("/desk/conversations/:id/accept", s.deskAction(func(id string, c *fiber.Ctx) error {
+		return s.Accept(id, c.FormValue("agent"))
+	}))
+	r.Post("/desk/conversations/:id/reply", s.deskAction(func(id string, c *fiber.Ctx) error {
+		_, err := s.AgentSend(id, c.FormValue("text"), c.FormValue("image_url"))
+		return err
+	}))
+	r.Post("/desk/conversations/:id/quick-replies", s.deskAction(func(id string, c *fiber.Ctx) error {
+		_, err := s.AgentQuickReplies(id, c.FormValue("text"), strings.Split(c.FormValue("options"), "\n"))
+		return err
+	}))
+	r.Post("/desk/conversations/:id/typing", s.deskAction(func(id string, _ *fiber.Ctx) error {
+		return s.AgentTyping(id)
+	}))
+	r.Post("/desk/conversations/:id/end", s.deskAction(func(id string, _ *fiber.Ctx) error {
+		return s.AgentEnd(id)
+	}))
+}
+
+// mountBase finds the prefix the sandbox is mounted under from the matched
+// route, so that links work on a bare app and under /sandbox/genesys alike.
+func mountBase(c *fiber.Ctx) string {
+	p := c.Route().Path
+	if i := strings.LastIndex(p, "/desk"); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+func render(c *fiber.Ctx, status int, component templ.Component) error {
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return component.Render(c.UserContext(), c.Response().BodyWriter())
+}
+
+func (s *Sandbox) deskPage(c *fiber.Ctx) error {
+	v := s.deskViewFor(mountBase(c), c.Query("c"))
+	return render(c, fiber.StatusOK, deskPage(v))
+}
+
+func (s *Sandbox) deskList(c *fiber.Ctx) error {
+	v := s.deskViewFor(mountBase(c), c.Query("c"))
+	return render(c, fiber.StatusOK, deskList(v))
+}
+
+func (s *Sandbox) deskTranscript(c *fiber.Ctx) error {
+	v := s.deskViewFor(mountBase(c), c.Params("id"))
+	if v.Selected == nil {
+		return render(c, fiber.StatusNotFound, deskNotFound())
+	}
+	return render(c, fiber.StatusOK, deskTranscript(v, *v.Selected))
+}
+
+// deskAction runs an agent action from a form post; on success it goes back
+// to the conversation (303), on failure it shows the page with the error.
+func (s *Sandbox) deskAction(action func(id string, c *fiber.Ctx) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := strings.Clone(c.Params("id"))
+		base := mountBase(c)
+		if err := action(id, c); err != nil {
+			v := s.deskViewFor(base, id)
+			v.Error = deskErrorText(err)
+			status := fiber.StatusUnprocessableEntity
+			if errors.Is(err, ErrConversationNotFound) {
+				status = fiber.StatusNotFound
+			}
+			return render(c, status, deskPage(v))
+		}
+		return c.Redirect(base+"/desk?c="+url.QueryEscape(id), fiber.StatusSeeOther)
+	}
+}
+
+// deskErrorText is the error in words for the person at the desk, without
+// the conversation id prefix the API error carries.
+func deskErrorText(err error) string {
+	for _, known := range []error{ErrConversationNotFound, ErrConversationEnded, ErrNoAgent, ErrAlreadyAccepted} {
+		if errors.Is(err, known) {
+			return strings.ToUpper(known.Error()[:1]) + known.Error()[1:] + "."
+		}
+	}
+	msg := err.Error()
+	if _, after, ok := strings.Cut(msg, ": "); ok {
+		msg = after
+	}
+	return msg
+}
+
+func (s *Sandbox) deskViewFor(base, selectedID string) deskView {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := deskView{Base: base, AgentName: defaultAgentName}
+	// Waiting first, then connected, then ended; newest first within each.
+	order := map[string]int{StateWaiting: 0, StateConnected: 1, StateEnded: 2}
+	ids := slices.Clone(s.convOrder)
+	slices.Reverse(ids)
+	slices.SortStableFunc(ids, func(a, b string) int { return order[s.convs[a].State] - order[s.convs[b].State] })
+	for _, id := range ids {
+		conv := s.convs[id]
+		q, _ := s.queueLocked(conv.QueueID)
+		row := deskRow{
+			ID: conv.ID, Customer: displayName(conv.Customer), State: conv.State, Queue: q.name,
+			Attributes: formatAttributes(customerAttributes(conv)), Started: conv.StartTime.Format("15:04:05"),
+			Selected: conv.ID == selectedID,
+		}
+		if agent := latestAgent(conv); agent != nil {
+			row.Agent = agent.UserName
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	if conv, ok := s.convs[selectedID]; ok {
+		v.Selected = s.deskConversationLocked(conv, now)
+	}
+	return v
+}
+
+func (s *Sandbox) deskConversationLocked(conv *Conversation, now time.Time) *deskConversation {
+	d := &deskConversation{
+		ID: conv.ID, Customer: displayName(conv.Customer), CustomerID: conv.Customer.ID, State: conv.State,
+		CustomerTyping: conv.State != StateEnded && !conv.CustomerTypingAt.IsZero() && now.Sub(conv.CustomerTypingAt) < customerTypingShown,
+	}
+	if agent := latestAgent(conv); agent != nil {
+		d.Agent = agent.UserName
+	}
+	attrs := customerAttributes(conv)
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		d.Attributes = append(d.Attributes, deskAttribute{k, attrs[k]})
+	}
+	for _, m := range conv.Messages {
+		dm := deskMessage{
+			FromCustomer: m.Direction == genesys.DirectionInbound, From: m.From, Text: m.Text,
+			Time: m.Time.Format("15:04:05"), Receipt: m.ReceiptStatus,
+		}
+		for _, item := range m.Content {
+			if item.Attachment != nil {
+				dm.Images = append(dm.Images, item.Attachment.URL)
+			}
+			if item.QuickReply != nil {
+				dm.QuickReplies = append(dm.QuickReplies, item.QuickReply.Text)
+			}
+		}
+		if m.ButtonResponse != nil {
+			dm.Text = "Clicked: " + m.ButtonResponse.Text
+		}
+		d.Messages = append(d.Messages, dm)
+	}
+	return d
+}
+
+func latestAgent(conv *Conversation) *Participant {
+	for i := len(conv.Participants) - 1; i >= 0; i-- {
+		if conv.Participants[i].Purpose == purposeAgent {
+			return &conv.Participants[i]
+		}
+	}
+	return nil
+}
+
+func customerAttributes(conv *Conversation) map[string]string {
+	if p := findParticipant(conv, func(p *Participant) bool { return p.Purpose == purposeCustomer }); p != nil {
+		return p.Attributes
+	}
+	return nil
+}
+
+func formatAttributes(attrs map[string]string) string {
+	parts := make([]string, 0, len(attrs))
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		parts = append(parts, k+"="+attrs[k])
+	}
+	return strings.Join(parts, ", ")
+}
