@@ -21,7 +21,6 @@ import (
 	"handover/logging"
 	"handover/secret"
 	"handover/store"
-	"handover/web"
 )
 
 func main() {
@@ -55,48 +54,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	box, err := openSecretBox(cfg, logger)
+	srv, err := newServer(ctx, cfg, logger, nil)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, box, store.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
-	if err := bootstrap(ctx, cfg, st, logger); err != nil {
-		return err
-	}
-
-	app := web.New(web.Deps{Config: cfg, Store: st, Logger: logger})
-	listener, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (HANDOVER_ADDR): %w", cfg.Addr, err)
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- app.Listener(listener) }()
-	go every(ctx, time.Hour, func() {
-		if _, err := st.DeleteExpiredSessions(ctx); err != nil {
-			logger.Error("prune expired sessions", slog.Any("error", err))
-		}
-	})
-	logger.Info("Handover is running", slog.String("console", cfg.PublicURL+"/"), slog.String("listen", listener.Addr().String()), slog.String("database", string(st.Dialect())))
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := app.ShutdownWithContext(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
-	}
-	return nil
+	return srv.serve(ctx)
 }
 
 // openSecretBox loads the key that seals secrets at rest: HANDOVER_SECRET_KEY,

@@ -34,6 +34,13 @@ type Config struct {
 	LogFormat            string // HANDOVER_LOG_FORMAT: text or json
 	LogLevel             string // HANDOVER_LOG_LEVEL
 
+	// Relay tuning.
+	Sandbox                  bool          // HANDOVER_SANDBOX: mount the Genesys sandbox and its endpoint
+	WebhookMaxAge            time.Duration // HANDOVER_WEBHOOK_MAX_AGE
+	GenesysRequestsPerMinute int           // HANDOVER_GENESYS_REQUESTS_PER_MINUTE
+	OutboxRetryFor           time.Duration // HANDOVER_OUTBOX_RETRY_FOR
+	PollInterval             time.Duration // HANDOVER_POLL_INTERVAL
+
 	Features Features
 }
 
@@ -80,6 +87,23 @@ func Load(getenv func(string) string) (Config, error) {
 			BotConnectorWhitelist:   parseWhitelist(getenv("FEATURE_USE_GENESYS_BOT_CONNECTOR_ENDPOINT_WHITELIST")),
 		},
 	}
+
+	durationEnv := func(key, fallback string, allowZero bool) time.Duration {
+		d, err := time.ParseDuration(env(key, fallback))
+		if err != nil || d < 0 || (d == 0 && !allowZero) {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as %s", key, getenv(key), fallback))
+		}
+		return d
+	}
+	cfg.Sandbox = boolEnv("HANDOVER_SANDBOX", true)
+	cfg.WebhookMaxAge = durationEnv("HANDOVER_WEBHOOK_MAX_AGE", "15m", true)
+	cfg.OutboxRetryFor = durationEnv("HANDOVER_OUTBOX_RETRY_FOR", "15m", false)
+	cfg.PollInterval = durationEnv("HANDOVER_POLL_INTERVAL", "30s", false)
+	rpm, err := strconv.Atoi(env("HANDOVER_GENESYS_REQUESTS_PER_MINUTE", "300"))
+	if err != nil || rpm <= 0 {
+		errs = append(errs, fmt.Errorf("HANDOVER_GENESYS_REQUESTS_PER_MINUTE: %q is not a positive whole number", getenv("HANDOVER_GENESYS_REQUESTS_PER_MINUTE")))
+	}
+	cfg.GenesysRequestsPerMinute = rpm
 
 	lifetime, err := time.ParseDuration(env("HANDOVER_SESSION_LIFETIME", "168h"))
 	if err != nil || lifetime <= 0 {

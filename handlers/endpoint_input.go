@@ -159,6 +159,10 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 	if len(errs) > 0 {
 		return &ValidationError{Fields: errs}
 	}
+	if e.Host != string(host) || e.DeploymentName != in.DeploymentName || e.ClientID != in.ClientID {
+		// Another org or integration: what the old settings resolved to no longer holds.
+		e.IntegrationID, e.IntegrationError = "", ""
+	}
 	e.Name = in.Name
 	e.OrganisationID = org.ID
 	e.Organisation = org

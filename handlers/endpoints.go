@@ -171,7 +171,9 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 	}
 	if e.ID != 0 {
 		props.ConfigURL = h.configURL(e)
+		props.WebhookURL = h.PublicURL + "/handover/genesysCloudOM"
 		props.HostWarning = genesys.Host(e.Host).Warning()
+		props.IntegrationID, props.IntegrationError = e.IntegrationID, e.IntegrationError
 	}
 	if errs != nil && errs[fieldProvider] != "" {
 		// Keep the admin's choice visible next to the message explaining it.

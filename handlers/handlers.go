@@ -12,9 +12,14 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"handover/relay"
 	"handover/store"
 	"handover/views"
 )
+
+// LocalSandboxDesk is the c.Locals key under which the web layer puts the
+// sandbox agent desk's address, when the sandbox runs.
+const LocalSandboxDesk = "sandboxDesk"
 
 // ValidationError carries a message per field. It is answered with 422.
 type ValidationError struct {
@@ -50,6 +55,7 @@ func page(c *fiber.Ctx, status int, title, active string, content templ.Componen
 		return render(c, status, content)
 	}
 	layout := views.Layout{Title: title, Active: active}
+	layout.SandboxDesk, _ = c.Locals(LocalSandboxDesk).(string)
 	if sess, ok := currentSession(c); ok {
 		layout.Username = sess.Admin.Username
 		layout.CSRFToken = sess.CSRFToken
@@ -94,8 +100,13 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		var (
 			fiberErr   *fiber.Error
 			validation *ValidationError
+			refused    *relay.Error
 		)
 		switch {
+		case errors.As(err, &refused):
+			return jsonError(c, refused.Status, refused.Code, refused.Message, nil)
+		case errors.Is(err, relay.ErrNotInHandover):
+			return jsonError(c, fiber.StatusConflict, "not_in_handover", "This session is not in handover.", nil)
 		case errors.Is(err, store.ErrNotFound):
 			status, code, title, message = fiber.StatusNotFound, "not_found", "Not found", "There is nothing at this address. It may have been deleted."
 		case errors.As(err, &validation):

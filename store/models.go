@@ -48,6 +48,11 @@ type Endpoint struct {
 	DefaultCustomAttributes map[string]string `gorm:"serializer:json"`
 	RelayTyping             bool
 
+	// IntegrationID is what DeploymentName resolved to; IntegrationError is why
+	// it did not, in words for the endpoint page.
+	IntegrationID    string
+	IntegrationError string
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -85,5 +90,5 @@ type APIKey struct {
 
 // AllModels lists every model, for the schema test.
 func AllModels() []any {
-	return []any{&Organisation{}, &Endpoint{}, &Admin{}, &Session{}, &APIKey{}}
+	return []any{&Organisation{}, &Endpoint{}, &Admin{}, &Session{}, &APIKey{}, &Conversation{}, &Message{}, &OutboxItem{}, &APICall{}, &Webhook{}}
 }

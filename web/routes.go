@@ -59,4 +59,27 @@ func routes(app *fiber.App, d Deps) {
 	app.Get("/api/v1/admin/endpoints/:id", api(endpoints.APIGet)...)
 	app.Put("/api/v1/admin/endpoints/:id", api(endpoints.APIUpdate)...)
 	app.Delete("/api/v1/admin/endpoints/:id", api(endpoints.APIDelete)...)
+
+	// What Genesys calls: the Open Messaging webhook (the URL admins paste
+	// into the integration) and Process Automation events.
+	webhook := &handlers.Webhook{Relay: d.Relay, Store: d.Store}
+	app.Post("/handover/genesysCloudOM", webhook.Receive)
+	app.Post("/handover/genesysCloudOM/events", webhook.Trigger)
+
+	// The Genesys Cloud sandbox: a fake Genesys for demos and tests.
+	if d.Sandbox != nil {
+		d.Sandbox.Register(app.Group(sandboxPath))
+	}
+
+	// The bot API under each endpoint's Config URL. Registered last: its
+	// first path segment is the endpoint's token, which matches anything.
+	bot := &handlers.Bot{Store: d.Store, Relay: d.Relay}
+	app.Post("/:token/handover", bot.Handover)
+	app.Post("/:token/sessions/:session/typing", bot.Typing)
+	app.Post("/:token/sessions/:session/end", bot.End)
+	app.Get("/:token/sessions/:session/events", bot.Events)
+	app.Post("/:token", bot.Message)
 }
+
+// sandboxPath is where the Genesys sandbox is mounted.
+const sandboxPath = "/sandbox/genesys"

@@ -14,17 +14,21 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"handover/config"
+	"handover/genesys/sandbox"
 	"handover/handlers"
 	"handover/logging"
+	"handover/relay"
 	"handover/static"
 	"handover/store"
 )
 
 // Deps is everything the web layer needs, built by main.
 type Deps struct {
-	Config config.Config
-	Store  *store.Store
-	Logger *slog.Logger
+	Config  config.Config
+	Store   *store.Store
+	Logger  *slog.Logger
+	Relay   *relay.Relay
+	Sandbox *sandbox.Sandbox // nil when the sandbox is off
 }
 
 // maxBodyBytes bounds every request body; the console's forms are small.
@@ -65,6 +69,12 @@ func New(d Deps) *fiber.App {
 		CrossOriginEmbedderPolicy: "unsafe-none",
 		HSTSMaxAge:                31536000,
 	}))
+	if d.Sandbox != nil {
+		app.Use(func(c *fiber.Ctx) error {
+			c.Locals(handlers.LocalSandboxDesk, sandboxPath+"/desk")
+			return c.Next()
+		})
+	}
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
 
 	routes(app, d)

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"handover/config"
+	"handover/genesys"
+	"handover/genesys/sandbox"
+	"handover/relay"
+	"handover/secret"
+	"handover/store"
+)
+
+// The end-to-end tests run Handover's real wiring (newServer) over loopback
+// HTTP against the Genesys sandbox running as a separate server, as Genesys
+// would be, so that it outlives Handover restarts.
+
+const (
+	e2eQueueID    = "3b9e2f10-6c1d-4a7e-9f02-5d8c7b6a4e31"
+	e2eClientID   = "e2e-client"
+	e2eDeployment = "bot-relay-e2e"
+)
+
+type genesysFake struct {
+	*sandbox.Sandbox
+	base string
+}
+
+// startSandbox runs the sandbox on its own loopback port.
+func startSandbox(t *testing.T, tune func(*sandbox.Config)) *genesysFake {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	cfg := sandbox.Config{PublicBaseURL: base, WebhookRetryDelay: 20 * time.Millisecond, RequestsPerMinute: 1_000_000, HeartbeatInterval: 200 * time.Millisecond, SendReceipts: true}
+	if tune != nil {
+		tune(&cfg)
+	}
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	sb.Register(app)
+	go app.Listener(ln)
+	t.Cleanup(func() {
+		sb.Close()
+		app.ShutdownWithTimeout(time.Second)
+	})
+	return &genesysFake{Sandbox: sb, base: base}
+}
+
+// instance is one running Handover.
+type instance struct {
+	t    *testing.T
+	srv  *server
+	base string
+	logs *syncBuffer
+	stop func() error
+}
+
+// deployment is the test's endpoint and the sandbox side of it.
+type deployment struct {
+	t        *testing.T
+	genesys  *genesysFake
+	dbURL    string
+	addr     string
+	endpoint store.Endpoint
+	secret   string
+	tune     tuning
+}
+
+// newDeployment makes a database with one endpoint handing over to the
+// sandbox, and the sandbox's client, queue and integration for it.
+func newDeployment(t *testing.T, g *genesysFake) *deployment {
+	t.Helper()
+	d := &deployment{t: t, genesys: g, dbURL: "sqlite:" + filepath.Join(t.TempDir(), "handover.db"), addr: freeAddr(t), secret: "e2e-webhook-secret-0123456789"}
+	clientSecret := "e2e-client-secret"
+	g.AddClient(e2eClientID, clientSecret)
+	g.AddQueue(e2eQueueID, "Support")
+	g.AddIntegration(e2eDeployment, "http://"+d.addr+"/handover/genesysCloudOM", d.secret)
+
+	inst := d.start()
+	ctx := context.Background()
+	d.endpoint = store.Endpoint{
+		OrganisationID: 1, Name: "E2E", URLToken: secret.NewToken(32), Provider: store.ProviderGenesysCloudOM,
+		Host: g.base, DeploymentName: e2eDeployment, QueueID: e2eQueueID, ClientID: e2eClientID, ClientSecret: clientSecret,
+		WebhookSecret: d.secret, SendProfile: true, DefaultLanguage: "english", DefaultSkills: []string{"support"},
+		DefaultPriority: 2, DefaultCustomAttributes: map[string]string{"tier": "gold"}, RelayTyping: true,
+	}
+	if err := inst.srv.store.CreateEndpoint(ctx, &d.endpoint); err != nil {
+		t.Fatal(err)
+	}
+	inst.stopOrFail()
+	return d
+}
+
+// start runs Handover on the deployment's database and address.
+func (d *deployment) start() *instance {
+	d.t.Helper()
+	env := map[string]string{
+		"HANDOVER_ADDR": d.addr, "HANDOVER_DATABASE_URL": d.dbURL, "HANDOVER_SANDBOX": "false",
+		"HANDOVER_ADMIN_PASSWORD": "e2e-password", "HANDOVER_LOG_LEVEL": "debug",
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	tune := func(rc *relay.Config, sc *sandbox.Config) {
+		rc.RetryBase, rc.RetryMax, rc.PollInterval, rc.RequestsPerMinute = 20*time.Millisecond, 200*time.Millisecond, 100*time.Millisecond, 1_000_000
+		if d.tune != nil {
+			d.tune(rc, sc)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := newServer(ctx, cfg, logger, tune)
+	if err != nil {
+		cancel()
+		d.t.Fatalf("start: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.serve(ctx) }()
+	var once sync.Once
+	var stopErr error
+	inst := &instance{t: d.t, srv: srv, base: "http://" + d.addr, logs: logs}
+	inst.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(20 * time.Second):
+				stopErr = fmt.Errorf("no shutdown within 20 s")
+			}
+		})
+		return stopErr
+	}
+	d.t.Cleanup(func() { inst.stop() })
+	waitFor(d.t, 5*time.Second, "Handover ready", func() bool {
+		resp, err := http.Get(inst.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	return inst
+}
+
+func (i *instance) stopOrFail() {
+	i.t.Helper()
+	if err := i.stop(); err != nil {
+		i.t.Fatalf("stop: %v", err)
+	}
+}
+
+// post sends JSON to the bot API and decodes the JSON answer.
+func (i *instance) post(path string, body any) (int, map[string]any) {
+	i.t.Helper()
+	raw, _ := json.Marshal(body)
+	resp, err := http.Post(i.base+path, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		i.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	data, _ := io.ReadAll(resp.Body)
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &out); err != nil {
+			i.t.Fatalf("POST %s: answer is not JSON: %s", path, data)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sseEvent is one Server-Sent Event.
+type sseEvent struct {
+	ID    string
+	Event string
+	Data  map[string]any
+}
+
+// events connects to a session's event stream and delivers its events.
+func (i *instance) events(token, sessionID, lastEventID string) <-chan sseEvent {
+	i.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	i.t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, i.base+"/"+token+"/sessions/"+sessionID+"/events", nil)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		i.t.Fatalf("connect event stream: %v", err)
+	}
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		i.t.Fatalf("event stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	out := make(chan sseEvent, 1024)
+	go func() {
+		defer close(out)
+		defer resp.Body.Close()
+		scanner := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		for scanner.Scan() {
+			line := scanner.Text()
+			switch {
+			case line == "":
+				if ev.Event != "" {
+					out <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "id: "):
+				ev.ID = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "event: "):
+				ev.Event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev.Data)
+			}
+		}
+	}()
+	return out
+}
+
+// next waits for the next event of one of the kinds, skipping others.
+func next(t *testing.T, events <-chan sseEvent, kinds ...string) sseEvent {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatalf("event stream closed while waiting for %v", kinds)
+			}
+			for _, k := range kinds {
+				if ev.Event == k {
+					return ev
+				}
+			}
+		case <-timeout:
+			t.Fatalf("no %v event within 5 s", kinds)
+		}
+	}
+}
+
+// sandboxConversation waits until the sandbox has the session's conversation.
+func (d *deployment) sandboxConversation(inst *instance, sessionID string) sandbox.Conversation {
+	d.t.Helper()
+	var conv store.Conversation
+	waitFor(d.t, 5*time.Second, "the Genesys conversation id", func() bool {
+		c, err := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, sessionID)
+		conv = c
+		return err == nil && c.GenesysConversationID != ""
+	})
+	sc, ok := d.genesys.Conversation(conv.GenesysConversationID)
+	if !ok {
+		d.t.Fatalf("the sandbox does not know conversation %s", conv.GenesysConversationID)
+	}
+	return sc
+}
+
+func customerTexts(c sandbox.Conversation) []string {
+	var out []string
+	for _, m := range c.Messages {
+		if m.Direction == genesys.DirectionInbound {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}

@@ -1,0 +1,358 @@
+package handlers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"handover/relay"
+	"handover/store"
+)
+
+// BotStore is what the bot API needs from the store.
+type BotStore interface {
+	EndpointByToken(ctx context.Context, token string) (store.Endpoint, error)
+	SessionEventsAfter(ctx context.Context, endpointID int64, sessionID string, afterID int64, limit int) ([]store.Message, error)
+	LatestConversation(ctx context.Context, endpointID int64, sessionID string) (store.Conversation, error)
+}
+
+// Relay is what the bot API and the webhook need from the handover engine.
+type Relay interface {
+	StartHandover(ctx context.Context, e store.Endpoint, req relay.HandoverRequest) (store.Conversation, error)
+	SendUserMessage(ctx context.Context, e store.Endpoint, m relay.UserMessage) (store.Message, error)
+	UserTyping(ctx context.Context, e store.Endpoint, sessionID string) error
+	EndByUser(ctx context.Context, e store.Endpoint, sessionID string) (store.Conversation, error)
+	DemoBot(ctx context.Context, e store.Endpoint, userID, sessionID, text string, transcript []relay.TranscriptEntry) (relay.BotAnswer, error)
+	ReceiveWebhook(ctx context.Context, in relay.IncomingWebhook) (relay.WebhookResult, error)
+	HandleTrigger(ctx context.Context, e store.Endpoint, ev relay.TriggerEvent) (store.Conversation, error)
+	Broker() *relay.Broker
+}
+
+// Bot serves the bot-facing API under each endpoint's Config URL.
+type Bot struct {
+	Store BotStore
+	Relay Relay
+	// StreamLifetime ends an event stream after this long; the client
+	// reconnects with Last-Event-ID and loses nothing.
+	StreamLifetime time.Duration
+	Heartbeat      time.Duration
+}
+
+type handoverBody struct {
+	UserID    string `json:"userId"`
+	SessionID string `json:"sessionId"`
+	Profile   struct {
+		FirstName string `json:"firstName"`
+		LastName  string `json:"lastName"`
+		Email     string `json:"email"`
+	} `json:"profile"`
+	Language         string         `json:"language"`
+	Skills           []string       `json:"skills"`
+	Priority         *int           `json:"priority"`
+	CustomAttributes map[string]any `json:"customAttributes"`
+	Transcript       []struct {
+		Source string `json:"source"`
+		Text   string `json:"text"`
+		Time   string `json:"time"`
+	} `json:"transcript"`
+}
+
+// Handover answers POST /<token>/handover.
+func (h *Bot) Handover(c *fiber.Ctx) error {
+	e, err := h.endpoint(c)
+	if err != nil {
+		return err
+	}
+	var body handoverBody
+	if err := decodeJSON(c.Body(), &body); err != nil {
+		return err
+	}
+	req := relay.HandoverRequest{UserID: body.UserID, SessionID: body.SessionID, Language: body.Language, Skills: body.Skills, Priority: body.Priority,
+		Profile: relay.Profile{FirstName: body.Profile.FirstName, LastName: body.Profile.LastName, Email: body.Profile.Email}}
+	if req.CustomAttributes, err = stringMap(body.CustomAttributes); err != nil {
+		return err
+	}
+	for i, t := range body.Transcript {
+		entry := relay.TranscriptEntry{Source: t.Source, Text: t.Text}
+		if t.Source != "user" && t.Source != "bot" {
+			return botError(400, "invalid_transcript", fmt.Sprintf("transcript[%d].source must be \"user\" or \"bot\".", i))
+		}
+		if t.Time != "" {
+			if entry.Time, err = time.Parse(time.RFC3339, t.Time); err != nil {
+				return botError(400, "invalid_transcript", fmt.Sprintf("transcript[%d].time must be an RFC 3339 time such as 2025-01-15T10:21:33Z.", i))
+			}
+		}
+		req.Transcript = append(req.Transcript, entry)
+	}
+	conv, err := h.Relay.StartHandover(c.UserContext(), e, req)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"conversationId": conv.ID, "state": conv.State})
+}
+
+type messageBody struct {
+	UserID    string         `json:"userId"`
+	SessionID string         `json:"sessionId"`
+	Text      string         `json:"text"`
+	Data      map[string]any `json:"data"`
+}
+
+// Message answers POST /<token>: a user message. In handover it goes to the
+// agent; otherwise the demo bot answers.
+func (h *Bot) Message(c *fiber.Ctx) error {
+	e, err := h.endpoint(c)
+	if err != nil {
+		return err
+	}
+	var body messageBody
+	if err := decodeJSON(c.Body(), &body); err != nil {
+		return err
+	}
+	m := relay.UserMessage{UserID: body.UserID, SessionID: body.SessionID, Text: body.Text, Custom: body.Data}
+	if err := readMessageData(body.Data, &m); err != nil {
+		return err
+	}
+	msg, err := h.Relay.SendUserMessage(c.UserContext(), e, m)
+	if errors.Is(err, relay.ErrNotInHandover) {
+		answer, err := h.Relay.DemoBot(c.UserContext(), e, body.UserID, body.SessionID, body.Text, nil)
+		if err != nil {
+			return err
+		}
+		outputs := make([]fiber.Map, len(answer.Outputs))
+		for i, text := range answer.Outputs {
+			outputs[i] = fiber.Map{"text": text}
+		}
+		resp := fiber.Map{"outputs": outputs}
+		if answer.Conversation != nil {
+			resp["handover"] = fiber.Map{"conversationId": answer.Conversation.ID, "state": answer.Conversation.State}
+		}
+		return c.JSON(resp)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"messageId": msg.ID, "conversationId": msg.ConversationID, "delivery": msg.Delivery})
+}
+
+// readMessageData takes attachments and a quick-reply click out of data.
+func readMessageData(data map[string]any, m *relay.UserMessage) error {
+	if len(data) == 0 {
+		return nil
+	}
+	raw, _ := json.Marshal(data)
+	var known struct {
+		Attachments []store.Attachment `json:"attachments"`
+		QuickReply  *struct {
+			Text                 string `json:"text"`
+			Payload              string `json:"payload"`
+			OriginatingMessageID string `json:"originatingMessageId"`
+		} `json:"quickReply"`
+	}
+	if err := json.Unmarshal(raw, &known); err != nil {
+		return botError(400, "invalid_data", "data.attachments must be a list of {url, mime, filename} and data.quickReply an object {text, payload, originatingMessageId}.")
+	}
+	for i, a := range known.Attachments {
+		if !strings.HasPrefix(a.URL, "https://") && !strings.HasPrefix(a.URL, "http://") {
+			return botError(400, "invalid_data", fmt.Sprintf("data.attachments[%d].url must be an http(s) URL Genesys can fetch.", i))
+		}
+	}
+	m.Attachments = known.Attachments
+	if q := known.QuickReply; q != nil {
+		if q.Text == "" || q.OriginatingMessageID == "" {
+			return botError(400, "invalid_data", "data.quickReply needs text and originatingMessageId (the id of the agent's message).")
+		}
+		m.QuickReply = &relay.QuickReplyClick{Text: q.Text, Payload: q.Payload, OriginatingMessageID: q.OriginatingMessageID}
+	}
+	return nil
+}
+
+// Typing answers POST /<token>/sessions/<sessionId>/typing.
+func (h *Bot) Typing(c *fiber.Ctx) error {
+	e, err := h.endpoint(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Relay.UserTyping(c.UserContext(), e, c.Params("session")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusAccepted)
+}
+
+// End answers POST /<token>/sessions/<sessionId>/end: the user left.
+func (h *Bot) End(c *fiber.Ctx) error {
+	e, err := h.endpoint(c)
+	if err != nil {
+		return err
+	}
+	conv, err := h.Relay.EndByUser(c.UserContext(), e, c.Params("session"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"conversationId": conv.ID, "state": conv.State, "reason": conv.EndReason})
+}
+
+// Events answers GET /<token>/sessions/<sessionId>/events with Server-Sent
+// Events: message, typing and state. Each event's id is its position in the
+// session's stream, so a client that reconnects with Last-Event-ID gets
+// exactly what it missed.
+func (h *Bot) Events(c *fiber.Ctx) error {
+	e, err := h.endpoint(c)
+	if err != nil {
+		return err
+	}
+	sessionID := strings.Clone(c.Params("session")) // fiber reuses the buffer after the handler returns
+	lastID, _ := strconv.ParseInt(firstNonBlank(c.Get("Last-Event-ID"), c.Query("lastEventId")), 10, 64)
+	// Copy what the stream needs: the fiber context is gone once it runs.
+	ctx := context.WithoutCancel(c.UserContext())
+	storeRef, broker := h.Store, h.Relay.Broker()
+	lifetime, heartbeat := cmpDuration(h.StreamLifetime, 30*time.Minute), cmpDuration(h.Heartbeat, 15*time.Second)
+	// Subscribe before reading the backlog, so nothing falls between the two.
+	signals, unsubscribe := broker.Subscribe(relay.SessionTopic(e.ID, sessionID))
+
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer unsubscribe()
+		stream := sessionStream{w: w, store: storeRef, endpointID: e.ID, sessionID: sessionID, lastID: lastID}
+		fmt.Fprintf(w, "retry: 2000\n\n")
+		if stream.catchUp(ctx) != nil || w.Flush() != nil {
+			return
+		}
+		ticker := time.NewTicker(heartbeat)
+		defer ticker.Stop()
+		end := time.NewTimer(lifetime)
+		defer end.Stop()
+		for {
+			select {
+			case sig, open := <-signals:
+				if !open {
+					return // shutting down
+				}
+				if sig.Kind == "typing" {
+					stream.write("typing", "", map[string]any{"from": sig.From, "durationMs": sig.Duration})
+				} else if stream.catchUp(ctx) != nil {
+					return
+				}
+			case <-ticker.C:
+				// A comment line: keeps proxies from closing an idle stream,
+				// and the failed flush is how a gone client shows.
+				fmt.Fprint(w, ": heartbeat\n\n")
+			case <-end.C:
+				return
+			}
+			if w.Flush() != nil {
+				return
+			}
+		}
+	})
+	return nil
+}
+
+// sessionStream writes one session's events.
+type sessionStream struct {
+	w          *bufio.Writer
+	store      BotStore
+	endpointID int64
+	sessionID  string
+	lastID     int64
+}
+
+// catchUp writes every stored event after the last one written.
+func (s *sessionStream) catchUp(ctx context.Context) error {
+	for {
+		events, err := s.store.SessionEventsAfter(ctx, s.endpointID, s.sessionID, s.lastID, 200)
+		if err != nil {
+			return err
+		}
+		for _, m := range events {
+			s.writeMessage(m)
+			s.lastID = m.ID
+		}
+		if len(events) < 200 {
+			return nil
+		}
+	}
+}
+
+func (s *sessionStream) writeMessage(m store.Message) {
+	id := strconv.FormatInt(m.ID, 10)
+	if m.Kind == store.KindState {
+		s.write("state", id, map[string]any{"conversationId": m.ConversationID, "state": m.Data.State, "reason": m.Data.Reason, "agentName": m.Data.AgentName, "time": m.CreatedAt})
+		return
+	}
+	s.write("message", id, map[string]any{"conversationId": m.ConversationID, "from": m.Direction, "text": m.Text, "attachments": m.Data.Attachments,
+		"quickReplies": m.Data.QuickReplies, "agentName": m.Data.AgentName, "genesysMessageId": m.GenesysMessageID, "time": m.CreatedAt})
+}
+
+func (s *sessionStream) write(event, id string, data any) {
+	payload, _ := json.Marshal(data)
+	if id != "" {
+		fmt.Fprintf(s.w, "id: %s\n", id)
+	}
+	fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, payload)
+}
+
+// endpoint finds the endpoint of the Config URL's token.
+func (h *Bot) endpoint(c *fiber.Ctx) (store.Endpoint, error) {
+	e, err := h.Store.EndpointByToken(c.UserContext(), c.Params("token"))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Endpoint{}, botError(404, "unknown_endpoint", "No endpoint has this Config URL.")
+	}
+	return e, err
+}
+
+// decodeJSON reads one JSON object; anything else is a 400 with the reason.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return botError(400, "invalid_json", "The body is not a valid JSON object: "+err.Error())
+	}
+	if dec.More() {
+		return botError(400, "invalid_json", "The body must hold a single JSON object.")
+	}
+	return nil
+}
+
+// stringMap checks that custom attributes are string → string, as Genesys
+// participant data must be.
+func stringMap(in map[string]any) (map[string]string, error) {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		s, ok := v.(string)
+		if !ok {
+			return nil, botError(400, "invalid_custom_attributes", fmt.Sprintf("customAttributes.%s must be a string; Genesys participant data holds only strings.", k))
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+func botError(status int, code, message string) error {
+	return &relay.Error{Status: status, Code: code, Message: message}
+}
+
+func firstNonBlank(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func cmpDuration(d, fallback time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return fallback
+}

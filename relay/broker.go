@@ -1,0 +1,105 @@
+package relay
+
+import (
+	"strconv"
+	"sync"
+)
+
+// Signal tells subscribers that something changed. It carries no state:
+// subscribers read what changed from the database (or, for typing, which is
+// not worth a read, take it from the signal).
+type Signal struct {
+	Kind     string // "changed" or "typing"
+	From     string // for typing: who types
+	Duration int    // for typing: how long to show it, in milliseconds
+}
+
+// Broker fans signals out to the subscribers of a topic within this process.
+type Broker struct {
+	mu     sync.Mutex
+	topics map[string]map[chan Signal]struct{}
+	closed bool
+}
+
+// NewBroker returns an empty broker.
+func NewBroker() *Broker { return &Broker{topics: map[string]map[chan Signal]struct{}{}} }
+
+// subscriberBuffer bounds what a slow subscriber can fall behind by. A signal
+// dropped for a full buffer loses nothing: a "changed" signal is already
+// waiting in it, and the subscriber reads everything new from the database.
+const subscriberBuffer = 16
+
+// Subscribe returns a channel of the topic's signals and a function that ends
+// the subscription. The channel is closed when the broker closes.
+func (b *Broker) Subscribe(topic string) (<-chan Signal, func()) {
+	ch := make(chan Signal, subscriberBuffer)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	if b.topics[topic] == nil {
+		b.topics[topic] = map[chan Signal]struct{}{}
+	}
+	b.topics[topic][ch] = struct{}{}
+	return ch, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if _, ok := b.topics[topic][ch]; ok {
+			delete(b.topics[topic], ch)
+			if len(b.topics[topic]) == 0 {
+				delete(b.topics, topic)
+			}
+			close(ch)
+		}
+	}
+}
+
+// Publish sends a signal to every subscriber of the topic without waiting.
+func (b *Broker) Publish(topic string, s Signal) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch := range b.topics[topic] {
+		select {
+		case ch <- s:
+		default:
+		}
+	}
+}
+
+// Subscribers counts the open subscriptions (for metrics and tests).
+func (b *Broker) Subscribers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, subs := range b.topics {
+		n += len(subs)
+	}
+	return n
+}
+
+// Close ends every subscription, so open event streams finish and a shutdown
+// does not wait for them.
+func (b *Broker) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for topic, subs := range b.topics {
+		for ch := range subs {
+			close(ch)
+		}
+		delete(b.topics, topic)
+	}
+}
+
+// SessionTopic is the topic of one bot session's event stream.
+func SessionTopic(endpointID int64, sessionID string) string {
+	return "session:" + strconv.FormatInt(endpointID, 10) + ":" + sessionID
+}
+
+// ConversationsTopic is signalled on every change to any conversation (the console list).
+const ConversationsTopic = "conversations"
+
+// ConversationTopic is signalled on every change to one conversation.
+func ConversationTopic(id int64) string { return "conversation:" + strconv.FormatInt(id, 10) }

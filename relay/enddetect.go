@@ -1,0 +1,351 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"handover/genesys"
+	"handover/store"
+)
+
+// The webhook never says that an agent joined or that the conversation
+// ended (reference §0 item 6). Three sources tell it instead, all feeding
+// applyGenesysState: the Notifications API WebSocket per queue (fast, but it
+// loses events while disconnected), a rate-budgeted poll of each open
+// conversation (the repair), and a trigger route Genesys Process Automation
+// can call (HandleTrigger).
+
+// applyGenesysState applies a snapshot of a conversation's participants
+// (§10.4): an agent connected means joined; the agent leaving, other than by
+// transfer, or the customer leg ending, means the agent ended it.
+func (r *Relay) applyGenesysState(ctx context.Context, conv store.Conversation, participants []genesys.Participant) error {
+	if !conv.Open() {
+		return nil
+	}
+	now := r.store.Now()
+	ended := false
+	for _, p := range participants {
+		switch p.Purpose {
+		case "agent":
+			switch {
+			case p.State == "connected":
+				if err := r.store.InTx(ctx, func(tx *store.Store) error { return r.markAgentJoined(ctx, tx, conv, agentName(p), now) }); err != nil {
+					return err
+				}
+				conv.State = store.StateAgentJoined
+				r.publish(conv)
+			case isGone(p.State) && !p.ConnectedTime.IsZero() && !strings.HasPrefix(p.DisconnectType, "transfer"):
+				ended = true
+			}
+		case "customer":
+			if isGone(p.State) {
+				ended = true
+			}
+		}
+	}
+	if ended {
+		_, err := r.end(ctx, conv, store.StateEnded, store.ReasonAgentEnded, nil)
+		return err
+	}
+	return nil
+}
+
+func isGone(state string) bool { return state == "disconnected" || state == "terminated" }
+
+func agentName(p genesys.Participant) string {
+	if p.User != nil && p.User.Name != "" {
+		return p.User.Name
+	}
+	return p.Name
+}
+
+// pollConversations reads the state of open conversations from Genesys, each
+// at most every PollInterval, and only while the rate budget has room to
+// spare: user messages come first.
+func (r *Relay) pollConversations(ctx context.Context) {
+	lastPolled := map[int64]time.Time{}
+	tick := max(r.cfg.PollInterval/4, 10*time.Millisecond)
+	for {
+		sleep(ctx, tick)
+		if ctx.Err() != nil {
+			return
+		}
+		open, err := r.store.OpenConversationsWithGenesysID(ctx, 1000)
+		if err != nil {
+			r.log.ErrorContext(ctx, "list conversations to poll", slog.Any("error", err))
+			continue
+		}
+		seen := make(map[int64]bool, len(open))
+		for _, conv := range open {
+			seen[conv.ID] = true
+			if time.Since(lastPolled[conv.ID]) < r.cfg.PollInterval {
+				continue
+			}
+			if err := r.PollConversation(ctx, conv); err != nil {
+				if errors.Is(err, errBudget) {
+					break
+				}
+				r.log.WarnContext(ctx, "poll conversation", slog.Int64("conversation_id", conv.ID), slog.Any("error", err))
+			}
+			lastPolled[conv.ID] = time.Now()
+		}
+		for id := range lastPolled {
+			if !seen[id] {
+				delete(lastPolled, id)
+			}
+		}
+	}
+}
+
+var errBudget = errors.New("rate budget kept for user messages")
+
+// PollConversation reads one conversation's participants from Genesys and applies them.
+func (r *Relay) PollConversation(ctx context.Context, conv store.Conversation) error {
+	e, err := r.store.EndpointByID(ctx, conv.EndpointID)
+	if err != nil {
+		return err
+	}
+	c, err := r.client(e)
+	if err != nil {
+		return err
+	}
+	// Keep at least half of the burst for messages.
+	if c.limiter.Tokens() < float64(c.limiter.Burst())/2 || !c.limiter.Allow() {
+		return errBudget
+	}
+	gc, err := c.client.GetConversation(ctx, conv.GenesysConversationID)
+	if err != nil {
+		return err
+	}
+	return r.applyGenesysState(ctx, conv, gc.Participants)
+}
+
+// TriggerEvent is what a Genesys Process Automation trigger (through a data
+// action) posts to /handover/genesysCloudOM/events: either the trigger's own
+// body (topicName and eventBody of a v2.detail.events.conversation topic) or
+// a flat {"conversationId", "event"}.
+type TriggerEvent struct {
+	ConversationID string
+	Event          string // customer.end, user.end, acw, user.start
+	DisconnectType string
+	AgentName      string
+}
+
+// ParseTriggerEvent reads either form of a trigger body.
+func ParseTriggerEvent(body []byte) (TriggerEvent, error) {
+	var raw struct {
+		TopicName      string `json:"topicName"`
+		ConversationID string `json:"conversationId"`
+		Event          string `json:"event"`
+		DisconnectType string `json:"disconnectType"`
+		AgentName      string `json:"agentName"`
+		EventBody      *struct {
+			ConversationID string `json:"conversationId"`
+			DisconnectType string `json:"disconnectType"`
+		} `json:"eventBody"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return TriggerEvent{}, fmt.Errorf("the body is not JSON: %w", err)
+	}
+	ev := TriggerEvent{ConversationID: raw.ConversationID, Event: raw.Event, DisconnectType: raw.DisconnectType, AgentName: raw.AgentName}
+	if raw.EventBody != nil {
+		ev.ConversationID = firstNonEmpty(raw.EventBody.ConversationID, ev.ConversationID)
+		ev.DisconnectType = firstNonEmpty(raw.EventBody.DisconnectType, ev.DisconnectType)
+	}
+	if raw.TopicName != "" {
+		// v2.detail.events.conversation.<id>.customer.end → customer.end
+		if rest, ok := strings.CutPrefix(raw.TopicName, "v2.detail.events.conversation."); ok {
+			if id, event, ok := strings.Cut(rest, "."); ok {
+				ev.ConversationID = firstNonEmpty(ev.ConversationID, id)
+				ev.Event = firstNonEmpty(ev.Event, event)
+			}
+		}
+	}
+	switch {
+	case ev.ConversationID == "":
+		return TriggerEvent{}, errors.New("conversationId is missing")
+	case ev.Event == "":
+		return TriggerEvent{}, errors.New("event is missing (customer.end, user.end, acw or user.start)")
+	}
+	return ev, nil
+}
+
+// HandleTrigger applies a Process Automation event to the endpoint's conversation.
+func (r *Relay) HandleTrigger(ctx context.Context, e store.Endpoint, ev TriggerEvent) (store.Conversation, error) {
+	conv, err := r.store.ConversationByGenesysID(ctx, ev.ConversationID)
+	if err != nil {
+		return store.Conversation{}, err
+	}
+	if conv.EndpointID != e.ID {
+		return store.Conversation{}, fmt.Errorf("conversation %s: %w", ev.ConversationID, store.ErrNotFound)
+	}
+	transfer := strings.Contains(strings.ToUpper(ev.DisconnectType), "TRANSFER")
+	switch ev.Event {
+	case "user.start", "agent.joined":
+		err = r.applyGenesysState(ctx, conv, []genesys.Participant{{Purpose: "agent", State: "connected", Name: ev.AgentName}})
+	case "user.end", "acw":
+		if !transfer {
+			_, err = r.end(ctx, conv, store.StateEnded, store.ReasonAgentEnded, nil)
+		}
+	case "customer.end":
+		_, err = r.end(ctx, conv, store.StateEnded, store.ReasonAgentEnded, nil)
+	default:
+		return conv, &Error{Status: 400, Code: "unknown_event", Message: fmt.Sprintf("Unknown event %q; use customer.end, user.end, acw or user.start.", ev.Event)}
+	}
+	return conv, err
+}
+
+// watchNotifications keeps one Notifications WebSocket per endpoint that
+// hands over to a queue, and reconciles by polling after every (re)connect.
+func (r *Relay) watchNotifications(ctx context.Context) {
+	type watcher struct {
+		key    string
+		cancel context.CancelFunc
+	}
+	watchers := map[int64]watcher{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		endpoints, err := r.store.ListEndpoints(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.log.ErrorContext(ctx, "list endpoints for notifications", slog.Any("error", err))
+		}
+		want := map[int64]bool{}
+		for _, e := range endpoints {
+			if e.Provider != store.ProviderGenesysCloudOM || e.QueueID == "" || e.ClientID == "" {
+				continue
+			}
+			want[e.ID] = true
+			key := e.Host + "|" + e.ClientID + "|" + e.ClientSecret + "|" + e.QueueID
+			if w, ok := watchers[e.ID]; ok && w.key == key {
+				continue
+			} else if ok {
+				w.cancel()
+			}
+			wctx, cancel := context.WithCancel(ctx)
+			watchers[e.ID] = watcher{key: key, cancel: cancel}
+			wg.Go(func() { r.notificationLoop(wctx, e) })
+		}
+		for id, w := range watchers {
+			if !want[id] {
+				w.cancel()
+				delete(watchers, id)
+			}
+		}
+		sleep(ctx, 30*time.Second)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// notificationLoop connects, reads and reconnects with backoff until ctx ends.
+func (r *Relay) notificationLoop(ctx context.Context, e store.Endpoint) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		started := time.Now()
+		err := r.readNotifications(ctx, e)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > time.Minute {
+			backoff = time.Second
+		}
+		r.log.WarnContext(ctx, "notifications connection ended; reconnecting", slog.Int64("endpoint_id", e.ID), slog.Duration("in", backoff), slog.Any("error", err))
+		sleep(ctx, backoff)
+		backoff = min(backoff*2, 5*time.Minute)
+	}
+}
+
+// notificationReadTimeout: Genesys sends a heartbeat every 30 s; two missed
+// mean the socket is dead even if TCP has not noticed.
+const notificationReadTimeout = 75 * time.Second
+
+func (r *Relay) readNotifications(ctx context.Context, e store.Endpoint) error {
+	c, err := r.client(e)
+	if err != nil {
+		return err
+	}
+	ch, err := c.client.CreateNotificationChannel(ctx)
+	if err != nil {
+		return fmt.Errorf("create notification channel: %w", err)
+	}
+	topic := genesys.QueueConversationsTopic(e.QueueID)
+	topics, err := c.client.SetSubscriptions(ctx, ch.ID, []string{topic})
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", topic, err)
+	}
+	for _, t := range topics {
+		if t.State == "Rejected" {
+			// Polling still works; say why the fast path does not.
+			return fmt.Errorf("topic %s rejected: %s (missing %s)", t.ID, t.RejectionReason, strings.Join(t.MissingPermissions, ", "))
+		}
+	}
+	conn, _, err := websocket.DefaultDialer.DialContext(ctx, ch.ConnectURI, nil)
+	if err != nil {
+		return fmt.Errorf("connect notifications socket: %w", err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	r.log.InfoContext(ctx, "notifications connected", slog.Int64("endpoint_id", e.ID), slog.String("topic", topic))
+	r.reconcile(ctx, e.ID)
+
+	for {
+		conn.SetReadDeadline(time.Now().Add(notificationReadTimeout))
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return fmt.Errorf("read notifications: %w", err)
+		}
+		var ev genesys.NotificationEvent
+		if err := json.Unmarshal(data, &ev); err != nil {
+			r.log.WarnContext(ctx, "unreadable notification", slog.Any("error", err))
+			continue
+		}
+		switch {
+		case ev.TopicName == genesys.TopicHeartbeat:
+		case ev.TopicName == genesys.TopicSocketClosing || strings.HasPrefix(ev.TopicName, "v2.system."):
+			return fmt.Errorf("Genesys closes the socket (%s)", ev.TopicName)
+		case ev.TopicName == topic:
+			var snapshot genesys.MessageConversation
+			if err := json.Unmarshal(ev.EventBody, &snapshot); err != nil {
+				r.log.WarnContext(ctx, "unreadable queue event", slog.Any("error", err))
+				continue
+			}
+			conv, err := r.store.ConversationByGenesysID(ctx, snapshot.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // another system's conversation on the same queue
+			}
+			if err == nil {
+				err = r.applyGenesysState(ctx, conv, snapshot.Participants)
+			}
+			if err != nil {
+				r.log.ErrorContext(ctx, "apply queue event", slog.String("genesys_conversation_id", snapshot.ID), slog.Any("error", err))
+			}
+		}
+	}
+}
+
+// reconcile polls the endpoint's open conversations after a (re)connect, for
+// the events the socket missed while it was down.
+func (r *Relay) reconcile(ctx context.Context, endpointID int64) {
+	open, err := r.store.OpenConversationsWithGenesysID(ctx, 1000)
+	if err != nil {
+		return
+	}
+	for _, conv := range open {
+		if conv.EndpointID == endpointID {
+			if err := r.PollConversation(ctx, conv); errors.Is(err, errBudget) {
+				return
+			}
+		}
+	}
+}

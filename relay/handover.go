@@ -1,0 +1,410 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"handover/genesys"
+	"handover/secret"
+	"handover/store"
+)
+
+// Error is a request the relay refuses, with the HTTP status and words for the bot.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func refuse(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// MaxTextLength is the longest text one message may carry: the Open API
+// channel's limit (reference §5). Longer transcripts are split.
+const MaxTextLength = 4000
+
+// HandoverRequest is what a bot sends to hand a session over.
+type HandoverRequest struct {
+	UserID           string
+	SessionID        string
+	Profile          Profile
+	Language         string
+	Skills           []string
+	Priority         *int
+	CustomAttributes map[string]string
+	Transcript       []TranscriptEntry
+}
+
+// Profile is the user as the bot knows them.
+type Profile struct {
+	FirstName string
+	LastName  string
+	Email     string
+}
+
+// TranscriptEntry is one turn of the conversation with the bot before the handover.
+type TranscriptEntry struct {
+	Source string // user or bot
+	Text   string
+	Time   time.Time
+}
+
+// Routing attribute names read by the Genesys inbound message flow with Get
+// Participant Data (the setup guide's names).
+const (
+	AttrQueueID   = "queueId"
+	AttrLanguage  = "myLanguage"
+	AttrSkills    = "mySkills"
+	AttrUserID    = "userId"
+	AttrPriority  = "myPriority"
+	AttrSessionID = "sessionId"
+)
+
+// StartHandover hands a bot session over to the endpoint's Genesys queue. It
+// returns once the handover is stored with its first Genesys call queued.
+func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req HandoverRequest) (store.Conversation, error) {
+	if e.Provider != store.ProviderGenesysCloudOM {
+		return store.Conversation{}, refuse(409, "no_provider", "Endpoint %q has no handover provider configured.", e.Name)
+	}
+	if err := checkIDs(req.UserID, req.SessionID); err != nil {
+		return store.Conversation{}, err
+	}
+	for k := range req.CustomAttributes {
+		if strings.TrimSpace(k) == "" {
+			return store.Conversation{}, refuse(400, "invalid_custom_attributes", "Custom attribute names must not be empty.")
+		}
+	}
+	// Resolve the deployment now when it is unknown, so a wrong Deployment
+	// Name is a clear error at once; when Genesys is merely unreachable the
+	// handover is accepted and the outbox resolves it later.
+	if e.IntegrationID == "" {
+		if _, err := r.integrationID(ctx, e, false); err != nil && !genesys.IsRetryable(err) {
+			return store.Conversation{}, refuse(422, "deployment_not_found", "The endpoint's Genesys settings do not work: %v", err)
+		}
+	}
+
+	conv := store.Conversation{
+		EndpointID:       e.ID,
+		SessionID:        req.SessionID,
+		UserID:           req.UserID,
+		CustomerID:       "hov-" + secret.NewToken(16),
+		State:            store.StateQueued,
+		Language:         firstNonEmpty(req.Language, e.DefaultLanguage),
+		Skills:           req.Skills,
+		Priority:         e.DefaultPriority,
+		CustomAttributes: maps.Clone(e.DefaultCustomAttributes),
+	}
+	if conv.Skills == nil {
+		conv.Skills = e.DefaultSkills
+	}
+	if req.Priority != nil {
+		conv.Priority = *req.Priority
+	}
+	if conv.CustomAttributes == nil {
+		conv.CustomAttributes = map[string]string{}
+	}
+	maps.Copy(conv.CustomAttributes, req.CustomAttributes)
+	if e.SendProfile {
+		conv.FirstName, conv.LastName, conv.Email = req.Profile.FirstName, req.Profile.LastName, req.Profile.Email
+	}
+
+	now := r.store.Now()
+	parts := genesys.SplitText(transcriptText(req.Transcript), MaxTextLength)
+	if len(parts) == 0 {
+		parts = []string{"The user asked to talk to an agent."}
+	}
+	err := r.store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateConversation(ctx, &conv); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return refuse(409, "already_in_handover", "Session %q is already handed over; end it before starting another handover.", req.SessionID)
+			}
+			return err
+		}
+		for i, text := range parts {
+			msg := store.Message{ConversationID: conv.ID, EndpointID: e.ID, SessionID: conv.SessionID, Direction: store.FromBot, Kind: store.KindTranscript, Text: text, Delivery: store.DeliveryPending, CreatedAt: now}
+			inbound := genesys.InboundMessage{Text: text, Channel: genesys.InboundChannel{From: customerRecipient(conv), Time: genesys.TimestampOf(now)}}
+			if i == 0 {
+				// Participant data is taken from the first message (reference §3.7).
+				inbound.Channel.Metadata = &genesys.ChannelMetadata{CustomAttributes: routingAttributes(e, conv)}
+			}
+			if err := r.enqueueMessage(ctx, tx, conv, &msg, inbound); err != nil {
+				return err
+			}
+		}
+		state := store.Message{ConversationID: conv.ID, EndpointID: e.ID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindState, Data: store.MessageData{State: store.StateQueued}, CreatedAt: now}
+		return tx.InsertMessage(ctx, &state)
+	})
+	if err != nil {
+		return store.Conversation{}, err
+	}
+	r.notifyOutbox()
+	r.publish(conv)
+	return conv, nil
+}
+
+// enqueueMessage stores a timeline message and the Genesys call that delivers
+// it. channel.messageId is the message's own id, so a redelivery after a crash
+// carries the same id.
+func (r *Relay) enqueueMessage(ctx context.Context, tx *store.Store, conv store.Conversation, msg *store.Message, inbound genesys.InboundMessage) error {
+	if err := tx.InsertMessage(ctx, msg); err != nil {
+		return err
+	}
+	inbound.Channel.MessageID = "hov-msg-" + strconv.FormatInt(msg.ID, 10)
+	return r.enqueue(ctx, tx, conv, &msg.ID, store.OutboxMessage, inbound)
+}
+
+func (r *Relay) enqueue(ctx context.Context, tx *store.Store, conv store.Conversation, messageID *int64, kind string, body any) error {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", kind, err)
+	}
+	return tx.InsertOutbox(ctx, &store.OutboxItem{ConversationID: conv.ID, EndpointID: conv.EndpointID, MessageID: messageID, Kind: kind, Payload: string(payload)})
+}
+
+// UserMessage is a message from the user of a session in handover.
+type UserMessage struct {
+	UserID      string
+	SessionID   string
+	Text        string
+	Attachments []store.Attachment
+	QuickReply  *QuickReplyClick
+	Custom      map[string]any
+}
+
+// QuickReplyClick is the user choosing an option of an agent's structured message.
+type QuickReplyClick struct {
+	Text                 string
+	Payload              string
+	OriginatingMessageID string
+}
+
+// ErrNotInHandover means the session has no open handover: the bot answers it.
+var ErrNotInHandover = errors.New("session is not in handover")
+
+// SendUserMessage queues a user message for the agent. ErrNotInHandover when
+// the session is with the bot.
+func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMessage) (store.Message, error) {
+	if err := checkIDs(m.UserID, m.SessionID); err != nil {
+		return store.Message{}, err
+	}
+	if !utf8.ValidString(m.Text) {
+		return store.Message{}, refuse(400, "invalid_text", "The text is not valid UTF-8.")
+	}
+	if n := utf8.RuneCountInString(m.Text); n > MaxTextLength {
+		return store.Message{}, refuse(413, "text_too_long", "The text has %d characters; Genesys accepts at most %d in one message.", n, MaxTextLength)
+	}
+	if strings.TrimSpace(m.Text) == "" && len(m.Attachments) == 0 && m.QuickReply == nil {
+		return store.Message{}, refuse(400, "empty_message", "Send text, attachments or a quick reply.")
+	}
+	conv, err := r.store.OpenConversation(ctx, e.ID, m.SessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Message{}, ErrNotInHandover
+	}
+	if err != nil {
+		return store.Message{}, err
+	}
+	now := r.store.Now()
+	msg := store.Message{ConversationID: conv.ID, EndpointID: e.ID, SessionID: conv.SessionID, Direction: store.FromUser, Kind: store.KindText, Text: m.Text,
+		Data: store.MessageData{Attachments: m.Attachments, Custom: m.Custom}, Delivery: store.DeliveryPending, CreatedAt: now}
+	err = r.store.InTx(ctx, func(tx *store.Store) error {
+		if m.QuickReply != nil {
+			msg.Text = firstNonEmpty(m.Text, m.QuickReply.Text)
+			msg.Data.QuickReplies = []store.QuickReply{{Text: m.QuickReply.Text, Payload: m.QuickReply.Payload}}
+			if err := tx.InsertMessage(ctx, &msg); err != nil {
+				return err
+			}
+			body := genesys.InboundStructuredResponse{
+				Channel:              genesys.InboundChannel{MessageID: "hov-msg-" + strconv.FormatInt(msg.ID, 10), From: customerRecipient(conv), Time: genesys.TimestampOf(now)},
+				ButtonResponse:       genesys.ButtonResponse{Type: genesys.ButtonTypeQuickReply, Text: m.QuickReply.Text, Payload: firstNonEmpty(m.QuickReply.Payload, m.QuickReply.Text)},
+				OriginatingMessageID: m.QuickReply.OriginatingMessageID,
+			}
+			return r.enqueue(ctx, tx, conv, &msg.ID, store.OutboxStructured, body)
+		}
+		inbound := genesys.InboundMessage{Text: m.Text, Channel: genesys.InboundChannel{From: customerRecipient(conv), Time: genesys.TimestampOf(now)}}
+		for _, a := range m.Attachments {
+			inbound.Content = append(inbound.Content, genesys.InboundContent{Attachment: &genesys.Attachment{
+				MediaType: firstNonEmpty(a.MediaType, mediaTypeOf(a.Mime)), URL: a.URL, Mime: firstNonEmpty(a.Mime, "application/octet-stream"), Filename: a.Filename, Text: a.Text}})
+		}
+		return r.enqueueMessage(ctx, tx, conv, &msg, inbound)
+	})
+	if err != nil {
+		return store.Message{}, err
+	}
+	r.notifyOutbox()
+	r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
+	r.broker.Publish(ConversationsTopic, Signal{Kind: "changed"})
+	return msg, nil
+}
+
+// UserTyping relays that the user is typing, when the endpoint relays typing.
+func (r *Relay) UserTyping(ctx context.Context, e store.Endpoint, sessionID string) error {
+	conv, err := r.store.OpenConversation(ctx, e.ID, sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotInHandover
+	}
+	if err != nil || !e.RelayTyping {
+		return err
+	}
+	body := genesys.InboundEvent{
+		Channel: genesys.InboundEventChannel{From: customerRecipient(conv), Time: genesys.TimestampOf(r.store.Now())},
+		Events:  []genesys.Event{{EventType: genesys.EventTypeTyping}},
+	}
+	if err := r.enqueue(ctx, r.store, conv, nil, store.OutboxEvent, body); err != nil {
+		return err
+	}
+	r.notifyOutbox()
+	return nil
+}
+
+// EndByUser ends the session's handover because the user left: the bot takes
+// over, and Genesys is told to disconnect the customer.
+func (r *Relay) EndByUser(ctx context.Context, e store.Endpoint, sessionID string) (store.Conversation, error) {
+	conv, err := r.store.OpenConversation(ctx, e.ID, sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Conversation{}, ErrNotInHandover
+	}
+	if err != nil {
+		return store.Conversation{}, err
+	}
+	ended, err := r.end(ctx, conv, store.StateEnded, store.ReasonUserEnded, func(tx *store.Store) error {
+		return r.enqueue(ctx, tx, conv, nil, store.OutboxDisconnect, struct{}{})
+	})
+	if err != nil {
+		return store.Conversation{}, err
+	}
+	r.notifyOutbox()
+	return ended, nil
+}
+
+// end closes a conversation once, announces it on the session's stream, and
+// runs also (when not nil) in the same transaction.
+func (r *Relay) end(ctx context.Context, conv store.Conversation, state, reason string, also func(tx *store.Store) error) (store.Conversation, error) {
+	now := r.store.Now()
+	closed := false
+	err := r.store.InTx(ctx, func(tx *store.Store) error {
+		var err error
+		if closed, err = tx.EndConversation(ctx, conv.ID, state, reason, now); err != nil || !closed {
+			return err
+		}
+		event := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindState,
+			Data: store.MessageData{State: state, Reason: reason}, CreatedAt: now}
+		if err := tx.InsertMessage(ctx, &event); err != nil {
+			return err
+		}
+		if reason == store.ReasonAgentEnded {
+			bye := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromBot, Kind: store.KindText,
+				Text: "The agent has ended the conversation. You are chatting with the bot again.", CreatedAt: now}
+			if err := tx.InsertMessage(ctx, &bye); err != nil {
+				return err
+			}
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Conversation{}, err
+	}
+	conv.State, conv.EndReason, conv.EndedAt = state, reason, &now
+	if closed {
+		r.log.InfoContext(ctx, "handover ended", slog.Int64("conversation_id", conv.ID), slog.String("reason", reason))
+		r.publish(conv)
+	}
+	return conv, nil
+}
+
+func customerRecipient(conv store.Conversation) genesys.Recipient {
+	rec := genesys.Recipient{ID: conv.CustomerID, IDType: genesys.IDTypeOpaque, FirstName: conv.FirstName, LastName: conv.LastName, Email: conv.Email}
+	if name := strings.TrimSpace(conv.FirstName + " " + conv.LastName); name != "" {
+		rec.Nickname = name
+	}
+	return rec
+}
+
+// routingAttributes are the custom attributes of the first message: the
+// handover's own plus the routing data the Architect flow reads.
+func routingAttributes(e store.Endpoint, conv store.Conversation) map[string]string {
+	attrs := maps.Clone(conv.CustomAttributes)
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	attrs[AttrQueueID] = e.QueueID
+	attrs[AttrLanguage] = conv.Language
+	attrs[AttrSkills] = strings.Join(conv.Skills, ",")
+	attrs[AttrUserID] = conv.UserID
+	attrs[AttrPriority] = strconv.Itoa(conv.Priority)
+	attrs[AttrSessionID] = conv.SessionID
+	return attrs
+}
+
+// transcriptText renders the bot conversation as one readable message.
+func transcriptText(entries []TranscriptEntry) string {
+	if len(entries) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Conversation with the bot before the handover:\n")
+	for _, entry := range entries {
+		text := strings.TrimSpace(entry.Text)
+		if text == "" {
+			continue
+		}
+		who := "Bot"
+		if entry.Source == "user" {
+			who = "User"
+		}
+		if entry.Time.IsZero() {
+			fmt.Fprintf(&b, "%s: %s\n", who, text)
+		} else {
+			fmt.Fprintf(&b, "[%s] %s: %s\n", entry.Time.UTC().Format("2006-01-02 15:04:05 UTC"), who, text)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func checkIDs(userID, sessionID string) error {
+	switch {
+	case strings.TrimSpace(sessionID) == "":
+		return refuse(400, "missing_session_id", "sessionId is required.")
+	case strings.TrimSpace(userID) == "":
+		return refuse(400, "missing_user_id", "userId is required.")
+	case len(sessionID) > 200 || len(userID) > 200:
+		return refuse(400, "id_too_long", "userId and sessionId may have at most 200 characters.")
+	case !utf8.ValidString(sessionID) || !utf8.ValidString(userID):
+		return refuse(400, "invalid_id", "userId and sessionId must be valid UTF-8.")
+	}
+	return nil
+}
+
+func mediaTypeOf(mime string) string {
+	switch {
+	case strings.HasPrefix(mime, "image/"):
+		return genesys.MediaTypeImage
+	case strings.HasPrefix(mime, "video/"):
+		return genesys.MediaTypeVideo
+	case strings.HasPrefix(mime, "audio/"):
+		return genesys.MediaTypeAudio
+	}
+	return genesys.MediaTypeFile
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,343 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"handover/genesys"
+	"handover/store"
+)
+
+const (
+	// outboxLease is how long a claimed call belongs to this instance. It is
+	// longer than any one attempt (the client's call timeout plus the wait
+	// for the rate limiter), so no other instance sends it meanwhile.
+	outboxLease = time.Minute
+	// maxLimiterWait is the longest an attempt waits for the rate budget;
+	// beyond that the call is put back and the worker moves on.
+	maxLimiterWait = 10 * time.Second
+	// idlePoll is how often the worker looks at the outbox with nothing to do
+	// (other instances' work, leases that ran out).
+	idlePoll = time.Second
+)
+
+// runOutbox sends due outbox items until ctx ends.
+func (r *Relay) runOutbox(ctx context.Context) {
+	slots := make(chan struct{}, r.cfg.Workers)
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
+	for ctx.Err() == nil {
+		items, err := r.store.ClaimDueOutbox(ctx, r.instance, outboxLease, r.cfg.Workers)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.ErrorContext(ctx, "claim outbox", slog.Any("error", err))
+			}
+			sleep(ctx, idlePoll)
+			continue
+		}
+		for _, item := range items {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			inFlight.Go(func() {
+				defer func() { <-slots }()
+				r.deliver(ctx, item)
+				r.notifyOutbox() // the conversation's next call may be due now
+			})
+		}
+		if len(items) > 0 {
+			continue
+		}
+		wait := idlePoll
+		if next, ok, err := r.store.NextOutboxAttempt(ctx); err == nil && ok {
+			wait = min(wait, max(time.Until(next), time.Millisecond))
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-r.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// deliver makes one attempt at an outbox item and records what happened.
+func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
+	attempt := item.Attempts + 1
+	conv, err := r.store.ConversationByID(ctx, item.ConversationID)
+	if err == nil {
+		var e store.Endpoint
+		if e, err = r.store.EndpointByID(ctx, item.EndpointID); err == nil {
+			err = r.send(ctx, e, conv, item, attempt)
+		}
+	}
+	if ctx.Err() != nil {
+		// Shutting down: leave the item to the next start, untouched.
+		return
+	}
+	if err == nil {
+		if err := r.store.MarkOutboxSent(ctx, item.ID, attempt); err != nil {
+			r.log.ErrorContext(ctx, "mark outbox item sent", slog.Int64("outbox_id", item.ID), slog.Any("error", err))
+		}
+		return
+	}
+	if delay, ok := postponed(err); ok {
+		// Not an attempt: the rate budget was spent. Try again soon.
+		if err := r.store.RetryOutbox(ctx, item.ID, item.Attempts, r.store.Now().Add(delay), item.LastError); err != nil {
+			r.log.ErrorContext(ctx, "postpone outbox item", slog.Any("error", err))
+		}
+		return
+	}
+	age := r.store.Now().Sub(item.CreatedAt)
+	if genesys.IsRetryable(err) && age < r.cfg.RetryFor {
+		next := r.store.Now().Add(r.backoff(attempt, err))
+		r.log.WarnContext(ctx, "Genesys call failed; will retry", slog.Int64("conversation_id", item.ConversationID), slog.Int64("outbox_id", item.ID),
+			slog.String("kind", item.Kind), slog.Int("attempt", attempt), slog.Time("next_attempt", next), slog.Any("error", err))
+		if err := r.store.RetryOutbox(ctx, item.ID, attempt, next, err.Error()); err != nil {
+			r.log.ErrorContext(ctx, "reschedule outbox item", slog.Any("error", err))
+		}
+		return
+	}
+	r.log.ErrorContext(ctx, "Genesys call failed for good", slog.Int64("conversation_id", item.ConversationID), slog.Int64("outbox_id", item.ID),
+		slog.String("kind", item.Kind), slog.Int("attempt", attempt), slog.Any("error", err))
+	if err := r.store.FailOutbox(ctx, item.ID, attempt, err.Error()); err != nil {
+		r.log.ErrorContext(ctx, "mark outbox item failed", slog.Any("error", err))
+	}
+	r.undelivered(ctx, conv, item, err)
+}
+
+// backoff is the wait before attempt+1: Retry-After when Genesys gave one,
+// else exponential from RetryBase up to RetryMax, with jitter so that many
+// conversations do not retry in step.
+func (r *Relay) backoff(attempt int, err error) time.Duration {
+	if apiErr, ok := errors.AsType[*genesys.APIError](err); ok && apiErr.RetryAfter > 0 {
+		return apiErr.RetryAfter
+	}
+	delay := r.cfg.RetryBase << min(attempt-1, 20)
+	if delay <= 0 || delay > r.cfg.RetryMax {
+		delay = r.cfg.RetryMax
+	}
+	return delay/2 + rand.N(delay/2+1)
+}
+
+// undelivered tells the user and the console that a call failed for good.
+func (r *Relay) undelivered(ctx context.Context, conv store.Conversation, item store.OutboxItem, cause error) {
+	if item.MessageID != nil {
+		if err := r.store.SetMessageDelivery(ctx, *item.MessageID, store.DeliveryFailed, "", cause.Error()); err != nil {
+			r.log.ErrorContext(ctx, "mark message undelivered", slog.Any("error", err))
+		}
+	}
+	if item.Kind != store.OutboxMessage && item.Kind != store.OutboxStructured {
+		r.publish(conv)
+		return
+	}
+	if conv.GenesysConversationID == "" && conv.Open() {
+		// The handover itself never reached Genesys: give the session back.
+		if _, err := r.end(ctx, conv, store.StateFailed, store.ReasonUndelivered, nil); err != nil {
+			r.log.ErrorContext(ctx, "end undelivered handover", slog.Any("error", err))
+		}
+		return
+	}
+	note := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindText,
+		Text: "A message could not be delivered to the agent.", Data: store.MessageData{Reason: cause.Error()}}
+	if err := r.store.InsertMessage(ctx, &note); err != nil {
+		r.log.ErrorContext(ctx, "note undelivered message", slog.Any("error", err))
+	}
+	r.publish(conv)
+}
+
+// errPostponed carries how long to wait when the rate budget is spent.
+type errPostponed struct{ delay time.Duration }
+
+func (e errPostponed) Error() string { return fmt.Sprintf("rate budget spent; postponed %s", e.delay) }
+
+func postponed(err error) (time.Duration, bool) {
+	var p errPostponed
+	if errors.As(err, &p) {
+		return p.delay, true
+	}
+	return 0, false
+}
+
+// send makes the Genesys call of one outbox item.
+func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversation, item store.OutboxItem, attempt int) error {
+	if e.Provider != store.ProviderGenesysCloudOM {
+		return fmt.Errorf("endpoint %q no longer hands over to Genesys", e.Name)
+	}
+	c, err := r.client(e)
+	if err != nil {
+		return err
+	}
+	integrationID, err := r.integrationID(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	call := func(method, path string, fn func() error) error {
+		reservation := c.limiter.Reserve()
+		if delay := reservation.Delay(); delay > maxLimiterWait {
+			reservation.Cancel()
+			return errPostponed{delay: delay}
+		} else if delay > 0 {
+			sleep(ctx, delay)
+		}
+		started := time.Now()
+		err := fn()
+		r.recordCall(ctx, e, conv, item, attempt, method, path, started, err)
+		return err
+	}
+	inbound := "/api/v2/conversations/messages/" + integrationID + "/inbound/open/"
+
+	switch item.Kind {
+	case store.OutboxMessage:
+		var msg genesys.InboundMessage
+		if err := json.Unmarshal([]byte(item.Payload), &msg); err != nil {
+			return fmt.Errorf("decode queued message: %w", err)
+		}
+		prefetch := conv.GenesysConversationID == ""
+		var resp genesys.MessageResponse
+		err := call(http.MethodPost, inbound+"message", func() (err error) {
+			resp, err = c.client.SendMessage(ctx, integrationID, msg, prefetch)
+			return err
+		})
+		if err = r.refreshOnUnknownIntegration(ctx, e, err); err != nil {
+			return err
+		}
+		if resp.ConversationID != "" && conv.GenesysConversationID == "" {
+			if err := r.store.SetGenesysConversationID(ctx, conv.ID, resp.ConversationID); err != nil {
+				return err
+			}
+		}
+		if item.MessageID != nil {
+			if err := r.store.SetMessageDelivery(ctx, *item.MessageID, store.DeliverySent, resp.ID, ""); err != nil {
+				return err
+			}
+		}
+		r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
+		return nil
+	case store.OutboxStructured:
+		var body genesys.InboundStructuredResponse
+		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
+			return fmt.Errorf("decode queued quick reply: %w", err)
+		}
+		var resp genesys.MessageResponse
+		err := call(http.MethodPost, inbound+"structured/response", func() (err error) {
+			resp, err = c.client.SendStructuredResponse(ctx, integrationID, body)
+			return err
+		})
+		if err = r.refreshOnUnknownIntegration(ctx, e, err); err != nil {
+			return err
+		}
+		if item.MessageID != nil {
+			return r.store.SetMessageDelivery(ctx, *item.MessageID, store.DeliverySent, resp.ID, "")
+		}
+		return nil
+	case store.OutboxEvent:
+		var body genesys.InboundEvent
+		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
+			return fmt.Errorf("decode queued event: %w", err)
+		}
+		return r.refreshOnUnknownIntegration(ctx, e, call(http.MethodPost, inbound+"event", func() error {
+			_, err := c.client.SendEvent(ctx, integrationID, body)
+			return err
+		}))
+	case store.OutboxReceipt:
+		var body genesys.InboundReceipt
+		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
+			return fmt.Errorf("decode queued receipt: %w", err)
+		}
+		return r.refreshOnUnknownIntegration(ctx, e, call(http.MethodPost, inbound+"receipt", func() error {
+			_, err := c.client.SendReceipt(ctx, integrationID, body)
+			return err
+		}))
+	case store.OutboxDisconnect:
+		return r.disconnectCustomer(ctx, c, conv, integrationID, call)
+	}
+	return fmt.Errorf("unknown outbox kind %q", item.Kind)
+}
+
+// disconnectCustomer ends the Genesys side when the user left: the customer
+// participant is disconnected; where the OAuth client may not do that, the
+// agent gets a last message saying the customer left (reference §3.8).
+func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, conv store.Conversation, integrationID string, call func(string, string, func() error) error) error {
+	if conv.GenesysConversationID == "" {
+		return nil // Genesys never had the conversation
+	}
+	path := "/api/v2/conversations/messages/" + conv.GenesysConversationID
+	var gc genesys.MessageConversation
+	err := call(http.MethodGet, path, func() (err error) {
+		gc, err = c.client.GetConversation(ctx, conv.GenesysConversationID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range gc.Participants {
+		if p.Purpose != "customer" {
+			continue
+		}
+		if p.State == genesys.ParticipantStateDisconnected || p.State == "terminated" {
+			return nil
+		}
+		err = call(http.MethodPatch, path+"/participants/"+p.ID, func() error {
+			return c.client.DisconnectParticipant(ctx, conv.GenesysConversationID, p.ID)
+		})
+		if err == nil || genesys.IsRetryable(err) {
+			return err
+		}
+		break
+	}
+	r.log.WarnContext(ctx, "could not disconnect the customer; telling the agent instead", slog.Int64("conversation_id", conv.ID), slog.Any("error", err))
+	msg := genesys.InboundMessage{Text: "The customer has left the chat.", Channel: genesys.InboundChannel{
+		MessageID: fmt.Sprintf("hov-left-%d", conv.ID), From: customerRecipient(conv), Time: genesys.TimestampOf(r.store.Now())}}
+	return call(http.MethodPost, "/api/v2/conversations/messages/"+integrationID+"/inbound/open/message", func() error {
+		_, err := c.client.SendMessage(ctx, integrationID, msg, false)
+		return err
+	})
+}
+
+// refreshOnUnknownIntegration forgets a cached integration id that Genesys no
+// longer knows (404), so the next attempt resolves the Deployment Name again.
+func (r *Relay) refreshOnUnknownIntegration(ctx context.Context, e store.Endpoint, err error) error {
+	if apiErr, ok := errors.AsType[*genesys.APIError](err); ok && apiErr.Status == http.StatusNotFound {
+		if _, resolveErr := r.integrationID(ctx, e, true); resolveErr != nil {
+			return resolveErr
+		}
+		// Resolved anew: worth another attempt with the fresh id.
+		return &genesys.APIError{Status: http.StatusServiceUnavailable, Message: "integration id refreshed after 404; retrying"}
+	}
+	return err
+}
+
+// recordCall writes one Genesys call to the API log.
+func (r *Relay) recordCall(ctx context.Context, e store.Endpoint, conv store.Conversation, item store.OutboxItem, attempt int, method, path string, started time.Time, err error) {
+	call := store.APICall{EndpointID: e.ID, ConversationID: &conv.ID, OutboxID: &item.ID, Method: method, Path: path, Attempt: attempt, LatencyMS: time.Since(started).Milliseconds(), Status: http.StatusOK}
+	if err != nil {
+		call.Status = 0
+		call.Error = err.Error()
+		if apiErr, ok := errors.AsType[*genesys.APIError](err); ok {
+			call.Status = apiErr.Status
+		}
+	}
+	if recErr := r.store.InsertAPICall(context.WithoutCancel(ctx), &call); recErr != nil {
+		r.log.ErrorContext(ctx, "record Genesys call", slog.Any("error", recErr))
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,215 @@
+// Package relay is the handover engine: it starts handovers, carries user
+// messages to Genesys through a durable outbox, turns Genesys webhooks into
+// events for the bot, and notices when the agent joins and leaves.
+package relay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"handover/genesys"
+	"handover/secret"
+	"handover/store"
+)
+
+// Config tunes the relay; zero values take the defaults below.
+type Config struct {
+	Store      *store.Store
+	Broker     *Broker
+	Logger     *slog.Logger
+	HTTPClient *http.Client // for Genesys; genesys.NewHTTPClient() when nil
+
+	// Outbox retries: exponential backoff with jitter from RetryBase up to
+	// RetryMax between attempts, for at most RetryFor after the message was
+	// accepted; then the call is marked failed.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	RetryFor  time.Duration
+	// Workers is how many Genesys calls are in flight at once.
+	Workers int
+	// RequestsPerMinute is the client-side budget per OAuth client, below
+	// Genesys's limit of 300 per minute per token.
+	RequestsPerMinute int
+	// WebhookMaxAge rejects webhooks whose channel.time is older (replays); 0 disables.
+	WebhookMaxAge time.Duration
+	// PollInterval is how often an open conversation's state is read from
+	// Genesys when no notification has said anything about it.
+	PollInterval time.Duration
+	// SingleInstance lets a start release outbox leases at once (SQLite).
+	SingleInstance bool
+}
+
+func (c *Config) defaults() {
+	if c.HTTPClient == nil {
+		c.HTTPClient = genesys.NewHTTPClient()
+	}
+	if c.Broker == nil {
+		c.Broker = NewBroker()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 30 * time.Second
+	}
+	if c.RetryFor <= 0 {
+		c.RetryFor = 15 * time.Minute
+	}
+	if c.Workers <= 0 {
+		c.Workers = 16
+	}
+	if c.RequestsPerMinute <= 0 {
+		c.RequestsPerMinute = 300
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 30 * time.Second
+	}
+}
+
+// Relay is the running handover engine.
+type Relay struct {
+	cfg      Config
+	store    *store.Store
+	broker   *Broker
+	log      *slog.Logger
+	instance string // this process's outbox lease owner
+
+	wake chan struct{} // the outbox has something new
+
+	mu      sync.Mutex
+	clients map[int64]*endpointClient
+
+	webhookQueues []chan int64 // webhook ids, sharded by customer id to keep order
+}
+
+// endpointClient is the Genesys client of one endpoint's settings.
+type endpointClient struct {
+	fingerprint string
+	client      *genesys.Client
+	limiter     *rate.Limiter
+}
+
+// webhookShards is how many webhook processors run; one customer's webhooks
+// always go to the same one, so they are processed in the order received.
+const webhookShards = 8
+
+// New builds a relay; Run starts its workers.
+func New(cfg Config) *Relay {
+	cfg.defaults()
+	r := &Relay{
+		cfg:      cfg,
+		store:    cfg.Store,
+		broker:   cfg.Broker,
+		log:      cfg.Logger,
+		instance: secret.NewToken(8),
+		wake:     make(chan struct{}, 1),
+		clients:  map[int64]*endpointClient{},
+	}
+	for range webhookShards {
+		r.webhookQueues = append(r.webhookQueues, make(chan int64, 1024))
+	}
+	return r
+}
+
+// Broker is where the relay announces changes.
+func (r *Relay) Broker() *Broker { return r.broker }
+
+// Run works the outbox, the webhook processors and end detection until ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	if r.cfg.SingleInstance {
+		if err := r.store.ReleaseOutboxLeases(ctx); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	for _, queue := range r.webhookQueues {
+		wg.Go(func() { r.processWebhooks(ctx, queue) })
+	}
+	wg.Go(func() { r.sweepWebhooks(ctx) })
+	wg.Go(func() { r.runOutbox(ctx) })
+	wg.Go(func() { r.pollConversations(ctx) })
+	wg.Go(func() { r.watchNotifications(ctx) })
+	wg.Wait()
+	return nil
+}
+
+// notifyOutbox wakes the outbox worker without waiting.
+func (r *Relay) notifyOutbox() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// client returns the Genesys client for the endpoint's current settings.
+func (r *Relay) client(e store.Endpoint) (*endpointClient, error) {
+	sum := sha256.Sum256([]byte(e.Host + "\x00" + e.ClientID + "\x00" + e.ClientSecret))
+	fingerprint := hex.EncodeToString(sum[:])
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.clients[e.ID]; ok && c.fingerprint == fingerprint {
+		return c, nil
+	}
+	client, err := genesys.NewClient(genesys.Config{Host: genesys.Host(e.Host), ClientID: e.ClientID, ClientSecret: e.ClientSecret, HTTPClient: r.cfg.HTTPClient})
+	if err != nil {
+		return nil, err
+	}
+	// One budget per OAuth client: endpoints sharing credentials share it.
+	var limiter *rate.Limiter
+	for _, other := range r.clients {
+		if other.client != nil && other.fingerprint == fingerprint {
+			limiter = other.limiter
+		}
+	}
+	if limiter == nil {
+		perMinute := r.cfg.RequestsPerMinute
+		limiter = rate.NewLimiter(rate.Limit(float64(perMinute)/60), max(1, perMinute/10))
+	}
+	c := &endpointClient{fingerprint: fingerprint, client: client, limiter: limiter}
+	r.clients[e.ID] = c
+	return c, nil
+}
+
+// integrationID returns the endpoint's integration id, resolving the
+// Deployment Name through Genesys when it is not known yet (or refresh is set).
+func (r *Relay) integrationID(ctx context.Context, e store.Endpoint, refresh bool) (string, error) {
+	if e.IntegrationID != "" && !refresh {
+		return e.IntegrationID, nil
+	}
+	c, err := r.client(e)
+	if err != nil {
+		return "", err
+	}
+	integration, err := c.client.ResolveIntegration(ctx, e.DeploymentName)
+	if err != nil {
+		if !genesys.IsRetryable(err) {
+			// Shown on the endpoint page: the admin has to fix the settings.
+			if recErr := r.store.SetEndpointIntegration(ctx, e.ID, "", err.Error()); recErr != nil {
+				r.log.ErrorContext(ctx, "record integration error", slog.Any("error", recErr))
+			}
+		}
+		return "", fmt.Errorf("resolve deployment %q: %w", e.DeploymentName, err)
+	}
+	if err := r.store.SetEndpointIntegration(ctx, e.ID, integration.ID, ""); err != nil {
+		return "", err
+	}
+	return integration.ID, nil
+}
+
+// publish announces a change of a conversation to its session and to the console.
+func (r *Relay) publish(c store.Conversation) {
+	r.broker.Publish(SessionTopic(c.EndpointID, c.SessionID), Signal{Kind: "changed"})
+	r.broker.Publish(ConversationTopic(c.ID), Signal{Kind: "changed"})
+	r.broker.Publish(ConversationsTopic, Signal{Kind: "changed"})
+}

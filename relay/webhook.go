@@ -1,0 +1,320 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"time"
+
+	"handover/genesys"
+	"handover/store"
+)
+
+// IncomingWebhook is one request to the webhook URL, as received.
+type IncomingWebhook struct {
+	Body       []byte
+	Signature  string            // X-Hub-Signature-256
+	Headers    map[string]string // every header, for the log (secrets masked)
+	ReceivedAt time.Time
+}
+
+// WebhookResult is what to answer Genesys and what was logged.
+type WebhookResult struct {
+	Status  int
+	Verdict string
+	Detail  string
+	LogID   int64
+}
+
+// sensitiveHeaderWords mark header names whose values the log masks.
+var sensitiveHeaderWords = []string{"authorization", "cookie", "token", "secret", "key", "password"}
+
+// ReceiveWebhook checks and stores a webhook, and queues valid ones for
+// processing. The order follows convoy's ingest: find the endpoint, verify
+// the signature in constant time, store with a dedupe key, answer, and only
+// then process, so Genesys gets its 200 within its 10 seconds.
+func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (WebhookResult, error) {
+	log := store.Webhook{ReceivedAt: in.ReceivedAt, Headers: maskHeaders(in.Headers), Body: string(in.Body)}
+	result := func(status int, verdict, detail string) (WebhookResult, error) {
+		log.Status, log.Verdict, log.VerdictDetail = status, verdict, detail
+		log.LatencyUS = time.Since(in.ReceivedAt).Microseconds()
+		if status != 200 {
+			log.Outcome = store.OutcomeRejected
+			now := r.store.Now()
+			log.ProcessedAt = &now
+		}
+		duplicate, err := r.store.InsertWebhook(ctx, &log)
+		if err != nil {
+			return WebhookResult{}, err
+		}
+		if status != 200 {
+			r.log.WarnContext(ctx, "webhook rejected", slog.Int64("webhook_id", log.ID), slog.String("verdict", verdict), slog.String("detail", detail))
+		} else if !duplicate {
+			r.queueWebhook(log.ID, log.Body)
+		}
+		r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
+		return WebhookResult{Status: status, Verdict: verdict, Detail: detail, LogID: log.ID}, nil
+	}
+
+	hook, err := genesys.ParseWebhook(in.Body)
+	if err != nil {
+		return result(400, store.VerdictMalformed, err.Error())
+	}
+	log.IntegrationID, log.GenesysMessageID, log.EventType = hook.Channel.ID, hook.ID, hook.Type
+
+	endpoints, err := r.store.EndpointsByIntegrationID(ctx, hook.Channel.ID)
+	if err != nil {
+		return WebhookResult{}, err
+	}
+	if len(endpoints) == 0 {
+		return result(401, store.VerdictUnknownIntegration, fmt.Sprintf("no endpoint's deployment resolved to integration %s", hook.Channel.ID))
+	}
+	var verifyErr error
+	for _, e := range endpoints {
+		if verifyErr = genesys.VerifySignature(e.WebhookSecret, in.Body, in.Signature); verifyErr == nil {
+			log.EndpointID = &e.ID
+			break
+		}
+	}
+	if log.EndpointID == nil {
+		verdict := store.VerdictMismatch
+		if errors.Is(verifyErr, genesys.ErrSignatureMissing) {
+			verdict = store.VerdictMissing
+		}
+		return result(401, verdict, verifyErr.Error())
+	}
+	if age := in.ReceivedAt.Sub(hook.Channel.Time.Time); r.cfg.WebhookMaxAge > 0 && !hook.Channel.Time.IsZero() && (age > r.cfg.WebhookMaxAge || age < -5*time.Minute) {
+		return result(401, store.VerdictStale, fmt.Sprintf("channel.time %s is %s from now; older than %s is refused as a replay", genesys.FormatTime(hook.Channel.Time.Time), age.Round(time.Second), r.cfg.WebhookMaxAge))
+	}
+	key := dedupeKey(hook)
+	log.DedupeKey = &key
+	return result(200, store.VerdictValid, "")
+}
+
+// WebhooksTopic is signalled on every logged webhook (the console's log).
+const WebhooksTopic = "webhooks"
+
+func dedupeKey(h genesys.Webhook) string {
+	return h.Channel.ID + "|" + h.Type + "|" + h.ID
+}
+
+// queueWebhook hands a stored webhook to the processor of its customer. A
+// full queue loses nothing: the sweep finds the webhook in the database.
+func (r *Relay) queueWebhook(id int64, body string) {
+	var hook genesys.Webhook
+	_ = json.Unmarshal([]byte(body), &hook)
+	h := fnv.New32a()
+	h.Write([]byte(hook.Channel.To.ID))
+	select {
+	case r.webhookQueues[int(h.Sum32())%len(r.webhookQueues)] <- id:
+	default:
+	}
+}
+
+func (r *Relay) processWebhooks(ctx context.Context, queue <-chan int64) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-queue:
+			if err := r.ProcessWebhook(ctx, id); err != nil && ctx.Err() == nil {
+				r.log.ErrorContext(ctx, "process webhook", slog.Int64("webhook_id", id), slog.Any("error", err))
+			}
+		}
+	}
+}
+
+// sweepWebhooks processes stored webhooks that no processor took: those of a
+// previous run that stopped after answering, and any a full queue dropped.
+func (r *Relay) sweepWebhooks(ctx context.Context) {
+	for {
+		hooks, err := r.store.UnprocessedWebhooks(ctx, 500)
+		if err != nil && ctx.Err() == nil {
+			r.log.ErrorContext(ctx, "list unprocessed webhooks", slog.Any("error", err))
+		}
+		for _, h := range hooks {
+			// Only those that waited a while: younger ones are in a queue.
+			if r.store.Now().Sub(h.ReceivedAt) < 2*time.Second && !h.ReceivedAt.IsZero() {
+				continue
+			}
+			r.queueWebhook(h.ID, h.Body)
+		}
+		sleep(ctx, 2*time.Second)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// ProcessWebhook applies a stored, valid webhook once: the effects and the
+// mark that it was processed commit together, so neither a crash nor a
+// second processor can apply it twice.
+func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
+	w, err := r.store.WebhookByID(ctx, id)
+	if err != nil || w.ProcessedAt != nil || w.Verdict != store.VerdictValid {
+		return err
+	}
+	var hook genesys.Webhook
+	if err := json.Unmarshal([]byte(w.Body), &hook); err != nil {
+		return fmt.Errorf("decode stored webhook %d: %w", id, err)
+	}
+	now := r.store.Now()
+	var (
+		outcome = store.OutcomeIgnored
+		conv    store.Conversation
+		publish bool
+		typing  *Signal
+	)
+	err = r.store.InTx(ctx, func(tx *store.Store) error {
+		claimed, err := tx.ClaimWebhook(ctx, id, now)
+		if err != nil || !claimed {
+			return err
+		}
+		conv, err = tx.ConversationByCustomerID(ctx, hook.Channel.To.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			outcome = store.OutcomeNoConversation
+			return tx.FinishWebhook(ctx, id, outcome, nil, now)
+		}
+		if err != nil {
+			return err
+		}
+		switch hook.Type {
+		case genesys.MessageTypeText, genesys.MessageTypeStructured:
+			outcome, err = r.applyAgentMessage(ctx, tx, conv, hook, now)
+			publish = true
+		case genesys.MessageTypeEvent:
+			outcome = store.OutcomeIgnored
+			if conv.Open() && hasTyping(hook) {
+				e, err := tx.EndpointByID(ctx, conv.EndpointID)
+				if err != nil {
+					return err
+				}
+				if e.RelayTyping {
+					typing = &Signal{Kind: "typing", From: store.FromAgent, Duration: typingDuration(hook)}
+					outcome = store.OutcomeDelivered
+				}
+			}
+		case genesys.MessageTypeReceipt:
+			outcome = store.OutcomeLogged
+			delivery := store.DeliveryDelivered
+			if hook.Status == genesys.ReceiptFailed {
+				delivery = store.DeliveryFailed
+			}
+			if _, err = tx.SetDeliveryByGenesysID(ctx, conv.ID, hook.ID, delivery, reasonText(hook.Reasons)); err == nil {
+				r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
+			}
+		default:
+			r.log.InfoContext(ctx, "webhook of an unknown type logged and ignored", slog.Int64("webhook_id", id), slog.String("type", hook.Type))
+		}
+		if err != nil {
+			return err
+		}
+		return tx.FinishWebhook(ctx, id, outcome, &conv.ID, now)
+	})
+	if err != nil {
+		return err
+	}
+	if publish {
+		r.publish(conv)
+		r.notifyOutbox()
+	}
+	if typing != nil {
+		r.broker.Publish(SessionTopic(conv.EndpointID, conv.SessionID), *typing)
+		r.broker.Publish(ConversationTopic(conv.ID), *typing)
+	}
+	r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
+	return nil
+}
+
+// applyAgentMessage puts an agent's message on the session's stream and
+// queues the receipt for Genesys: Delivered, or Failed when the session is
+// back with the bot.
+func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv store.Conversation, hook genesys.Webhook, now time.Time) (string, error) {
+	receipt := genesys.InboundReceipt{ID: hook.ID, Channel: genesys.ReceiptChannel{To: genesys.Recipient{ID: conv.CustomerID, IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(now)},
+		Status: genesys.ReceiptDelivered, IsFinalReceipt: true}
+	if !conv.Open() {
+		receipt.Status = genesys.ReceiptFailed
+		receipt.Reasons = []genesys.Reason{{Code: genesys.ReasonGeneralError, Message: "end user session closed before delivery"}}
+		return store.OutcomeNoConversation, r.enqueue(ctx, tx, conv, nil, store.OutboxReceipt, receipt)
+	}
+	msg := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromAgent, Kind: store.KindText,
+		Text: hook.Text, GenesysMessageID: hook.ID, Delivery: store.DeliveryDelivered, CreatedAt: now, Data: store.MessageData{AgentName: hook.Channel.From.Nickname}}
+	for _, c := range hook.Content {
+		switch {
+		case c.Attachment != nil:
+			msg.Data.Attachments = append(msg.Data.Attachments, store.Attachment{URL: c.Attachment.URL, MediaType: c.Attachment.MediaType, Mime: c.Attachment.Mime, Filename: c.Attachment.Filename, Text: c.Attachment.Text})
+		case c.QuickReply != nil:
+			msg.Data.QuickReplies = append(msg.Data.QuickReplies, store.QuickReply{Text: c.QuickReply.Text, Payload: firstNonEmpty(c.QuickReply.Payload, c.QuickReply.Text)})
+		}
+	}
+	if conv.State == store.StateQueued {
+		// The first agent message proves an agent joined, even when no
+		// notification said so.
+		if err := r.markAgentJoined(ctx, tx, conv, hook.Channel.From.Nickname, now); err != nil {
+			return "", err
+		}
+	}
+	if err := tx.InsertMessage(ctx, &msg); err != nil {
+		return "", err
+	}
+	if err := tx.MarkFirstAgentMessage(ctx, conv.ID, now); err != nil {
+		return "", err
+	}
+	return store.OutcomeDelivered, r.enqueue(ctx, tx, conv, nil, store.OutboxReceipt, receipt)
+}
+
+// markAgentJoined records the agent joining once, with its event on the stream.
+func (r *Relay) markAgentJoined(ctx context.Context, tx *store.Store, conv store.Conversation, agentName string, at time.Time) error {
+	changed, err := tx.MarkAgentJoined(ctx, conv.ID, agentName, at)
+	if err != nil || !changed {
+		return err
+	}
+	event := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindState,
+		Data: store.MessageData{State: store.StateAgentJoined, AgentName: agentName}, CreatedAt: at}
+	return tx.InsertMessage(ctx, &event)
+}
+
+func hasTyping(h genesys.Webhook) bool {
+	for _, e := range h.Events {
+		if e.EventType == genesys.EventTypeTyping {
+			return true
+		}
+	}
+	return false
+}
+
+func typingDuration(h genesys.Webhook) int {
+	for _, e := range h.Events {
+		if e.Typing != nil && e.Typing.Duration > 0 {
+			return int(e.Typing.Duration)
+		}
+	}
+	return 5000
+}
+
+func reasonText(reasons []genesys.Reason) string {
+	parts := make([]string, 0, len(reasons))
+	for _, reason := range reasons {
+		parts = append(parts, strings.TrimSpace(reason.Code+" "+reason.Message))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func maskHeaders(headers map[string]string) map[string]string {
+	out := make(map[string]string, len(headers))
+	for name, value := range headers {
+		lower := strings.ToLower(name)
+		for _, word := range sensitiveHeaderWords {
+			if strings.Contains(lower, word) {
+				value = "••••••"
+				break
+			}
+		}
+		out[name] = value
+	}
+	return out
+}

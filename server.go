@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"handover/config"
+	"handover/genesys/sandbox"
+	"handover/relay"
+	"handover/secret"
+	"handover/store"
+	"handover/web"
+)
+
+// server is Handover wired together: what run starts, and what the
+// end-to-end tests drive.
+type server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *store.Store
+	relay    *relay.Relay
+	broker   *relay.Broker
+	sandbox  *sandbox.Sandbox // nil unless HANDOVER_SANDBOX
+	app      *fiber.App
+	listener net.Listener
+	localURL string // how this process reaches itself over loopback
+}
+
+// tuning lets tests shorten the relay's and the sandbox's timings.
+type tuning func(*relay.Config, *sandbox.Config)
+
+// newServer opens the store, migrates, creates the first admin, listens, and
+// wires the sandbox (when enabled), the relay and the web app.
+func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune tuning) (_ *server, err error) {
+	box, err := openSecretBox(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, box, store.Options{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	if err := st.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err := bootstrap(ctx, cfg, st, logger); err != nil {
+		return nil, err
+	}
+	listener, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (HANDOVER_ADDR): %w", cfg.Addr, err)
+	}
+	s := &server{cfg: cfg, log: logger, store: st, listener: listener, broker: relay.NewBroker()}
+	s.localURL = "http://" + loopbackAddr(listener.Addr())
+
+	relayCfg := relay.Config{
+		Store:             st,
+		Broker:            s.broker,
+		Logger:            logger,
+		RetryFor:          cfg.OutboxRetryFor,
+		RequestsPerMinute: cfg.GenesysRequestsPerMinute,
+		WebhookMaxAge:     cfg.WebhookMaxAge,
+		PollInterval:      cfg.PollInterval,
+		SingleInstance:    st.Dialect() == store.SQLite,
+	}
+	sandboxCfg := sandbox.Config{PublicBaseURL: s.localURL + sandboxPath, Logger: logger, SendReceipts: true}
+	if tune != nil {
+		tune(&relayCfg, &sandboxCfg)
+	}
+	if cfg.Sandbox {
+		if s.sandbox, err = sandbox.New(sandboxCfg); err != nil {
+			listener.Close()
+			return nil, fmt.Errorf("start the Genesys sandbox: %w", err)
+		}
+		if err := s.seedSandbox(ctx); err != nil {
+			listener.Close()
+			return nil, err
+		}
+	}
+	s.relay = relay.New(relayCfg)
+	s.app = web.New(web.Deps{Config: cfg, Store: st, Logger: logger, Relay: s.relay, Sandbox: s.sandbox})
+	return s, nil
+}
+
+// serve runs until ctx ends, then shuts down in order: event streams first
+// (they would hold the HTTP shutdown), then HTTP, then the relay's workers,
+// then the database.
+func (s *server) serve(ctx context.Context) error {
+	defer s.store.Close()
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	var workers sync.WaitGroup
+	workers.Go(func() {
+		if err := s.relay.Run(relayCtx); err != nil {
+			s.log.Error("relay stopped", slog.Any("error", err))
+		}
+	})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.app.Listener(s.listener) }()
+	go every(ctx, time.Hour, func() {
+		if _, err := s.store.DeleteExpiredSessions(ctx); err != nil {
+			s.log.Error("prune expired sessions", slog.Any("error", err))
+		}
+	})
+	attrs := []any{slog.String("console", s.cfg.PublicURL+"/"), slog.String("listen", s.listener.Addr().String()), slog.String("database", string(s.store.Dialect()))}
+	if s.sandbox != nil {
+		attrs = append(attrs, slog.String("sandbox_agent_desk", s.cfg.PublicURL+sandboxPath+"/desk"))
+	}
+	s.log.Info("Handover is running", attrs...)
+
+	var err error
+	select {
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	s.broker.Close()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if shutdownErr := s.app.ShutdownWithContext(shutdownCtx); shutdownErr != nil && err == nil {
+		err = fmt.Errorf("shut down: %w", shutdownErr)
+	}
+	stopRelay()
+	workers.Wait()
+	if s.sandbox != nil {
+		s.sandbox.Close()
+	}
+	return err
+}
+
+// sandboxPath is where the Genesys sandbox is mounted.
+const sandboxPath = "/sandbox/genesys"
+
+// Sandbox set-up: one OAuth client, one queue and one Open Messaging
+// integration whose webhook points back at this process.
+const (
+	sandboxEndpointName = "Sandbox"
+	sandboxDeployment   = "Handover Sandbox"
+	sandboxQueueID      = "5a0d9a3e-1c2b-4d5e-8f90-a1b2c3d4e5f6"
+	sandboxClientID     = "sandbox-client"
+)
+
+// seedSandbox makes the "Sandbox" endpoint ready to hand over to the sandbox,
+// creating it on first start. The sandbox keeps no state across restarts, so
+// handovers still open from a previous run are ended.
+func (s *server) seedSandbox(ctx context.Context) error {
+	org, err := s.store.OrganisationByName(ctx, store.DefaultOrganisation)
+	if err != nil {
+		return err
+	}
+	endpoints, err := s.store.ListEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	var e *store.Endpoint
+	for i := range endpoints {
+		if endpoints[i].Name == sandboxEndpointName && endpoints[i].OrganisationID == org.ID {
+			e = &endpoints[i]
+		}
+	}
+	if e == nil {
+		e = &store.Endpoint{
+			OrganisationID: org.ID, Name: sandboxEndpointName, URLToken: secret.NewToken(32), Provider: store.ProviderGenesysCloudOM,
+			Host: s.localURL + sandboxPath, DeploymentName: sandboxDeployment, QueueID: sandboxQueueID,
+			ClientID: sandboxClientID, ClientSecret: secret.NewToken(24), WebhookSecret: secret.NewToken(24),
+			SendProfile: true, DefaultLanguage: "english", DefaultSkills: []string{"support"}, DefaultPriority: 5,
+			DefaultCustomAttributes: map[string]string{"source": "handover-demo"}, RelayTyping: true,
+		}
+		if err := s.store.CreateEndpoint(ctx, e); err != nil {
+			return fmt.Errorf("create the Sandbox endpoint: %w", err)
+		}
+		s.log.Info("created the Sandbox endpoint", slog.String("config_url", s.cfg.PublicURL+"/"+e.URLToken))
+	} else if e.Host != s.localURL+sandboxPath {
+		// The listen address changed since the endpoint was made.
+		e.Host = s.localURL + sandboxPath
+		if err := s.store.UpdateEndpoint(ctx, e); err != nil {
+			return err
+		}
+	}
+	s.sandbox.AddClient(e.ClientID, e.ClientSecret)
+	s.sandbox.AddQueue(e.QueueID, "Support")
+	integration := s.sandbox.AddIntegration(e.DeploymentName, s.localURL+"/handover/genesysCloudOM", e.WebhookSecret)
+	if err := s.store.SetEndpointIntegration(ctx, e.ID, integration.ID, ""); err != nil {
+		return err
+	}
+	open, err := s.store.OpenConversationsWithGenesysID(ctx, 100000)
+	if err != nil {
+		return err
+	}
+	for _, conv := range open {
+		if conv.EndpointID == e.ID {
+			if _, err := s.store.EndConversation(ctx, conv.ID, store.StateEnded, "sandbox_restarted", s.store.Now()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loopbackAddr turns a listen address into one this process can call.
+func loopbackAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+}

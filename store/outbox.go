@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// InsertOutbox queues a call to Genesys.
+func (s *Store) InsertOutbox(ctx context.Context, item *OutboxItem) error {
+	now := s.now()
+	if item.Status == "" {
+		item.Status = OutboxPending
+	}
+	if item.NextAttemptAt.IsZero() {
+		item.NextAttemptAt = now
+	}
+	item.CreatedAt = now
+	if err := s.db.WithContext(ctx).Create(item).Error; err != nil {
+		return fmt.Errorf("queue %s for Genesys: %w", item.Kind, err)
+	}
+	return nil
+}
+
+// ClaimDueOutbox leases up to limit items that are due, at most one per
+// conversation and only the oldest pending one of each, so that calls of one
+// conversation reach Genesys in the order they were accepted. A lease that
+// ran out (its holder died) can be claimed again.
+func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Duration, limit int) ([]OutboxItem, error) {
+	var claimed []OutboxItem
+	err := s.InTx(ctx, func(tx *Store) error {
+		now := tx.now()
+		q := tx.db.Where("o.status = ? AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)", OutboxPending, now, now).
+			Where("NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.status = ? AND p.id < o.id)", OutboxPending).
+			Table("outbox AS o").Order("o.id").Limit(limit)
+		if tx.dialect == Postgres {
+			// Several instances claim at once: each skips what another has locked.
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Find(&claimed).Error; err != nil {
+			return err
+		}
+		if len(claimed) == 0 {
+			return nil
+		}
+		ids := make([]int64, len(claimed))
+		until := now.Add(lease)
+		for i := range claimed {
+			ids[i] = claimed[i].ID
+			claimed[i].LeaseOwner, claimed[i].LeaseUntil = owner, &until
+		}
+		return tx.db.Model(&OutboxItem{}).Where("id IN ?", ids).Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return claimed, nil
+}
+
+// MarkOutboxSent records a call Genesys accepted.
+func (s *Store) MarkOutboxSent(ctx context.Context, id int64, attempts int) error {
+	now := s.now()
+	return s.updateOutbox(ctx, id, map[string]any{"status": OutboxSent, "attempts": attempts, "sent_at": now, "lease_until": nil, "last_error": ""})
+}
+
+// RetryOutbox puts an item back for another attempt at next.
+func (s *Store) RetryOutbox(ctx context.Context, id int64, attempts int, next time.Time, errText string) error {
+	return s.updateOutbox(ctx, id, map[string]any{"attempts": attempts, "next_attempt_at": next, "lease_until": nil, "last_error": errText})
+}
+
+// FailOutbox gives up on an item; later items of its conversation go on.
+func (s *Store) FailOutbox(ctx context.Context, id int64, attempts int, errText string) error {
+	return s.updateOutbox(ctx, id, map[string]any{"status": OutboxFailed, "attempts": attempts, "lease_until": nil, "last_error": errText})
+}
+
+func (s *Store) updateOutbox(ctx context.Context, id int64, updates map[string]any) error {
+	if err := s.db.WithContext(ctx).Model(&OutboxItem{}).Where("id = ?", id).Updates(updates).Error; err != nil {
+		return fmt.Errorf("update outbox item %d: %w", id, err)
+	}
+	return nil
+}
+
+// ReleaseOutboxLeases frees every lease. Only for a single instance at start
+// (SQLite): nobody else can hold a lease, so waiting for them to run out
+// would only delay the messages a restart must resume.
+func (s *Store) ReleaseOutboxLeases(ctx context.Context) error {
+	err := s.db.WithContext(ctx).Model(&OutboxItem{}).Where("status = ? AND lease_until IS NOT NULL", OutboxPending).
+		Updates(map[string]any{"lease_until": nil, "lease_owner": ""}).Error
+	if err != nil {
+		return fmt.Errorf("release outbox leases: %w", err)
+	}
+	return nil
+}
+
+// NextOutboxAttempt is when the earliest pending item becomes due, if any.
+func (s *Store) NextOutboxAttempt(ctx context.Context) (time.Time, bool, error) {
+	var item OutboxItem
+	err := s.db.WithContext(ctx).Where("status = ?", OutboxPending).Order("next_attempt_at").Take(&item).Error
+	if err == gorm.ErrRecordNotFound {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("find next outbox attempt: %w", err)
+	}
+	return item.NextAttemptAt, true, nil
+}
+
+// OutboxBacklog counts the calls still waiting, and the age of the oldest.
+func (s *Store) OutboxBacklog(ctx context.Context) (int64, time.Duration, error) {
+	var count int64
+	if err := s.db.WithContext(ctx).Model(&OutboxItem{}).Where("status = ?", OutboxPending).Count(&count).Error; err != nil {
+		return 0, 0, fmt.Errorf("count outbox: %w", err)
+	}
+	if count == 0 {
+		return 0, 0, nil
+	}
+	var oldest OutboxItem
+	if err := s.db.WithContext(ctx).Where("status = ?", OutboxPending).Order("id").Take(&oldest).Error; err != nil {
+		return 0, 0, fmt.Errorf("find oldest outbox item: %w", err)
+	}
+	return count, s.now().Sub(oldest.CreatedAt), nil
+}
+
+// OutboxOf lists a conversation's calls, oldest first.
+func (s *Store) OutboxOf(ctx context.Context, conversationID int64) ([]OutboxItem, error) {
+	var out []OutboxItem
+	if err := s.db.WithContext(ctx).Where("conversation_id = ?", conversationID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list outbox of conversation %d: %w", conversationID, err)
+	}
+	return out, nil
+}
+
+// InsertAPICall records one HTTP call made to Genesys.
+func (s *Store) InsertAPICall(ctx context.Context, call *APICall) error {
+	if call.CreatedAt.IsZero() {
+		call.CreatedAt = s.now()
+	}
+	if err := s.db.WithContext(ctx).Create(call).Error; err != nil {
+		return fmt.Errorf("record API call: %w", err)
+	}
+	return nil
+}
+
+// APICallsOf lists the Genesys calls made for a conversation.
+func (s *Store) APICallsOf(ctx context.Context, conversationID int64) ([]APICall, error) {
+	var out []APICall
+	if err := s.db.WithContext(ctx).Where("conversation_id = ?", conversationID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list API calls of conversation %d: %w", conversationID, err)
+	}
+	return out, nil
+}

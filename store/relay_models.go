@@ -1,0 +1,204 @@
+package store
+
+import "time"
+
+// Conversation states.
+const (
+	StateQueued      = "queued"       // handed over, waiting for an agent
+	StateAgentJoined = "agent_joined" // an agent accepted
+	StateEnded       = "ended"        // back with the bot
+	StateFailed      = "failed"       // the handover could not be delivered to Genesys
+)
+
+// End reasons, shown to the bot and in the console.
+const (
+	ReasonAgentEnded  = "agent_ended"
+	ReasonUserEnded   = "user_ended"
+	ReasonUndelivered = "undelivered"
+)
+
+// Conversation is one handover of one bot session to Genesys.
+type Conversation struct {
+	ID                    int64
+	EndpointID            int64
+	SessionID             string
+	UserID                string
+	CustomerID            string // channel.from.id: fresh per handover, so Genesys never joins an old thread
+	State                 string
+	EndReason             string
+	Language              string
+	Skills                []string `gorm:"serializer:json"`
+	Priority              int
+	CustomAttributes      map[string]string `gorm:"serializer:json"`
+	FirstName             string
+	LastName              string
+	Email                 string
+	GenesysConversationID string
+	AgentName             string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	AgentJoinedAt         *time.Time
+	FirstAgentMessageAt   *time.Time
+	EndedAt               *time.Time
+}
+
+// Open tells whether the conversation is still with Genesys.
+func (c Conversation) Open() bool { return c.EndedAt == nil }
+
+// Message directions.
+const (
+	FromUser   = "user"
+	FromAgent  = "agent"
+	FromBot    = "bot"
+	FromSystem = "system"
+)
+
+// Message kinds.
+const (
+	KindText       = "text"
+	KindTranscript = "transcript" // the bot conversation before the handover
+	KindTyping     = "typing"
+	KindState      = "state"
+)
+
+// Delivery states of a message.
+const (
+	DeliveryPending   = "pending"
+	DeliverySent      = "sent"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed"
+)
+
+// Message is one entry of a conversation's timeline; those not from the user
+// also make up the session's event stream for the bot.
+type Message struct {
+	ID               int64
+	ConversationID   int64
+	EndpointID       int64
+	SessionID        string
+	Direction        string
+	Kind             string
+	Text             string
+	Data             MessageData `gorm:"serializer:json"`
+	GenesysMessageID string
+	Delivery         string
+	Error            string
+	CreatedAt        time.Time
+}
+
+// MessageData is what a message carries besides its text.
+type MessageData struct {
+	Attachments  []Attachment   `json:"attachments,omitempty"`
+	QuickReplies []QuickReply   `json:"quickReplies,omitempty"`
+	State        string         `json:"state,omitempty"`
+	Reason       string         `json:"reason,omitempty"`
+	AgentName    string         `json:"agentName,omitempty"`
+	Custom       map[string]any `json:"custom,omitempty"`
+}
+
+// Attachment is a file or image link in a message.
+type Attachment struct {
+	URL       string `json:"url"`
+	MediaType string `json:"mediaType,omitempty"`
+	Mime      string `json:"mime,omitempty"`
+	Filename  string `json:"filename,omitempty"`
+	Text      string `json:"text,omitempty"`
+}
+
+// QuickReply is one option of a structured agent message.
+type QuickReply struct {
+	Text    string `json:"text"`
+	Payload string `json:"payload"`
+}
+
+// Outbox kinds: which Genesys call an item makes.
+const (
+	OutboxMessage    = "message"
+	OutboxEvent      = "event"
+	OutboxReceipt    = "receipt"
+	OutboxStructured = "structured"
+	OutboxDisconnect = "disconnect"
+)
+
+// Outbox statuses.
+const (
+	OutboxPending = "pending"
+	OutboxSent    = "sent"
+	OutboxFailed  = "failed"
+)
+
+// OutboxItem is one call to Genesys waiting to be made (or made).
+type OutboxItem struct {
+	ID             int64
+	ConversationID int64
+	EndpointID     int64
+	MessageID      *int64 // the timeline message whose delivery this is
+	Kind           string
+	Payload        string // JSON request body
+	Status         string
+	Attempts       int
+	NextAttemptAt  time.Time
+	LeaseOwner     string
+	LeaseUntil     *time.Time
+	LastError      string
+	CreatedAt      time.Time
+	SentAt         *time.Time
+}
+
+// TableName keeps the table's name singular, as a queue's is.
+func (OutboxItem) TableName() string { return "outbox" }
+
+// APICall is one HTTP call made to Genesys.
+type APICall struct {
+	ID             int64
+	EndpointID     int64
+	ConversationID *int64
+	OutboxID       *int64
+	Method         string
+	Path           string
+	Status         int
+	LatencyMS      int64 `gorm:"column:latency_ms"`
+	Attempt        int
+	Error          string
+	CreatedAt      time.Time
+}
+
+// Webhook signature verdicts.
+const (
+	VerdictValid              = "valid"
+	VerdictMissing            = "missing"
+	VerdictMismatch           = "mismatch"
+	VerdictUnknownIntegration = "unknown_integration"
+	VerdictMalformed          = "malformed"
+	VerdictStale              = "stale"
+)
+
+// Webhook processing outcomes.
+const (
+	OutcomeDelivered      = "delivered"
+	OutcomeDuplicate      = "duplicate"
+	OutcomeNoConversation = "no_conversation"
+	OutcomeLogged         = "logged"
+	OutcomeIgnored        = "ignored"
+	OutcomeRejected       = "rejected"
+)
+
+// Webhook is one request received on the webhook URL.
+type Webhook struct {
+	ID               int64
+	ReceivedAt       time.Time
+	EndpointID       *int64
+	ConversationID   *int64
+	IntegrationID    string
+	GenesysMessageID string
+	EventType        string
+	Headers          map[string]string `gorm:"serializer:json"`
+	Body             string
+	Verdict          string
+	VerdictDetail    string
+	Status           int
+	LatencyUS        int64 `gorm:"column:latency_us"`
+	DedupeKey        *string
+	Outcome          string
+	ProcessedAt      *time.Time
+}
