@@ -14,6 +14,7 @@ import (
 
 	"handover/config"
 	"handover/genesys"
+	"handover/relay"
 	"handover/store"
 )
 
@@ -35,6 +36,7 @@ type endpointInput struct {
 	Priority         int
 	CustomAttributes map[string]string
 	RelayTyping      bool
+	AttributeNames   map[string]string
 }
 
 // Field names, shared by form inputs, error maps and the JSON API.
@@ -52,6 +54,7 @@ const (
 	fieldSkills           = "skills"
 	fieldPriority         = "priority"
 	fieldCustomAttributes = "customAttributes"
+	fieldAttributeNames   = "attributeNames"
 )
 
 // minWebhookSecretLength is Genesys's own rule for the signature secret token
@@ -156,6 +159,30 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 		}
 	}
 
+	attributeNames := map[string]string{}
+	used := map[string]string{}
+	for _, a := range relay.RoutingAttributes {
+		name := strings.TrimSpace(in.AttributeNames[a.Key])
+		if name != "" && name != a.Default {
+			attributeNames[a.Key] = name
+		}
+		if name == "" {
+			name = a.Default
+		}
+		switch {
+		case utf8.RuneCountInString(name) > 100:
+			errs[fieldAttributeNames] = "Participant data names may have at most 100 characters."
+		case used[name] != "":
+			errs[fieldAttributeNames] = fmt.Sprintf("%s and %s would both be sent as %q; give each its own name.", used[name], a.Label, name)
+		}
+		used[name] = a.Label
+	}
+	for key := range in.AttributeNames {
+		if !slices.ContainsFunc(relay.RoutingAttributes, func(a relay.RoutingAttribute) bool { return a.Key == key }) {
+			errs[fieldAttributeNames] = fmt.Sprintf("Unknown routing attribute %q.", key)
+		}
+	}
+
 	if len(errs) > 0 {
 		return &ValidationError{Fields: errs}
 	}
@@ -179,6 +206,7 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 	e.DefaultPriority = in.Priority
 	e.DefaultCustomAttributes = in.CustomAttributes
 	e.RelayTyping = in.RelayTyping
+	e.AttributeNames = attributeNames
 	return nil
 }
 

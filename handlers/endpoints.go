@@ -11,6 +11,7 @@ import (
 
 	"handover/config"
 	"handover/genesys"
+	"handover/relay"
 	"handover/secret"
 	"handover/store"
 	"handover/views"
@@ -60,7 +61,7 @@ func (h *Endpoints) List(c *fiber.Ctx) error {
 
 // New shows an empty endpoint form.
 func (h *Endpoints) New(c *fiber.Ctx) error {
-	values := views.EndpointFormValues{Organisation: store.DefaultOrganisation, RelayTyping: true}
+	values := views.EndpointFormValues{Organisation: store.DefaultOrganisation, RelayTyping: true, AttributeNames: attributeNameRows(nil)}
 	if ok, _ := h.Features.GenesysCloudOMFor(values.Organisation); ok {
 		values.Provider = store.ProviderGenesysCloudOM
 	}
@@ -207,11 +208,17 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		CustomAttributes: c.FormValue(fieldCustomAttributes),
 		RelayTyping:      c.FormValue("relayTyping") == "true",
 	}
+	attributeNames := map[string]string{}
+	for _, a := range relay.RoutingAttributes {
+		attributeNames[a.Key] = c.FormValue("attributeName." + a.Key)
+	}
+	values.AttributeNames = attributeNameRows(attributeNames)
 	in := endpointInput{
 		Name: values.Name, Organisation: values.Organisation, Provider: values.Provider,
 		Host: values.Host, DeploymentName: values.DeploymentName, QueueID: values.QueueID, ClientID: values.ClientID,
 		WebhookSecret: c.FormValue(fieldWebhookSecret), ClientSecret: c.FormValue(fieldClientSecret),
 		SendProfile: values.SendProfile, Language: values.Language, Skills: splitSkills(values.Skills), RelayTyping: values.RelayTyping,
+		AttributeNames: attributeNames,
 	}
 	errs := map[string]string{}
 	var err error
@@ -239,8 +246,17 @@ func formValues(e store.Endpoint) views.EndpointFormValues {
 		Name: e.Name, Organisation: e.Organisation.Name, Provider: e.Provider, Host: e.Host,
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
 		Language: e.DefaultLanguage, Skills: strings.Join(e.DefaultSkills, ", "), Priority: priority,
-		CustomAttributes: attrs, RelayTyping: e.RelayTyping,
+		CustomAttributes: attrs, RelayTyping: e.RelayTyping, AttributeNames: attributeNameRows(e.AttributeNames),
 	}
+}
+
+// attributeNameRows lists the routing attributes with the names set for them.
+func attributeNameRows(names map[string]string) []views.AttributeNameRow {
+	rows := make([]views.AttributeNameRow, len(relay.RoutingAttributes))
+	for i, a := range relay.RoutingAttributes {
+		rows[i] = views.AttributeNameRow{Key: a.Key, Label: a.Label, Default: a.Default, Value: names[a.Key]}
+	}
+	return rows
 }
 
 func (h *Endpoints) endpointFromPath(c *fiber.Ctx) (store.Endpoint, error) {

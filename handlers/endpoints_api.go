@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"handover/genesys"
+	"handover/relay"
 	"handover/secret"
 	"handover/store"
 )
@@ -20,21 +22,22 @@ import (
 // field is optional: on PUT an absent field keeps its stored value, so a
 // script can change one setting without knowing (or resending) the secrets.
 type endpointRequest struct {
-	Name             *string         `json:"name"`
-	Organisation     *string         `json:"organisation"`
-	HandoverProvider *string         `json:"handoverProvider"`
-	Host             *string         `json:"host"`
-	DeploymentName   *string         `json:"deploymentName"`
-	QueueID          *string         `json:"queueId"`
-	WebhookSecret    *string         `json:"webhookSecret"`
-	ClientID         *string         `json:"clientId"`
-	ClientSecret     *string         `json:"clientSecret"`
-	SendProfile      *bool           `json:"sendProfile"`
-	Language         *string         `json:"language"`
-	Skills           *[]string       `json:"skills"`
-	Priority         *int            `json:"priority"`
-	CustomAttributes json.RawMessage `json:"customAttributes"`
-	RelayTyping      *bool           `json:"relayTyping"`
+	Name             *string           `json:"name"`
+	Organisation     *string           `json:"organisation"`
+	HandoverProvider *string           `json:"handoverProvider"`
+	Host             *string           `json:"host"`
+	DeploymentName   *string           `json:"deploymentName"`
+	QueueID          *string           `json:"queueId"`
+	WebhookSecret    *string           `json:"webhookSecret"`
+	ClientID         *string           `json:"clientId"`
+	ClientSecret     *string           `json:"clientSecret"`
+	SendProfile      *bool             `json:"sendProfile"`
+	Language         *string           `json:"language"`
+	Skills           *[]string         `json:"skills"`
+	Priority         *int              `json:"priority"`
+	CustomAttributes json.RawMessage   `json:"customAttributes"`
+	RelayTyping      *bool             `json:"relayTyping"`
+	AttributeNames   map[string]string `json:"attributeNames"`
 
 	// Read-only fields of the response, accepted and ignored so that a body
 	// fetched with GET can be sent back with PUT.
@@ -67,6 +70,7 @@ type endpointResponse struct {
 	Priority         int               `json:"priority"`
 	CustomAttributes map[string]string `json:"customAttributes"`
 	RelayTyping      bool              `json:"relayTyping"`
+	AttributeNames   map[string]string `json:"attributeNames"`
 	URLToken         string            `json:"urlToken"`
 	ConfigURL        string            `json:"configUrl"`
 	CreatedAt        time.Time         `json:"createdAt"`
@@ -79,7 +83,7 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		Host: e.Host, HostWarning: genesys.Host(e.Host).Warning(), DeploymentName: e.DeploymentName,
 		QueueID: e.QueueID, ClientID: e.ClientID, WebhookSecretSet: e.WebhookSecret != "", ClientSecretSet: e.ClientSecret != "",
 		SendProfile: e.SendProfile, Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
-		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping,
+		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, AttributeNames: effectiveAttributeNames(e),
 		URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
 }
@@ -181,13 +185,28 @@ func (h *Endpoints) apiSave(c *fiber.Ctx, req endpointRequest, e *store.Endpoint
 	return nil
 }
 
+// effectiveAttributeNames is every routing attribute with the name it is sent under.
+func effectiveAttributeNames(e store.Endpoint) map[string]string {
+	out := make(map[string]string, len(relay.RoutingAttributes))
+	for _, a := range relay.RoutingAttributes {
+		out[a.Key] = relay.AttributeName(e, a.Key)
+	}
+	return out
+}
+
 // mergeEndpointRequest lays the fields present in req over the stored endpoint.
 func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 	in := endpointInput{
 		Name: e.Name, Organisation: e.Organisation.Name, Provider: e.Provider, Host: e.Host,
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
 		Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
-		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping,
+		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, AttributeNames: maps.Clone(e.AttributeNames),
+	}
+	if req.AttributeNames != nil {
+		if in.AttributeNames == nil {
+			in.AttributeNames = map[string]string{}
+		}
+		maps.Copy(in.AttributeNames, req.AttributeNames)
 	}
 	set := func(dst *string, src *string) {
 		if src != nil {

@@ -223,3 +223,21 @@ func assertNoSecrets(t *testing.T, v any) {
 }
 
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestAdminAPIShowsAndRenamesParticipantDataNames(t *testing.T) {
+	a := newAPITestApp(t, nil)
+	_, created := a.api(http.MethodPost, "/api/v1/admin/endpoints", seededKey, apiEndpointBody)
+	names := created["attributeNames"].(map[string]any)
+	if names["language"] != "myLanguage" || names["skills"] != "mySkills" || names["queueId"] != "queueId" {
+		t.Fatalf("default names %v", names)
+	}
+	path := "/api/v1/admin/endpoints/" + jsonInt(int64(created["id"].(float64)))
+	resp, updated := a.api(http.MethodPut, path, seededKey, `{"attributeNames":{"priority":"routingPriority"}}`)
+	if resp.StatusCode != http.StatusOK || updated["attributeNames"].(map[string]any)["priority"] != "routingPriority" || updated["attributeNames"].(map[string]any)["language"] != "myLanguage" {
+		t.Fatalf("rename: %d %v", resp.StatusCode, updated["attributeNames"])
+	}
+	resp, out := a.api(http.MethodPut, path, seededKey, `{"attributeNames":{"colour":"x"}}`)
+	if resp.StatusCode != http.StatusUnprocessableEntity || out["error"].(map[string]any)["fields"].(map[string]any)["attributeNames"] == nil {
+		t.Fatalf("unknown attribute: %d %v", resp.StatusCode, out)
+	}
+}

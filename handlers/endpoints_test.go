@@ -354,3 +354,22 @@ func TestAddingOrganisations(t *testing.T) {
 		t.Fatal("the new organisation is not offered in the endpoint form")
 	}
 }
+
+func TestParticipantDataNamesCanBeRenamedButNotShared(t *testing.T) {
+	a := newTestApp(t, nil)
+	a.signIn()
+	form := validEndpointForm()
+	form.Set("attributeName.language", "customerLanguage")
+	if resp := a.postForm("/endpoints", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rename: %d: %s", resp.StatusCode, readBody(t, resp))
+	}
+	if e := a.onlyEndpoint(); e.AttributeNames["language"] != "customerLanguage" || len(e.AttributeNames) != 1 {
+		t.Fatalf("stored names %v", e.AttributeNames)
+	}
+	form = withName(validEndpointForm(), "Other")
+	form.Set("attributeName.skills", "queueId")
+	doc := a.document(a.postForm("/endpoints", form), http.StatusUnprocessableEntity)
+	if msg := doc.Find(`[data-testid="error-attributeNames"]`).Text(); !strings.Contains(msg, `"queueId"`) {
+		t.Fatalf("a name used twice was not refused: %q", msg)
+	}
+}

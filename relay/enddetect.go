@@ -42,7 +42,7 @@ func (r *Relay) applyGenesysState(ctx context.Context, conv store.Conversation, 
 				}
 				conv.State = store.StateAgentJoined
 				r.publish(conv)
-			case isGone(p.State) && !p.ConnectedTime.IsZero() && !strings.HasPrefix(p.DisconnectType, "transfer"):
+			case agentLeft(p):
 				ended = true
 			}
 		case "customer":
@@ -59,6 +59,12 @@ func (r *Relay) applyGenesysState(ctx context.Context, conv store.Conversation, 
 }
 
 func isGone(state string) bool { return state == "disconnected" || state == "terminated" }
+
+// agentLeft tells an agent who ended the conversation from one who was only
+// offered it (no connectedTime) or transferred it on (§10.4).
+func agentLeft(p genesys.Participant) bool {
+	return p.Purpose == "agent" && isGone(p.State) && !p.ConnectedTime.IsZero() && !strings.HasPrefix(p.DisconnectType, "transfer")
+}
 
 func agentName(p genesys.Participant) string {
 	if p.User != nil && p.User.Name != "" {

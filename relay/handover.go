@@ -60,16 +60,38 @@ type TranscriptEntry struct {
 	Time   time.Time
 }
 
-// Routing attribute names read by the Genesys inbound message flow with Get
-// Participant Data (the setup guide's names).
-const (
-	AttrQueueID   = "queueId"
-	AttrLanguage  = "myLanguage"
-	AttrSkills    = "mySkills"
-	AttrUserID    = "userId"
-	AttrPriority  = "myPriority"
-	AttrSessionID = "sessionId"
-)
+// RoutingAttribute is one piece of routing data sent as participant data on
+// the first message, under a name the Genesys inbound flow reads with Get
+// Participant Data. Each endpoint may rename them; Default is the setup
+// guide's name.
+type RoutingAttribute struct {
+	Key     string // how the endpoint's AttributeNames refers to it
+	Label   string // for the console
+	Default string
+}
+
+// RoutingAttributes are the routing data the first message carries.
+var RoutingAttributes = []RoutingAttribute{
+	{Key: "queueId", Label: "Queue ID", Default: "queueId"},
+	{Key: "language", Label: "Language", Default: "myLanguage"},
+	{Key: "skills", Label: "Skills (comma-separated)", Default: "mySkills"},
+	{Key: "userId", Label: "User ID", Default: "userId"},
+	{Key: "priority", Label: "Priority", Default: "myPriority"},
+	{Key: "sessionId", Label: "Session ID", Default: "sessionId"},
+}
+
+// AttributeName is the participant data name the endpoint uses for key.
+func AttributeName(e store.Endpoint, key string) string {
+	if name := strings.TrimSpace(e.AttributeNames[key]); name != "" {
+		return name
+	}
+	for _, a := range RoutingAttributes {
+		if a.Key == key {
+			return a.Default
+		}
+	}
+	return key
+}
 
 // StartHandover hands a bot session over to the endpoint's Genesys queue. It
 // returns once the handover is stored with its first Genesys call queued.
@@ -340,12 +362,13 @@ func routingAttributes(e store.Endpoint, conv store.Conversation) map[string]str
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	attrs[AttrQueueID] = e.QueueID
-	attrs[AttrLanguage] = conv.Language
-	attrs[AttrSkills] = strings.Join(conv.Skills, ",")
-	attrs[AttrUserID] = conv.UserID
-	attrs[AttrPriority] = strconv.Itoa(conv.Priority)
-	attrs[AttrSessionID] = conv.SessionID
+	values := map[string]string{
+		"queueId": e.QueueID, "language": conv.Language, "skills": strings.Join(conv.Skills, ","),
+		"userId": conv.UserID, "priority": strconv.Itoa(conv.Priority), "sessionId": conv.SessionID,
+	}
+	for _, a := range RoutingAttributes {
+		attrs[AttributeName(e, a.Key)] = values[a.Key]
+	}
 	return attrs
 }
 

@@ -90,6 +90,9 @@ func (s *Store) sealSecrets(e *Endpoint) error {
 	if e.DefaultCustomAttributes == nil {
 		e.DefaultCustomAttributes = map[string]string{}
 	}
+	if e.AttributeNames == nil {
+		e.AttributeNames = map[string]string{}
+	}
 	var err error
 	if e.WebhookSecretSealed, err = s.box.Seal(e.WebhookSecret); err != nil {
 		return fmt.Errorf("seal webhook secret: %w", err)

@@ -47,6 +47,8 @@ type Endpoint struct {
 	DefaultPriority         int
 	DefaultCustomAttributes map[string]string `gorm:"serializer:json"`
 	RelayTyping             bool
+	// AttributeNames renames the routing participant data (key → name); see relay.RoutingAttributes.
+	AttributeNames map[string]string `gorm:"serializer:json"`
 
 	// IntegrationID is what DeploymentName resolved to; IntegrationError is why
 	// it did not, in words for the endpoint page.

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"handover/store"
+)
+
+func TestRenamedParticipantDataReachesGenesys(t *testing.T) {
+	g := startSandbox(t, nil)
+	d := newDeployment(t, g)
+	inst := d.start()
+	d.endpoint.AttributeNames = map[string]string{"language": "customerLanguage", "queueId": "targetQueue"}
+	if err := inst.srv.store.UpdateEndpoint(context.Background(), &d.endpoint); err != nil {
+		t.Fatal(err)
+	}
+	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
+	attrs := d.sandboxConversation(inst, "s1").Participants[0].Attributes
+	if attrs["customerLanguage"] != "german" || attrs["targetQueue"] != e2eQueueID || attrs["myLanguage"] != "" || attrs["mySkills"] != "billing,vip" {
+		t.Fatalf("participant data %v", attrs)
+	}
+}
+
+func TestAttachmentsQuickRepliesAndReceiptsTravelBothWays(t *testing.T) {
+	g := startSandbox(t, nil)
+	d := newDeployment(t, g)
+	inst := d.start()
+	token := d.endpoint.URLToken
+	events := inst.events(token, "s1", "")
+	inst.post("/"+token+"/handover", handoverBody("s1"))
+	conv := d.sandboxConversation(inst, "s1")
+	g.Accept(conv.ID, "Max Agent")
+
+	// Agent → user: an image link, then quick replies.
+	if _, err := g.AgentSend(conv.ID, "Here is the invoice", "https://files.example.com/invoice.png"); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, events, "message")
+	attachments, _ := ev.Data["attachments"].([]any)
+	if len(attachments) != 1 || attachments[0].(map[string]any)["url"] != "https://files.example.com/invoice.png" {
+		t.Fatalf("attachment arrived as %v", ev.Data)
+	}
+	structuredID, err := g.AgentQuickReplies(conv.ID, "Did that help?", []string{"Yes", "No"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev = next(t, events, "message")
+	replies, _ := ev.Data["quickReplies"].([]any)
+	if len(replies) != 2 || replies[0].(map[string]any)["text"] != "Yes" || ev.Data["genesysMessageId"] != structuredID {
+		t.Fatalf("quick replies arrived as %v", ev.Data)
+	}
+
+	// User → agent: the click, and a file.
+	status, out := inst.post("/"+token, map[string]any{"userId": "u", "sessionId": "s1", "text": "Yes",
+		"data": map[string]any{"quickReply": map[string]any{"text": "Yes", "payload": "Yes", "originatingMessageId": structuredID}}})
+	if status != http.StatusAccepted {
+		t.Fatalf("quick reply: %d %v", status, out)
+	}
+	status, out = inst.post("/"+token, map[string]any{"userId": "u", "sessionId": "s1", "text": "my screenshot",
+		"data": map[string]any{"attachments": []map[string]any{{"url": "https://files.example.com/shot.png", "mime": "image/png", "filename": "shot.png"}}}})
+	if status != http.StatusAccepted {
+		t.Fatalf("attachment: %d %v", status, out)
+	}
+	waitFor(t, 5*time.Second, "the click and the file at Genesys", func() bool {
+		c, _ := g.Conversation(conv.ID)
+		var click, file bool
+		for _, m := range c.Messages {
+			click = click || (m.ButtonResponse != nil && m.ButtonResponse.Text == "Yes" && m.OriginatingMessageID == structuredID)
+			file = file || (len(m.Content) == 1 && m.Content[0].Attachment != nil && m.Content[0].Attachment.URL == "https://files.example.com/shot.png")
+		}
+		return click && file
+	})
+	if rejected := g.Rejected(); len(rejected) > 0 {
+		t.Fatalf("Genesys would refuse: %+v", rejected)
+	}
+
+	// Genesys's receipts for the user's messages mark them delivered.
+	waitFor(t, 5*time.Second, "user messages marked delivered", func() bool {
+		msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
+		for _, m := range msgs {
+			// Genesys sends receipts for messages; a click is not one (the sandbox sends none for it).
+			if m.Direction == store.FromUser && len(m.Data.QuickReplies) == 0 && m.Delivery != store.DeliveryDelivered {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestProcessAutomationTriggerEndsTheHandover(t *testing.T) {
+	g := startSandbox(t, nil)
+	d := newDeployment(t, g)
+	d.tune = nil
+	inst := d.start()
+	token := d.endpoint.URLToken
+	inst.post("/"+token+"/handover", handoverBody("s1"))
+	conv := d.sandboxConversation(inst, "s1")
+
+	trigger := func(auth, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, inst.base+"/handover/genesysCloudOM/events", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := `{"topicName":"v2.detail.events.conversation.` + conv.ID + `.customer.end","eventBody":{"conversationId":"` + conv.ID + `","disconnectType":"PEER"}}`
+	if status := trigger("", body); status != http.StatusUnauthorized {
+		t.Fatalf("without the token: %d", status)
+	}
+	if status := trigger("wrong-token", body); status != http.StatusUnauthorized {
+		t.Fatalf("with a wrong token: %d", status)
+	}
+	if status := trigger(token, `{"conversationId":"`+conv.ID+`"}`); status != http.StatusBadRequest {
+		t.Fatalf("without an event: %d", status)
+	}
+	if status := trigger(token, body); status != http.StatusOK {
+		t.Fatalf("trigger: %d", status)
+	}
+	c, err := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
+	if err != nil || c.Open() || c.EndReason != store.ReasonAgentEnded {
+		t.Fatalf("after the trigger: %+v %v", c, err)
+	}
+}
+
+func TestTheDefaultStartHandsOverToTheMountedSandbox(t *testing.T) {
+	addr := freeAddr(t)
+	env := map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + t.TempDir() + "/h.db", "HANDOVER_ADMIN_PASSWORD": "pw-for-the-test", "HANDOVER_POLL_INTERVAL": "200ms"}
+	logs, _ := startServer(t, env)
+	match := strings.SplitN(logs.String(), "config_url=http://"+addr+"/", 2)
+	if len(match) != 2 {
+		t.Fatalf("the log names no Sandbox endpoint:\n%s", logs)
+	}
+	token := strings.Fields(match[1])[0]
+	inst := &instance{t: t, base: "http://" + addr}
+	events := inst.events(token, "demo", "")
+	status, out := inst.post("/"+token, map[string]any{"userId": "u", "sessionId": "demo", "text": "I want a human please"})
+	if status != http.StatusOK || out["handover"] == nil {
+		t.Fatalf("asking the demo bot for a human: %d %v", status, out)
+	}
+	if ev := next(t, events, "state"); ev.Data["state"] != "queued" {
+		t.Fatalf("state %v", ev.Data)
+	}
+	// The agent desk shows the conversation; accept and answer through its forms.
+	var convID string
+	waitFor(t, 5*time.Second, "the conversation on the agent desk", func() bool {
+		convID = between(httpGet(t, inst.base+"/sandbox/genesys/desk/list"), `/sandbox/genesys/desk?c=`, `"`)
+		return convID != ""
+	})
+	postForm(t, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/accept", "agent=Desk+Agent")
+	postForm(t, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/reply", "text=Hello+from+the+desk")
+	for {
+		ev := next(t, events, "message", "state")
+		if ev.Event == "message" {
+			if ev.Data["text"] != "Hello from the desk" {
+				t.Fatalf("got %v", ev.Data)
+			}
+			break
+		}
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return b.String()
+}
+
+func postForm(t *testing.T, url, form string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/x-www-form-urlencoded", strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		t.Fatalf("POST %s: %d", url, resp.StatusCode)
+	}
+}
+
+func between(s, start, end string) string {
+	_, rest, ok := strings.Cut(s, start)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, end)
+	return v
+}
