@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"handover/genesys/sandbox"
 	"handover/store"
 )
 
@@ -207,4 +208,23 @@ func between(s, start, end string) string {
 	}
 	v, _, _ := strings.Cut(rest, end)
 	return v
+}
+
+func TestWhenGenesysRefusesTheDisconnectTheAgentIsToldTheCustomerLeft(t *testing.T) {
+	g := startSandbox(t, nil)
+	d := newDeployment(t, g)
+	inst := d.start()
+	token := d.endpoint.URLToken
+	inst.post("/"+token+"/handover", handoverBody("s1"))
+	conv := d.sandboxConversation(inst, "s1")
+	g.Accept(conv.ID, "Max Agent")
+	g.SetFault(sandbox.Fault{Status: http.StatusForbidden, PathContains: "/participants/"})
+	if status, _ := inst.post("/"+token+"/sessions/s1/end", nil); status != http.StatusOK {
+		t.Fatalf("end: %d", status)
+	}
+	waitFor(t, 5*time.Second, "the customer-left message at Genesys", func() bool {
+		c, _ := g.Conversation(conv.ID)
+		texts := customerTexts(c)
+		return len(texts) > 0 && texts[len(texts)-1] == "The customer has left the chat."
+	})
 }
