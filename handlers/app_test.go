@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"handover/config"
+	"handover/relay"
 	"handover/store"
 	"handover/store/storetest"
 	"handover/web"
@@ -36,6 +37,7 @@ type testApp struct {
 	cookies map[string]string
 	csrf    string // the session's CSRF token, once signed in
 	logs    *strings.Builder
+	relay   *relay.Relay
 }
 
 // newTestApp builds the app from an environment; env entries override the defaults.
@@ -57,7 +59,10 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	}
 	logs := &strings.Builder{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return &testApp{t: t, app: web.New(web.Deps{Config: cfg, Store: st, Logger: logger}), store: st, cfg: cfg, cookies: map[string]string{}, logs: logs}
+	// The relay is built but not run: handler tests see what requests store
+	// and queue; the end-to-end tests in package main run it.
+	rel := relay.New(relay.Config{Store: st, Logger: logger})
+	return &testApp{t: t, app: web.New(web.Deps{Config: cfg, Store: st, Logger: logger, Relay: rel}), store: st, cfg: cfg, cookies: map[string]string{}, logs: logs, relay: rel}
 }
 
 // request sends one request with the jar's cookies and keeps the cookies it sets.
@@ -173,5 +178,5 @@ func newTestAppOn(t *testing.T, a *testApp) *testApp {
 	t.Helper()
 	logs := &strings.Builder{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
-	return &testApp{t: t, app: web.New(web.Deps{Config: a.cfg, Store: a.store, Logger: logger}), store: a.store, cfg: a.cfg, cookies: map[string]string{}, logs: logs}
+	return &testApp{t: t, app: web.New(web.Deps{Config: a.cfg, Store: a.store, Logger: logger, Relay: a.relay}), store: a.store, cfg: a.cfg, cookies: map[string]string{}, logs: logs, relay: a.relay}
 }

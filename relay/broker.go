@@ -9,6 +9,7 @@ import (
 // subscribers read what changed from the database (or, for typing, which is
 // not worth a read, take it from the signal).
 type Signal struct {
+	Topic    string // set by Publish
 	Kind     string // "changed" or "typing"
 	From     string // for typing: who types
 	Duration int    // for typing: how long to show it, in milliseconds
@@ -32,6 +33,12 @@ const subscriberBuffer = 16
 // Subscribe returns a channel of the topic's signals and a function that ends
 // the subscription. The channel is closed when the broker closes.
 func (b *Broker) Subscribe(topic string) (<-chan Signal, func()) {
+	return b.SubscribeAll(topic)
+}
+
+// SubscribeAll is Subscribe for several topics on one channel; each signal
+// says its topic.
+func (b *Broker) SubscribeAll(topics ...string) (<-chan Signal, func()) {
 	ch := make(chan Signal, subscriberBuffer)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -39,18 +46,26 @@ func (b *Broker) Subscribe(topic string) (<-chan Signal, func()) {
 		close(ch)
 		return ch, func() {}
 	}
-	if b.topics[topic] == nil {
-		b.topics[topic] = map[chan Signal]struct{}{}
+	for _, topic := range topics {
+		if b.topics[topic] == nil {
+			b.topics[topic] = map[chan Signal]struct{}{}
+		}
+		b.topics[topic][ch] = struct{}{}
 	}
-	b.topics[topic][ch] = struct{}{}
 	return ch, func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if _, ok := b.topics[topic][ch]; ok {
-			delete(b.topics[topic], ch)
-			if len(b.topics[topic]) == 0 {
-				delete(b.topics, topic)
+		subscribed := false
+		for _, topic := range topics {
+			if _, ok := b.topics[topic][ch]; ok {
+				subscribed = true
+				delete(b.topics[topic], ch)
+				if len(b.topics[topic]) == 0 {
+					delete(b.topics, topic)
+				}
 			}
+		}
+		if subscribed {
 			close(ch)
 		}
 	}
@@ -58,6 +73,7 @@ func (b *Broker) Subscribe(topic string) (<-chan Signal, func()) {
 
 // Publish sends a signal to every subscriber of the topic without waiting.
 func (b *Broker) Publish(topic string, s Signal) {
+	s.Topic = topic
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for ch := range b.topics[topic] {
@@ -72,11 +88,13 @@ func (b *Broker) Publish(topic string, s Signal) {
 func (b *Broker) Subscribers() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := 0
+	seen := map[chan Signal]bool{}
 	for _, subs := range b.topics {
-		n += len(subs)
+		for ch := range subs {
+			seen[ch] = true
+		}
 	}
-	return n
+	return len(seen)
 }
 
 // Close ends every subscription, so open event streams finish and a shutdown
@@ -85,9 +103,13 @@ func (b *Broker) Close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
+	closed := map[chan Signal]bool{}
 	for topic, subs := range b.topics {
 		for ch := range subs {
-			close(ch)
+			if !closed[ch] {
+				close(ch)
+				closed[ch] = true
+			}
 		}
 		delete(b.topics, topic)
 	}
@@ -100,6 +122,9 @@ func SessionTopic(endpointID int64, sessionID string) string {
 
 // ConversationsTopic is signalled on every change to any conversation (the console list).
 const ConversationsTopic = "conversations"
+
+// APICallsTopic is signalled when Genesys calls are recorded (the console's API log).
+const APICallsTopic = "apicalls"
 
 // ConversationTopic is signalled on every change to one conversation.
 func ConversationTopic(id int64) string { return "conversation:" + strconv.FormatInt(id, 10) }

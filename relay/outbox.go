@@ -331,6 +331,8 @@ func (r *Relay) recordCall(ctx context.Context, e store.Endpoint, conv store.Con
 	if recErr := r.store.InsertAPICall(context.WithoutCancel(ctx), &call); recErr != nil {
 		r.log.ErrorContext(ctx, "record Genesys call", slog.Any("error", recErr))
 	}
+	r.broker.Publish(APICallsTopic, Signal{Kind: "changed"})
+	r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -37,7 +37,9 @@ func routes(app *fiber.App, d Deps) {
 
 	// The console: a signed-in admin, and a CSRF token on every state change.
 	console := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{auth.RequireAdmin, auth.RequireCSRF, h} }
+	live := &handlers.Live{Broker: d.Relay.Broker()}
 	app.Get("/", console(func(c *fiber.Ctx) error { return c.Redirect("/endpoints", fiber.StatusSeeOther) })...)
+	app.Get("/console/events", console(live.Events)...)
 	app.Post("/logout", console(auth.Logout)...)
 	app.Get("/endpoints", console(endpoints.List)...)
 	app.Get("/endpoints/new", console(endpoints.New)...)
