@@ -34,12 +34,18 @@ type Config struct {
 	LogFormat            string // HANDOVER_LOG_FORMAT: text or json
 	LogLevel             string // HANDOVER_LOG_LEVEL
 
+	// Prometheus metrics at /metrics: on MetricsAddr when set, otherwise on
+	// the main address behind Authorization: Bearer MetricsToken; neither: off.
+	MetricsAddr  string // HANDOVER_METRICS_ADDR
+	MetricsToken string // HANDOVER_METRICS_TOKEN
+
 	// Relay tuning.
 	Sandbox                  bool          // HANDOVER_SANDBOX: mount the Genesys sandbox and its endpoint
 	WebhookMaxAge            time.Duration // HANDOVER_WEBHOOK_MAX_AGE
 	GenesysRequestsPerMinute int           // HANDOVER_GENESYS_REQUESTS_PER_MINUTE
 	OutboxRetryFor           time.Duration // HANDOVER_OUTBOX_RETRY_FOR
 	PollInterval             time.Duration // HANDOVER_POLL_INTERVAL
+	WebhookRetention         time.Duration // HANDOVER_WEBHOOK_RETENTION: webhook and Genesys call logs older are deleted; 0 keeps them
 
 	Features Features
 }
@@ -81,6 +87,8 @@ func Load(getenv func(string) string) (Config, error) {
 		TrustedProxies:       splitList(env("HANDOVER_TRUSTED_PROXIES", "")),
 		LogFormat:            env("HANDOVER_LOG_FORMAT", "text"),
 		LogLevel:             env("HANDOVER_LOG_LEVEL", "info"),
+		MetricsAddr:          env("HANDOVER_METRICS_ADDR", ""),
+		MetricsToken:         env("HANDOVER_METRICS_TOKEN", ""),
 		Features: Features{
 			GenesysCloudOM:          boolEnv("FEATURE_ENABLE_GENESYS_CLOUD_OM", true),
 			GenesysCloudOMWhitelist: parseWhitelist(getenv("FEATURE_ENABLE_GENESYS_CLOUD_OM_WHITELIST")),
@@ -99,6 +107,7 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.WebhookMaxAge = durationEnv("HANDOVER_WEBHOOK_MAX_AGE", "15m", true)
 	cfg.OutboxRetryFor = durationEnv("HANDOVER_OUTBOX_RETRY_FOR", "15m", false)
 	cfg.PollInterval = durationEnv("HANDOVER_POLL_INTERVAL", "30s", false)
+	cfg.WebhookRetention = durationEnv("HANDOVER_WEBHOOK_RETENTION", "336h", true)
 	rpm, err := strconv.Atoi(env("HANDOVER_GENESYS_REQUESTS_PER_MINUTE", "300"))
 	if err != nil || rpm <= 0 {
 		errs = append(errs, fmt.Errorf("HANDOVER_GENESYS_REQUESTS_PER_MINUTE: %q is not a positive whole number", getenv("HANDOVER_GENESYS_REQUESTS_PER_MINUTE")))
@@ -110,6 +119,15 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("HANDOVER_SESSION_LIFETIME: %q is not a positive duration such as 12h", getenv("HANDOVER_SESSION_LIFETIME")))
 	}
 	cfg.SessionLifetime = lifetime
+
+	if cfg.MetricsToken != "" && len(cfg.MetricsToken) < 16 {
+		errs = append(errs, errors.New("HANDOVER_METRICS_TOKEN: use at least 16 characters (openssl rand -hex 16)"))
+	}
+	if cfg.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("HANDOVER_METRICS_ADDR: %q is not a listen address such as :9090", cfg.MetricsAddr))
+		}
+	}
 
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("HANDOVER_LOG_FORMAT: %q is neither text nor json", cfg.LogFormat))

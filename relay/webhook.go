@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"handover/genesys"
+	"handover/logging"
 	"handover/store"
 )
 
@@ -38,7 +39,8 @@ var sensitiveHeaderWords = []string{"authorization", "cookie", "token", "secret"
 // the signature in constant time, store with a dedupe key, answer, and only
 // then process, so Genesys gets its 200 within its 10 seconds.
 func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (WebhookResult, error) {
-	log := store.Webhook{ReceivedAt: in.ReceivedAt, Headers: maskHeaders(in.Headers), Body: string(in.Body)}
+	// UTC, as the store writes every time: SQLite compares times as text.
+	log := store.Webhook{ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers), Body: string(in.Body)}
 	result := func(status int, verdict, detail string) (WebhookResult, error) {
 		log.Status, log.Verdict, log.VerdictDetail = status, verdict, detail
 		log.LatencyUS = time.Since(in.ReceivedAt).Microseconds()
@@ -51,6 +53,11 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		if err != nil {
 			return WebhookResult{}, err
 		}
+		if duplicate {
+			r.obs.Webhook(VerdictDuplicate)
+		} else {
+			r.obs.Webhook(verdict)
+		}
 		if status != 200 {
 			r.log.WarnContext(ctx, "webhook rejected", slog.Int64("webhook_id", log.ID), slog.String("verdict", verdict), slog.String("detail", detail))
 		} else if !duplicate {
@@ -60,39 +67,71 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		return WebhookResult{Status: status, Verdict: verdict, Detail: detail, LogID: log.ID}, nil
 	}
 
-	hook, err := genesys.ParseWebhook(in.Body)
-	if err != nil {
-		return result(400, store.VerdictMalformed, err.Error())
-	}
-	log.IntegrationID, log.GenesysMessageID, log.EventType = hook.Channel.ID, hook.ID, hook.Type
-
-	endpoints, err := r.store.EndpointsByIntegrationID(ctx, hook.Channel.ID)
+	check, err := r.checkWebhook(ctx, in.Body, in.Signature, in.ReceivedAt, r.cfg.WebhookMaxAge)
 	if err != nil {
 		return WebhookResult{}, err
 	}
+	check.describe(&log)
+	return result(check.status, check.verdict, check.detail)
+}
+
+// webhookCheck is what the checks of a webhook found.
+type webhookCheck struct {
+	status          int // what to answer: 200, 400 or 401
+	verdict, detail string
+	hook            genesys.Webhook
+	endpointID      *int64
+}
+
+// describe copies what the checks learnt onto the webhook's log row; a valid
+// webhook gets its dedupe key.
+func (c webhookCheck) describe(w *store.Webhook) {
+	w.IntegrationID, w.GenesysMessageID, w.EventType, w.EndpointID = c.hook.Channel.ID, c.hook.ID, c.hook.Type, c.endpointID
+	if c.verdict == store.VerdictValid {
+		key := dedupeKey(c.hook)
+		w.DedupeKey = &key
+	}
+}
+
+// checkWebhook parses the body, finds the endpoint by integration and
+// verifies the signature with its secret in constant time; with maxAge > 0 it
+// also refuses a channel.time older than that (a captured request replayed).
+func (r *Relay) checkWebhook(ctx context.Context, body []byte, signature string, receivedAt time.Time, maxAge time.Duration) (webhookCheck, error) {
+	hook, err := genesys.ParseWebhook(body)
+	if err != nil {
+		return webhookCheck{status: 400, verdict: store.VerdictMalformed, detail: err.Error()}, nil
+	}
+	check := webhookCheck{hook: hook}
+	reject := func(verdict, detail string) (webhookCheck, error) {
+		check.status, check.verdict, check.detail = 401, verdict, detail
+		return check, nil
+	}
+	endpoints, err := r.store.EndpointsByIntegrationID(ctx, hook.Channel.ID)
+	if err != nil {
+		return webhookCheck{}, err
+	}
 	if len(endpoints) == 0 {
-		return result(401, store.VerdictUnknownIntegration, fmt.Sprintf("no endpoint's deployment resolved to integration %s", hook.Channel.ID))
+		return reject(store.VerdictUnknownIntegration, fmt.Sprintf("no endpoint's deployment resolved to integration %s", hook.Channel.ID))
 	}
 	var verifyErr error
 	for _, e := range endpoints {
-		if verifyErr = genesys.VerifySignature(e.WebhookSecret, in.Body, in.Signature); verifyErr == nil {
-			log.EndpointID = &e.ID
+		if verifyErr = genesys.VerifySignature(e.WebhookSecret, body, signature); verifyErr == nil {
+			check.endpointID = &e.ID
 			break
 		}
 	}
-	if log.EndpointID == nil {
+	if check.endpointID == nil {
 		verdict := store.VerdictMismatch
 		if errors.Is(verifyErr, genesys.ErrSignatureMissing) {
 			verdict = store.VerdictMissing
 		}
-		return result(401, verdict, verifyErr.Error())
+		return reject(verdict, verifyErr.Error())
 	}
-	if age := in.ReceivedAt.Sub(hook.Channel.Time.Time); r.cfg.WebhookMaxAge > 0 && !hook.Channel.Time.IsZero() && (age > r.cfg.WebhookMaxAge || age < -5*time.Minute) {
-		return result(401, store.VerdictStale, fmt.Sprintf("channel.time %s is %s from now; older than %s is refused as a replay", genesys.FormatTime(hook.Channel.Time.Time), age.Round(time.Second), r.cfg.WebhookMaxAge))
+	if age := receivedAt.Sub(hook.Channel.Time.Time); maxAge > 0 && !hook.Channel.Time.IsZero() && (age > maxAge || age < -5*time.Minute) {
+		return reject(store.VerdictStale, fmt.Sprintf("channel.time %s is %s from now; older than %s is refused as a replay", genesys.FormatTime(hook.Channel.Time.Time), age.Round(time.Second), maxAge))
 	}
-	key := dedupeKey(hook)
-	log.DedupeKey = &key
-	return result(200, store.VerdictValid, "")
+	check.status, check.verdict = 200, store.VerdictValid
+	return check, nil
 }
 
 // WebhooksTopic is signalled on every logged webhook (the console's log).
@@ -168,6 +207,7 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 		conv    store.Conversation
 		publish bool
 		typing  *Signal
+		fx      agentEffects
 	)
 	err = r.store.InTx(ctx, func(tx *store.Store) error {
 		claimed, err := tx.ClaimWebhook(ctx, id, now)
@@ -182,9 +222,10 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
+		ctx = logging.WithConversationID(ctx, conv.ID)
 		switch hook.Type {
 		case genesys.MessageTypeText, genesys.MessageTypeStructured:
-			outcome, err = r.applyAgentMessage(ctx, tx, conv, hook, now)
+			outcome, err = r.applyAgentMessage(ctx, tx, conv, hook, now, &fx)
 			publish = true
 		case genesys.MessageTypeEvent:
 			outcome = store.OutcomeIgnored
@@ -204,8 +245,13 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 			if hook.Status == genesys.ReceiptFailed {
 				delivery = store.DeliveryFailed
 			}
-			if _, err = tx.SetDeliveryByGenesysID(ctx, conv.ID, hook.ID, delivery, reasonText(hook.Reasons)); err == nil {
+			var applied bool
+			if applied, err = tx.SetDeliveryByGenesysID(ctx, conv.ID, hook.ID, delivery, reasonText(hook.Reasons)); err == nil && applied {
 				r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
+			} else if err == nil && now.Sub(w.ReceivedAt) < receiptWait {
+				// The receipt can overtake the answer that tells us the
+				// message's Genesys id: leave it for the sweep to try again.
+				return errReceiptEarly
 			}
 		default:
 			r.log.InfoContext(ctx, "webhook of an unknown type logged and ignored", slog.Int64("webhook_id", id), slog.String("type", hook.Type))
@@ -215,8 +261,15 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 		}
 		return tx.FinishWebhook(ctx, id, outcome, &conv.ID, now)
 	})
+	if errors.Is(err, errReceiptEarly) {
+		return nil
+	}
 	if err != nil {
 		return err
+	}
+	if conv.ID != 0 {
+		r.log.DebugContext(ctx, "webhook processed", slog.Int64("webhook_id", id), slog.String("type", hook.Type), slog.String("outcome", outcome))
+		r.observeAgent(fx, conv.CreatedAt, now)
 	}
 	if publish {
 		r.publish(conv)
@@ -230,10 +283,16 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 	return nil
 }
 
+// receiptWait is how long a receipt for a message whose Genesys id is not
+// known yet is kept for another try.
+const receiptWait = 30 * time.Second
+
+var errReceiptEarly = errors.New("receipt arrived before its message's Genesys id")
+
 // applyAgentMessage puts an agent's message on the session's stream and
 // queues the receipt for Genesys: Delivered, or Failed when the session is
 // back with the bot.
-func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv store.Conversation, hook genesys.Webhook, now time.Time) (string, error) {
+func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv store.Conversation, hook genesys.Webhook, now time.Time, fx *agentEffects) (string, error) {
 	receipt := genesys.InboundReceipt{ID: hook.ID, Channel: genesys.ReceiptChannel{To: genesys.Recipient{ID: conv.CustomerID, IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(now)},
 		Status: genesys.ReceiptDelivered, IsFinalReceipt: true}
 	if !conv.Open() {
@@ -254,28 +313,31 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 	if conv.State == store.StateQueued {
 		// The first agent message proves an agent joined, even when no
 		// notification said so.
-		if err := r.markAgentJoined(ctx, tx, conv, hook.Channel.From.Nickname, now); err != nil {
+		var err error
+		if fx.joined, err = r.markAgentJoined(ctx, tx, conv, hook.Channel.From.Nickname, now); err != nil {
 			return "", err
 		}
 	}
 	if err := tx.InsertMessage(ctx, &msg); err != nil {
 		return "", err
 	}
-	if err := tx.MarkFirstAgentMessage(ctx, conv.ID, now); err != nil {
+	var err error
+	if fx.firstMessage, err = tx.MarkFirstAgentMessage(ctx, conv.ID, now); err != nil {
 		return "", err
 	}
 	return store.OutcomeDelivered, r.enqueue(ctx, tx, conv, nil, store.OutboxReceipt, receipt)
 }
 
-// markAgentJoined records the agent joining once, with its event on the stream.
-func (r *Relay) markAgentJoined(ctx context.Context, tx *store.Store, conv store.Conversation, agentName string, at time.Time) error {
+// markAgentJoined records the agent joining once, with its event on the
+// stream. It reports whether this call recorded it.
+func (r *Relay) markAgentJoined(ctx context.Context, tx *store.Store, conv store.Conversation, agentName string, at time.Time) (bool, error) {
 	changed, err := tx.MarkAgentJoined(ctx, conv.ID, agentName, at)
 	if err != nil || !changed {
-		return err
+		return false, err
 	}
 	event := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindState,
 		Data: store.MessageData{State: store.StateAgentJoined, AgentName: agentName}, CreatedAt: at}
-	return tx.InsertMessage(ctx, &event)
+	return true, tx.InsertMessage(ctx, &event)
 }
 
 func hasTyping(h genesys.Webhook) bool {

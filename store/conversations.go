@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // CreateConversation inserts a new handover. ErrConflict when the session has
@@ -92,14 +94,15 @@ func (s *Store) MarkAgentJoined(ctx context.Context, id int64, agentName string,
 	return res.RowsAffected == 1, nil
 }
 
-// MarkFirstAgentMessage records when the agent first answered, once.
-func (s *Store) MarkFirstAgentMessage(ctx context.Context, id int64, at time.Time) error {
-	err := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ? AND first_agent_message_at IS NULL", id).
-		Updates(map[string]any{"first_agent_message_at": at, "updated_at": s.now()}).Error
-	if err != nil {
-		return fmt.Errorf("mark first agent message on conversation %d: %w", id, err)
+// MarkFirstAgentMessage records when the agent first answered, once. It
+// reports whether this call recorded it.
+func (s *Store) MarkFirstAgentMessage(ctx context.Context, id int64, at time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ? AND first_agent_message_at IS NULL", id).
+		Updates(map[string]any{"first_agent_message_at": at, "updated_at": s.now()})
+	if res.Error != nil {
+		return false, fmt.Errorf("mark first agent message on conversation %d: %w", id, res.Error)
 	}
-	return nil
+	return res.RowsAffected == 1, nil
 }
 
 // EndConversation closes an open conversation with a final state and reason.
@@ -113,12 +116,20 @@ func (s *Store) EndConversation(ctx context.Context, id int64, state, reason str
 	return res.RowsAffected == 1, nil
 }
 
-// InsertMessage adds an entry to a conversation's timeline.
+// InsertMessage adds an entry to a conversation's timeline. A text message
+// also becomes the conversation's last message (for the console's list), in
+// the same transaction.
 func (s *Store) InsertMessage(ctx context.Context, m *Message) error {
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.now()
 	}
-	if err := s.db.WithContext(ctx).Create(m).Error; err != nil {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(m).Error; err != nil {
+			return err
+		}
+		return updateLastMessage(tx, m)
+	})
+	if err != nil {
 		return fmt.Errorf("insert message: %w", translate(err))
 	}
 	return nil

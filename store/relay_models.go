@@ -40,6 +40,10 @@ type Conversation struct {
 	AgentJoinedAt         *time.Time
 	FirstAgentMessageAt   *time.Time
 	EndedAt               *time.Time
+	// The last text message, kept by InsertMessage for the console's list.
+	LastMessageAt      *time.Time
+	LastMessagePreview string
+	LastMessageFrom    string
 }
 
 // Open tells whether the conversation is still with Genesys.
@@ -171,6 +175,8 @@ const (
 	VerdictUnknownIntegration = "unknown_integration"
 	VerdictMalformed          = "malformed"
 	VerdictStale              = "stale"
+	VerdictTooLarge           = "too_large" // refused unread: over the body size limit
+	VerdictTimeout            = "timeout"   // the body did not arrive within the read timeout
 )
 
 // Webhook processing outcomes.
@@ -201,4 +207,5 @@ type Webhook struct {
 	DedupeKey        *string
 	Outcome          string
 	ProcessedAt      *time.Time
+	ReplayOf         *int64 // the webhook an admin replayed to log this one
 }

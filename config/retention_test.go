@@ -1,0 +1,19 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWebhookRetentionIsTwoWeeksByDefaultAndZeroKeepsEverything(t *testing.T) {
+	for value, want := range map[string]time.Duration{"": 336 * time.Hour, "0": 0, "72h": 72 * time.Hour} {
+		cfg, err := Load(env(map[string]string{"HANDOVER_WEBHOOK_RETENTION": value}))
+		if err != nil || cfg.WebhookRetention != want {
+			t.Fatalf("HANDOVER_WEBHOOK_RETENTION=%q: %s, %v; want %s", value, cfg.WebhookRetention, err, want)
+		}
+	}
+	if _, err := Load(env(map[string]string{"HANDOVER_WEBHOOK_RETENTION": "two weeks"})); err == nil || !strings.Contains(err.Error(), "HANDOVER_WEBHOOK_RETENTION") {
+		t.Fatalf("a bad retention: %v", err)
+	}
+}

@@ -1,0 +1,241 @@
+package handlers
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"handover/store"
+	"handover/views"
+)
+
+// ConversationStore is what the conversation pages need from the store.
+type ConversationStore interface {
+	ListEndpoints(ctx context.Context) ([]store.Endpoint, error)
+	ListConversations(ctx context.Context, f store.ConversationFilter) (store.Page[store.Conversation], error)
+	ConversationByID(ctx context.Context, id int64) (store.Conversation, error)
+	ConversationMessages(ctx context.Context, conversationID int64) ([]store.Message, error)
+	WebhooksOf(ctx context.Context, conversationID int64) ([]store.Webhook, error)
+	APICallsOf(ctx context.Context, conversationID int64) ([]store.APICall, error)
+	OutboxOf(ctx context.Context, conversationID int64) ([]store.OutboxItem, error)
+}
+
+// Conversations serves the live conversation list and each conversation's timeline.
+type Conversations struct {
+	Store ConversationStore
+	Now   func() time.Time // pinned in tests
+}
+
+var conversationStates = []views.Option{
+	{Value: store.StateQueued, Label: views.StateLabel(store.StateQueued)},
+	{Value: store.StateAgentJoined, Label: views.StateLabel(store.StateAgentJoined)},
+	{Value: store.StateEnded, Label: views.StateLabel(store.StateEnded)},
+	{Value: store.StateFailed, Label: views.StateLabel(store.StateFailed)},
+}
+
+// List answers GET /conversations?endpoint=&state=&since=&from=&to=&q=&before=.
+func (h *Conversations) List(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	f := readListFilters(c, consoleNow(h.Now))
+	state := oneOf(c.Query("state"), conversationStates)
+	search := strings.TrimSpace(c.Query("q"))
+	endpoints, err := h.Store.ListEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	names := newEndpointNames(endpoints)
+	result, err := h.Store.ListConversations(ctx, store.ConversationFilter{
+		EndpointID: f.endpointID, State: state, Created: f.period, Search: search, Before: f.before,
+	})
+	if err != nil {
+		return err
+	}
+	rows := make([]views.ConversationRow, len(result.Rows))
+	for i, conv := range result.Rows {
+		rows[i] = views.ConversationRow{
+			ID: conv.ID, Created: conv.CreatedAt, Endpoint: names.name(conv.EndpointID), SessionID: conv.SessionID, UserID: conv.UserID,
+			State: conv.State, EndReason: conv.EndReason, Agent: conv.AgentName, GenesysID: conv.GenesysConversationID,
+			LastMessage: conv.LastMessagePreview, LastMessageFrom: conv.LastMessageFrom, LastMessageAt: timeOrZero(conv.LastMessageAt),
+			CopilotURL: copilotURL(conv.UserID, conv.SessionID, names.tokens[conv.EndpointID]),
+		}
+	}
+	q := f.query()
+	if state != "" {
+		q.Set("state", state)
+	}
+	if search != "" {
+		q.Set("q", search)
+	}
+	props := views.ConversationsProps{
+		Filters:   views.ConversationFilters{Endpoint: f.endpoint, State: state, Since: f.since, From: f.from, To: f.to, Search: search},
+		Endpoints: names.options, States: conversationStates, Periods: periods(f.since), Rows: rows,
+	}
+	props.ListURL, props.Pager = pageLinks("/conversations", q, f.before, result.Next)
+	if wantsPart(c, views.ConversationListID) {
+		return render(c, fiber.StatusOK, views.ConversationList(props))
+	}
+	return page(c, fiber.StatusOK, "Conversations", "conversations", views.ConversationsPage(props))
+}
+
+// Show answers GET /conversations/:id: the conversation and its timeline.
+func (h *Conversations) Show(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	conv, err := h.Store.ConversationByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	endpoints, err := h.Store.ListEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	names := newEndpointNames(endpoints)
+	messages, err := h.Store.ConversationMessages(ctx, id)
+	if err != nil {
+		return err
+	}
+	hooks, err := h.Store.WebhooksOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	calls, err := h.Store.APICallsOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	outbox, err := h.Store.OutboxOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	props := conversationProps(conv, names, messages, hooks, calls, outbox)
+	if wantsPart(c, views.ConversationDetailID) {
+		return render(c, fiber.StatusOK, views.ConversationDetail(props))
+	}
+	return page(c, fiber.StatusOK, fmt.Sprintf("Conversation #%d", id), "conversations", views.ConversationPage(props))
+}
+
+func conversationProps(conv store.Conversation, names endpointNames, messages []store.Message, hooks []store.Webhook, calls []store.APICall, outbox []store.OutboxItem) views.ConversationProps {
+	p := views.ConversationProps{
+		ID: conv.ID, Endpoint: names.name(conv.EndpointID), SessionID: conv.SessionID, UserID: conv.UserID,
+		State: conv.State, EndReason: conv.EndReason, Agent: conv.AgentName, GenesysID: conv.GenesysConversationID,
+		Created: conv.CreatedAt, AgentJoined: timeOrZero(conv.AgentJoinedAt), FirstAgentReply: timeOrZero(conv.FirstAgentMessageAt), Ended: timeOrZero(conv.EndedAt),
+		Language: conv.Language, Skills: conv.Skills, Priority: conv.Priority,
+		FirstName: conv.FirstName, LastName: conv.LastName, Email: conv.Email,
+		CopilotURL: copilotURL(conv.UserID, conv.SessionID, names.tokens[conv.EndpointID]),
+		Timeline:   timeline(messages, hooks, calls, outbox),
+	}
+	for k, v := range conv.CustomAttributes {
+		p.CustomAttributes = append(p.CustomAttributes, views.KeyValue{Key: k, Value: v})
+	}
+	slices.SortFunc(p.CustomAttributes, func(a, b views.KeyValue) int { return cmp.Compare(a.Key, b.Key) })
+	return p
+}
+
+// timeline merges a conversation's messages, state changes, webhooks and
+// Genesys calls into one list in time order. At the same instant the order is
+// messages, then webhooks, then calls (as they happen: a webhook is applied as
+// a message, a message is sent by a call).
+func timeline(messages []store.Message, hooks []store.Webhook, calls []store.APICall, outbox []store.OutboxItem) []views.TimelineEntry {
+	pendingByMessage := map[int64]store.OutboxItem{}
+	for _, item := range outbox {
+		if item.MessageID != nil {
+			pendingByMessage[*item.MessageID] = item
+		}
+	}
+	entries := make([]views.TimelineEntry, 0, len(messages)+len(hooks)+len(calls))
+	for _, m := range messages {
+		entries = append(entries, messageEntry(m, pendingByMessage[m.ID]))
+	}
+	for _, w := range hooks {
+		e := views.TimelineEntry{At: w.ReceivedAt, Kind: views.EntryWebhook, Who: "Genesys",
+			Text: strings.TrimSpace(w.EventType + " webhook: " + views.OutcomeLabel(w.Outcome, w.ProcessedAt != nil)),
+			Link: fmt.Sprintf("/webhooks/%d", w.ID), LinkText: fmt.Sprintf("Webhook #%d", w.ID)}
+		if w.Verdict != store.VerdictValid {
+			e.Failed, e.Error = true, "signature check: "+w.Verdict+" "+w.VerdictDetail
+		}
+		if w.ReplayOf != nil {
+			e.Detail = fmt.Sprintf("replay of webhook #%d", *w.ReplayOf)
+		}
+		entries = append(entries, e)
+	}
+	for _, call := range calls {
+		e := views.TimelineEntry{At: call.CreatedAt, Kind: views.EntryAPICall, Who: "Handover",
+			Text:   call.Method + " " + call.Path,
+			Detail: fmt.Sprintf("HTTP %s in %d ms, attempt %d", statusWord(call.Status), call.LatencyMS, call.Attempt),
+			Error:  call.Error}
+		e.Failed = call.Error != "" || call.Status < 200 || call.Status > 399
+		if e.Failed {
+			e.Delivery = "failed"
+		} else {
+			e.Delivery = "ok"
+		}
+		entries = append(entries, e)
+	}
+	slices.SortStableFunc(entries, func(a, b views.TimelineEntry) int { return a.At.Compare(b.At) })
+	return entries
+}
+
+func messageEntry(m store.Message, item store.OutboxItem) views.TimelineEntry {
+	e := views.TimelineEntry{At: m.CreatedAt, Kind: views.EntryMessage, Who: m.Direction, Text: m.Text, Delivery: m.Delivery, Error: m.Error}
+	switch m.Kind {
+	case store.KindTranscript:
+		e.Kind = views.EntryTranscript
+	case store.KindState:
+		e.Kind, e.Delivery = views.EntryState, ""
+		e.Text = "now " + views.StateLabel(m.Data.State)
+		if m.Data.Reason != "" {
+			e.Text += ": " + views.ReasonLabel(m.Data.Reason)
+		}
+		if m.Data.AgentName != "" {
+			e.Detail = "agent " + m.Data.AgentName
+		}
+	case store.KindTyping:
+		e.Text = m.Direction + " is typing"
+	}
+	var details []string
+	if e.Kind != views.EntryState && m.Data.AgentName != "" && m.Direction == store.FromAgent {
+		details = append(details, "agent "+m.Data.AgentName)
+	}
+	for _, a := range m.Data.Attachments {
+		details = append(details, "attachment "+cmp.Or(a.Filename, a.URL))
+	}
+	for _, q := range m.Data.QuickReplies {
+		details = append(details, "quick reply "+q.Text)
+	}
+	if m.Kind == store.KindText && m.Direction == store.FromSystem && m.Data.Reason != "" {
+		details = append(details, m.Data.Reason)
+	}
+	if m.Delivery == store.DeliveryPending && item.ID != 0 && item.Attempts > 0 {
+		details = append(details, fmt.Sprintf("%d attempts so far, next at %s", item.Attempts, item.NextAttemptAt.UTC().Format("15:04:05")))
+		if e.Error == "" {
+			e.Error = item.LastError
+		}
+	}
+	if e.Detail != "" {
+		details = append([]string{e.Detail}, details...)
+	}
+	e.Detail = strings.Join(details, "; ")
+	e.Failed = m.Delivery == store.DeliveryFailed
+	return e
+}
+
+func statusWord(status int) string {
+	if status == 0 {
+		return "no answer"
+	}
+	return fmt.Sprint(status)
+}
+
+func timeOrZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}

@@ -1,0 +1,64 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"handover/genesys"
+	"handover/store"
+)
+
+// ReplayWebhook runs a logged webhook through the checks and processing
+// again, as an admin asked from the console, and returns the new log row.
+//
+// The replay is logged as a new webhook (ReplayOf the original) with the
+// stored body and headers. Its signature is verified anew with the endpoint's
+// current secret, but its age is not checked: an admin replays an old webhook
+// on purpose. A valid replay carries the original's dedupe key, so a webhook
+// that was processed already is logged as a duplicate and changes nothing;
+// one that was not is processed now, before this returns.
+func (r *Relay) ReplayWebhook(ctx context.Context, id int64) (store.Webhook, error) {
+	original, err := r.store.WebhookByID(ctx, id)
+	if err != nil {
+		return store.Webhook{}, err
+	}
+	started := time.Now()
+	replay := store.Webhook{ReceivedAt: r.store.Now(), Headers: original.Headers, Body: original.Body, ReplayOf: &original.ID}
+	check, err := r.checkWebhook(ctx, []byte(original.Body), headerValue(original.Headers, genesys.SignatureHeader), started, 0)
+	if err != nil {
+		return store.Webhook{}, err
+	}
+	check.describe(&replay)
+	replay.Status, replay.Verdict, replay.VerdictDetail = check.status, check.verdict, check.detail
+	if check.status != 200 {
+		replay.Outcome = store.OutcomeRejected
+		now := r.store.Now()
+		replay.ProcessedAt = &now
+	}
+	replay.LatencyUS = time.Since(started).Microseconds()
+	duplicate, err := r.store.InsertReplayedWebhook(ctx, &replay)
+	if err != nil {
+		return store.Webhook{}, err
+	}
+	r.log.InfoContext(ctx, "webhook replayed", slog.Int64("webhook_id", original.ID), slog.Int64("replay_id", replay.ID),
+		slog.String("verdict", replay.Verdict), slog.Bool("duplicate", duplicate))
+	r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
+	if check.status == 200 && !duplicate {
+		if err := r.ProcessWebhook(ctx, replay.ID); err != nil {
+			return store.Webhook{}, err
+		}
+	}
+	return r.store.WebhookByID(ctx, replay.ID)
+}
+
+// headerValue finds a header by name regardless of case.
+func headerValue(headers map[string]string, name string) string {
+	for k, v := range headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
