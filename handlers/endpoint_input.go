@@ -37,6 +37,7 @@ type endpointInput struct {
 	CustomAttributes map[string]string
 	RelayTyping      bool
 	AttributeNames   map[string]string
+	CopilotBaseURL   string
 }
 
 // Field names, shared by form inputs, error maps and the JSON API.
@@ -55,6 +56,7 @@ const (
 	fieldPriority         = "priority"
 	fieldCustomAttributes = "customAttributes"
 	fieldAttributeNames   = "attributeNames"
+	fieldCopilotBaseURL   = "copilotBaseUrl"
 )
 
 // minWebhookSecretLength is Genesys's own rule for the signature secret token
@@ -183,6 +185,11 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 		}
 	}
 
+	copilotBaseURL, err := parseCopilotBaseURL(in.CopilotBaseURL)
+	if err != nil {
+		errs[fieldCopilotBaseURL] = err.Error()
+	}
+
 	if len(errs) > 0 {
 		return &ValidationError{Fields: errs}
 	}
@@ -207,6 +214,7 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 	e.DefaultCustomAttributes = in.CustomAttributes
 	e.RelayTyping = in.RelayTyping
 	e.AttributeNames = attributeNames
+	e.CopilotBaseURL = copilotBaseURL
 	return nil
 }
 

@@ -34,6 +34,9 @@ type Endpoints struct {
 	Features             config.Features
 	PublicURL            string
 	AllowInsecureGenesys bool
+	// Tools renders a saved endpoint's demo chat, Copilot, setup and
+	// pre-flight sections; nil leaves them out.
+	Tools *EndpointTools
 }
 
 // urlTokenBytes is the size of the random token in each Config URL.
@@ -175,6 +178,11 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 		props.WebhookURL = h.PublicURL + "/handover/genesysCloudOM"
 		props.HostWarning = genesys.Host(e.Host).Warning()
 		props.IntegrationID, props.IntegrationError = e.IntegrationID, e.IntegrationError
+		if h.Tools != nil {
+			if props.Tools, err = h.Tools.sections(c, e); err != nil {
+				return err
+			}
+		}
 	}
 	if errs != nil && errs[fieldProvider] != "" {
 		// Keep the admin's choice visible next to the message explaining it.
@@ -207,6 +215,7 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		Priority:         c.FormValue(fieldPriority),
 		CustomAttributes: c.FormValue(fieldCustomAttributes),
 		RelayTyping:      c.FormValue("relayTyping") == "true",
+		CopilotBaseURL:   c.FormValue(fieldCopilotBaseURL),
 	}
 	attributeNames := map[string]string{}
 	for _, a := range relay.RoutingAttributes {
@@ -218,7 +227,7 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		Host: values.Host, DeploymentName: values.DeploymentName, QueueID: values.QueueID, ClientID: values.ClientID,
 		WebhookSecret: c.FormValue(fieldWebhookSecret), ClientSecret: c.FormValue(fieldClientSecret),
 		SendProfile: values.SendProfile, Language: values.Language, Skills: splitSkills(values.Skills), RelayTyping: values.RelayTyping,
-		AttributeNames: attributeNames,
+		AttributeNames: attributeNames, CopilotBaseURL: values.CopilotBaseURL,
 	}
 	errs := map[string]string{}
 	var err error
@@ -247,6 +256,7 @@ func formValues(e store.Endpoint) views.EndpointFormValues {
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
 		Language: e.DefaultLanguage, Skills: strings.Join(e.DefaultSkills, ", "), Priority: priority,
 		CustomAttributes: attrs, RelayTyping: e.RelayTyping, AttributeNames: attributeNameRows(e.AttributeNames),
+		CopilotBaseURL: e.CopilotBaseURL,
 	}
 }
 

@@ -38,6 +38,7 @@ type endpointRequest struct {
 	CustomAttributes json.RawMessage   `json:"customAttributes"`
 	RelayTyping      *bool             `json:"relayTyping"`
 	AttributeNames   map[string]string `json:"attributeNames"`
+	CopilotBaseURL   *string           `json:"copilotBaseUrl"`
 
 	// Read-only fields of the response, accepted and ignored so that a body
 	// fetched with GET can be sent back with PUT.
@@ -71,6 +72,7 @@ type endpointResponse struct {
 	CustomAttributes map[string]string `json:"customAttributes"`
 	RelayTyping      bool              `json:"relayTyping"`
 	AttributeNames   map[string]string `json:"attributeNames"`
+	CopilotBaseURL   string            `json:"copilotBaseUrl"`
 	URLToken         string            `json:"urlToken"`
 	ConfigURL        string            `json:"configUrl"`
 	CreatedAt        time.Time         `json:"createdAt"`
@@ -84,7 +86,7 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		QueueID: e.QueueID, ClientID: e.ClientID, WebhookSecretSet: e.WebhookSecret != "", ClientSecretSet: e.ClientSecret != "",
 		SendProfile: e.SendProfile, Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, AttributeNames: effectiveAttributeNames(e),
-		URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		CopilotBaseURL: e.CopilotBaseURL, URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
 }
 
@@ -201,6 +203,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
 		Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, AttributeNames: maps.Clone(e.AttributeNames),
+		CopilotBaseURL: e.CopilotBaseURL,
 	}
 	if req.AttributeNames != nil {
 		if in.AttributeNames == nil {
@@ -223,6 +226,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 	set(&in.WebhookSecret, req.WebhookSecret)
 	set(&in.ClientSecret, req.ClientSecret)
 	set(&in.Language, req.Language)
+	set(&in.CopilotBaseURL, req.CopilotBaseURL)
 	if req.SendProfile != nil {
 		in.SendProfile = *req.SendProfile
 	}

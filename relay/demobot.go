@@ -15,7 +15,11 @@ type BotAnswer struct {
 	Conversation *store.Conversation // set when the message started a handover
 }
 
-var asksForAgent = regexp.MustCompile(`(?i)\b(agent|human|person|operator|someone real)\b`)
+// AgentRequestWords are the words (as a regular expression alternation) that
+// make the demo bot hand over; the demo web chat reads them too.
+const AgentRequestWords = "agent|human|person|operator|someone real"
+
+var asksForAgent = regexp.MustCompile(`(?i)\b(` + AgentRequestWords + `)\b`)
 
 // DemoBot answers a session that is not in handover. It is the smallest bot
 // that shows the product: it hands over when the user asks for an agent or a

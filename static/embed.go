@@ -6,7 +6,7 @@ import "embed"
 
 // FS holds app.css, app.js and the vendored libraries under vendor/.
 //
-//go:embed app.css app.js vendor
+//go:embed app.css app.js chat.css chat.js vendor
 var FS embed.FS
 
 // Paths of the assets the layout links, kept here so a version bump is one edit.
@@ -16,4 +16,6 @@ const (
 	Pico    = "/static/vendor/pico-2.1.1.min.css"
 	AppCSS  = "/static/app.css"
 	AppJS   = "/static/app.js"
+	ChatCSS = "/static/chat.css" // the demo web chat and the Copilot workspace
+	ChatJS  = "/static/chat.js"  // the demo web chat
 )

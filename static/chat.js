@@ -1,0 +1,293 @@
+// The demo web chat: an end user talking to the built-in bot and, after a
+// handover, to a Genesys Cloud agent. It uses only the public bot API under
+// the endpoint's Config URL; agent messages, typing and state changes arrive
+// on the session's Server-Sent Events stream. Kept in a file (never inline) so
+// the Content-Security-Policy can forbid inline scripts.
+(function () {
+  "use strict";
+  var root = document.getElementById("chat");
+  if (!root) return;
+
+  var token = root.getAttribute("data-token");
+  var base = "/" + encodeURIComponent(token);
+  var storageKey = "handover.chat." + token;
+  var agentWords = new RegExp("\\b(" + root.getAttribute("data-agent-words") + ")\\b", "i");
+  var TYPING_EVERY_MS = 3000;
+  var CONNECTING = "One moment, I am connecting you with an agent.";
+
+  var log = document.getElementById("chat-transcript");
+  var form = document.getElementById("chat-form");
+  var input = document.getElementById("chat-input");
+  var typing = document.getElementById("chat-typing");
+  var badge = document.getElementById("chat-state");
+  var humanButton = document.getElementById("chat-human");
+  var leaveButton = document.getElementById("chat-leave");
+  var newButton = document.getElementById("chat-new");
+
+  // state survives a reload of the tab (sessionStorage), so the chat continues.
+  var state = load();
+  if (!state) {
+    var sid = root.getAttribute("data-session-id");
+    state = { sessionId: sid, userId: "demo-user-" + sid.replace(/^demo-/, "").slice(0, 12), mode: "bot", lastEventId: 0, entries: [] };
+  }
+  document.getElementById("chat-session").textContent = state.sessionId;
+
+  function load() {
+    try {
+      return JSON.parse(window.sessionStorage.getItem(storageKey));
+    } catch (e) {
+      return null;
+    }
+  }
+  function save() {
+    try {
+      window.sessionStorage.setItem(storageKey, JSON.stringify(state));
+    } catch (e) { /* private mode: the chat works, a reload starts over */ }
+  }
+
+  function inHandover() { return state.mode === "queued" || state.mode === "agent_joined"; }
+
+  function setMode(mode) {
+    state.mode = mode;
+    save();
+    var labels = { bot: "With the bot", queued: "Waiting for an agent", agent_joined: "With an agent" };
+    badge.textContent = labels[mode] || mode;
+    badge.setAttribute("data-state", mode);
+    leaveButton.hidden = !inHandover();
+    humanButton.disabled = inHandover();
+  }
+
+  // An entry is {from, text, time, phase, attachments, quickReplies, messageId, answered}.
+  function add(entry) {
+    entry.time = entry.time || new Date().toISOString();
+    entry.phase = entry.phase || (inHandover() ? "handover" : "bot");
+    state.entries.push(entry);
+    save();
+    show(entry);
+  }
+
+  function show(entry) {
+    var li = document.createElement("li");
+    li.className = "chat-message from-" + entry.from;
+    li.setAttribute("data-testid", "chat-message");
+    li.setAttribute("data-from", entry.from);
+    if (entry.from !== "user" && entry.from !== "system") {
+      var who = document.createElement("span");
+      who.className = "who";
+      who.textContent = entry.from === "agent" ? (entry.agentName || "Agent") : "Bot";
+      li.appendChild(who);
+    }
+    if (entry.text) {
+      var text = document.createElement("span");
+      text.className = "text";
+      text.setAttribute("data-testid", "chat-message-text");
+      text.textContent = entry.text;
+      li.appendChild(text);
+    }
+    (entry.attachments || []).forEach(function (a) { li.appendChild(attachment(a)); });
+    if (entry.quickReplies && entry.quickReplies.length) {
+      var replies = document.createElement("div");
+      replies.className = "quick-replies";
+      entry.quickReplies.forEach(function (q) {
+        var b = document.createElement("button");
+        b.type = "button";
+        b.className = "secondary outline";
+        b.textContent = q.text;
+        b.setAttribute("data-testid", "chat-quick-reply");
+        b.disabled = !!entry.answered;
+        b.addEventListener("click", function () { quickReply(entry, q, replies); });
+        replies.appendChild(b);
+      });
+      li.appendChild(replies);
+    }
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function attachment(a) {
+    var safe = /^https?:\/\//i.test(a.url || "");
+    var isImage = a.mediaType === "Image" || /^image\//.test(a.mime || "");
+    var link = document.createElement("a");
+    link.setAttribute("data-testid", "chat-attachment");
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    if (safe) link.href = a.url;
+    if (safe && isImage) {
+      var img = document.createElement("img");
+      img.src = a.url;
+      img.alt = a.filename || a.text || "Image from the agent";
+      link.appendChild(img);
+    } else {
+      link.textContent = a.filename || a.url;
+    }
+    return link;
+  }
+
+  function post(path, body) {
+    return fetch(base + path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (resp) {
+      return resp.text().then(function (raw) {
+        var data = {};
+        try { data = raw ? JSON.parse(raw) : {}; } catch (e) { data = {}; }
+        return { status: resp.status, data: data };
+      });
+    });
+  }
+
+  function errorText(res) {
+    return (res.data && res.data.error && res.data.error.message) || ("HTTP " + res.status);
+  }
+
+  function system(text) { add({ from: "system", text: text }); }
+
+  function send(text) {
+    add({ from: "user", text: text });
+    if (!inHandover() && agentWords.test(text)) {
+      handOver();
+      return;
+    }
+    post("", { userId: state.userId, sessionId: state.sessionId, text: text }).then(function (res) {
+      if (res.status === 200) {
+        (res.data.outputs || []).forEach(function (o) { add({ from: "bot", text: o.text }); });
+        if (res.data.handover) setMode(res.data.handover.state || "queued");
+      } else if (res.status === 202) {
+        if (!inHandover()) setMode("queued");
+      } else {
+        system("Not sent: " + errorText(res));
+      }
+    }, function () { system("Not sent: Handover cannot be reached."); });
+  }
+
+  // handOver asks for an agent with the conversation with the bot so far; the
+  // endpoint's "Handover to Agent" defaults fill in the rest.
+  function handOver() {
+    add({ from: "bot", text: CONNECTING });
+    var transcript = state.entries.filter(function (e) {
+      return e.phase === "bot" && (e.from === "user" || e.from === "bot") && e.text;
+    }).slice(-100).map(function (e) { return { source: e.from, text: e.text, time: e.time }; });
+    setMode("queued");
+    post("/handover", { userId: state.userId, sessionId: state.sessionId, transcript: transcript }).then(function (res) {
+      if (res.status !== 202 && !(res.data.error && res.data.error.code === "already_in_handover")) {
+        setMode("bot");
+        system("The handover did not start: " + errorText(res));
+      }
+    }, function () {
+      setMode("bot");
+      system("The handover did not start: Handover cannot be reached.");
+    });
+  }
+
+  function quickReply(entry, q, container) {
+    entry.answered = true;
+    save();
+    Array.prototype.forEach.call(container.querySelectorAll("button"), function (b) { b.disabled = true; });
+    add({ from: "user", text: q.text });
+    var body = { userId: state.userId, sessionId: state.sessionId, text: q.text };
+    if (entry.messageId) body.data = { quickReply: { text: q.text, payload: q.payload || q.text, originatingMessageId: entry.messageId } };
+    post("", body).then(function (res) {
+      if (res.status !== 202 && res.status !== 200) system("Not sent: " + errorText(res));
+    });
+  }
+
+  // Server-Sent Events: the agent's side of the conversation.
+  var events = null;
+  var typingTimer = null;
+  function connect() {
+    var url = base + "/sessions/" + encodeURIComponent(state.sessionId) + "/events";
+    if (state.lastEventId) url += "?lastEventId=" + encodeURIComponent(state.lastEventId);
+    events = new EventSource(url);
+    events.addEventListener("message", function (ev) {
+      if (!fresh(ev)) return;
+      var d = JSON.parse(ev.data);
+      hideTyping();
+      add({ from: d.from || "agent", text: d.text, attachments: d.attachments || [], quickReplies: d.quickReplies || [], messageId: d.genesysMessageId, agentName: d.agentName });
+    });
+    events.addEventListener("state", function (ev) {
+      if (!fresh(ev)) return;
+      onState(JSON.parse(ev.data));
+    });
+    events.addEventListener("typing", function (ev) {
+      var d = JSON.parse(ev.data);
+      typing.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(hideTyping, d.durationMs > 0 ? d.durationMs : 5000);
+    });
+  }
+  // fresh drops an event already shown (a stream replayed after a reload).
+  function fresh(ev) {
+    var id = parseInt(ev.lastEventId, 10);
+    if (!id) return true;
+    if (id <= state.lastEventId) return false;
+    state.lastEventId = id;
+    save();
+    return true;
+  }
+  function hideTyping() { typing.hidden = true; }
+
+  function onState(d) {
+    switch (d.state) {
+      case "queued":
+        setMode("queued");
+        system("Waiting for an agent…");
+        break;
+      case "agent_joined":
+        setMode("agent_joined");
+        system((d.agentName || "An agent") + " joined the chat.");
+        break;
+      case "ended":
+        setMode("bot");
+        hideTyping();
+        if (d.reason === "user_ended") system("You left the conversation. You are chatting with the bot again.");
+        else if (d.reason === "agent_ended") system("The agent ended the conversation.");
+        else system("The conversation with the agent ended.");
+        break;
+      case "failed":
+        setMode("bot");
+        system("The handover could not reach Genesys" + (d.reason ? " (" + d.reason + ")" : "") + ". You are chatting with the bot again.");
+        break;
+    }
+  }
+
+  // The user typing, relayed while in handover, at most every few seconds.
+  var lastTyping = 0;
+  input.addEventListener("input", function () {
+    if (!inHandover() || !input.value) return;
+    var now = Date.now();
+    if (now - lastTyping < TYPING_EVERY_MS) return;
+    lastTyping = now;
+    post("/sessions/" + encodeURIComponent(state.sessionId) + "/typing");
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    lastTyping = 0;
+    send(text);
+  });
+  humanButton.addEventListener("click", function () {
+    if (inHandover()) return;
+    add({ from: "user", text: "I want to talk to a human." });
+    handOver();
+  });
+  leaveButton.addEventListener("click", function () {
+    post("/sessions/" + encodeURIComponent(state.sessionId) + "/end").then(function (res) {
+      if (res.status === 409) setMode("bot");
+      else if (res.status !== 200) system("Could not leave: " + errorText(res));
+    });
+  });
+  newButton.addEventListener("click", function () {
+    if (events) events.close();
+    try { window.sessionStorage.removeItem(storageKey); } catch (e) { /* nothing kept */ }
+    window.location.reload();
+  });
+
+  state.entries.forEach(show);
+  if (state.entries.length === 0) add({ from: "bot", text: "Hello! I am the demo bot. Type \"agent\" to talk to a human." });
+  setMode(state.mode);
+  connect();
+})();
