@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,9 +21,11 @@ import (
 	"handover/config"
 	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/logging"
 	"handover/relay"
 	"handover/secret"
 	"handover/store"
+	"handover/store/storetest"
 )
 
 // The end-to-end tests run Handover's real wiring (newServer) over loopback
@@ -80,18 +82,31 @@ type instance struct {
 type deployment struct {
 	t        *testing.T
 	genesys  *genesysFake
+	dialect  store.Dialect
 	dbURL    string
 	addr     string
 	endpoint store.Endpoint
 	secret   string
 	tune     tuning
+	env      map[string]string // extra environment for every start
 }
 
-// newDeployment makes a database with one endpoint handing over to the
-// sandbox, and the sandbox's client, queue and integration for it.
+// e2eSecretKey seals secrets on Postgres, where there is no key file; every
+// instance of a deployment shares it.
+const e2eSecretKey = "0707070707070707070707070707070707070707070707070707070707070707"
+
+// newDeployment makes a SQLite database with one endpoint handing over to
+// the sandbox, and the sandbox's client, queue and integration for it.
 func newDeployment(t *testing.T, g *genesysFake) *deployment {
 	t.Helper()
-	d := &deployment{t: t, genesys: g, dbURL: "sqlite:" + filepath.Join(t.TempDir(), "handover.db"), addr: freeAddr(t), secret: "e2e-webhook-secret-0123456789"}
+	return newDeploymentOn(t, g, store.SQLite)
+}
+
+// newDeploymentOn is newDeployment on a fresh database of the dialect (a
+// Postgres database of its own; skipped without HANDOVER_TEST_POSTGRES_URL).
+func newDeploymentOn(t *testing.T, g *genesysFake, dialect store.Dialect) *deployment {
+	t.Helper()
+	d := &deployment{t: t, genesys: g, dialect: dialect, dbURL: storetest.DatabaseURL(t, dialect), addr: freeAddr(t), secret: "e2e-webhook-secret-0123456789"}
 	clientSecret := "e2e-client-secret"
 	g.AddClient(e2eClientID, clientSecret)
 	g.AddQueue(e2eQueueID, "Support")
@@ -115,16 +130,33 @@ func newDeployment(t *testing.T, g *genesysFake) *deployment {
 // start runs Handover on the deployment's database and address.
 func (d *deployment) start() *instance {
 	d.t.Helper()
+	return d.startAt(d.addr)
+}
+
+// startAt runs another instance of Handover on the deployment's database,
+// listening on addr (several may run at once on Postgres).
+func (d *deployment) startAt(addr string) *instance {
+	d.t.Helper()
 	env := map[string]string{
-		"HANDOVER_ADDR": d.addr, "HANDOVER_DATABASE_URL": d.dbURL, "HANDOVER_SANDBOX": "false",
+		"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": d.dbURL, "HANDOVER_SANDBOX": "false",
 		"HANDOVER_ADMIN_PASSWORD": "e2e-password", "HANDOVER_LOG_LEVEL": "debug",
 	}
+	if d.dialect == store.Postgres {
+		env["HANDOVER_SECRET_KEY"] = e2eSecretKey
+	}
+	maps.Copy(env, d.env)
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		d.t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if cfg.LogFormat == "json" {
+		// The production handler: request and conversation ids from the context.
+		if logger, err = logging.New(logs, cfg.LogFormat, cfg.LogLevel); err != nil {
+			d.t.Fatal(err)
+		}
+	}
 	tune := func(rc *relay.Config, sc *sandbox.Config) {
 		rc.RetryBase, rc.RetryMax, rc.PollInterval, rc.RequestsPerMinute = 20*time.Millisecond, 200*time.Millisecond, 100*time.Millisecond, 1_000_000
 		if d.tune != nil {
@@ -141,7 +173,7 @@ func (d *deployment) start() *instance {
 	go func() { done <- srv.serve(ctx) }()
 	var once sync.Once
 	var stopErr error
-	inst := &instance{t: d.t, srv: srv, base: "http://" + d.addr, logs: logs}
+	inst := &instance{t: d.t, srv: srv, base: "http://" + addr, logs: logs}
 	inst.stop = func() error {
 		once.Do(func() {
 			cancel()

@@ -13,6 +13,7 @@ import (
 	"handover/genesys"
 	"handover/genesys/sandbox"
 	"handover/store"
+	"handover/store/storetest"
 )
 
 func handoverBody(sessionID string) map[string]any {
@@ -29,8 +30,12 @@ func handoverBody(sessionID string) map[string]any {
 }
 
 func TestHandoverReachesGenesysWithEveryAttribute(t *testing.T) {
+	storetest.RunDialects(t, testHandoverReachesGenesysWithEveryAttribute)
+}
+
+func testHandoverReachesGenesysWithEveryAttribute(t *testing.T, dialect store.Dialect) {
 	g := startSandbox(t, nil)
-	d := newDeployment(t, g)
+	d := newDeploymentOn(t, g, dialect)
 	inst := d.start()
 	token := d.endpoint.URLToken
 
@@ -100,8 +105,12 @@ func TestProfileStaysHomeWhenTheSwitchIsOff(t *testing.T) {
 }
 
 func TestUserAndAgentTalkBothWaysInOrderWithTyping(t *testing.T) {
+	storetest.RunDialects(t, testUserAndAgentTalkBothWaysInOrderWithTyping)
+}
+
+func testUserAndAgentTalkBothWaysInOrderWithTyping(t *testing.T, dialect store.Dialect) {
 	g := startSandbox(t, nil)
-	d := newDeployment(t, g)
+	d := newDeploymentOn(t, g, dialect)
 	inst := d.start()
 	token := d.endpoint.URLToken
 	events := inst.events(token, "s1", "")
@@ -331,8 +340,12 @@ func TestWebhooksWithForgedMissingOrStaleSignaturesAreRejectedAndLogged(t *testi
 }
 
 func TestADuplicateWebhookIsProcessedOnce(t *testing.T) {
+	storetest.RunDialects(t, testADuplicateWebhookIsProcessedOnce)
+}
+
+func testADuplicateWebhookIsProcessedOnce(t *testing.T, dialect store.Dialect) {
 	g := startSandbox(t, nil)
-	d := newDeployment(t, g)
+	d := newDeploymentOn(t, g, dialect)
 	inst := d.start()
 	events := inst.events(d.endpoint.URLToken, "s1", "")
 	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
@@ -366,8 +379,12 @@ func TestADuplicateWebhookIsProcessedOnce(t *testing.T) {
 }
 
 func TestGenesysOutagesAndRateLimitsLoseNothing(t *testing.T) {
+	storetest.RunDialects(t, testGenesysOutagesAndRateLimitsLoseNothing)
+}
+
+func testGenesysOutagesAndRateLimitsLoseNothing(t *testing.T, dialect store.Dialect) {
 	g := startSandbox(t, nil)
-	d := newDeployment(t, g)
+	d := newDeploymentOn(t, g, dialect)
 	inst := d.start()
 	token := d.endpoint.URLToken
 	inst.post("/"+token+"/handover", handoverBody("s1"))
@@ -406,8 +423,12 @@ func TestGenesysOutagesAndRateLimitsLoseNothing(t *testing.T) {
 }
 
 func TestARestartWithAFullOutboxDeliversEverythingExactlyOnce(t *testing.T) {
+	storetest.RunDialects(t, testARestartWithAFullOutboxDeliversEverythingExactlyOnce)
+}
+
+func testARestartWithAFullOutboxDeliversEverythingExactlyOnce(t *testing.T, dialect store.Dialect) {
 	g := startSandbox(t, nil)
-	d := newDeployment(t, g)
+	d := newDeploymentOn(t, g, dialect)
 	inst := d.start()
 	token := d.endpoint.URLToken
 	inst.post("/"+token+"/handover", handoverBody("s1"))

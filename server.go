@@ -3,16 +3,21 @@ package main
 import (
 	"context"
 
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"handover/config"
+	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/handlers"
+	"handover/metrics"
 	"handover/relay"
 	"handover/secret"
 	"handover/store"
@@ -31,6 +36,9 @@ type server struct {
 	app      *fiber.App
 	listener net.Listener
 	localURL string // how this process reaches itself over loopback
+
+	metrics         *metrics.Metrics
+	metricsListener net.Listener // HANDOVER_METRICS_ADDR; nil when metrics are not served apart
 }
 
 // tuning lets tests shorten the relay's and the sandbox's timings.
@@ -63,12 +71,28 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 		return nil, fmt.Errorf("listen on %s (HANDOVER_ADDR): %w", cfg.Addr, err)
 	}
 	s := &server{cfg: cfg, log: logger, store: st, listener: listener, broker: relay.NewBroker()}
+	if st.Dialect() == store.Postgres {
+		// Several instances may share the database: a change one makes
+		// reaches the event streams connected to the others.
+		s.broker = relay.NewBrokerWith(relay.NewPostgresFanout(cfg.DatabaseURL, logger))
+	}
 	s.localURL = "http://" + loopbackAddr(listener.Addr())
+	s.metrics = metrics.New(metrics.Sources{Outbox: st, Watchers: s.broker, Logger: logger})
+	if cfg.MetricsAddr != "" {
+		if s.metricsListener, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			listener.Close()
+			return nil, fmt.Errorf("listen on %s (HANDOVER_METRICS_ADDR): %w", cfg.MetricsAddr, err)
+		}
+	}
+	genesysHTTP := genesys.NewHTTPClient()
+	genesysHTTP.Transport = s.metrics.Transport(genesysHTTP.Transport)
 
 	relayCfg := relay.Config{
 		Store:             st,
 		Broker:            s.broker,
 		Logger:            logger,
+		HTTPClient:        genesysHTTP,
+		Observer:          s.metrics,
 		RetryFor:          cfg.OutboxRetryFor,
 		RequestsPerMinute: cfg.GenesysRequestsPerMinute,
 		WebhookMaxAge:     cfg.WebhookMaxAge,
@@ -81,17 +105,45 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 	}
 	if cfg.Sandbox {
 		if s.sandbox, err = sandbox.New(sandboxCfg); err != nil {
-			listener.Close()
+			s.closeListeners()
 			return nil, fmt.Errorf("start the Genesys sandbox: %w", err)
 		}
 		if err := s.seedSandbox(ctx); err != nil {
-			listener.Close()
+			s.closeListeners()
 			return nil, err
 		}
 	}
 	s.relay = relay.New(relayCfg)
-	s.app = web.New(web.Deps{Config: cfg, Store: st, Logger: logger, Relay: s.relay, Sandbox: s.sandbox})
+	s.app = web.New(web.Deps{Config: cfg, Store: st, Logger: logger, Relay: s.relay, Sandbox: s.sandbox, Metrics: s.metrics.Handler()})
 	return s, nil
+}
+
+func (s *server) closeListeners() {
+	s.listener.Close()
+	if s.metricsListener != nil {
+		s.metricsListener.Close()
+	}
+}
+
+// serveMetrics serves /metrics on HANDOVER_METRICS_ADDR (with the token
+// when one is set) until shut down.
+func (s *server) serveMetrics() *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.MetricsToken != "" && !handlers.BearerMatches(r.Header.Get("Authorization"), s.cfg.MetricsToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "Send Authorization: Bearer <HANDOVER_METRICS_TOKEN>.", http.StatusUnauthorized)
+			return
+		}
+		s.metrics.Handler().ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(s.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("metrics server stopped", slog.Any("error", err))
+		}
+	}()
+	return srv
 }
 
 // serve runs until ctx ends, then shuts down in order: event streams first
@@ -106,13 +158,26 @@ func (s *server) serve(ctx context.Context) error {
 			s.log.Error("relay stopped", slog.Any("error", err))
 		}
 	})
+	workers.Go(func() {
+		if err := s.broker.Run(relayCtx); err != nil {
+			s.log.Error("event fan-out stopped", slog.Any("error", err))
+		}
+	})
+	var metricsServer *http.Server
+	if s.metricsListener != nil {
+		metricsServer = s.serveMetrics()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.app.Listener(s.listener) }()
 	go every(ctx, time.Hour, func() {
 		if _, err := s.store.DeleteExpiredSessions(ctx); err != nil {
 			s.log.Error("prune expired sessions", slog.Any("error", err))
 		}
+		if _, err := s.store.DeleteExpiredRateLimits(ctx); err != nil {
+			s.log.Error("prune expired rate limits", slog.Any("error", err))
+		}
 	})
+	go s.relay.PruneLogsEvery(ctx, s.cfg.WebhookRetention, time.Hour)
 	attrs := []any{slog.String("console", s.cfg.PublicURL+"/"), slog.String("listen", s.listener.Addr().String()), slog.String("database", string(s.store.Dialect()))}
 	if s.sandbox != nil {
 		attrs = append(attrs, slog.String("sandbox_agent_desk", s.cfg.PublicURL+sandboxPath+"/desk"))
@@ -131,6 +196,9 @@ func (s *server) serve(ctx context.Context) error {
 	defer cancel()
 	if shutdownErr := s.app.ShutdownWithContext(shutdownCtx); shutdownErr != nil && err == nil {
 		err = fmt.Errorf("shut down: %w", shutdownErr)
+	}
+	if metricsServer != nil {
+		metricsServer.Shutdown(shutdownCtx)
 	}
 	stopRelay()
 	workers.Wait()

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"strconv"
 	"sync"
 )
@@ -15,15 +16,59 @@ type Signal struct {
 	Duration int    // for typing: how long to show it, in milliseconds
 }
 
-// Broker fans signals out to the subscribers of a topic within this process.
+// Broker fans signals out to the subscribers of a topic within this process,
+// and through its Fanout to the other instances on the same database.
 type Broker struct {
+	fanout Fanout
 	mu     sync.Mutex
 	topics map[string]map[chan Signal]struct{}
 	closed bool
 }
 
-// NewBroker returns an empty broker.
-func NewBroker() *Broker { return &Broker{topics: map[string]map[chan Signal]struct{}{}} }
+// Fanout carries signals between the instances that share a database, so a
+// change made by one shows on the streams connected to another.
+type Fanout interface {
+	// Publish hands a signal published in this process to the other
+	// instances. It must not block: it is called on request paths.
+	Publish(s Signal)
+	// Run delivers the other instances' signals until ctx ends. After a gap
+	// in which signals may have been lost (a reconnect) it delivers a
+	// Signal{Topic: AllTopics}, which tells every subscriber to re-read.
+	Run(ctx context.Context, deliver func(Signal)) error
+}
+
+// AllTopics, as a delivered signal's topic, reaches every subscriber.
+const AllTopics = "*"
+
+// InProcess is the Fanout of a single instance: there is nobody to tell.
+type InProcess struct{}
+
+// Publish does nothing.
+func (InProcess) Publish(Signal) {}
+
+// Run waits for ctx to end.
+func (InProcess) Run(ctx context.Context, _ func(Signal)) error {
+	<-ctx.Done()
+	return nil
+}
+
+// NewBroker returns an empty broker for a single instance.
+func NewBroker() *Broker { return NewBrokerWith(InProcess{}) }
+
+// NewBrokerWith returns an empty broker that also reaches other instances
+// through fanout.
+func NewBrokerWith(fanout Fanout) *Broker {
+	if fanout == nil {
+		fanout = InProcess{}
+	}
+	return &Broker{fanout: fanout, topics: map[string]map[chan Signal]struct{}{}}
+}
+
+// Run carries signals from other instances to this one's subscribers until
+// ctx ends.
+func (b *Broker) Run(ctx context.Context) error {
+	return b.fanout.Run(ctx, b.deliver)
+}
 
 // subscriberBuffer bounds what a slow subscriber can fall behind by. A signal
 // dropped for a full buffer loses nothing: a "changed" signal is already
@@ -71,12 +116,31 @@ func (b *Broker) SubscribeAll(topics ...string) (<-chan Signal, func()) {
 	}
 }
 
-// Publish sends a signal to every subscriber of the topic without waiting.
+// Publish sends a signal to every subscriber of the topic, here and on the
+// other instances, without waiting.
 func (b *Broker) Publish(topic string, s Signal) {
 	s.Topic = topic
+	b.deliver(s)
+	b.fanout.Publish(s)
+}
+
+// deliver hands a signal to this process's subscribers of its topic (of
+// every topic for AllTopics, as a "changed").
+func (b *Broker) deliver(s Signal) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for ch := range b.topics[topic] {
+	if s.Topic == AllTopics {
+		for topic, subs := range b.topics {
+			for ch := range subs {
+				select {
+				case ch <- Signal{Topic: topic, Kind: "changed"}:
+				default:
+				}
+			}
+		}
+		return
+	}
+	for ch := range b.topics[s.Topic] {
 		select {
 		case ch <- s:
 		default:

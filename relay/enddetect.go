@@ -13,6 +13,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"handover/genesys"
+	"handover/logging"
 	"handover/store"
 )
 
@@ -30,6 +31,7 @@ func (r *Relay) applyGenesysState(ctx context.Context, conv store.Conversation, 
 	if !conv.Open() {
 		return nil
 	}
+	ctx = logging.WithConversationID(ctx, conv.ID)
 	now := r.store.Now()
 	ended := false
 	for _, p := range participants {
@@ -37,11 +39,20 @@ func (r *Relay) applyGenesysState(ctx context.Context, conv store.Conversation, 
 		case "agent":
 			switch {
 			case p.State == "connected":
-				if err := r.store.InTx(ctx, func(tx *store.Store) error { return r.markAgentJoined(ctx, tx, conv, agentName(p), now) }); err != nil {
+				var joined bool
+				err := r.store.InTx(ctx, func(tx *store.Store) (err error) {
+					joined, err = r.markAgentJoined(ctx, tx, conv, agentName(p), now)
+					return err
+				})
+				if err != nil {
 					return err
 				}
 				conv.State = store.StateAgentJoined
-				r.publish(conv)
+				if joined {
+					r.log.InfoContext(ctx, "agent joined", slog.String("agent", agentName(p)))
+					r.observeAgent(agentEffects{joined: true}, conv.CreatedAt, now)
+					r.publish(conv)
+				}
 			case agentLeft(p):
 				ended = true
 			}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"handover/genesys"
+	"handover/logging"
 	"handover/secret"
 	"handover/store"
 )
@@ -96,6 +97,7 @@ func AttributeName(e store.Endpoint, key string) string {
 // StartHandover hands a bot session over to the endpoint's Genesys queue. It
 // returns once the handover is stored with its first Genesys call queued.
 func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req HandoverRequest) (store.Conversation, error) {
+	r.obs.HandoverRequested()
 	if e.Provider != store.ProviderGenesysCloudOM {
 		return store.Conversation{}, refuse(409, "no_provider", "Endpoint %q has no handover provider configured.", e.Name)
 	}
@@ -170,6 +172,9 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 	if err != nil {
 		return store.Conversation{}, err
 	}
+	ctx = logging.WithConversationID(ctx, conv.ID)
+	r.log.InfoContext(ctx, "handover queued", slog.Int64("endpoint_id", e.ID), slog.String("session_id", conv.SessionID), slog.Int("messages", len(parts)))
+	r.obs.HandoverQueued()
 	r.notifyOutbox()
 	r.publish(conv)
 	return conv, nil
@@ -263,6 +268,7 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 	if err != nil {
 		return store.Message{}, err
 	}
+	r.log.DebugContext(logging.WithConversationID(ctx, conv.ID), "user message queued", slog.Int64("message_id", msg.ID))
 	r.notifyOutbox()
 	r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
 	r.broker.Publish(ConversationsTopic, Signal{Kind: "changed"})
@@ -312,6 +318,7 @@ func (r *Relay) EndByUser(ctx context.Context, e store.Endpoint, sessionID strin
 // end closes a conversation once, announces it on the session's stream, and
 // runs also (when not nil) in the same transaction.
 func (r *Relay) end(ctx context.Context, conv store.Conversation, state, reason string, also func(tx *store.Store) error) (store.Conversation, error) {
+	ctx = logging.WithConversationID(ctx, conv.ID)
 	now := r.store.Now()
 	closed := false
 	err := r.store.InTx(ctx, func(tx *store.Store) error {
@@ -341,7 +348,12 @@ func (r *Relay) end(ctx context.Context, conv store.Conversation, state, reason 
 	}
 	conv.State, conv.EndReason, conv.EndedAt = state, reason, &now
 	if closed {
-		r.log.InfoContext(ctx, "handover ended", slog.Int64("conversation_id", conv.ID), slog.String("reason", reason))
+		r.log.InfoContext(ctx, "handover ended", slog.Int64("conversation_id", conv.ID), slog.String("state", state), slog.String("reason", reason))
+		if state == store.StateFailed {
+			r.obs.HandoverFailed(reason)
+		} else {
+			r.obs.HandoverEnded(reason)
+		}
 		r.publish(conv)
 	}
 	return conv, nil

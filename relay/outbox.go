@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"handover/genesys"
+	"handover/logging"
 	"handover/store"
 )
 
@@ -20,6 +21,9 @@ const (
 	// longer than any one attempt (the client's call timeout plus the wait
 	// for the rate limiter), so no other instance sends it meanwhile.
 	outboxLease = time.Minute
+	// outboxLeaseMargin is left between an attempt's deadline and the end of
+	// its lease, for recording the outcome.
+	outboxLeaseMargin = 10 * time.Second
 	// maxLimiterWait is the longest an attempt waits for the rate budget;
 	// beyond that the call is put back and the worker moves on.
 	maxLimiterWait = 10 * time.Second
@@ -32,7 +36,16 @@ const (
 func (r *Relay) runOutbox(ctx context.Context) {
 	slots := make(chan struct{}, r.cfg.Workers)
 	var inFlight sync.WaitGroup
-	defer inFlight.Wait()
+	defer func() {
+		inFlight.Wait()
+		// Hand what this instance still holds to the other instances (or to
+		// the next start) now rather than when the leases run out.
+		releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := r.store.ReleaseOutboxLeasesOf(releaseCtx, r.instance); err != nil {
+			r.log.ErrorContext(releaseCtx, "release outbox leases", slog.Any("error", err))
+		}
+	}()
 	for ctx.Err() == nil {
 		items, err := r.store.ClaimDueOutbox(ctx, r.instance, outboxLease, r.cfg.Workers)
 		if err != nil {
@@ -73,22 +86,30 @@ func (r *Relay) runOutbox(ctx context.Context) {
 
 // deliver makes one attempt at an outbox item and records what happened.
 func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
+	ctx = logging.WithConversationID(ctx, item.ConversationID)
 	attempt := item.Attempts + 1
 	conv, err := r.store.ConversationByID(ctx, item.ConversationID)
 	if err == nil {
 		var e store.Endpoint
 		if e, err = r.store.EndpointByID(ctx, item.EndpointID); err == nil {
-			err = r.send(ctx, e, conv, item, attempt)
+			// The attempt ends before the lease does, so no other instance
+			// claims the item while it may still be on its way.
+			sendCtx, cancel := context.WithTimeout(ctx, outboxLease-outboxLeaseMargin)
+			err = r.send(sendCtx, e, conv, item, attempt)
+			cancel()
 		}
+	}
+	if err == nil {
+		// Genesys has it: record that even when shutting down, or the next
+		// start would send it again.
+		if err := r.store.MarkOutboxSent(context.WithoutCancel(ctx), item.ID, attempt); err != nil {
+			r.log.ErrorContext(ctx, "mark outbox item sent", slog.Int64("outbox_id", item.ID), slog.Any("error", err))
+		}
+		r.log.DebugContext(ctx, "Genesys call delivered", slog.Int64("outbox_id", item.ID), slog.String("kind", item.Kind), slog.Int("attempt", attempt))
+		return
 	}
 	if ctx.Err() != nil {
 		// Shutting down: leave the item to the next start, untouched.
-		return
-	}
-	if err == nil {
-		if err := r.store.MarkOutboxSent(ctx, item.ID, attempt); err != nil {
-			r.log.ErrorContext(ctx, "mark outbox item sent", slog.Int64("outbox_id", item.ID), slog.Any("error", err))
-		}
 		return
 	}
 	if delay, ok := postponed(err); ok {

@@ -45,6 +45,10 @@ type Config struct {
 	PollInterval time.Duration
 	// SingleInstance lets a start release outbox leases at once (SQLite).
 	SingleInstance bool
+	// Observer is told about handovers and webhooks (metrics); nil for none.
+	Observer Observer
+	// CallTimeout bounds each Genesys call; genesys.DefaultCallTimeout when zero.
+	CallTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -56,6 +60,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	if c.RetryBase <= 0 {
 		c.RetryBase = time.Second
@@ -83,6 +90,7 @@ type Relay struct {
 	store    *store.Store
 	broker   *Broker
 	log      *slog.Logger
+	obs      Observer
 	instance string // this process's outbox lease owner
 
 	wake chan struct{} // the outbox has something new
@@ -112,6 +120,7 @@ func New(cfg Config) *Relay {
 		store:    cfg.Store,
 		broker:   cfg.Broker,
 		log:      cfg.Logger,
+		obs:      cfg.Observer,
 		instance: secret.NewToken(8),
 		wake:     make(chan struct{}, 1),
 		clients:  map[int64]*endpointClient{},
@@ -161,7 +170,7 @@ func (r *Relay) client(e store.Endpoint) (*endpointClient, error) {
 	if c, ok := r.clients[e.ID]; ok && c.fingerprint == fingerprint {
 		return c, nil
 	}
-	client, err := genesys.NewClient(genesys.Config{Host: genesys.Host(e.Host), ClientID: e.ClientID, ClientSecret: e.ClientSecret, HTTPClient: r.cfg.HTTPClient})
+	client, err := genesys.NewClient(genesys.Config{Host: genesys.Host(e.Host), ClientID: e.ClientID, ClientSecret: e.ClientSecret, HTTPClient: r.cfg.HTTPClient, CallTimeout: r.cfg.CallTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -33,11 +33,20 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	db := s.db.WithContext(ctx)
-	if err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+	err = db.Transaction(func(tx *gorm.DB) error {
+		if s.dialect == Postgres {
+			// Two instances starting at once would both try to create it.
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrationLockID).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at TEXT NOT NULL
-	)`).Error; err != nil {
+	)`).Error
+	})
+	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	for _, m := range all {

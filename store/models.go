@@ -49,6 +49,8 @@ type Endpoint struct {
 	RelayTyping             bool
 	// AttributeNames renames the routing participant data (key → name); see relay.RoutingAttributes.
 	AttributeNames map[string]string `gorm:"serializer:json"`
+	// CopilotBaseURL is the AI Copilot app agents open beside the chat; "" means Handover's own /copilot workspace.
+	CopilotBaseURL string
 
 	// IntegrationID is what DeploymentName resolved to; IntegrationError is why
 	// it did not, in words for the endpoint page.
@@ -92,5 +94,5 @@ type APIKey struct {
 
 // AllModels lists every model, for the schema test.
 func AllModels() []any {
-	return []any{&Organisation{}, &Endpoint{}, &Admin{}, &Session{}, &APIKey{}, &Conversation{}, &Message{}, &OutboxItem{}, &APICall{}, &Webhook{}}
+	return []any{&Organisation{}, &Endpoint{}, &Admin{}, &Session{}, &APIKey{}, &Conversation{}, &Message{}, &OutboxItem{}, &APICall{}, &Webhook{}, &PreflightResult{}, &RateLimit{}}
 }

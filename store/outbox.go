@@ -95,6 +95,18 @@ func (s *Store) ReleaseOutboxLeases(ctx context.Context) error {
 	return nil
 }
 
+// ReleaseOutboxLeasesOf frees the leases owner still holds, so that another
+// instance (or this one after a restart) takes those calls over at once
+// instead of when the leases run out. For a graceful stop.
+func (s *Store) ReleaseOutboxLeasesOf(ctx context.Context, owner string) error {
+	err := s.db.WithContext(ctx).Model(&OutboxItem{}).Where("status = ? AND lease_owner = ? AND lease_until IS NOT NULL", OutboxPending, owner).
+		Updates(map[string]any{"lease_until": nil, "lease_owner": ""}).Error
+	if err != nil {
+		return fmt.Errorf("release outbox leases of %s: %w", owner, err)
+	}
+	return nil
+}
+
 // NextOutboxAttempt is when the earliest pending item becomes due, if any.
 func (s *Store) NextOutboxAttempt(ctx context.Context) (time.Time, bool, error) {
 	var item OutboxItem

@@ -17,37 +17,39 @@ import (
 )
 
 func TestEveryModelFieldHasAMigratedColumn(t *testing.T) {
-	s := storetest.New(t)
-	db := store.DB(s)
-	for _, model := range store.AllModels() {
-		stmt := &gorm.Statement{DB: db}
-		if err := stmt.Parse(model); err != nil {
-			t.Fatalf("parse %T: %v", model, err)
-		}
-		if !db.Migrator().HasTable(stmt.Schema.Table) {
-			t.Errorf("%T: table %s is not created by the migrations", model, stmt.Schema.Table)
-			continue
-		}
-		for _, field := range stmt.Schema.Fields {
-			if field.DBName == "" || field.IgnoreMigration {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		db := store.DB(s)
+		for _, model := range store.AllModels() {
+			stmt := &gorm.Statement{DB: db}
+			if err := stmt.Parse(model); err != nil {
+				t.Fatalf("parse %T: %v", model, err)
+			}
+			if !db.Migrator().HasTable(stmt.Schema.Table) {
+				t.Errorf("%T: table %s is not created by the migrations", model, stmt.Schema.Table)
 				continue
 			}
-			if !db.Migrator().HasColumn(model, field.DBName) {
-				t.Errorf("%T.%s: column %s.%s is missing from the migrations", model, field.Name, stmt.Schema.Table, field.DBName)
+			for _, field := range stmt.Schema.Fields {
+				if field.DBName == "" || field.IgnoreMigration {
+					continue
+				}
+				if !db.Migrator().HasColumn(model, field.DBName) {
+					t.Errorf("%T.%s: column %s.%s is missing from the migrations", model, field.Name, stmt.Schema.Table, field.DBName)
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestMigrateTwiceChangesNothing(t *testing.T) {
-	s := storetest.New(t)
-	if err := s.Migrate(context.Background()); err != nil {
-		t.Fatalf("second migrate: %v", err)
-	}
-	orgs, err := s.ListOrganisations(context.Background())
-	if err != nil || len(orgs) != 1 || orgs[0].Name != store.DefaultOrganisation {
-		t.Fatalf("organisations after two migrations = %+v, %v; want only %q", orgs, err, store.DefaultOrganisation)
-	}
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		if err := s.Migrate(context.Background()); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+		orgs, err := s.ListOrganisations(context.Background())
+		if err != nil || len(orgs) != 1 || orgs[0].Name != store.DefaultOrganisation {
+			t.Fatalf("organisations after two migrations = %+v, %v; want only %q", orgs, err, store.DefaultOrganisation)
+		}
+	})
 }
 
 func TestEndpointSecretsAreSealedInTheDatabaseFile(t *testing.T) {
@@ -97,129 +99,127 @@ func TestEndpointSecretsAreSealedInTheDatabaseFile(t *testing.T) {
 }
 
 func TestSealedSecretsDoNotOpenUnderAnotherKey(t *testing.T) {
-	dir := t.TempDir()
-	url := "sqlite:" + filepath.Join(dir, "handover.db")
-	s := storetest.Open(t, url)
-	ctx := context.Background()
-	e := &store.Endpoint{OrganisationID: 1, Name: "Support", URLToken: "tok", WebhookSecret: "w-secret"}
-	if err := s.CreateEndpoint(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	otherBox, _ := secret.NewBox(bytes.Repeat([]byte{9}, secret.KeySize))
-	other, err := store.Open(ctx, url, otherBox, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if _, err := other.EndpointByID(ctx, e.ID); err == nil {
-		t.Fatal("endpoint opened under a different key")
-	}
+	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
+		url := storetest.DatabaseURL(t, d)
+		s := storetest.Open(t, url)
+		ctx := context.Background()
+		e := &store.Endpoint{OrganisationID: 1, Name: "Support", URLToken: "tok", WebhookSecret: "w-secret"}
+		if err := s.CreateEndpoint(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		otherBox, _ := secret.NewBox(bytes.Repeat([]byte{9}, secret.KeySize))
+		other, err := store.Open(ctx, url, otherBox, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if _, err := other.EndpointByID(ctx, e.ID); err == nil {
+			t.Fatal("endpoint opened under a different key")
+		}
+	})
 }
 
 func TestEndpointNamesAreUniquePerOrganisation(t *testing.T) {
-	s := storetest.New(t)
-	ctx := context.Background()
-	other, err := s.CreateOrganisation(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateEndpoint(ctx, &store.Endpoint{OrganisationID: 1, Name: "Support", URLToken: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateEndpoint(ctx, &store.Endpoint{OrganisationID: other.ID, Name: "Support", URLToken: "b"}); err != nil {
-		t.Fatalf("same name in another organisation: %v", err)
-	}
-	err = s.CreateEndpoint(ctx, &store.Endpoint{OrganisationID: 1, Name: "Support", URLToken: "c"})
-	if !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("duplicate name error = %v, want ErrConflict", err)
-	}
-	if _, err := s.CreateOrganisation(ctx, "ACME"); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("organisation names differing in case: %v, want ErrConflict", err)
-	}
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		other, err := s.CreateOrganisation(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateEndpoint(ctx, &store.Endpoint{OrganisationID: 1, Name: "Support", URLToken: "a"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateEndpoint(ctx, &store.Endpoint{OrganisationID: other.ID, Name: "Support", URLToken: "b"}); err != nil {
+			t.Fatalf("same name in another organisation: %v", err)
+		}
+		err = s.CreateEndpoint(ctx, &store.Endpoint{OrganisationID: 1, Name: "Support", URLToken: "c"})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate name error = %v, want ErrConflict", err)
+		}
+		if _, err := s.CreateOrganisation(ctx, "ACME"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("organisation names differing in case: %v, want ErrConflict", err)
+		}
+	})
 }
 
 func TestUpdateAndDeleteEndpoint(t *testing.T) {
-	s := storetest.New(t)
-	ctx := context.Background()
-	e := &store.Endpoint{OrganisationID: 1, Name: "Support", URLToken: "tok", DefaultSkills: []string{"billing"}, DefaultCustomAttributes: map[string]string{"tier": "gold"}}
-	if err := s.CreateEndpoint(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	e.Name, e.DefaultPriority, e.SendProfile, e.RelayTyping = "Sales", 3, true, false
-	e.URLToken = "must-not-change"
-	if err := s.UpdateEndpoint(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.EndpointByToken(ctx, "tok")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Name != "Sales" || got.DefaultPriority != 3 || !got.SendProfile || got.RelayTyping || got.DefaultSkills[0] != "billing" || got.DefaultCustomAttributes["tier"] != "gold" {
-		t.Fatalf("updated endpoint = %+v", got)
-	}
-	if got.Organisation.Name != store.DefaultOrganisation {
-		t.Fatalf("organisation not joined: %+v", got.Organisation)
-	}
-	if err := s.DeleteEndpoint(ctx, e.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.EndpointByID(ctx, e.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("after delete: %v, want ErrNotFound", err)
-	}
-	if err := s.DeleteEndpoint(ctx, e.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("second delete: %v, want ErrNotFound", err)
-	}
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e := &store.Endpoint{OrganisationID: 1, Name: "Support", URLToken: "tok", DefaultSkills: []string{"billing"}, DefaultCustomAttributes: map[string]string{"tier": "gold"}}
+		if err := s.CreateEndpoint(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		e.Name, e.DefaultPriority, e.SendProfile, e.RelayTyping = "Sales", 3, true, false
+		e.URLToken = "must-not-change"
+		if err := s.UpdateEndpoint(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.EndpointByToken(ctx, "tok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "Sales" || got.DefaultPriority != 3 || !got.SendProfile || got.RelayTyping || got.DefaultSkills[0] != "billing" || got.DefaultCustomAttributes["tier"] != "gold" {
+			t.Fatalf("updated endpoint = %+v", got)
+		}
+		if got.Organisation.Name != store.DefaultOrganisation {
+			t.Fatalf("organisation not joined: %+v", got.Organisation)
+		}
+		if err := s.DeleteEndpoint(ctx, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.EndpointByID(ctx, e.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("after delete: %v, want ErrNotFound", err)
+		}
+		if err := s.DeleteEndpoint(ctx, e.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second delete: %v, want ErrNotFound", err)
+		}
+	})
 }
 
 func TestSessionsExpire(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	box, _ := secret.NewBox(storetest.Key)
 	ctx := context.Background()
-	s, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "h.db"), box, store.Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := s.CreateAdmin(ctx, "admin", "hash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateSession(ctx, &store.Session{TokenHash: "h1", AdminID: admin.ID, CSRFToken: "c", ExpiresAt: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := s.SessionByTokenHash(ctx, "h1")
-	if err != nil || sess.Admin.Username != "admin" {
-		t.Fatalf("live session = %+v, %v", sess, err)
-	}
-	now = now.Add(2 * time.Hour)
-	if _, err := s.SessionByTokenHash(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("expired session: %v, want ErrNotFound", err)
-	}
-	if n, err := s.DeleteExpiredSessions(ctx); err != nil || n != 1 {
-		t.Fatalf("pruned %d, %v; want 1", n, err)
-	}
+	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
+		now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+		s := storetest.NewOf(t, d, store.Options{Now: func() time.Time { return now }})
+		admin, err := s.CreateAdmin(ctx, "admin", "hash")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateSession(ctx, &store.Session{TokenHash: "h1", AdminID: admin.ID, CSRFToken: "c", ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		sess, err := s.SessionByTokenHash(ctx, "h1")
+		if err != nil || sess.Admin.Username != "admin" {
+			t.Fatalf("live session = %+v, %v", sess, err)
+		}
+		now = now.Add(2 * time.Hour)
+		if _, err := s.SessionByTokenHash(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("expired session: %v, want ErrNotFound", err)
+		}
+		if n, err := s.DeleteExpiredSessions(ctx); err != nil || n != 1 {
+			t.Fatalf("pruned %d, %v; want 1", n, err)
+		}
+	})
 }
 
 func TestRevokedAPIKeysStopWorking(t *testing.T) {
-	s := storetest.New(t)
-	ctx := context.Background()
-	k, err := s.CreateAPIKey(ctx, "ci", "hk_abcd", "hash-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.APIKeyByHash(ctx, "hash-1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RevokeAPIKey(ctx, k.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.APIKeyByHash(ctx, "hash-1"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("revoked key: %v, want ErrNotFound", err)
-	}
-	if err := s.RevokeAPIKey(ctx, k.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("second revoke: %v, want ErrNotFound", err)
-	}
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		k, err := s.CreateAPIKey(ctx, "ci", "hk_abcd", "hash-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.APIKeyByHash(ctx, "hash-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeAPIKey(ctx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.APIKeyByHash(ctx, "hash-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("revoked key: %v, want ErrNotFound", err)
+		}
+		if err := s.RevokeAPIKey(ctx, k.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second revoke: %v, want ErrNotFound", err)
+		}
+	})
 }

@@ -29,6 +29,9 @@ type Deps struct {
 	Logger  *slog.Logger
 	Relay   *relay.Relay
 	Sandbox *sandbox.Sandbox // nil when the sandbox is off
+	// Metrics serves Prometheus metrics; mounted at /metrics behind
+	// HANDOVER_METRICS_TOKEN unless HANDOVER_METRICS_ADDR serves them apart.
+	Metrics http.Handler
 }
 
 // maxBodyBytes bounds every request body; the console's forms are small.
@@ -41,9 +44,12 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 
 // New returns the configured fiber app with every route mounted.
 func New(d Deps) *fiber.App {
+	// A webhook refused before its handler ran (too large, too slow) is
+	// still logged with its verdict.
+	errorHandler := (&handlers.Webhook{Relay: d.Relay, Store: d.Store}).ErrorHandler(handlers.ErrorHandler(d.Logger), maxBodyBytes)
 	cfg := fiber.Config{
 		AppName:               "Handover",
-		ErrorHandler:          handlers.ErrorHandler(d.Logger),
+		ErrorHandler:          errorHandler,
 		BodyLimit:             maxBodyBytes,
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           120 * time.Second,

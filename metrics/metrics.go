@@ -1,0 +1,231 @@
+// Package metrics exposes Handover's Prometheus metrics: the handover funnel,
+// webhooks by verdict, the outbox backlog, Genesys API calls and live event
+// streams. Everything is registered on the Registry of one Metrics value
+// (one per server), never on Prometheus's global default registry.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Sources are what the metrics read at scrape time.
+type Sources struct {
+	// Outbox reports the calls waiting for Genesys and the age of the oldest.
+	Outbox interface {
+		OutboxBacklog(ctx context.Context) (int64, time.Duration, error)
+	}
+	// Watchers counts the open event-stream subscriptions (relay.Broker).
+	Watchers interface{ Subscribers() int }
+	Logger   *slog.Logger
+}
+
+// Metrics holds one server's collectors. It implements relay.Observer.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	requested      prometheus.Counter
+	queued         prometheus.Counter
+	joined         prometheus.Counter
+	ended          *prometheus.CounterVec
+	failed         *prometheus.CounterVec
+	toAgentJoined  prometheus.Histogram
+	toFirstMessage prometheus.Histogram
+	webhooks       *prometheus.CounterVec
+	genesysCalls   *prometheus.CounterVec
+	genesysLatency *prometheus.HistogramVec
+}
+
+// waitBuckets span seconds to hours: how long users wait for an agent.
+var waitBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200}
+
+// New builds the metrics and registers them, with the Go runtime and
+// process collectors, on a registry of their own.
+func New(src Sources) *Metrics {
+	logger := src.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		requested: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "handover_handovers_requested_total", Help: "Handover requests from bots (POST …/handover and the demo bot).",
+		}),
+		queued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "handover_handovers_queued_total", Help: "Handovers stored and queued for Genesys.",
+		}),
+		joined: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "handover_handovers_agent_joined_total", Help: "Handovers an agent accepted.",
+		}),
+		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "handover_handovers_ended_total", Help: "Handovers that went back to the bot, by reason (agent_ended, user_ended, …).",
+		}, []string{"reason"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "handover_handovers_failed_total", Help: "Handovers that could not be delivered to Genesys, by reason.",
+		}, []string{"reason"}),
+		toAgentJoined: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "handover_time_to_agent_joined_seconds", Help: "Time from the handover to an agent accepting it.", Buckets: waitBuckets,
+		}),
+		toFirstMessage: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "handover_time_to_first_agent_message_seconds", Help: "Time from the handover to the agent's first message.", Buckets: waitBuckets,
+		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "handover_webhooks_total", Help: "Requests to the webhook URL by verdict (valid, duplicate, mismatch, missing, stale, unknown_integration, malformed).",
+		}, []string{"verdict"}),
+		genesysCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "handover_genesys_requests_total", Help: "HTTP requests to Genesys Cloud by method, route (ids replaced by {id}) and status (\"error\" when no answer came).",
+		}, []string{"method", "route", "status"}),
+		genesysLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "handover_genesys_request_duration_seconds", Help: "Latency of HTTP requests to Genesys Cloud by method and route.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20},
+		}, []string{"method", "route"}),
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.requested, m.queued, m.joined, m.ended, m.failed, m.toAgentJoined, m.toFirstMessage,
+		m.webhooks, m.genesysCalls, m.genesysLatency,
+	)
+	if src.Outbox != nil {
+		m.registry.MustRegister(&outboxCollector{outbox: src.Outbox, log: logger})
+	}
+	if src.Watchers != nil {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "handover_sse_watchers", Help: "Open live event streams (bot sessions and console pages) on this instance.",
+		}, func() float64 { return float64(src.Watchers.Subscribers()) }))
+	}
+	return m
+}
+
+// Registry is where the metrics are registered (tests gather from it).
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// HandoverRequested implements relay.Observer.
+func (m *Metrics) HandoverRequested() { m.requested.Inc() }
+
+// HandoverQueued implements relay.Observer.
+func (m *Metrics) HandoverQueued() { m.queued.Inc() }
+
+// AgentJoined implements relay.Observer.
+func (m *Metrics) AgentJoined(since time.Duration) {
+	m.joined.Inc()
+	m.toAgentJoined.Observe(max(since.Seconds(), 0))
+}
+
+// FirstAgentMessage implements relay.Observer.
+func (m *Metrics) FirstAgentMessage(since time.Duration) {
+	m.toFirstMessage.Observe(max(since.Seconds(), 0))
+}
+
+// HandoverEnded implements relay.Observer.
+func (m *Metrics) HandoverEnded(reason string) { m.ended.WithLabelValues(reason).Inc() }
+
+// HandoverFailed implements relay.Observer.
+func (m *Metrics) HandoverFailed(reason string) { m.failed.WithLabelValues(reason).Inc() }
+
+// Webhook implements relay.Observer.
+func (m *Metrics) Webhook(verdict string) { m.webhooks.WithLabelValues(verdict).Inc() }
+
+// outboxCollector reads the backlog once per scrape for both of its gauges.
+type outboxCollector struct {
+	outbox interface {
+		OutboxBacklog(ctx context.Context) (int64, time.Duration, error)
+	}
+	log *slog.Logger
+}
+
+var (
+	outboxBacklogDesc = prometheus.NewDesc("handover_outbox_backlog", "Calls to Genesys waiting in the outbox (all instances).", nil, nil)
+	outboxAgeDesc     = prometheus.NewDesc("handover_outbox_oldest_age_seconds", "Age of the oldest call waiting in the outbox; 0 when it is empty.", nil, nil)
+)
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxBacklogDesc
+	ch <- outboxAgeDesc
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	count, age, err := c.outbox.OutboxBacklog(ctx)
+	if err != nil {
+		c.log.Error("metrics: read the outbox backlog", slog.Any("error", err))
+		ch <- prometheus.NewInvalidMetric(outboxBacklogDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(outboxBacklogDesc, prometheus.GaugeValue, float64(count))
+	ch <- prometheus.MustNewConstMetric(outboxAgeDesc, prometheus.GaugeValue, max(age.Seconds(), 0))
+}
+
+// Transport wraps next (http.DefaultTransport when nil) so that every
+// request to Genesys is counted by route and status and timed.
+func (m *Metrics) Transport(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return roundTripper{m: m, next: next}
+}
+
+type roundTripper struct {
+	m    *Metrics
+	next http.RoundTripper
+}
+
+func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	started := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	route := Route(req.URL.Path)
+	status := "error"
+	if err == nil {
+		status = strconv.Itoa(resp.StatusCode)
+	}
+	t.m.genesysCalls.WithLabelValues(req.Method, route, status).Inc()
+	t.m.genesysLatency.WithLabelValues(req.Method, route).Observe(time.Since(started).Seconds())
+	return resp, err
+}
+
+var (
+	uuidPattern  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	digitPattern = regexp.MustCompile(`[0-9]`)
+)
+
+// Route turns a request path into a label with a bounded number of values:
+// each segment that is an id (a UUID, a number, or a long token with digits)
+// becomes {id}.
+// /api/v2/conversations/messages/6f1c…/inbound/open/message → /api/v2/conversations/messages/{id}/inbound/open/message
+func Route(path string) string {
+	segments := strings.Split(path, "/")
+	for i, seg := range segments {
+		if isID(seg) {
+			segments[i] = "{id}"
+		}
+	}
+	return strings.Join(segments, "/")
+}
+
+func isID(seg string) bool {
+	if seg == "" {
+		return false
+	}
+	if uuidPattern.MatchString(seg) {
+		return true
+	}
+	if _, err := strconv.ParseUint(seg, 10, 64); err == nil {
+		return true
+	}
+	return len(seg) >= 12 && digitPattern.MatchString(seg)
+}
