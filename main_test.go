@@ -162,7 +162,7 @@ func signedInClient(t *testing.T, base, user, password string) *http.Client {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/endpoints" {
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
 		t.Fatalf("sign in as %s: ended at %s with %d", user, resp.Request.URL, resp.StatusCode)
 	}
 	return client

@@ -80,7 +80,7 @@ func TestAttachmentsQuickRepliesAndReceiptsTravelBothWays(t *testing.T) {
 	}
 
 	// Genesys's receipts for the user's messages mark them delivered.
-	waitFor(t, 5*time.Second, "user messages marked delivered", func() bool {
+	waitFor(t, 10*time.Second, "user messages marked delivered", func() bool {
 		msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
 		for _, m := range msgs {
 			// Genesys sends receipts for messages; a click is not one (the sandbox sends none for it).

@@ -220,7 +220,7 @@ func tokensEqual(a, b string) bool {
 // safeNext keeps the post-sign-in redirect on this site.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/login") {
-		return "/endpoints"
+		return "/"
 	}
 	return next
 }

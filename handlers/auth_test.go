@@ -13,8 +13,8 @@ import (
 func TestSignInWithTheRightPasswordOpensTheConsole(t *testing.T) {
 	a := newTestApp(t, nil)
 	resp := a.tryLogin(adminUser, adminPassword)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/endpoints" {
-		t.Fatalf("sign in: %d to %q, want 303 to /endpoints", resp.StatusCode, resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("sign in: %d to %q, want 303 to the dashboard", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	var session *http.Cookie
 	for _, c := range resp.Cookies() {
@@ -128,7 +128,7 @@ func TestSignInReturnsToThePageAskedFor(t *testing.T) {
 	a2 := newTestApp(t, nil)
 	a2.get("/login")
 	resp = a2.postFormRaw("/login", url.Values{"username": {adminUser}, "password": {adminPassword}, "_csrf": {a2.cookies["handover_login_csrf"]}, "next": {"//evil.example.com"}}, nil)
-	if resp.Header.Get("Location") != "/endpoints" {
+	if resp.Header.Get("Location") != "/" {
 		t.Fatalf("off-site next redirected to %q", resp.Header.Get("Location"))
 	}
 }

@@ -373,3 +373,31 @@ func TestParticipantDataNamesCanBeRenamedButNotShared(t *testing.T) {
 		t.Fatalf("a name used twice was not refused: %q", msg)
 	}
 }
+
+func TestTheDashboardCountsAndLinksToTheLists(t *testing.T) {
+	a := newTestApp(t, nil)
+	a.signIn()
+	a.postForm("/endpoints", validEndpointForm())
+	e := a.onlyEndpoint()
+	ctx := context.Background()
+	for i, state := range []string{store.StateQueued, store.StateQueued, store.StateFailed} {
+		c := &store.Conversation{EndpointID: e.ID, SessionID: strconv.Itoa(i), UserID: "u", CustomerID: "c" + strconv.Itoa(i), State: state}
+		if err := a.store.CreateConversation(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := a.document(a.get("/"), http.StatusOK)
+	for card, want := range map[string]string{"requested": "3", "queued": "2", "failed": "1", "connected": "0", "first-reply-median": "–"} {
+		sel := doc.Find(`[data-testid="card-` + card + `"]`)
+		if got := sel.Find(`[data-testid="card-value"]`).Text(); got != want {
+			t.Errorf("card %s shows %q, want %q", card, got, want)
+		}
+	}
+	if href, _ := doc.Find(`[data-testid="card-queued"]`).Attr("href"); href != "/conversations?since=24h&state=queued" {
+		t.Errorf("queued links to %q", href)
+	}
+	frag := readBody(t, a.request(http.MethodGet, "/dashboard/cards", nil, map[string]string{"HX-Request": "true"}))
+	if strings.Contains(frag, "<html") || !strings.Contains(frag, `data-testid="dashboard-cards"`) {
+		t.Fatal("the live fragment is not the cards alone")
+	}
+}

@@ -19,8 +19,10 @@ import (
 type Live struct {
 	Broker    *relay.Broker
 	Heartbeat time.Duration // default 15 s
-	// Coalesce gathers a burst of signals into one event per topic, so a busy
-	// conversation does not make the page refetch for every message.
+	// Coalesce limits each topic to one event per this period: the first
+	// signal goes out at once, a burst after it becomes one more event at the
+	// period's end, so a busy conversation does not make the page refetch for
+	// every message and a quiet one is not delayed.
 	Coalesce time.Duration // default 200 ms
 	Lifetime time.Duration // default 1 h; the browser reconnects
 }
@@ -63,7 +65,8 @@ func (h *Live) Events(c *fiber.Ctx) error {
 		defer ticker.Stop()
 		end := time.NewTimer(lifetime)
 		defer end.Stop()
-		pending := map[string]bool{}
+		quietUntil := map[string]time.Time{} // per topic: when the next event may go at once
+		pending := map[string]bool{}         // topics signalled while quiet
 		var flush <-chan time.Time
 		for {
 			select {
@@ -73,19 +76,24 @@ func (h *Live) Events(c *fiber.Ctx) error {
 				}
 				if sig.Kind == "typing" {
 					fmt.Fprintf(w, "event: %s-typing\ndata: %s\n\n", SSEEventName(sig.Topic), sig.From)
-					if w.Flush() != nil {
-						return
-					}
-					continue
+					break
+				}
+				now := time.Now()
+				if now.After(quietUntil[sig.Topic]) {
+					fmt.Fprintf(w, "event: %s\ndata: changed\n\n", SSEEventName(sig.Topic))
+					quietUntil[sig.Topic] = now.Add(coalesce)
+					break
 				}
 				pending[sig.Topic] = true
 				if flush == nil {
-					flush = time.After(coalesce)
+					flush = time.After(time.Until(quietUntil[sig.Topic]))
 				}
 				continue
 			case <-flush:
+				now := time.Now()
 				for topic := range pending {
 					fmt.Fprintf(w, "event: %s\ndata: changed\n\n", SSEEventName(topic))
+					quietUntil[topic] = now.Add(coalesce)
 				}
 				clear(pending)
 				flush = nil

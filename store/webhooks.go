@@ -13,6 +13,9 @@ import (
 // (integration, Genesys message id and type): when that key was stored before,
 // the webhook is logged as a duplicate instead and duplicate is true.
 func (s *Store) InsertWebhook(ctx context.Context, w *Webhook) (duplicate bool, err error) {
+	if w.Headers == nil {
+		w.Headers = map[string]string{}
+	}
 	err = s.db.WithContext(ctx).Create(w).Error
 	if errors.Is(translate(err), ErrConflict) && w.DedupeKey != nil {
 		w.ID, w.DedupeKey, w.Outcome = 0, nil, OutcomeDuplicate

@@ -26,11 +26,22 @@ func routes(app *fiber.App, d Deps) {
 	app.Get("/healthz", health.Live)
 	app.Get("/readyz", health.Ready)
 
+	// Prometheus metrics, when they are not served on HANDOVER_METRICS_ADDR:
+	// only with Authorization: Bearer <HANDOVER_METRICS_TOKEN>; 404 without a token.
+	metrics := &handlers.Metrics{Token: d.Config.MetricsToken}
+	if d.Config.MetricsAddr == "" {
+		metrics.Handler = d.Metrics
+	}
+	app.Get("/metrics", metrics.Serve)
+
 	// Sign-in. Only failed attempts count towards the limit.
 	app.Get("/login", auth.LoginPage)
+	// The counts live in the database, so they hold across instances.
 	app.Post("/login", limiter.New(limiter.Config{
 		Max:                    loginFailuresAllowed,
 		Expiration:             loginFailureWindow,
+		KeyGenerator:           func(c *fiber.Ctx) string { return "login:" + c.IP() },
+		Storage:                dbStorage{store: d.Store},
 		SkipSuccessfulRequests: true,
 		LimitReached:           auth.LoginThrottled,
 	}), auth.Login)
@@ -38,8 +49,20 @@ func routes(app *fiber.App, d Deps) {
 	// The console: a signed-in admin, and a CSRF token on every state change.
 	console := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{auth.RequireAdmin, auth.RequireCSRF, h} }
 	live := &handlers.Live{Broker: d.Relay.Broker()}
-	app.Get("/", console(func(c *fiber.Ctx) error { return c.Redirect("/endpoints", fiber.StatusSeeOther) })...)
+	dashboard := &handlers.Dashboard{Store: d.Store}
+	app.Get("/", console(dashboard.Page)...)
+	app.Get("/dashboard/cards", console(dashboard.Cards)...)
 	app.Get("/console/events", console(live.Events)...)
+	// The live console: conversations with their timelines, the webhook log (with replay) and the Genesys call log.
+	conversations := &handlers.Conversations{Store: d.Store}
+	webhookLog := &handlers.WebhookLog{Store: d.Store, Relay: d.Relay}
+	apiCalls := &handlers.APICalls{Store: d.Store}
+	app.Get("/conversations", console(conversations.List)...)
+	app.Get("/conversations/:id", console(conversations.Show)...)
+	app.Get("/webhooks", console(webhookLog.List)...)
+	app.Get("/webhooks/:id", console(webhookLog.Show)...)
+	app.Post("/webhooks/:id/replay", console(webhookLog.Replay)...)
+	app.Get("/api-calls", console(apiCalls.List)...)
 	app.Post("/logout", console(auth.Logout)...)
 	app.Get("/endpoints", console(endpoints.List)...)
 	app.Get("/endpoints/new", console(endpoints.New)...)
@@ -72,6 +95,18 @@ func routes(app *fiber.App, d Deps) {
 	if d.Sandbox != nil {
 		d.Sandbox.Register(app.Group(sandboxPath))
 	}
+
+	// Endpoint tools: the Copilot URLs and the Genesys pre-flight check on each
+	// endpoint page (console); the agents' Copilot workspace, which only Genesys
+	// may frame and whose URL token is its only authorisation, and the demo
+	// web chat (public, before the bot API, which would catch them).
+	endpoints.Tools = &handlers.EndpointTools{Store: d.Store, Preflight: d.Relay, PublicURL: d.Config.PublicURL}
+	app.Get("/endpoints/:id/copilot-url", console(endpoints.Tools.CopilotURL)...)
+	app.Post("/endpoints/:id/preflight", console(endpoints.Tools.RunPreflight)...)
+	copilot := &handlers.Copilot{Store: d.Store}
+	app.Get("/copilot", handlers.FrameableByGenesys, copilot.Workspace)
+	chat := &handlers.Chat{Store: d.Store, PublicURL: d.Config.PublicURL}
+	app.Get("/chat/:token", chat.Page)
 
 	// The bot API under each endpoint's Config URL. Registered last: its
 	// first path segment is the endpoint's token, which matches anything.

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Dashboard is what the console's front page counts since a moment.
+type Dashboard struct {
+	Since            time.Time
+	Requested        int64 // handovers started
+	Queued           int64 // of those, still waiting for an agent
+	Connected        int64 // of those, an agent joined
+	Ended            int64 // back with the bot
+	Failed           int64 // never reached Genesys
+	FirstReplyMedian time.Duration
+	FirstReplyP95    time.Duration
+	FirstReplies     int // how many conversations the percentiles stand on
+	WebhookRejected  int64
+	OutboxBacklog    int64
+	OutboxOldest     time.Duration
+}
+
+// maxFirstReplySamples bounds the work of the percentiles: the newest this many.
+const maxFirstReplySamples = 20000
+
+// DashboardSince counts the conversations started since, and the current backlog.
+func (s *Store) DashboardSince(ctx context.Context, since time.Time) (Dashboard, error) {
+	d := Dashboard{Since: since}
+	db := s.db.WithContext(ctx)
+	var counts struct {
+		Requested, Queued, Connected, Ended, Failed int64
+	}
+	err := db.Model(&Conversation{}).Where("created_at >= ?", since).Select(
+		"count(*) AS requested, " +
+			"coalesce(sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS queued, " +
+			"coalesce(sum(CASE WHEN agent_joined_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS connected, " +
+			"coalesce(sum(CASE WHEN state = 'ended' THEN 1 ELSE 0 END), 0) AS ended, " +
+			"coalesce(sum(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS failed").
+		Scan(&counts).Error
+	if err != nil {
+		return d, fmt.Errorf("count conversations: %w", err)
+	}
+	d.Requested, d.Queued, d.Connected, d.Ended, d.Failed = counts.Requested, counts.Queued, counts.Connected, counts.Ended, counts.Failed
+
+	// Percentiles in Go: the two dialects spell them differently, and the
+	// sample is bounded.
+	var replies []struct {
+		CreatedAt           time.Time
+		FirstAgentMessageAt time.Time
+	}
+	err = db.Model(&Conversation{}).Select("created_at, first_agent_message_at").
+		Where("created_at >= ? AND first_agent_message_at IS NOT NULL", since).
+		Order("id DESC").Limit(maxFirstReplySamples).Scan(&replies).Error
+	if err != nil {
+		return d, fmt.Errorf("read first replies: %w", err)
+	}
+	waits := make([]time.Duration, len(replies))
+	for i, r := range replies {
+		waits[i] = r.FirstAgentMessageAt.Sub(r.CreatedAt)
+	}
+	d.FirstReplies = len(waits)
+	d.FirstReplyMedian, d.FirstReplyP95 = percentile(waits, 50), percentile(waits, 95)
+
+	if err := db.Model(&Webhook{}).Where("received_at >= ? AND verdict <> ?", since, VerdictValid).Count(&d.WebhookRejected).Error; err != nil {
+		return d, fmt.Errorf("count rejected webhooks: %w", err)
+	}
+	if d.OutboxBacklog, d.OutboxOldest, err = s.OutboxBacklog(ctx); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// percentile is the nearest-rank percentile p of values (0 when empty).
+func percentile(values []time.Duration, p int) time.Duration {
+	if len(values) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 × n)
+	return sorted[max(rank, 1)-1]
+}

@@ -1,0 +1,68 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"handover/secret"
+	"handover/store"
+	"handover/store/storetest"
+)
+
+func TestDashboardCountsTheLastDay(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	box, _ := secret.NewBox(storetest.Key)
+	ctx := context.Background()
+	s, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "h.db"), box, store.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &store.Endpoint{OrganisationID: 1, Name: "E", URLToken: "t"}
+	if err := s.CreateEndpoint(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	add := func(session string, age time.Duration, state string, firstReply time.Duration) {
+		t.Helper()
+		c := &store.Conversation{EndpointID: e.ID, SessionID: session, UserID: "u", CustomerID: "c-" + session, State: state, CreatedAt: now.Add(-age)}
+		if state == store.StateEnded || state == store.StateFailed {
+			end := now
+			c.EndedAt = &end
+		}
+		if firstReply > 0 {
+			joined, reply := c.CreatedAt.Add(firstReply/2), c.CreatedAt.Add(firstReply)
+			c.AgentJoinedAt, c.FirstAgentMessageAt = &joined, &reply
+		}
+		if err := s.CreateConversation(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("old", 48*time.Hour, store.StateEnded, time.Second) // outside the day
+	add("q1", time.Hour, store.StateQueued, 0)
+	add("a1", time.Hour, store.StateAgentJoined, 10*time.Second)
+	add("e1", 2*time.Hour, store.StateEnded, 20*time.Second)
+	add("e2", 3*time.Hour, store.StateEnded, 30*time.Second)
+	add("f1", time.Hour, store.StateFailed, 0)
+	rejected, valid := &store.Webhook{ReceivedAt: now, Verdict: store.VerdictMismatch, Status: 401}, &store.Webhook{ReceivedAt: now, Verdict: store.VerdictValid, Status: 200}
+	for _, w := range []*store.Webhook{rejected, valid} {
+		if _, err := s.InsertWebhook(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	d, err := s.DashboardSince(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Requested != 5 || d.Queued != 1 || d.Connected != 3 || d.Ended != 2 || d.Failed != 1 || d.WebhookRejected != 1 {
+		t.Fatalf("dashboard = %+v", d)
+	}
+	if d.FirstReplies != 3 || d.FirstReplyMedian != 20*time.Second || d.FirstReplyP95 != 30*time.Second {
+		t.Fatalf("first replies: %d, median %s, p95 %s", d.FirstReplies, d.FirstReplyMedian, d.FirstReplyP95)
+	}
+}
