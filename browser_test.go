@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"handover/config"
+	"handover/genesys/sandbox"
+	"handover/relay"
+	"handover/store"
+)
+
+// The browser test drives the console in a real headless Chromium (Debian's
+// chromium package, installed by .ci/run) against the real wiring with the
+// sandbox mounted, as a user would.
+
+// chromiumPath finds Chromium, or says loudly why the browser test cannot run.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Chromium is not installed: .ci/run must install Debian's chromium package for the browser tests")
+	}
+	t.Skip("BROWSER TESTS SKIPPED: Chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+// browser starts headless Chromium and returns a tab's context.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox, // root in CI containers
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		// Two tabs work side by side: keep the one in the background running.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	tab, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	if err := chromedp.Do(tab); err != nil { // starts the browser
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return tab
+}
+
+// screenshots go to HANDOVER_SCREENSHOTS (docs/screenshots to refresh the
+// README's pictures) or to a temporary folder.
+func screenshot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
+	dir := os.Getenv("HANDOVER_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "handover-screenshots")
+	}
+	return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+		png, err := chromedp.FullScreenshot(100)(ctx, target)
+		if err != nil {
+			return chromedp.Void{}, err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return chromedp.Void{}, err
+		}
+		return chromedp.Void{}, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+}
+
+// within runs steps with a deadline, so "appears live within a second" is checked.
+func within(t *testing.T, tab context.Context, d time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, d)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s (within %s): %v", what, d, err)
+	}
+}
+
+// acceptConfirmDialogs answers "OK" to the page's confirm() questions, as the
+// admin would.
+func acceptConfirmDialogs() chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Evaluate[bool]("window.confirm = () => true, true")(ctx, target)
+		return chromedp.Void{}, err
+	}
+}
+
+func textOf(t *testing.T, tab context.Context, sel string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+	defer cancel()
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("read %s: %v", sel, err)
+	}
+	return strings.TrimSpace(text)
+}
+
+func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
+	tab := browser(t)
+
+	// Handover with the sandbox mounted, as the default start runs it.
+	addr := freeAddr(t)
+	env := map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "h.db"),
+		"HANDOVER_ADMIN_PASSWORD": "browser-password", "HANDOVER_POLL_INTERVAL": "500ms"}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	srv, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), func(rc *relay.Config, sc *sandbox.Config) {
+		sc.HeartbeatInterval = 200 * time.Millisecond
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.serve(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	base := "http://" + addr
+	waitFor(t, 5*time.Second, "Handover ready", func() bool { return httpGet(t, base+"/healthz") != "" })
+	// The Genesys org the admin is about to configure.
+	const webhookSecret, clientSecret = "browser-webhook-secret-0123", "browser-client-secret"
+	srv.sandbox.AddClient("browser-client", clientSecret)
+	srv.sandbox.AddIntegration("Browser Test Deployment", base+"/handover/genesysCloudOM", webhookSecret)
+
+	// Sign in.
+	within(t, tab, 10*time.Second, "sign in",
+		chromedp.Navigate(base+"/login"),
+		screenshot(t, "login"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "admin"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "browser-password"),
+		chromedp.Click(chromedp.CSS(`[data-testid=sign-in]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=dashboard-page]`)),
+	)
+
+	// Create an endpoint that hands over to the sandbox.
+	within(t, tab, 10*time.Second, "create an endpoint",
+		chromedp.Navigate(base+"/endpoints/new"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=endpoint-form]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Browser bot"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=host]`), base+"/sandbox/genesys"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=deploymentName]`), "Browser Test Deployment"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=queueId]`), sandboxQueueID),
+		chromedp.SendKeys(chromedp.CSS(`input[name=webhookSecret]`), webhookSecret),
+		chromedp.SendKeys(chromedp.CSS(`input[name=clientId]`), "browser-client"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=clientSecret]`), clientSecret),
+		chromedp.SendKeys(chromedp.CSS(`input[name=language]`), "english"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=skills]`), "billing"),
+		chromedp.Click(chromedp.CSS(`[data-testid=save-endpoint]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=endpoints-table]`)),
+		screenshot(t, "endpoints"),
+	)
+	var e store.Endpoint
+	endpoints, _ := srv.store.ListEndpoints(context.Background())
+	for _, candidate := range endpoints {
+		if candidate.Name == "Browser bot" {
+			e = candidate
+		}
+	}
+	if e.ID == 0 {
+		t.Fatal("the endpoint was not saved")
+	}
+	within(t, tab, 10*time.Second, "open the endpoint",
+		chromedp.Navigate(base+"/endpoints/"+itoa(e.ID)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=endpoint-page]`)),
+		screenshot(t, "endpoint"),
+	)
+
+	// The demo chat in a second window (an end user's browser), the
+	// conversations list in the admin's: each stays in the foreground, as
+	// headless Chromium pauses a background tab's page.
+	chatTab := browser(t)
+	within(t, chatTab, 10*time.Second, "open the demo chat",
+		chromedp.Navigate(base+"/chat/"+e.URLToken),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=chat-page]`)),
+	)
+	within(t, tab, 10*time.Second, "open the conversations",
+		chromedp.Navigate(base+"/conversations"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=conversations-page]`)),
+	)
+	within(t, chatTab, 10*time.Second, "ask for an agent",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "I want to talk to an agent"),
+		chromedp.Click(chromedp.CSS(`[data-testid=chat-send]`)),
+	)
+	within(t, tab, 2*time.Second, "the handover appears in the conversations list",
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=conversation-row]`)))
+
+	// The agent answers in Genesys.
+	var conv store.Conversation
+	waitFor(t, 5*time.Second, "the conversation reaches Genesys", func() bool {
+		list, _ := srv.store.OpenConversationsWithGenesysID(context.Background(), 10)
+		for _, c := range list {
+			if c.EndpointID == e.ID {
+				conv = c
+				return true
+			}
+		}
+		return false
+	})
+	if err := srv.sandbox.Accept(conv.GenesysConversationID, "Ada Agent"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.sandbox.AgentSend(conv.GenesysConversationID, "Hello, this is Ada from support.", ""); err != nil {
+		t.Fatal(err)
+	}
+	within(t, chatTab, time.Second, "the agent's message appears in the chat",
+		chromedp.WaitVisible(`//*[@data-testid="chat-message-text"][contains(., "Hello, this is Ada")]`))
+	within(t, tab, time.Second, "the agent's message appears in the conversations list",
+		chromedp.WaitVisible(`//*[@data-testid="last-message"][contains(., "Hello, this is Ada")]`))
+	within(t, chatTab, 5*time.Second, "screenshot the chat", screenshot(t, "demo-chat"))
+	within(t, tab, 5*time.Second, "screenshot the conversations", screenshot(t, "conversations"))
+
+	// The user answers; the conversation page shows it live.
+	within(t, tab, 10*time.Second, "open the conversation",
+		chromedp.Navigate(base+"/conversations/"+itoa(conv.ID)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=timeline]`)))
+	within(t, chatTab, 5*time.Second, "the user answers",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "Thanks Ada, my invoice is wrong"),
+		chromedp.Click(chromedp.CSS(`[data-testid=chat-send]`)))
+	within(t, tab, time.Second, "the user's message appears on the conversation page",
+		chromedp.WaitVisible(`//*[@data-testid="entry-text"][contains(., "my invoice is wrong")]`))
+	within(t, tab, 5*time.Second, "screenshot the conversation", screenshot(t, "conversation"))
+
+	// Replay a webhook from the log: it is processed once only.
+	within(t, tab, 10*time.Second, "replay a webhook",
+		chromedp.Navigate(base+"/webhooks"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=webhook-row]`)),
+		screenshot(t, "webhooks"),
+		chromedp.Click(chromedp.CSS(`[data-testid=webhook-link]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=webhook-page]`)),
+		acceptConfirmDialogs(),
+		chromedp.Click(chromedp.CSS(`[data-testid=replay-webhook]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=replay-outcome]`)),
+		screenshot(t, "webhook"),
+	)
+	if outcome := textOf(t, tab, `[data-testid=replay-outcome]`); !strings.Contains(outcome, "duplicate") && !strings.Contains(outcome, "rejected") {
+		t.Fatalf("replay outcome %q", outcome)
+	}
+
+	// The Copilot workspace opens for the right token, and a wrong one gets 403.
+	copilot := base + "/copilot?userId=" + conv.UserID + "&sessionId=" + conv.SessionID + "&URLToken="
+	within(t, tab, 10*time.Second, "open the Copilot workspace",
+		chromedp.Navigate(copilot+e.URLToken),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=copilot-page]`)),
+		screenshot(t, "copilot"))
+	ctx403, cancel := context.WithTimeout(tab, 10*time.Second)
+	defer cancel()
+	resp, err := chromedp.Run(ctx403, chromedp.NavigateResponse(copilot+"wrong-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 403 {
+		t.Fatalf("Copilot with a wrong token: %d, want 403", resp.Status)
+	}
+	if body := textOf(t, tab, "body"); strings.Contains(body, e.Name) || strings.Contains(body, "Ada") {
+		t.Fatalf("the 403 page shows data: %q", body)
+	}
+
+	// The other main pages, for the README's pictures.
+	for name, path := range map[string]string{"dashboard": "/", "api-calls": "/api-calls", "settings": "/settings", "apikeys": "/apikeys", "agent-desk": "/sandbox/genesys/desk"} {
+		within(t, tab, 10*time.Second, "screenshot "+name, chromedp.Navigate(base+path), chromedp.WaitReady(chromedp.CSS("body")), screenshot(t, name))
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
