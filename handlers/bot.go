@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -32,6 +33,7 @@ type Relay interface {
 	EndByUser(ctx context.Context, e store.Endpoint, sessionID string) (store.Conversation, error)
 	DemoBot(ctx context.Context, e store.Endpoint, userID, sessionID, text string, transcript []relay.TranscriptEntry) (relay.BotAnswer, error)
 	ReceiveWebhook(ctx context.Context, in relay.IncomingWebhook) (relay.WebhookResult, error)
+	RefuseWebhook(ctx context.Context, in relay.IncomingWebhook, status int, verdict, detail string) (relay.WebhookResult, error)
 	HandleTrigger(ctx context.Context, e store.Endpoint, ev relay.TriggerEvent) (store.Conversation, error)
 	Broker() *relay.Broker
 }
@@ -312,7 +314,12 @@ func (h *Bot) endpoint(c *fiber.Ctx) (store.Endpoint, error) {
 }
 
 // decodeJSON reads one JSON object; anything else is a 400 with the reason.
+// Invalid UTF-8 is refused before decoding: encoding/json would quietly turn
+// it into U+FFFD, and Genesys would get text the user never wrote.
 func decodeJSON(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		return botError(400, "invalid_utf8", "The body is not valid UTF-8: texts and ids must be UTF-8 encoded.")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		return botError(400, "invalid_json", "The body is not a valid JSON object: "+err.Error())

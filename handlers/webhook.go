@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -66,4 +67,41 @@ func (h *Webhook) Trigger(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"conversationId": conv.ID, "state": conv.State})
+}
+
+// WebhookPath is the Open Messaging webhook's URL path.
+const WebhookPath = "/handover/genesysCloudOM"
+
+// ErrorHandler wraps the app's error handler so that a webhook request fiber
+// refuses before Receive runs still gets its row in the webhook log: a body
+// over the size limit (fasthttp answers 413 on its Content-Length without
+// reading it) or one that did not arrive within the read timeout. Genesys
+// sends at most a few kilobytes, so such a request is worth an admin's look.
+func (h *Webhook) ErrorHandler(next fiber.ErrorHandler, bodyLimit int) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var fiberErr *fiber.Error
+		if c.Path() != WebhookPath || c.Method() != fiber.MethodPost || !errors.As(err, &fiberErr) {
+			return next(c, err)
+		}
+		var verdict, detail string
+		switch fiberErr.Code {
+		case fiber.StatusRequestEntityTooLarge:
+			verdict = store.VerdictTooLarge
+			detail = fmt.Sprintf("the body is larger than the %d-byte limit and was not read", bodyLimit)
+			if n := c.Request().Header.ContentLength(); n > 0 {
+				detail = fmt.Sprintf("Content-Length %d is over the %d-byte limit; the body was not read", n, bodyLimit)
+			}
+		case fiber.StatusRequestTimeout:
+			verdict, detail = store.VerdictTimeout, "the request did not arrive within the server's read timeout"
+		default:
+			return next(c, err)
+		}
+		headers := map[string]string{}
+		c.Request().Header.VisitAll(func(k, v []byte) { headers[string(k)] = string(v) })
+		if _, logErr := h.Relay.RefuseWebhook(c.UserContext(), relay.IncomingWebhook{Signature: c.Get(genesys.SignatureHeader), Headers: headers, ReceivedAt: time.Now()},
+			fiberErr.Code, verdict, detail); logErr != nil {
+			return next(c, logErr)
+		}
+		return jsonError(c, fiberErr.Code, verdict, detail, nil)
+	}
 }

@@ -1,0 +1,28 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"handover/store"
+)
+
+// RefuseWebhook logs a webhook request that was refused before its body could
+// be checked (too large to read, or too slow to arrive), with the status it
+// was answered with, its verdict and why, so the webhook log shows every
+// request, not only those that reached ReceiveWebhook.
+func (r *Relay) RefuseWebhook(ctx context.Context, in IncomingWebhook, status int, verdict, detail string) (WebhookResult, error) {
+	now := r.store.Now()
+	log := store.Webhook{
+		ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers), Body: string(in.Body),
+		Status: status, Verdict: verdict, VerdictDetail: detail, Outcome: store.OutcomeRejected, ProcessedAt: &now,
+		LatencyUS: time.Since(in.ReceivedAt).Microseconds(),
+	}
+	if _, err := r.store.InsertWebhook(ctx, &log); err != nil {
+		return WebhookResult{}, err
+	}
+	r.log.WarnContext(ctx, "webhook rejected", slog.Int64("webhook_id", log.ID), slog.String("verdict", verdict), slog.String("detail", detail))
+	r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
+	return WebhookResult{Status: status, Verdict: verdict, Detail: detail, LogID: log.ID}, nil
+}
