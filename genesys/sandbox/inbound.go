@@ -159,7 +159,7 @@ func (s *Sandbox) inboundMessage(c *fiber.Ctx) error {
 	// so that a relay that resends after a crash (not knowing whether the
 	// first send landed) does not show the agent the message twice.
 	if first, seen := s.dedupe[key]; seen && msg.Channel.MessageID != "" {
-		s.inbound = append(s.inbound, InboundRecord{
+		s.addInbound(InboundRecord{
 			Kind: KindMessage, IntegrationID: in.ID, ConversationID: first.ConversationID,
 			Body: body, Parsed: msg, Duplicate: true, Time: now,
 		})
@@ -204,7 +204,7 @@ func (s *Sandbox) inboundMessage(c *fiber.Ctx) error {
 		stored := resp
 		s.dedupe[key] = &stored
 	}
-	s.inbound = append(s.inbound, InboundRecord{
+	s.addInbound(InboundRecord{
 		Kind: KindMessage, IntegrationID: in.ID, ConversationID: conv.ID, Body: body, Parsed: msg, Time: now,
 	})
 	s.changedLocked(conv)
@@ -263,7 +263,7 @@ func (s *Sandbox) inboundEvent(c *fiber.Ctx) error {
 		conv.CustomerTypingAt = now
 		conversationID = conv.ID
 	}
-	s.inbound = append(s.inbound, InboundRecord{
+	s.addInbound(InboundRecord{
 		Kind: KindEvent, IntegrationID: in.ID, ConversationID: conversationID, Body: body, Parsed: ev, Time: now,
 	})
 	s.mu.Unlock()
@@ -302,7 +302,7 @@ func (s *Sandbox) inboundReceipt(c *fiber.Ctx) error {
 			}
 		}
 	}
-	s.inbound = append(s.inbound, InboundRecord{
+	s.addInbound(InboundRecord{
 		Kind: KindReceipt, IntegrationID: in.ID, ConversationID: conversationID, Body: body, Parsed: r, Time: now,
 	})
 	s.mu.Unlock()
@@ -336,7 +336,7 @@ func (s *Sandbox) inboundStructured(c *fiber.Ctx) error {
 	s.mu.Lock()
 	key := dedupeKey{KindStructured, in.ID, r.Channel.MessageID}
 	if first, seen := s.dedupe[key]; seen && r.Channel.MessageID != "" {
-		s.inbound = append(s.inbound, InboundRecord{
+		s.addInbound(InboundRecord{
 			Kind: KindStructured, IntegrationID: in.ID, ConversationID: first.ConversationID,
 			Body: body, Parsed: r, Duplicate: true, Time: now,
 		})
@@ -374,7 +374,7 @@ func (s *Sandbox) inboundStructured(c *fiber.Ctx) error {
 		first := resp
 		s.dedupe[key] = &first
 	}
-	s.inbound = append(s.inbound, InboundRecord{
+	s.addInbound(InboundRecord{
 		Kind: KindStructured, IntegrationID: in.ID, ConversationID: conv.ID, Body: body, Parsed: r, Time: now,
 	})
 	s.changedLocked(conv)

@@ -77,6 +77,10 @@ type Config struct {
 	HTTPClient   *http.Client // for webhooks; default one with timeouts
 	Logger       *slog.Logger
 	Now          func() time.Time
+	// OnInbound, when set, is called for every accepted inbound call as it is
+	// recorded (benchmarks time the relay with it). It runs with the
+	// sandbox's lock held: it must return quickly and not call the sandbox.
+	OnInbound func(InboundRecord)
 }
 
 // Fault makes the sandbox misbehave on API and token calls, to test how the
@@ -611,4 +615,12 @@ func (s *Sandbox) queueLocked(id string) (queue, bool) {
 		}
 	}
 	return queue{}, false
+}
+
+// addInbound records an accepted inbound call; the caller holds s.mu.
+func (s *Sandbox) addInbound(rec InboundRecord) {
+	s.inbound = append(s.inbound, rec)
+	if s.cfg.OnInbound != nil {
+		s.cfg.OnInbound(rec)
+	}
 }

@@ -1,0 +1,642 @@
+// Command bench measures Handover over loopback and prints the figures as a
+// Markdown table: webhook ingest beside a bare net/http HMAC server, relay
+// overhead, live fan-out to SSE watchers, and memory. Run it from the
+// repository root:
+//
+//	go run ./bench                # SQLite
+//	go run ./bench -postgres URL  # SQLite and PostgreSQL
+//
+// It builds and starts the real binary, runs the Genesys sandbox in this
+// process as Genesys, and drives both with a fixed-concurrency Go client.
+// Every loop is bounded in count and time; every address is 127.0.0.1.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"handover/genesys"
+	"handover/genesys/sandbox"
+)
+
+const (
+	adminAPIKey   = "hov_bench-admin-api-key-0123456789"
+	adminPassword = "bench-admin-password"
+	webhookSecret = "bench-webhook-secret-0123456789"
+	clientID      = "bench-client"
+	clientSecret  = "bench-client-secret"
+	queueID       = "3b9e2f10-6c1d-4a7e-9f02-5d8c7b6a4e31"
+	deployment    = "bench-deployment"
+)
+
+func main() {
+	postgresURL := flag.String("postgres", os.Getenv("HANDOVER_BENCH_POSTGRES_URL"), "also measure on this PostgreSQL database (it is emptied)")
+	duration := flag.Duration("duration", 5*time.Second, "how long each load runs")
+	concurrency := flag.Int("concurrency", 32, "concurrent clients for the webhook load")
+	watchers := flag.Int("watchers", 1000, "SSE watchers for the fan-out test")
+	conversations := flag.Int("conversations", 10000, "active conversations for the memory test")
+	flag.Parse()
+	if err := run(*postgresURL, *duration, *concurrency, *watchers, *conversations); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one row of the printed table.
+type result struct{ name, setup, figure, target string }
+
+func run(postgresURL string, duration time.Duration, concurrency, watchers, conversations int) error {
+	dir, err := os.MkdirTemp("", "handover-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	binary := filepath.Join(dir, "handover")
+	fmt.Fprintln(os.Stderr, "building the binary…")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+
+	var results []result
+	baseline, err := measureBaseline(duration, concurrency)
+	if err != nil {
+		return err
+	}
+	results = append(results, result{"Webhook ingest", fmt.Sprintf("bare net/http, HMAC only, %d clients", concurrency), baseline.String(), "the physical limit"})
+
+	dialects := []struct{ name, url string }{{"SQLite", "sqlite:" + filepath.Join(dir, "bench.db")}}
+	if postgresURL != "" {
+		dialects = append(dialects, struct{ name, url string }{"PostgreSQL", postgresURL})
+	}
+	for _, d := range dialects {
+		fmt.Fprintf(os.Stderr, "measuring on %s…\n", d.name)
+		rs, err := measureHandover(binary, dir, d.name, d.url, duration, concurrency, watchers, conversations, baseline)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.name, err)
+		}
+		results = append(results, rs...)
+	}
+
+	fmt.Printf("\n| measure | set-up | figure | target |\n|---|---|---|---|\n")
+	for _, r := range results {
+		fmt.Printf("| %s | %s | %s | %s |\n", r.name, r.setup, r.figure, r.target)
+	}
+	return nil
+}
+
+// load is what a fixed-concurrency run measured.
+type load struct {
+	requests  int
+	errors    int
+	elapsed   time.Duration
+	latencies []time.Duration
+}
+
+func (l load) perSecond() float64 { return float64(l.requests) / l.elapsed.Seconds() }
+
+func (l load) String() string {
+	return fmt.Sprintf("%.0f req/s, p50 %s, p99 %s (%d requests, %d errors)", l.perSecond(), pct(l.latencies, 50), pct(l.latencies, 99), l.requests, l.errors)
+}
+
+// drive runs fn from concurrency goroutines for d and records each call.
+func drive(concurrency int, d time.Duration, fn func(worker, seq int) error) load {
+	var (
+		mu  sync.Mutex
+		all load
+		wg  sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(d)
+	for w := range concurrency {
+		wg.Go(func() {
+			var lat []time.Duration
+			errs := 0
+			for seq := 0; time.Now().Before(deadline); seq++ {
+				t0 := time.Now()
+				if err := fn(w, seq); err != nil {
+					errs++
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			all.latencies = append(all.latencies, lat...)
+			all.errors += errs
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	all.elapsed = time.Since(start)
+	all.requests = len(all.latencies)
+	return all
+}
+
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute}, Timeout: 30 * time.Second}
+
+// measureBaseline is a server that only checks the HMAC and answers 200.
+func measureBaseline(duration time.Duration, concurrency int) (load, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return load{}, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		mac := hmac.New(sha256.New, []byte(webhookSecret))
+		mac.Write(body)
+		want := "sha256=" + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		if !hmac.Equal([]byte(want), []byte(r.Header.Get("X-Hub-Signature-256"))) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	target := "http://" + ln.Addr().String() + "/handover/genesysCloudOM"
+	body := webhookBody("integration", "customer", "baseline")
+	return drive(concurrency, duration, func(_, _ int) error { return postWebhook(target, body) }), nil
+}
+
+func webhookBody(integrationID, customerID, id string) []byte {
+	b, _ := json.Marshal(genesys.Webhook{ID: id, Type: genesys.MessageTypeText, Text: "Hello from the agent " + id, Direction: "Outbound",
+		Channel: genesys.Channel{ID: integrationID, Platform: "Open", Type: "Private", MessageID: id, To: genesys.Recipient{ID: customerID},
+			From: genesys.Recipient{ID: integrationID, IDType: "Opaque", Nickname: "Bench Agent"}, Time: genesys.TimestampOf(time.Now())}})
+	return b
+}
+
+func postWebhook(target string, body []byte) error {
+	req, _ := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(genesys.SignatureHeader, genesys.Sign(webhookSecret, body))
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// handover is one running Handover binary with the sandbox as its Genesys.
+type handover struct {
+	arrivals  *arrivals
+	sbBase    string
+	cmd       *exec.Cmd
+	base      string
+	token     string
+	genesys   *sandbox.Sandbox
+	integrID  string
+	stopSB    func()
+	stderrBuf *bytes.Buffer
+}
+
+func startHandover(binary, dir, databaseURL string) (*handover, error) {
+	sbLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	sbBase := "http://" + sbLn.Addr().String()
+	arr := &arrivals{waiting: map[string]chan time.Time{}, arrived: map[string]time.Time{}}
+	sb, err := sandbox.New(sandbox.Config{PublicBaseURL: sbBase, RequestsPerMinute: 100_000_000, WebhookRetryDelay: 100 * time.Millisecond, OnInbound: arr.record})
+	if err != nil {
+		return nil, err
+	}
+	sbApp := fiber.New(fiber.Config{DisableStartupMessage: true})
+	sb.Register(sbApp)
+	go sbApp.Listener(sbLn)
+
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	h := &handover{arrivals: arr, sbBase: sbBase, base: "http://" + addr, genesys: sb, stderrBuf: &bytes.Buffer{}, stopSB: func() { sb.Close(); sbApp.Shutdown() }}
+	sb.AddClient(clientID, clientSecret)
+	sb.AddQueue(queueID, "Bench")
+	h.integrID = sb.AddIntegration(deployment, h.base+"/handover/genesysCloudOM", webhookSecret).ID
+
+	h.cmd = exec.Command(binary)
+	h.cmd.Dir = dir
+	h.cmd.Env = append(os.Environ(),
+		"HANDOVER_ADDR="+addr, "HANDOVER_DATABASE_URL="+databaseURL, "HANDOVER_SANDBOX=false",
+		"HANDOVER_ADMIN_PASSWORD="+adminPassword, "HANDOVER_ADMIN_API_KEY="+adminAPIKey,
+		"HANDOVER_SECRET_KEY="+strings.Repeat("ab", 32), "HANDOVER_LOG_LEVEL=warn",
+		"HANDOVER_GENESYS_REQUESTS_PER_MINUTE=100000000", "HANDOVER_POLL_INTERVAL=1h")
+	h.cmd.Stderr = h.stderrBuf
+	if err := h.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := client.Get(h.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			h.stop()
+			return nil, fmt.Errorf("Handover did not start:\n%s", h.stderrBuf)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	endpoint := map[string]any{"name": "Bench", "host": sbBase, "deploymentName": deployment, "queueId": queueID,
+		"webhookSecret": webhookSecret, "clientId": clientID, "clientSecret": clientSecret, "relayTyping": true}
+	var created struct {
+		URLToken string `json:"urlToken"`
+	}
+	if err := h.call(http.MethodPost, "/api/v1/admin/endpoints", endpoint, &created, "Bearer "+adminAPIKey); err != nil {
+		h.stop()
+		return nil, fmt.Errorf("create the endpoint: %w", err)
+	}
+	h.token = created.URLToken
+	return h, nil
+}
+
+func (h *handover) stop() {
+	if h.cmd.Process != nil {
+		h.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { h.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			h.cmd.Process.Kill()
+		}
+	}
+	h.stopSB()
+}
+
+func (h *handover) call(method, path string, body, out any, auth string) error {
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, h.base+path, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// handOver starts n handovers and waits until Genesys (the sandbox) has them all.
+func (h *handover) handOver(prefix string, n, concurrency int) (map[string]string, error) {
+	var failed atomic.Int64
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sid := fmt.Sprintf("%s-%05d", prefix, i)
+			if err := h.call(http.MethodPost, "/"+h.token+"/handover", map[string]any{"userId": "u-" + sid, "sessionId": sid}, nil, ""); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		return nil, fmt.Errorf("%d handovers failed", failed.Load())
+	}
+	customers := map[string]string{} // session → customer id
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(customers) < n {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("only %d of %d handovers reached Genesys", len(customers), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+		for _, c := range h.genesys.Conversations() {
+			if sid := c.Participants[0].Attributes["sessionId"]; strings.HasPrefix(sid, prefix+"-") {
+				customers[sid] = c.Customer.ID
+			}
+		}
+	}
+	return customers, nil
+}
+
+// arrivals tells waiting senders when the sandbox accepted their message,
+// and counts receipts (each processed agent message is acknowledged with one).
+type arrivals struct {
+	mu       sync.Mutex
+	waiting  map[string]chan time.Time // channel.messageId → waiter
+	arrived  map[string]time.Time      // arrivals nobody waited for yet
+	receipts atomic.Int64
+}
+
+func (a *arrivals) record(rec sandbox.InboundRecord) {
+	now := time.Now()
+	switch msg := rec.Parsed.(type) {
+	case genesys.InboundMessage:
+		a.mu.Lock()
+		ch, ok := a.waiting[msg.Channel.MessageID]
+		if ok {
+			delete(a.waiting, msg.Channel.MessageID)
+			ch <- now
+		} else if strings.HasPrefix(msg.Channel.MessageID, "hov-msg-") {
+			a.arrived[msg.Channel.MessageID] = now
+		}
+		a.mu.Unlock()
+	case genesys.InboundReceipt:
+		a.receipts.Add(1)
+	}
+}
+
+// await waits for the message's arrival, which may have come already.
+func (a *arrivals) await(messageID string, timeout time.Duration) (time.Time, error) {
+	a.mu.Lock()
+	if at, ok := a.arrived[messageID]; ok {
+		delete(a.arrived, messageID)
+		a.mu.Unlock()
+		return at, nil
+	}
+	ch := make(chan time.Time, 1)
+	a.waiting[messageID] = ch
+	a.mu.Unlock()
+	select {
+	case at := <-ch:
+		return at, nil
+	case <-time.After(timeout):
+		return time.Time{}, fmt.Errorf("%s did not reach Genesys within %s", messageID, timeout)
+	}
+}
+
+// rss reads the resident memory of the Handover process.
+func (h *handover) rss() (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", h.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(data)
+	if m == nil {
+		return 0, errors.New("no VmRSS")
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb * 1024, nil
+}
+
+func measureHandover(binary, dir, dialect, databaseURL string, duration time.Duration, concurrency, watchers, conversations int, baseline load) ([]result, error) {
+	h, err := startHandover(binary, dir, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer h.stop()
+	var results []result
+
+	idle, err := h.rss()
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. Webhook ingest: signed agent messages for one open handover, each
+	// stored, processed and fanned out to the session's stream.
+	customers, err := h.handOver("ingest", 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	customer := customers["ingest-00000"]
+	var seq atomic.Int64
+	target := h.base + "/handover/genesysCloudOM"
+	ingest := drive(concurrency, duration, func(_, _ int) error {
+		return postWebhook(target, webhookBody(h.integrID, customer, fmt.Sprintf("bench-%d", seq.Add(1))))
+	})
+	// Every accepted webhook is processed (its Delivered receipt reaches
+	// Genesys) before the next measure, so the measures do not overlap.
+	drained := time.Now()
+	for h.arrivals.receipts.Load() < int64(ingest.requests) {
+		if time.Since(drained) > 5*time.Minute {
+			return nil, fmt.Errorf("only %d of %d webhooks were processed", h.arrivals.receipts.Load(), ingest.requests)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	processing := time.Since(drained)
+	ratio := ingest.perSecond() / baseline.perSecond()
+	results = append(results, result{"Webhook ingest", fmt.Sprintf("Handover on %s, %d clients", dialect, concurrency), ingest.String() + fmt.Sprintf("; ratio to baseline %.2f; all processed and acknowledged %s after the load ended", ratio, processing.Round(100*time.Millisecond)), "ratio ≥ 0.5 (SQLite)"})
+
+	// 2. Relay overhead: user message in through the bot API until the
+	// request reaches Genesys.
+	for _, sessions := range []int{1, 16, 256} {
+		r, err := h.relayOverhead(fmt.Sprintf("relay%d", sessions), sessions, duration)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, result{"Relay overhead", fmt.Sprintf("%s, %d concurrent sessions", dialect, sessions), r, "< 2 ms p99 added at 16 sessions"})
+	}
+
+	// 3. Live fan-out to console watchers, and 4. memory under load.
+	fan, disconnect, err := h.fanOut(watchers, customer)
+	if err != nil {
+		return nil, err
+	}
+	defer disconnect()
+	results = append(results, result{"Live fan-out", fmt.Sprintf("%s, %d SSE watchers on the conversations stream", dialect, watchers), fan, "p99 < 100 ms"})
+
+	if _, err := h.handOver("active", conversations, 64); err != nil {
+		return nil, err
+	}
+	loaded, err := h.rss()
+	if err != nil {
+		return nil, err
+	}
+	results = append(results, result{"Memory (RSS)", dialect, fmt.Sprintf("idle %s; with %d SSE watchers and %d active conversations %s", mib(idle), watchers, conversations, mib(loaded)), "< 150 MB"})
+	return results, nil
+}
+
+// relayOverhead measures the relay's pipeline: each of sessions concurrent
+// sessions sends a message through the bot API and waits until it reached
+// Genesys (the sandbox) before sending the next. Beside it, the same calls
+// made straight to the sandbox with the Genesys client are the floor: what
+// Handover adds is the difference.
+func (h *handover) relayOverhead(prefix string, sessions int, duration time.Duration) (string, error) {
+	if _, err := h.handOver(prefix, sessions, min(sessions, 64)); err != nil {
+		return "", err
+	}
+	var mu sync.Mutex
+	var sends []time.Duration
+	l := drive(sessions, duration, func(worker, seq int) error {
+		sid := fmt.Sprintf("%s-%05d", prefix, worker)
+		var out struct {
+			MessageID int64 `json:"messageId"`
+		}
+		t0 := time.Now()
+		raw, _ := json.Marshal(map[string]any{"userId": "u-" + sid, "sessionId": sid, "text": fmt.Sprintf("message %d", seq)})
+		// The id is known only from the answer; an arrival before it is kept.
+		resp, err := client.Post(h.base+"/"+h.token, "application/json", bytes.NewReader(raw))
+		if err != nil {
+			return err
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted || json.Unmarshal(data, &out) != nil {
+			return fmt.Errorf("message: %d %s", resp.StatusCode, data)
+		}
+		arrived, err := h.arrivals.await("hov-msg-"+strconv.FormatInt(out.MessageID, 10), 30*time.Second)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		sends = append(sends, arrived.Sub(t0))
+		mu.Unlock()
+		return nil
+	})
+	direct, err := h.directCalls(sessions, duration)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%.0f msg/s; bot request → Genesys p50 %s, p99 %s; straight to Genesys p50 %s, p99 %s; added p50 %s, p99 %s (%d messages)",
+		l.perSecond(), pct(sends, 50), pct(sends, 99), pct(direct, 50), pct(direct, 99),
+		pct(sends, 50)-pct(direct, 50), pct(sends, 99)-pct(direct, 99), len(sends)), nil
+}
+
+// directCalls sends inbound messages straight to the sandbox with the Genesys
+// client: the latency floor of one Genesys call on this machine.
+func (h *handover) directCalls(concurrency int, duration time.Duration) ([]time.Duration, error) {
+	c, err := genesys.NewClient(genesys.Config{Host: genesys.Host(h.sbBase), ClientID: clientID, ClientSecret: clientSecret})
+	if err != nil {
+		return nil, err
+	}
+	l := drive(concurrency, duration, func(worker, seq int) error {
+		_, err := c.SendMessage(context.Background(), h.integrID, genesys.InboundMessage{Text: "direct",
+			Channel: genesys.InboundChannel{MessageID: fmt.Sprintf("direct-%d-%d", worker, seq), From: genesys.Recipient{ID: fmt.Sprintf("direct-%d", worker), IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(time.Now())}}, false)
+		return err
+	})
+	return l.latencies, nil
+}
+
+// fanOut connects watchers to the console's conversations stream and times
+// each webhook from its 200 until the last watcher has the event.
+// The watchers stay connected until the returned function is called.
+func (h *handover) fanOut(watchers int, customer string) (string, func(), error) {
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: watchers + 16}}
+	resp, err := browser.Get(h.base + "/login")
+	if err != nil {
+		return "", nil, err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`).FindSubmatch(page)
+	if m == nil {
+		return "", nil, errors.New("no CSRF token on /login")
+	}
+	resp, err = browser.PostForm(h.base+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}, "_csrf": {string(m[1])}})
+	if err != nil {
+		return "", nil, err
+	}
+	resp.Body.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ok := false
+	defer func() {
+		if !ok {
+			cancel()
+		}
+	}()
+	received := make(chan time.Time, watchers*64)
+	var connected sync.WaitGroup
+	for range watchers {
+		connected.Add(1)
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/console/events?topics=conversations", nil)
+			resp, err := browser.Do(req)
+			connected.Done()
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			scanner := bufio.NewScanner(resp.Body)
+			for scanner.Scan() {
+				if scanner.Text() == "event: conversations" {
+					received <- time.Now()
+				}
+			}
+		}()
+	}
+	connected.Wait()
+	time.Sleep(500 * time.Millisecond)
+
+	var worst []time.Duration
+	target := h.base + "/handover/genesysCloudOM"
+	for i := range 20 {
+		for len(received) > 0 {
+			<-received
+		}
+		body := webhookBody(h.integrID, customer, fmt.Sprintf("fanout-%d", i))
+		if err := postWebhook(target, body); err != nil {
+			return "", nil, err
+		}
+		accepted := time.Now()
+		var last time.Duration
+		timeout := time.After(5 * time.Second)
+		for got := 0; got < watchers; got++ {
+			select {
+			case at := <-received:
+				last = max(last, at.Sub(accepted))
+			case <-timeout:
+				return "", nil, fmt.Errorf("only %d of %d watchers got the event", got, watchers)
+			}
+		}
+		worst = append(worst, last)
+		time.Sleep(300 * time.Millisecond) // past the stream's coalescing period
+	}
+	ok = true
+	return fmt.Sprintf("webhook accepted → last of %d watchers: p50 %s, p99 %s", watchers, pct(worst, 50), pct(worst, 99)), cancel, nil
+}
+
+func pct(values []time.Duration, p int) time.Duration {
+	if len(values) == 0 {
+		return 0
+	}
+	s := slices.Clone(values)
+	slices.Sort(s)
+	i := (p*len(s)+99)/100 - 1
+	return s[max(i, 0)].Round(10 * time.Microsecond)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
