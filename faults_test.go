@@ -153,22 +153,33 @@ func TestRevokedCredentialsAreAVisibleErrorNotASilentLoss(t *testing.T) {
 	inst := d.start()
 	token := d.endpoint.URLToken
 	inst.post("/"+token+"/handover", handoverBody("s1"))
-	d.sandboxConversation(inst, "s1")
+	conv := d.sandboxConversation(inst, "s1")
 
-	// Someone deletes the OAuth client's secret in Genesys.
+	// Someone replaces the OAuth client's secret in Genesys only.
 	g.AddClient(e2eClientID, "rotated-elsewhere")
 	g.RevokeTokens()
-	status, out := inst.post("/"+token, map[string]any{"userId": "u", "sessionId": "s1", "text": "lost?"})
+	status, out := inst.post("/"+token, map[string]any{"userId": "u", "sessionId": "s1", "text": "kept, not lost"})
 	if status != http.StatusAccepted {
 		t.Fatalf("%d %v", status, out)
 	}
-	waitFor(t, 10*time.Second, "the message marked undelivered", func() bool {
-		msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
-		for _, m := range msgs {
-			if m.Text == "lost?" && m.Delivery == store.DeliveryFailed && strings.Contains(m.Error, "401") {
-				return true
-			}
-		}
-		return false
+	waitFor(t, 5*time.Second, "the refusal shown on the endpoint", func() bool {
+		e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+		return strings.Contains(e.IntegrationError, "refused the OAuth client")
+	})
+	items, _ := inst.srv.store.OutboxOf(context.Background(), 1)
+	last := items[len(items)-1]
+	if last.Status != store.OutboxPending || !strings.Contains(last.LastError, "401") {
+		t.Fatalf("the message's call: %s %q; want it pending with the 401 as its error", last.Status, last.LastError)
+	}
+	// The admin puts the secret back: the message goes, the error clears.
+	g.AddClient(e2eClientID, "e2e-client-secret")
+	waitFor(t, 10*time.Second, "delivery once the credentials work", func() bool {
+		c, _ := g.Conversation(conv.ID)
+		texts := customerTexts(c)
+		return len(texts) > 0 && texts[len(texts)-1] == "kept, not lost"
+	})
+	waitFor(t, 5*time.Second, "the endpoint's error cleared", func() bool {
+		e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+		return e.IntegrationError == ""
 	})
 }

@@ -42,6 +42,7 @@ type Config struct {
 	// Relay tuning.
 	Sandbox                  bool          // HANDOVER_SANDBOX: mount the Genesys sandbox and its endpoint
 	WebhookMaxAge            time.Duration // HANDOVER_WEBHOOK_MAX_AGE
+	WebhookSecretGrace       time.Duration // HANDOVER_WEBHOOK_SECRET_GRACE
 	GenesysRequestsPerMinute int           // HANDOVER_GENESYS_REQUESTS_PER_MINUTE
 	OutboxRetryFor           time.Duration // HANDOVER_OUTBOX_RETRY_FOR
 	PollInterval             time.Duration // HANDOVER_POLL_INTERVAL
@@ -105,6 +106,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	cfg.Sandbox = boolEnv("HANDOVER_SANDBOX", true)
 	cfg.WebhookMaxAge = durationEnv("HANDOVER_WEBHOOK_MAX_AGE", "15m", true)
+	cfg.WebhookSecretGrace = durationEnv("HANDOVER_WEBHOOK_SECRET_GRACE", "24h", true)
 	cfg.OutboxRetryFor = durationEnv("HANDOVER_OUTBOX_RETRY_FOR", "15m", false)
 	cfg.PollInterval = durationEnv("HANDOVER_POLL_INTERVAL", "30s", false)
 	cfg.WebhookRetention = durationEnv("HANDOVER_WEBHOOK_RETENTION", "336h", true)

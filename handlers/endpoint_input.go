@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"handover/config"
@@ -72,6 +73,10 @@ type endpointRules struct {
 	Organisations        func(ctx context.Context, name string) (store.Organisation, error)
 	Features             config.Features
 	AllowInsecureGenesys bool
+	// SecretGrace keeps a replaced webhook secret verifying this long, so
+	// the admin can change it in Genesys and here without losing webhooks.
+	SecretGrace time.Duration
+	Now         func() time.Time
 }
 
 // apply validates in and, when it is valid, writes it onto e. On failure e is
@@ -205,6 +210,10 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 	e.DeploymentName = in.DeploymentName
 	e.QueueID = in.QueueID
 	e.ClientID = in.ClientID
+	if e.WebhookSecret != "" && webhookSecret != e.WebhookSecret && r.SecretGrace > 0 {
+		until := r.now().Add(r.SecretGrace)
+		e.PreviousWebhookSecret, e.PreviousWebhookSecretUntil = e.WebhookSecret, &until
+	}
 	e.WebhookSecret = webhookSecret
 	e.ClientSecret = clientSecret
 	e.SendProfile = in.SendProfile
@@ -216,6 +225,13 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 	e.AttributeNames = attributeNames
 	e.CopilotBaseURL = copilotBaseURL
 	return nil
+}
+
+func (r endpointRules) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 func requireText(errs map[string]string, field, value string, required bool, max int, missing string) {

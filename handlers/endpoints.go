@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -34,6 +35,7 @@ type Endpoints struct {
 	Features             config.Features
 	PublicURL            string
 	AllowInsecureGenesys bool
+	WebhookSecretGrace   time.Duration // how long a replaced webhook secret still verifies
 	// Tools renders a saved endpoint's demo chat, Copilot, setup and
 	// pre-flight sections; nil leaves them out.
 	Tools *EndpointTools
@@ -43,7 +45,7 @@ type Endpoints struct {
 const urlTokenBytes = 32
 
 func (h *Endpoints) rules() endpointRules {
-	return endpointRules{Organisations: h.Store.OrganisationByName, Features: h.Features, AllowInsecureGenesys: h.AllowInsecureGenesys}
+	return endpointRules{Organisations: h.Store.OrganisationByName, Features: h.Features, AllowInsecureGenesys: h.AllowInsecureGenesys, SecretGrace: h.WebhookSecretGrace}
 }
 
 func (h *Endpoints) configURL(e store.Endpoint) string { return h.PublicURL + "/" + e.URLToken }
@@ -164,14 +166,15 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 		names[i] = o.Name
 	}
 	props := views.EndpointFormProps{
-		ID:               e.ID,
-		Values:           values,
-		Errors:           errs,
-		Organisations:    names,
-		Provider:         h.providerChoice(values.Organisation, values.Provider),
-		WebhookSecretSet: e.WebhookSecret != "",
-		ClientSecretSet:  e.ClientSecret != "",
-		CSRFToken:        csrfToken(c),
+		ID:                  e.ID,
+		Values:              values,
+		Errors:              errs,
+		Organisations:       names,
+		Provider:            h.providerChoice(values.Organisation, values.Provider),
+		WebhookSecretSet:    e.WebhookSecret != "",
+		ClientSecretSet:     e.ClientSecret != "",
+		PreviousSecretUntil: previousSecretUntil(e),
+		CSRFToken:           csrfToken(c),
 	}
 	if e.ID != 0 {
 		props.ConfigURL = h.configURL(e)
@@ -258,6 +261,14 @@ func formValues(e store.Endpoint) views.EndpointFormValues {
 		CustomAttributes: attrs, RelayTyping: e.RelayTyping, AttributeNames: attributeNameRows(e.AttributeNames),
 		CopilotBaseURL: e.CopilotBaseURL,
 	}
+}
+
+// previousSecretUntil says until when a rotated-out webhook secret verifies, if it still does.
+func previousSecretUntil(e store.Endpoint) string {
+	if len(e.WebhookSecretsAt(time.Now())) < 2 {
+		return ""
+	}
+	return formatTime(*e.PreviousWebhookSecretUntil)
 }
 
 // attributeNameRows lists the routing attributes with the names set for them.

@@ -88,18 +88,24 @@ func (r *Relay) runOutbox(ctx context.Context) {
 func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 	ctx = logging.WithConversationID(ctx, item.ConversationID)
 	attempt := item.Attempts + 1
+	var used store.Endpoint // the settings the attempt used
 	conv, err := r.store.ConversationByID(ctx, item.ConversationID)
 	if err == nil {
-		var e store.Endpoint
-		if e, err = r.store.EndpointByID(ctx, item.EndpointID); err == nil {
+		if used, err = r.store.EndpointByID(ctx, item.EndpointID); err == nil {
 			// The attempt ends before the lease does, so no other instance
 			// claims the item while it may still be on its way.
 			sendCtx, cancel := context.WithTimeout(ctx, outboxLease-outboxLeaseMargin)
-			err = r.send(sendCtx, e, conv, item, attempt)
+			err = r.send(sendCtx, used, conv, item, attempt)
 			cancel()
 		}
 	}
 	if err == nil {
+		if used.IntegrationError != "" && used.IntegrationID != "" {
+			// Whatever was wrong with the settings works again.
+			if err := r.store.SetEndpointIntegration(context.WithoutCancel(ctx), used.ID, used.IntegrationID, ""); err != nil {
+				r.log.ErrorContext(ctx, "clear the endpoint's error", slog.Any("error", err))
+			}
+		}
 		// Genesys has it: record that even when shutting down, or the next
 		// start would send it again.
 		if err := r.store.MarkOutboxSent(context.WithoutCancel(ctx), item.ID, attempt); err != nil {
@@ -120,7 +126,24 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 		return
 	}
 	age := r.store.Now().Sub(item.CreatedAt)
-	if genesys.IsRetryable(err) && age < r.cfg.RetryFor {
+	if !genesys.IsRetryable(err) && r.credentialsChanged(ctx, item.EndpointID, used) {
+		// The admin changed the OAuth client (or host) while this call was
+		// on its way: the refusal was for the old settings, so try the new.
+		r.log.InfoContext(ctx, "Genesys settings changed during the call; trying again with the new ones", slog.Int64("outbox_id", item.ID))
+		if err := r.store.RetryOutbox(ctx, item.ID, attempt, r.store.Now(), err.Error()); err != nil {
+			r.log.ErrorContext(ctx, "reschedule outbox item", slog.Any("error", err))
+		}
+		return
+	}
+	if unauthorized(err) && age < r.cfg.RetryFor {
+		// Genesys refused the OAuth client itself. Nothing is wrong with the
+		// message: an admin has to fix the credentials (often mid-rotation),
+		// so keep it, say so on the endpoint page, and retry.
+		if recErr := r.store.SetEndpointIntegration(ctx, item.EndpointID, used.IntegrationID, "Genesys refused the OAuth client: "+err.Error()); recErr != nil {
+			r.log.ErrorContext(ctx, "record credential error", slog.Any("error", recErr))
+		}
+	}
+	if (genesys.IsRetryable(err) || unauthorized(err)) && age < r.cfg.RetryFor {
 		next := r.store.Now().Add(r.backoff(attempt, err))
 		r.log.WarnContext(ctx, "Genesys call failed; will retry", slog.Int64("conversation_id", item.ConversationID), slog.Int64("outbox_id", item.ID),
 			slog.String("kind", item.Kind), slog.Int("attempt", attempt), slog.Time("next_attempt", next), slog.Any("error", err))
@@ -135,6 +158,23 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 		r.log.ErrorContext(ctx, "mark outbox item failed", slog.Any("error", err))
 	}
 	r.undelivered(ctx, conv, item, err)
+}
+
+// unauthorized tells a refusal of the OAuth client (401 after the one token
+// refresh, or the token endpoint refusing the credentials).
+func unauthorized(err error) bool {
+	apiErr, ok := errors.AsType[*genesys.APIError](err)
+	return ok && (apiErr.Status == http.StatusUnauthorized || apiErr.Code == "invalid_client")
+}
+
+// credentialsChanged tells whether the endpoint's Genesys settings differ
+// from those an attempt used.
+func (r *Relay) credentialsChanged(ctx context.Context, endpointID int64, used store.Endpoint) bool {
+	if used.ID == 0 {
+		return false
+	}
+	now, err := r.store.EndpointByID(ctx, endpointID)
+	return err == nil && (now.Host != used.Host || now.ClientID != used.ClientID || now.ClientSecret != used.ClientSecret || now.DeploymentName != used.DeploymentName)
 }
 
 // backoff is the wait before attempt+1: Retry-After when Genesys gave one,

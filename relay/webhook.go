@@ -114,10 +114,17 @@ func (r *Relay) checkWebhook(ctx context.Context, body []byte, signature string,
 		return reject(store.VerdictUnknownIntegration, fmt.Sprintf("no endpoint's deployment resolved to integration %s", hook.Channel.ID))
 	}
 	var verifyErr error
+	now := r.store.Now()
+verify:
 	for _, e := range endpoints {
-		if verifyErr = genesys.VerifySignature(e.WebhookSecret, body, signature); verifyErr == nil {
-			check.endpointID = &e.ID
-			break
+		for i, secret := range e.WebhookSecretsAt(now) {
+			if verifyErr = genesys.VerifySignature(secret, body, signature); verifyErr == nil {
+				check.endpointID = &e.ID
+				if i > 0 {
+					check.detail = fmt.Sprintf("verified with the previous webhook secret, accepted until %s (rotation grace period)", e.PreviousWebhookSecretUntil.UTC().Format(time.RFC3339))
+				}
+				break verify
+			}
 		}
 	}
 	if check.endpointID == nil {

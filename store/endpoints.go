@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // ListEndpoints returns every endpoint with its organisation, by name.
@@ -100,6 +101,9 @@ func (s *Store) sealSecrets(e *Endpoint) error {
 	if e.ClientSecretSealed, err = s.box.Seal(e.ClientSecret); err != nil {
 		return fmt.Errorf("seal client secret: %w", err)
 	}
+	if e.PreviousWebhookSecretSealed, err = s.box.Seal(e.PreviousWebhookSecret); err != nil {
+		return fmt.Errorf("seal previous webhook secret: %w", err)
+	}
 	return nil
 }
 
@@ -111,5 +115,18 @@ func (s *Store) openSecrets(e *Endpoint) error {
 	if e.ClientSecret, err = s.box.Open(e.ClientSecretSealed); err != nil {
 		return fmt.Errorf("endpoint %d client secret: %w", e.ID, err)
 	}
+	if e.PreviousWebhookSecret, err = s.box.Open(e.PreviousWebhookSecretSealed); err != nil {
+		return fmt.Errorf("endpoint %d previous webhook secret: %w", e.ID, err)
+	}
 	return nil
+}
+
+// WebhookSecretsAt lists the secrets that verify a webhook at now: the
+// current one, and the previous one during its rotation grace period.
+func (e Endpoint) WebhookSecretsAt(now time.Time) []string {
+	secrets := []string{e.WebhookSecret}
+	if e.PreviousWebhookSecret != "" && e.PreviousWebhookSecretUntil != nil && now.Before(*e.PreviousWebhookSecretUntil) {
+		secrets = append(secrets, e.PreviousWebhookSecret)
+	}
+	return secrets
 }

@@ -41,6 +41,12 @@ type Endpoint struct {
 	WebhookSecretSealed string
 	ClientSecretSealed  string
 
+	// PreviousWebhookSecret still verifies webhooks until
+	// PreviousWebhookSecretUntil: the grace period of a rotation.
+	PreviousWebhookSecret       string `gorm:"-"`
+	PreviousWebhookSecretSealed string
+	PreviousWebhookSecretUntil  *time.Time
+
 	// Defaults for a handover request that leaves them out.
 	DefaultLanguage         string
 	DefaultSkills           []string `gorm:"serializer:json"`
