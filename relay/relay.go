@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -98,7 +99,8 @@ type Relay struct {
 	mu      sync.Mutex
 	clients map[int64]*endpointClient
 
-	webhookQueues []chan int64 // webhook ids, sharded by customer id to keep order
+	webhookQueues   []chan int64 // webhook ids, sharded by customer id to keep order
+	webhookOverflow atomic.Bool  // a queue was full: the sweep must pick up what it dropped
 }
 
 // endpointClient is the Genesys client of one endpoint's settings.
@@ -107,6 +109,10 @@ type endpointClient struct {
 	client      *genesys.Client
 	limiter     *rate.Limiter
 }
+
+// webhookQueueSize is how many stored webhooks each processor can have
+// waiting; beyond it they wait in the database for the sweep.
+const webhookQueueSize = 16384
 
 // webhookShards is how many webhook processors run; one customer's webhooks
 // always go to the same one, so they are processed in the order received.
@@ -126,7 +132,7 @@ func New(cfg Config) *Relay {
 		clients:  map[int64]*endpointClient{},
 	}
 	for range webhookShards {
-		r.webhookQueues = append(r.webhookQueues, make(chan int64, 1024))
+		r.webhookQueues = append(r.webhookQueues, make(chan int64, webhookQueueSize))
 	}
 	return r
 }

@@ -151,14 +151,28 @@ func dedupeKey(h genesys.Webhook) string {
 // queueWebhook hands a stored webhook to the processor of its customer. A
 // full queue loses nothing: the sweep finds the webhook in the database.
 func (r *Relay) queueWebhook(id int64, body string) {
+	select {
+	case r.shardOf(body) <- id:
+	default:
+		r.webhookOverflow.Store(true)
+	}
+}
+
+// queueWebhookWait is queueWebhook for the sweep, which may wait for room.
+func (r *Relay) queueWebhookWait(ctx context.Context, id int64, body string) {
+	select {
+	case r.shardOf(body) <- id:
+	case <-ctx.Done():
+	}
+}
+
+// shardOf is the processor queue of the webhook's customer.
+func (r *Relay) shardOf(body string) chan int64 {
 	var hook genesys.Webhook
 	_ = json.Unmarshal([]byte(body), &hook)
 	h := fnv.New32a()
 	h.Write([]byte(hook.Channel.To.ID))
-	select {
-	case r.webhookQueues[int(h.Sum32())%len(r.webhookQueues)] <- id:
-	default:
-	}
+	return r.webhookQueues[int(h.Sum32())%len(r.webhookQueues)]
 }
 
 func (r *Relay) processWebhooks(ctx context.Context, queue <-chan int64) {
@@ -177,24 +191,41 @@ func (r *Relay) processWebhooks(ctx context.Context, queue <-chan int64) {
 // sweepWebhooks processes stored webhooks that no processor took: those of a
 // previous run that stopped after answering, and any a full queue dropped.
 func (r *Relay) sweepWebhooks(ctx context.Context) {
-	for {
-		hooks, err := r.store.UnprocessedWebhooks(ctx, 500)
-		if err != nil && ctx.Err() == nil {
-			r.log.ErrorContext(ctx, "list unprocessed webhooks", slog.Any("error", err))
+	everything := true // at start: whatever the last run left unprocessed
+	for ctx.Err() == nil {
+		if r.webhookOverflow.Swap(false) {
+			everything = true
 		}
-		for _, h := range hooks {
-			// Only those that waited a while: younger ones are in a queue.
-			if r.store.Now().Sub(h.ReceivedAt) < 2*time.Second && !h.ReceivedAt.IsZero() {
-				continue
+		var after int64
+		for {
+			hooks, err := r.store.UnprocessedWebhooksAfter(ctx, after, 500)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.ErrorContext(ctx, "list unprocessed webhooks", slog.Any("error", err))
+				}
+				break
 			}
-			r.queueWebhook(h.ID, h.Body)
+			for _, h := range hooks {
+				after = h.ID
+				// Normally only those that waited long (a receipt that came
+				// early waits for its message): younger ones are in a queue.
+				if !everything && r.store.Now().Sub(h.ReceivedAt) < sweepAge {
+					continue
+				}
+				r.queueWebhookWait(ctx, h.ID, h.Body)
+			}
+			if len(hooks) < 500 {
+				break
+			}
 		}
+		everything = false
 		sleep(ctx, 2*time.Second)
-		if ctx.Err() != nil {
-			return
-		}
 	}
 }
+
+// sweepAge is how long a webhook stays unprocessed before the periodic sweep
+// queues it again.
+const sweepAge = 3 * time.Second
 
 // ProcessWebhook applies a stored, valid webhook once: the effects and the
 // mark that it was processed commit together, so neither a crash nor a

@@ -50,6 +50,16 @@ func (s *Store) UnprocessedWebhooks(ctx context.Context, limit int) ([]Webhook, 
 	return out, nil
 }
 
+// UnprocessedWebhooksAfter pages through UnprocessedWebhooks by id.
+func (s *Store) UnprocessedWebhooksAfter(ctx context.Context, afterID int64, limit int) ([]Webhook, error) {
+	var out []Webhook
+	err := s.db.WithContext(ctx).Where("processed_at IS NULL AND verdict = ? AND id > ?", VerdictValid, afterID).Order("id").Limit(limit).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list unprocessed webhooks: %w", err)
+	}
+	return out, nil
+}
+
 // FinishWebhook records what processing a webhook did.
 func (s *Store) FinishWebhook(ctx context.Context, id int64, outcome string, conversationID *int64, at time.Time) error {
 	updates := map[string]any{"outcome": outcome, "processed_at": at}
