@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,13 +29,25 @@ func BenchmarkConsoleQueriesWithAMillionMessages(b *testing.B) {
 	if testing.Short() {
 		b.Skip("fills a database with a million messages; not with -short")
 	}
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			if d == store.Postgres && !storetest.PostgresAvailable() {
+				b.Skip("set HANDOVER_TEST_POSTGRES_URL to measure on PostgreSQL too")
+			}
+			benchConsoleQueries(b, storetest.OpenWith(b, storetest.DatabaseURL(b, d), store.Options{}))
+		})
+	}
+}
+
+func benchConsoleQueries(b *testing.B, s *store.Store) {
 	ctx := context.Background()
-	s := storetest.Open(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
 	started := time.Now()
 	newest := fillConsoleBench(b, s)
 	b.Logf("filled %d conversations and %d messages (plus %d webhooks and %d Genesys calls) in %s",
 		benchConversations, benchMessages, 2*benchConversations, 2*benchConversations, time.Since(started).Round(time.Millisecond))
-	logPlans(b, s)
+	if s.Dialect() == store.SQLite {
+		logPlans(b, s)
+	}
 
 	run := func(name string, fn func(i int) error) {
 		b.Run(name, func(b *testing.B) {
@@ -120,7 +131,7 @@ func fillConsoleBench(b *testing.B, s *store.Store) time.Time {
 	states := []string{store.StateEnded, store.StateEnded, store.StateEnded, store.StateEnded, store.StateEnded, store.StateEnded, store.StateEnded,
 		store.StateQueued, store.StateAgentJoined, store.StateFailed}
 
-	conversations := newBulk(b, db, "conversations", []string{"endpoint_id", "session_id", "user_id", "customer_id", "state", "end_reason", "genesys_conversation_id",
+	conversations := newBulk(b, db, s.Dialect(), "conversations", []string{"endpoint_id", "session_id", "user_id", "customer_id", "state", "end_reason", "genesys_conversation_id",
 		"agent_name", "created_at", "updated_at", "ended_at", "last_message_at", "last_message_preview", "last_message_from"})
 	for c := 1; c <= benchConversations; c++ {
 		state := states[c%len(states)]
@@ -136,7 +147,7 @@ func fillConsoleBench(b *testing.B, s *store.Store) time.Time {
 	conversations.done()
 
 	perConversation := benchMessages / benchConversations
-	messages := newBulk(b, db, "messages", []string{"conversation_id", "endpoint_id", "session_id", "direction", "kind", "text", "data", "genesys_message_id", "delivery", "created_at"})
+	messages := newBulk(b, db, s.Dialect(), "messages", []string{"conversation_id", "endpoint_id", "session_id", "direction", "kind", "text", "data", "genesys_message_id", "delivery", "created_at"})
 	for c := 1; c <= benchConversations; c++ {
 		endpoint, session, at := 1+c%benchEndpoints, fmt.Sprintf("session-%d", c), created(c)
 		for m := range perConversation {
@@ -155,7 +166,7 @@ func fillConsoleBench(b *testing.B, s *store.Store) time.Time {
 	messages.done()
 
 	// One bulk at a time: SQLite's store has one connection, which a bulk's transaction holds.
-	webhooks := newBulk(b, db, "webhooks", []string{"received_at", "endpoint_id", "conversation_id", "integration_id", "genesys_message_id", "event_type", "headers", "body",
+	webhooks := newBulk(b, db, s.Dialect(), "webhooks", []string{"received_at", "endpoint_id", "conversation_id", "integration_id", "genesys_message_id", "event_type", "headers", "body",
 		"verdict", "verdict_detail", "status", "latency_us", "dedupe_key", "outcome", "processed_at"})
 	for c := 1; c <= benchConversations; c++ {
 		endpoint, at := 1+c%benchEndpoints, created(c)
@@ -169,7 +180,7 @@ func fillConsoleBench(b *testing.B, s *store.Store) time.Time {
 		}
 	}
 	webhooks.done()
-	calls := newBulk(b, db, "api_calls", []string{"endpoint_id", "conversation_id", "method", "path", "status", "latency_ms", "attempt", "error", "created_at"})
+	calls := newBulk(b, db, s.Dialect(), "api_calls", []string{"endpoint_id", "conversation_id", "method", "path", "status", "latency_ms", "attempt", "error", "created_at"})
 	for c := 1; c <= benchConversations; c++ {
 		endpoint, at := 1+c%benchEndpoints, created(c)
 		for k := range 2 {
@@ -204,10 +215,30 @@ const (
 	bulkTx   = 250_000
 )
 
-func newBulk(b *testing.B, db *sql.DB, table string, columns []string) *bulk {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(columns)), ",") + ")"
+func newBulk(b *testing.B, db *sql.DB, dialect store.Dialect, table string, columns []string) *bulk {
 	k := &bulk{b: b, db: db, columns: len(columns), sql: func(rows int) string {
-		return "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
+		var q strings.Builder
+		q.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES ")
+		n := 0
+		for r := range rows {
+			if r > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('(')
+			for c := range columns {
+				if c > 0 {
+					q.WriteByte(',')
+				}
+				n++
+				if dialect == store.Postgres {
+					fmt.Fprintf(&q, "$%d", n) // pgx numbers its placeholders
+				} else {
+					q.WriteByte('?')
+				}
+			}
+			q.WriteByte(')')
+		}
+		return q.String()
 	}}
 	k.begin()
 	return k
