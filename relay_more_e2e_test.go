@@ -80,11 +80,12 @@ func TestAttachmentsQuickRepliesAndReceiptsTravelBothWays(t *testing.T) {
 	}
 
 	// Genesys's receipts for the user's messages mark them delivered.
-	waitFor(t, 10*time.Second, "user messages marked delivered", func() bool {
+	waitFor(t, 10*time.Second, "user messages and the transcript marked delivered", func() bool {
 		msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
 		for _, m := range msgs {
 			// Genesys sends receipts for messages; a click is not one (the sandbox sends none for it).
-			if m.Direction == store.FromUser && len(m.Data.QuickReplies) == 0 && m.Delivery != store.DeliveryDelivered {
+			sent := (m.Direction == store.FromUser && len(m.Data.QuickReplies) == 0) || m.Kind == store.KindTranscript
+			if sent && m.Delivery != store.DeliveryDelivered {
 				return false
 			}
 		}

@@ -170,10 +170,11 @@ func (s *Store) SetMessageDelivery(ctx context.Context, id int64, delivery, gene
 	return nil
 }
 
-// SetDeliveryByGenesysID applies a Genesys receipt to the user message it names.
+// SetDeliveryByGenesysID applies a Genesys receipt to the message Handover sent that it names.
 func (s *Store) SetDeliveryByGenesysID(ctx context.Context, conversationID int64, genesysID, delivery, errText string) (bool, error) {
 	res := s.db.WithContext(ctx).Model(&Message{}).
-		Where("conversation_id = ? AND genesys_message_id = ? AND direction = ?", conversationID, genesysID, FromUser).
+		// What Handover sent: the user's messages and the bot transcript.
+		Where("conversation_id = ? AND genesys_message_id = ? AND direction IN ?", conversationID, genesysID, []string{FromUser, FromBot}).
 		Updates(map[string]any{"delivery": delivery, "error": errText})
 	if res.Error != nil {
 		return false, fmt.Errorf("apply receipt for %s: %w", genesysID, res.Error)
