@@ -229,3 +229,30 @@ func TestWhenGenesysRefusesTheDisconnectTheAgentIsToldTheCustomerLeft(t *testing
 		return len(texts) > 0 && texts[len(texts)-1] == "The customer has left the chat."
 	})
 }
+
+func TestPollsAndNotificationCallsAreInTheGenesysCallLog(t *testing.T) {
+	g := startSandbox(t, nil)
+	d := newDeployment(t, g)
+	inst := d.start()
+	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
+	d.sandboxConversation(inst, "s1")
+	waitFor(t, 5*time.Second, "a poll of the conversation in its call log", func() bool {
+		calls, _ := inst.srv.store.APICallsOf(context.Background(), 1)
+		for _, c := range calls {
+			if c.Method == http.MethodGet && strings.HasPrefix(c.Path, "/api/v2/conversations/messages/") && c.Status == http.StatusOK {
+				return true
+			}
+		}
+		return false
+	})
+	page, err := inst.srv.store.ListAPICalls(context.Background(), store.APICallFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range page.Rows {
+		if c.Path == "/api/v2/notifications/channels" {
+			return
+		}
+	}
+	t.Fatal("the notifications channel Handover opened is not in the call log")
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -138,7 +139,9 @@ func (r *Relay) PollConversation(ctx context.Context, conv store.Conversation) e
 	if c.limiter.Tokens() < float64(c.limiter.Burst())/2 || !c.limiter.Allow() {
 		return errBudget
 	}
+	started := time.Now()
 	gc, err := c.client.GetConversation(ctx, conv.GenesysConversationID)
+	r.logCall(ctx, e.ID, &conv.ID, nil, 1, http.MethodGet, "/api/v2/conversations/messages/"+conv.GenesysConversationID, started, err)
 	if err != nil {
 		return err
 	}
@@ -291,12 +294,16 @@ func (r *Relay) readNotifications(ctx context.Context, e store.Endpoint) error {
 	if err != nil {
 		return err
 	}
+	started := time.Now()
 	ch, err := c.client.CreateNotificationChannel(ctx)
+	r.logCall(ctx, e.ID, nil, nil, 1, http.MethodPost, "/api/v2/notifications/channels", started, err)
 	if err != nil {
 		return fmt.Errorf("create notification channel: %w", err)
 	}
 	topic := genesys.QueueConversationsTopic(e.QueueID)
+	started = time.Now()
 	topics, err := c.client.SetSubscriptions(ctx, ch.ID, []string{topic})
+	r.logCall(ctx, e.ID, nil, nil, 1, http.MethodPut, "/api/v2/notifications/channels/{id}/subscriptions", started, err)
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", topic, err)
 	}

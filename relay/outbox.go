@@ -381,7 +381,13 @@ func (r *Relay) refreshOnUnknownIntegration(ctx context.Context, e store.Endpoin
 
 // recordCall writes one Genesys call to the API log.
 func (r *Relay) recordCall(ctx context.Context, e store.Endpoint, conv store.Conversation, item store.OutboxItem, attempt int, method, path string, started time.Time, err error) {
-	call := store.APICall{EndpointID: e.ID, ConversationID: &conv.ID, OutboxID: &item.ID, Method: method, Path: path, Attempt: attempt, LatencyMS: time.Since(started).Milliseconds(), Status: http.StatusOK}
+	r.logCall(ctx, e.ID, &conv.ID, &item.ID, attempt, method, path, started, err)
+}
+
+// logCall writes one Genesys call to the API log, tied to its conversation
+// and outbox item when it has them, and tells the console.
+func (r *Relay) logCall(ctx context.Context, endpointID int64, conversationID, outboxID *int64, attempt int, method, path string, started time.Time, err error) {
+	call := store.APICall{EndpointID: endpointID, ConversationID: conversationID, OutboxID: outboxID, Method: method, Path: path, Attempt: attempt, LatencyMS: time.Since(started).Milliseconds(), Status: http.StatusOK}
 	if err != nil {
 		call.Status = 0
 		call.Error = err.Error()
@@ -393,7 +399,9 @@ func (r *Relay) recordCall(ctx context.Context, e store.Endpoint, conv store.Con
 		r.log.ErrorContext(ctx, "record Genesys call", slog.Any("error", recErr))
 	}
 	r.broker.Publish(APICallsTopic, Signal{Kind: "changed"})
-	r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
+	if conversationID != nil {
+		r.broker.Publish(ConversationTopic(*conversationID), Signal{Kind: "changed"})
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
