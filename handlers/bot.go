@@ -3,6 +3,7 @@ package handlers
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -212,7 +213,7 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 		return err
 	}
 	sessionID := strings.Clone(c.Params("session")) // fiber reuses the buffer after the handler returns
-	lastID, _ := strconv.ParseInt(firstNonBlank(c.Get("Last-Event-ID"), c.Query("lastEventId")), 10, 64)
+	lastID, _ := strconv.ParseInt(cmp.Or(c.Get("Last-Event-ID"), c.Query("lastEventId")), 10, 64)
 	// Copy what the stream needs: the fiber context is gone once it runs.
 	ctx := context.WithoutCancel(c.UserContext())
 	storeRef, broker := h.Store, h.Relay.Broker()
@@ -346,15 +347,6 @@ func stringMap(in map[string]any) (map[string]string, error) {
 
 func botError(status int, code, message string) error {
 	return &relay.Error{Status: status, Code: code, Message: message}
-}
-
-func firstNonBlank(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func cmpDuration(d, fallback time.Duration) time.Duration {

@@ -31,10 +31,6 @@ func refuse(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// MaxTextLength is the longest text one message may carry: the Open API
-// channel's limit (reference §5). Longer transcripts are split.
-const MaxTextLength = 4000
-
 // HandoverRequest is what a bot sends to hand a session over.
 type HandoverRequest struct {
 	UserID           string
@@ -144,7 +140,7 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 	}
 
 	now := r.store.Now()
-	parts := genesys.SplitText(transcriptText(req.Transcript), MaxTextLength)
+	parts := genesys.SplitText(transcriptText(req.Transcript), genesys.MaxTextRunes)
 	if len(parts) == 0 {
 		parts = []string{"The user asked to talk to an agent."}
 	}
@@ -228,8 +224,8 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 	if !utf8.ValidString(m.Text) {
 		return store.Message{}, refuse(400, "invalid_text", "The text is not valid UTF-8.")
 	}
-	if n := utf8.RuneCountInString(m.Text); n > MaxTextLength {
-		return store.Message{}, refuse(413, "text_too_long", "The text has %d characters; Genesys accepts at most %d in one message.", n, MaxTextLength)
+	if n := utf8.RuneCountInString(m.Text); n > genesys.MaxTextRunes {
+		return store.Message{}, refuse(413, "text_too_long", "The text has %d characters; Genesys accepts at most %d in one message.", n, genesys.MaxTextRunes)
 	}
 	if strings.TrimSpace(m.Text) == "" && len(m.Attachments) == 0 && m.QuickReply == nil {
 		return store.Message{}, refuse(400, "empty_message", "Send text, attachments or a quick reply.")

@@ -36,12 +36,12 @@ func TestLongTranscriptsAreSplitUnderTheGenesysLimit(t *testing.T) {
 		entries = append(entries, TranscriptEntry{Source: "user", Text: strings.Repeat("ä", 50)})
 	}
 	text := transcriptText(entries)
-	parts := genesys.SplitText(text, MaxTextLength)
+	parts := genesys.SplitText(text, genesys.MaxTextRunes)
 	if len(parts) < 4 || strings.Join(parts, "") != text {
 		t.Fatalf("%d parts; joined equal %v", len(parts), strings.Join(parts, "") == text)
 	}
 	for i, p := range parts {
-		if n := len([]rune(p)); n > MaxTextLength {
+		if n := len([]rune(p)); n > genesys.MaxTextRunes {
 			t.Fatalf("part %d has %d characters", i, n)
 		}
 	}

@@ -144,7 +144,7 @@ func TestADuplicateWebhookKeyIsLoggedAsADuplicate(t *testing.T) {
 				t.Fatalf("duplicate logged as %+v", w)
 			}
 		}
-		unprocessed, err := s.UnprocessedWebhooks(ctx, 10)
+		unprocessed, err := s.UnprocessedWebhooksAfter(ctx, 0, 10)
 		if err != nil || len(unprocessed) != 1 {
 			t.Fatalf("unprocessed %d, %v; want only the original", len(unprocessed), err)
 		}

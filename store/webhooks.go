@@ -39,18 +39,9 @@ func (s *Store) WebhookByID(ctx context.Context, id int64) (Webhook, error) {
 	return w, nil
 }
 
-// UnprocessedWebhooks lists valid webhooks whose processing did not finish
-// (the process stopped after answering 200), oldest first.
-func (s *Store) UnprocessedWebhooks(ctx context.Context, limit int) ([]Webhook, error) {
-	var out []Webhook
-	err := s.db.WithContext(ctx).Where("processed_at IS NULL AND verdict = ?", VerdictValid).Order("id").Limit(limit).Find(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("list unprocessed webhooks: %w", err)
-	}
-	return out, nil
-}
-
-// UnprocessedWebhooksAfter pages through UnprocessedWebhooks by id.
+// UnprocessedWebhooksAfter lists valid webhooks whose processing did not
+// finish (the process stopped after answering 200, or a full queue dropped
+// them), oldest first, from the id after afterID.
 func (s *Store) UnprocessedWebhooksAfter(ctx context.Context, afterID int64, limit int) ([]Webhook, error) {
 	var out []Webhook
 	err := s.db.WithContext(ctx).Where("processed_at IS NULL AND verdict = ? AND id > ?", VerdictValid, afterID).Order("id").Limit(limit).Find(&out).Error
