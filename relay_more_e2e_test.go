@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"handover/genesys"
 	"handover/genesys/sandbox"
 	"handover/store"
 )
@@ -255,4 +256,37 @@ func TestPollsAndNotificationCallsAreInTheGenesysCallLog(t *testing.T) {
 		}
 	}
 	t.Fatal("the notifications channel Handover opened is not in the call log")
+}
+
+func TestUnknownWebhookTypesAndFieldsAreAcceptedLoggedAndIgnored(t *testing.T) {
+	g := startSandbox(t, nil)
+	d := newDeployment(t, g)
+	inst := d.start()
+	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
+	d.sandboxConversation(inst, "s1")
+	conv, _ := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
+	e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+	body := []byte(`{"id":"future-1","type":"Presence","futureField":{"a":[1,2]},"text":"joined",` +
+		`"channel":{"id":"` + e.IntegrationID + `","to":{"id":"` + conv.CustomerID + `"},"from":{"id":"x"},"time":"` + time.Now().UTC().Format(time.RFC3339) + `","newField":true}}`)
+	if status := inst.postWebhook(body, genesys.Sign(d.secret, body)); status != http.StatusOK {
+		t.Fatalf("unknown type answered %d; Genesys would count that as a failed send", status)
+	}
+	var logged store.Webhook
+	waitFor(t, 5*time.Second, "the unknown webhook processed", func() bool {
+		inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+			if w.GenesysMessageID == "future-1" {
+				logged = w
+			}
+		})
+		return logged.ProcessedAt != nil
+	})
+	if logged.Verdict != store.VerdictValid || logged.EventType != "Presence" || logged.Outcome != store.OutcomeIgnored {
+		t.Fatalf("logged as %s / %s / %s", logged.Verdict, logged.EventType, logged.Outcome)
+	}
+	msgs, _ := inst.srv.store.ConversationMessages(context.Background(), conv.ID)
+	for _, m := range msgs {
+		if m.Text == "joined" {
+			t.Fatal("an unknown webhook type reached the user")
+		}
+	}
 }

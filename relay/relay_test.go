@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"handover/genesys"
 	"handover/store"
+	"handover/store/storetest"
 )
 
 func TestTranscriptIsOneReadableMessageWithLabelsAndTimes(t *testing.T) {
@@ -127,5 +129,28 @@ func TestAgentJoinedAndEndedRules(t *testing.T) {
 		if ended := agentLeft(c.p); ended != c.gone {
 			t.Errorf("%s: ended=%v", c.name, ended)
 		}
+	}
+}
+
+func TestPollingLeavesHalfTheRateBudgetToMessages(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	e := store.Endpoint{OrganisationID: 1, Name: "E", URLToken: "t", Provider: store.ProviderGenesysCloudOM,
+		Host: "http://127.0.0.1:1", ClientID: "id", ClientSecret: "secret"}
+	if err := s.CreateEndpoint(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	r := New(Config{Store: s, RequestsPerMinute: 600}) // a burst of 60
+	c, err := r.client(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Messages spend more than half the burst.
+	if !c.limiter.AllowN(time.Now(), 31) {
+		t.Fatal("could not take 31 tokens")
+	}
+	conv := store.Conversation{EndpointID: e.ID, GenesysConversationID: "g-1"}
+	if err := r.PollConversation(ctx, conv); !errors.Is(err, errBudget) {
+		t.Fatalf("poll with less than half the budget left: %v, want errBudget (and no call to Genesys)", err)
 	}
 }
