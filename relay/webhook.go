@@ -41,6 +41,7 @@ var sensitiveHeaderWords = []string{"authorization", "cookie", "token", "secret"
 func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (WebhookResult, error) {
 	// UTC, as the store writes every time: SQLite compares times as text.
 	log := store.Webhook{ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers), Body: string(in.Body)}
+	var customerID string // channel.to.id, once parsed: it picks the processor
 	result := func(status int, verdict, detail string) (WebhookResult, error) {
 		log.Status, log.Verdict, log.VerdictDetail = status, verdict, detail
 		log.LatencyUS = time.Since(in.ReceivedAt).Microseconds()
@@ -61,7 +62,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		if status != 200 {
 			r.log.WarnContext(ctx, "webhook rejected", slog.Int64("webhook_id", log.ID), slog.String("verdict", verdict), slog.String("detail", detail))
 		} else if !duplicate {
-			r.queueWebhook(log.ID, log.Body)
+			r.queueWebhook(log.ID, customerID)
 		}
 		r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
 		return WebhookResult{Status: status, Verdict: verdict, Detail: detail, LogID: log.ID}, nil
@@ -72,6 +73,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		return WebhookResult{}, err
 	}
 	check.describe(&log)
+	customerID = check.hook.Channel.To.ID
 	return result(check.status, check.verdict, check.detail)
 }
 
@@ -150,29 +152,35 @@ func dedupeKey(h genesys.Webhook) string {
 
 // queueWebhook hands a stored webhook to the processor of its customer. A
 // full queue loses nothing: the sweep finds the webhook in the database.
-func (r *Relay) queueWebhook(id int64, body string) {
+func (r *Relay) queueWebhook(id int64, customerID string) {
 	select {
-	case r.shardOf(body) <- id:
+	case r.shardOf(customerID) <- id:
 	default:
 		r.webhookOverflow.Store(true)
 	}
 }
 
 // queueWebhookWait is queueWebhook for the sweep, which may wait for room.
-func (r *Relay) queueWebhookWait(ctx context.Context, id int64, body string) {
+func (r *Relay) queueWebhookWait(ctx context.Context, id int64, customerID string) {
 	select {
-	case r.shardOf(body) <- id:
+	case r.shardOf(customerID) <- id:
 	case <-ctx.Done():
 	}
 }
 
-// shardOf is the processor queue of the webhook's customer.
-func (r *Relay) shardOf(body string) chan int64 {
+// shardOf is the processor queue of a customer: one customer's webhooks are
+// always processed by the same processor, in the order received.
+func (r *Relay) shardOf(customerID string) chan int64 {
+	h := fnv.New32a()
+	h.Write([]byte(customerID))
+	return r.webhookQueues[int(h.Sum32())%len(r.webhookQueues)]
+}
+
+// customerOf reads channel.to.id from a stored webhook body.
+func customerOf(body string) string {
 	var hook genesys.Webhook
 	_ = json.Unmarshal([]byte(body), &hook)
-	h := fnv.New32a()
-	h.Write([]byte(hook.Channel.To.ID))
-	return r.webhookQueues[int(h.Sum32())%len(r.webhookQueues)]
+	return hook.Channel.To.ID
 }
 
 func (r *Relay) processWebhooks(ctx context.Context, queue <-chan int64) {
@@ -212,7 +220,7 @@ func (r *Relay) sweepWebhooks(ctx context.Context) {
 				if !everything && r.store.Now().Sub(h.ReceivedAt) < sweepAge {
 					continue
 				}
-				r.queueWebhookWait(ctx, h.ID, h.Body)
+				r.queueWebhookWait(ctx, h.ID, customerOf(h.Body))
 			}
 			if len(hooks) < 500 {
 				break
