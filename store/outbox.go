@@ -121,19 +121,24 @@ func (s *Store) NextOutboxAttempt(ctx context.Context) (time.Time, bool, error) 
 }
 
 // OutboxBacklog counts the calls still waiting, and the age of the oldest.
+// One statement reads both, so that another instance sending the last call
+// between a count and a second read cannot turn "none left" into an error
+// (which failed whole /metrics scrapes).
 func (s *Store) OutboxBacklog(ctx context.Context) (int64, time.Duration, error) {
-	var count int64
-	if err := s.db.WithContext(ctx).Model(&OutboxItem{}).Where("status = ?", OutboxPending).Count(&count).Error; err != nil {
-		return 0, 0, fmt.Errorf("count outbox: %w", err)
+	var rows []struct {
+		CreatedAt time.Time
+		Pending   int64
 	}
-	if count == 0 {
+	err := s.db.WithContext(ctx).Model(&OutboxItem{}).
+		Select("created_at, (SELECT count(*) FROM outbox WHERE status = ?) AS pending", OutboxPending).
+		Where("status = ?", OutboxPending).Order("id").Limit(1).Scan(&rows).Error
+	if err != nil {
+		return 0, 0, fmt.Errorf("read outbox backlog: %w", err)
+	}
+	if len(rows) == 0 {
 		return 0, 0, nil
 	}
-	var oldest OutboxItem
-	if err := s.db.WithContext(ctx).Where("status = ?", OutboxPending).Order("id").Take(&oldest).Error; err != nil {
-		return 0, 0, fmt.Errorf("find oldest outbox item: %w", err)
-	}
-	return count, s.now().Sub(oldest.CreatedAt), nil
+	return rows[0].Pending, s.now().Sub(rows[0].CreatedAt), nil
 }
 
 // OutboxOf lists a conversation's calls, oldest first.
