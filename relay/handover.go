@@ -230,17 +230,18 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 	if strings.TrimSpace(m.Text) == "" && len(m.Attachments) == 0 && m.QuickReply == nil {
 		return store.Message{}, refuse(400, "empty_message", "Send text, attachments or a quick reply.")
 	}
-	conv, err := r.store.OpenConversation(ctx, e.ID, m.SessionID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Message{}, ErrNotInHandover
-	}
-	if err != nil {
-		return store.Message{}, err
-	}
 	now := r.store.Now()
-	msg := store.Message{ConversationID: conv.ID, EndpointID: e.ID, SessionID: conv.SessionID, Direction: store.FromUser, Kind: store.KindText, Text: m.Text,
+	var conv store.Conversation
+	msg := store.Message{EndpointID: e.ID, SessionID: m.SessionID, Direction: store.FromUser, Kind: store.KindText, Text: m.Text,
 		Data: store.MessageData{Attachments: m.Attachments, Custom: m.Custom}, Delivery: store.DeliveryPending, CreatedAt: now}
-	err = r.store.InTx(ctx, func(tx *store.Store) error {
+	err := r.store.InTx(ctx, func(tx *store.Store) (err error) {
+		// Read in the transaction: a handover ended meanwhile (by the agent,
+		// on another instance) must not get a message that would open a new
+		// conversation in Genesys.
+		if conv, err = openConversation(ctx, tx, e.ID, m.SessionID); err != nil {
+			return err
+		}
+		msg.ConversationID = conv.ID
 		if m.QuickReply != nil {
 			msg.Text = firstNonEmpty(m.Text, m.QuickReply.Text)
 			msg.Data.QuickReplies = []store.QuickReply{{Text: m.QuickReply.Text, Payload: m.QuickReply.Payload}}
@@ -273,18 +274,20 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 
 // UserTyping relays that the user is typing, when the endpoint relays typing.
 func (r *Relay) UserTyping(ctx context.Context, e store.Endpoint, sessionID string) error {
-	conv, err := r.store.OpenConversation(ctx, e.ID, sessionID)
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrNotInHandover
-	}
-	if err != nil || !e.RelayTyping {
-		return err
-	}
-	body := genesys.InboundEvent{
-		Channel: genesys.InboundEventChannel{From: customerRecipient(conv), Time: genesys.TimestampOf(r.store.Now())},
-		Events:  []genesys.Event{{EventType: genesys.EventTypeTyping}},
-	}
-	if err := r.enqueue(ctx, r.store, conv, nil, store.OutboxEvent, body); err != nil {
+	sent := false
+	err := r.store.InTx(ctx, func(tx *store.Store) error {
+		conv, err := openConversation(ctx, tx, e.ID, sessionID)
+		if err != nil || !e.RelayTyping {
+			return err
+		}
+		body := genesys.InboundEvent{
+			Channel: genesys.InboundEventChannel{From: customerRecipient(conv), Time: genesys.TimestampOf(r.store.Now())},
+			Events:  []genesys.Event{{EventType: genesys.EventTypeTyping}},
+		}
+		sent = true
+		return r.enqueue(ctx, tx, conv, nil, store.OutboxEvent, body)
+	})
+	if err != nil || !sent {
 		return err
 	}
 	r.notifyOutbox()
@@ -294,10 +297,7 @@ func (r *Relay) UserTyping(ctx context.Context, e store.Endpoint, sessionID stri
 // EndByUser ends the session's handover because the user left: the bot takes
 // over, and Genesys is told to disconnect the customer.
 func (r *Relay) EndByUser(ctx context.Context, e store.Endpoint, sessionID string) (store.Conversation, error) {
-	conv, err := r.store.OpenConversation(ctx, e.ID, sessionID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Conversation{}, ErrNotInHandover
-	}
+	conv, err := openConversation(ctx, r.store, e.ID, sessionID)
 	if err != nil {
 		return store.Conversation{}, err
 	}
@@ -309,6 +309,15 @@ func (r *Relay) EndByUser(ctx context.Context, e store.Endpoint, sessionID strin
 	}
 	r.notifyOutbox()
 	return ended, nil
+}
+
+// openConversation is the session's open handover, or ErrNotInHandover.
+func openConversation(ctx context.Context, s *store.Store, endpointID int64, sessionID string) (store.Conversation, error) {
+	conv, err := s.OpenConversation(ctx, endpointID, sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Conversation{}, ErrNotInHandover
+	}
+	return conv, err
 }
 
 // end closes a conversation once, announces it on the session's stream, and

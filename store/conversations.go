@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // CreateConversation inserts a new handover. ErrConflict when the session has
@@ -54,9 +55,18 @@ func (s *Store) ConversationByGenesysID(ctx context.Context, genesysID string) (
 	return s.conversationWhere(ctx, "genesys_conversation_id = ? AND genesys_conversation_id <> ''", genesysID)
 }
 
+// conversationWhere reads one conversation. Inside a transaction it locks
+// the row on PostgreSQL, so that what the transaction then writes (a message
+// queued for an open handover, a webhook applied to it) cannot interleave with
+// another instance ending it: a read-then-write on the same row is one step.
+// SQLite has a single writer connection, which serialises transactions anyway.
 func (s *Store) conversationWhere(ctx context.Context, query string, args ...any) (Conversation, error) {
 	var c Conversation
-	if err := s.db.WithContext(ctx).Where(query, args...).Take(&c).Error; err != nil {
+	q := s.db.WithContext(ctx).Where(query, args...)
+	if s.inTx && s.dialect == Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Take(&c).Error; err != nil {
 		return Conversation{}, fmt.Errorf("find conversation: %w", translate(err))
 	}
 	return c, nil

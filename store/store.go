@@ -40,6 +40,7 @@ type Store struct {
 	dialect Dialect
 	box     *secret.Box
 	now     func() time.Time
+	inTx    bool // a store given to InTx's function: reads of a conversation lock its row
 }
 
 // Options tune Open; the zero value is right for production.

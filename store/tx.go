@@ -12,7 +12,7 @@ import (
 // given, never the outer one, inside fn.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		return fn(&Store{db: db, dialect: s.dialect, box: s.box, now: s.now})
+		return fn(&Store{db: db, dialect: s.dialect, box: s.box, now: s.now, inTx: true})
 	})
 }
 
