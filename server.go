@@ -88,16 +88,16 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 	genesysHTTP.Transport = s.metrics.Transport(genesysHTTP.Transport)
 
 	relayCfg := relay.Config{
-		Store:             st,
-		Broker:            s.broker,
-		Logger:            logger,
-		HTTPClient:        genesysHTTP,
-		Observer:          s.metrics,
-		RetryFor:          cfg.OutboxRetryFor,
-		RequestsPerMinute: cfg.GenesysRequestsPerMinute,
-		WebhookMaxAge:     cfg.WebhookMaxAge,
-		PollInterval:      cfg.PollInterval,
-		SingleInstance:    st.Dialect() == store.SQLite,
+		Store:               st,
+		Broker:              s.broker,
+		Logger:              logger,
+		HTTPClient:          genesysHTTP,
+		Observer:            s.metrics,
+		RetryFor:            cfg.OutboxRetryFor,
+		RequestsPerMinute:   cfg.GenesysRequestsPerMinute,
+		WebhookReplayWindow: cfg.WebhookReplayWindow,
+		PollInterval:        cfg.PollInterval,
+		SingleInstance:      st.Dialect() == store.SQLite,
 	}
 	sandboxCfg := sandbox.Config{PublicBaseURL: s.localURL + sandboxPath, Logger: logger, SendReceipts: true}
 	if tune != nil {

@@ -41,7 +41,7 @@ type Config struct {
 
 	// Relay tuning.
 	Sandbox                  bool          // HANDOVER_SANDBOX: mount the Genesys sandbox and its endpoint
-	WebhookMaxAge            time.Duration // HANDOVER_WEBHOOK_MAX_AGE
+	WebhookReplayWindow      time.Duration // HANDOVER_WEBHOOK_REPLAY_WINDOW (formerly HANDOVER_WEBHOOK_MAX_AGE)
 	WebhookSecretGrace       time.Duration // HANDOVER_WEBHOOK_SECRET_GRACE
 	GenesysRequestsPerMinute int           // HANDOVER_GENESYS_REQUESTS_PER_MINUTE
 	OutboxRetryFor           time.Duration // HANDOVER_OUTBOX_RETRY_FOR
@@ -105,7 +105,14 @@ func Load(getenv func(string) string) (Config, error) {
 		return d
 	}
 	cfg.Sandbox = boolEnv("HANDOVER_SANDBOX", true)
-	cfg.WebhookMaxAge = durationEnv("HANDOVER_WEBHOOK_MAX_AGE", "15m", true)
+	// The replay window replaced a 15-minute maximum age that answered 401
+	// to correctly signed webhooks from a skewed clock; an old manifest's
+	// HANDOVER_WEBHOOK_MAX_AGE still sets it.
+	if getenv("HANDOVER_WEBHOOK_REPLAY_WINDOW") == "" && getenv("HANDOVER_WEBHOOK_MAX_AGE") != "" {
+		cfg.WebhookReplayWindow = durationEnv("HANDOVER_WEBHOOK_MAX_AGE", "24h", true)
+	} else {
+		cfg.WebhookReplayWindow = durationEnv("HANDOVER_WEBHOOK_REPLAY_WINDOW", "24h", true)
+	}
 	cfg.WebhookSecretGrace = durationEnv("HANDOVER_WEBHOOK_SECRET_GRACE", "24h", true)
 	cfg.OutboxRetryFor = durationEnv("HANDOVER_OUTBOX_RETRY_FOR", "15m", false)
 	cfg.PollInterval = durationEnv("HANDOVER_POLL_INTERVAL", "30s", false)

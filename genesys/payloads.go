@@ -22,8 +22,13 @@ const (
 	EventTypeTyping = "Typing"
 	TypingOn        = "On" // the only typing type; there is no "Off" (reference §4.7)
 
+	// Receipt statuses (OpenMessageNormalizedReceipt; docs/genesys.md, "Receipts").
+	ReceiptSent      = "Sent"
 	ReceiptDelivered = "Delivered"
+	ReceiptRead      = "Read"
 	ReceiptFailed    = "Failed"
+	ReceiptPublished = "Published"
+	ReceiptRemoved   = "Removed"
 
 	ReasonGeneralError       = "GeneralError"
 	ReasonMessageExpired     = "MessageExpired"

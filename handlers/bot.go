@@ -293,8 +293,19 @@ func (s *sessionStream) writeMessage(m store.Message) {
 		s.write("state", id, map[string]any{"conversationId": m.ConversationID, "state": m.Data.State, "reason": m.Data.Reason, "agentName": m.Data.AgentName, "time": m.CreatedAt})
 		return
 	}
-	s.write("message", id, map[string]any{"conversationId": m.ConversationID, "from": m.Direction, "text": m.Text, "attachments": m.Data.Attachments,
-		"quickReplies": m.Data.QuickReplies, "agentName": m.Data.AgentName, "genesysMessageId": m.GenesysMessageID, "time": m.CreatedAt})
+	if m.Kind == store.KindReceipt {
+		// Only failures reach the stream: the user's message did not get through.
+		s.write("receipt", id, map[string]any{"conversationId": m.ConversationID, "messageId": m.Data.AboutMessage, "status": m.Delivery,
+			"genesysStatus": m.Data.ReceiptStatus, "reason": m.Error, "genesysMessageId": m.GenesysMessageID, "time": m.CreatedAt})
+		return
+	}
+	data := map[string]any{"conversationId": m.ConversationID, "from": m.Direction, "text": m.Text, "attachments": m.Data.Attachments,
+		"quickReplies": m.Data.QuickReplies, "agentName": m.Data.AgentName, "genesysMessageId": m.GenesysMessageID, "time": m.CreatedAt}
+	if m.Direction == store.FromFlow {
+		// An Architect flow's message: Genesys speaking, not an agent.
+		data["from"], data["origin"] = store.FromSystem, "genesys_flow"
+	}
+	s.write("message", id, data)
 }
 
 func (s *sessionStream) write(event, id string, data any) {

@@ -198,6 +198,17 @@ func messageEntry(m store.Message, item store.OutboxItem) views.TimelineEntry {
 		}
 	case store.KindTyping:
 		e.Text = m.Direction + " is typing"
+	case store.KindReceipt:
+		e.Kind, e.Who = views.EntryReceipt, "Genesys"
+		e.Text = fmt.Sprintf("receipt %s for message #%d", m.Data.ReceiptStatus, m.Data.AboutMessage)
+		if m.Data.FinalReceipt {
+			e.Text += " (final)"
+		}
+	case store.KindFlowHidden:
+		e.Detail = "Architect flow message, hidden from the user (endpoint setting)"
+	}
+	if m.Direction == store.FromFlow && m.Kind == store.KindText {
+		e.Detail = "Architect flow message, shown to the user as from the system"
 	}
 	var details []string
 	if e.Kind != views.EntryState && m.Data.AgentName != "" && m.Direction == store.FromAgent {

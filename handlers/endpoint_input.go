@@ -37,6 +37,7 @@ type endpointInput struct {
 	Priority         int
 	CustomAttributes map[string]string
 	RelayTyping      bool
+	FlowMessages     string // store.FlowMessagesShow or …Hide; "" for show
 	AttributeNames   map[string]string
 	CopilotBaseURL   string
 }
@@ -58,6 +59,7 @@ const (
 	fieldCustomAttributes = "customAttributes"
 	fieldAttributeNames   = "attributeNames"
 	fieldCopilotBaseURL   = "copilotBaseUrl"
+	fieldFlowMessages     = "flowMessages"
 )
 
 // minWebhookSecretLength is Genesys's own rule for the signature secret token
@@ -194,6 +196,10 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 	if err != nil {
 		errs[fieldCopilotBaseURL] = err.Error()
 	}
+	flowMessages := cmp.Or(in.FlowMessages, store.FlowMessagesShow)
+	if flowMessages != store.FlowMessagesShow && flowMessages != store.FlowMessagesHide {
+		errs[fieldFlowMessages] = fmt.Sprintf("Use %q or %q.", store.FlowMessagesShow, store.FlowMessagesHide)
+	}
 
 	if len(errs) > 0 {
 		return &ValidationError{Fields: errs}
@@ -222,6 +228,7 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 	e.DefaultPriority = in.Priority
 	e.DefaultCustomAttributes = in.CustomAttributes
 	e.RelayTyping = in.RelayTyping
+	e.FlowMessages = flowMessages
 	e.AttributeNames = attributeNames
 	e.CopilotBaseURL = copilotBaseURL
 	return nil

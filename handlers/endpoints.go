@@ -181,6 +181,9 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 		props.WebhookURL = h.PublicURL + "/handover/genesysCloudOM"
 		props.HostWarning = genesys.Host(e.Host).Warning()
 		props.IntegrationID, props.IntegrationError = e.IntegrationID, e.IntegrationError
+		if e.ClockSkewAt != nil && e.ClockSkewMS != 0 && time.Since(*e.ClockSkewAt) < 24*time.Hour {
+			props.ClockSkew, props.ClockSkewAt = relay.DescribeSkew(time.Duration(e.ClockSkewMS)*time.Millisecond), e.ClockSkewAt.UTC().Format("2006-01-02 15:04:05 UTC")
+		}
 		if h.Tools != nil {
 			if props.Tools, err = h.Tools.sections(c, e); err != nil {
 				return err
@@ -218,6 +221,7 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		Priority:         c.FormValue(fieldPriority),
 		CustomAttributes: c.FormValue(fieldCustomAttributes),
 		RelayTyping:      c.FormValue("relayTyping") == "true",
+		FlowMessages:     c.FormValue(fieldFlowMessages),
 		CopilotBaseURL:   c.FormValue(fieldCopilotBaseURL),
 	}
 	attributeNames := map[string]string{}
@@ -230,7 +234,7 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		Host: values.Host, DeploymentName: values.DeploymentName, QueueID: values.QueueID, ClientID: values.ClientID,
 		WebhookSecret: c.FormValue(fieldWebhookSecret), ClientSecret: c.FormValue(fieldClientSecret),
 		SendProfile: values.SendProfile, Language: values.Language, Skills: splitSkills(values.Skills), RelayTyping: values.RelayTyping,
-		AttributeNames: attributeNames, CopilotBaseURL: values.CopilotBaseURL,
+		AttributeNames: attributeNames, CopilotBaseURL: values.CopilotBaseURL, FlowMessages: values.FlowMessages,
 	}
 	errs := map[string]string{}
 	var err error
@@ -259,7 +263,7 @@ func formValues(e store.Endpoint) views.EndpointFormValues {
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
 		Language: e.DefaultLanguage, Skills: strings.Join(e.DefaultSkills, ", "), Priority: priority,
 		CustomAttributes: attrs, RelayTyping: e.RelayTyping, AttributeNames: attributeNameRows(e.AttributeNames),
-		CopilotBaseURL: e.CopilotBaseURL,
+		CopilotBaseURL: e.CopilotBaseURL, FlowMessages: e.FlowMessages,
 	}
 }
 

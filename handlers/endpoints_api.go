@@ -37,6 +37,7 @@ type endpointRequest struct {
 	Priority         *int              `json:"priority"`
 	CustomAttributes json.RawMessage   `json:"customAttributes"`
 	RelayTyping      *bool             `json:"relayTyping"`
+	FlowMessages     *string           `json:"flowMessages"`
 	AttributeNames   map[string]string `json:"attributeNames"`
 	CopilotBaseURL   *string           `json:"copilotBaseUrl"`
 
@@ -71,6 +72,7 @@ type endpointResponse struct {
 	Priority         int               `json:"priority"`
 	CustomAttributes map[string]string `json:"customAttributes"`
 	RelayTyping      bool              `json:"relayTyping"`
+	FlowMessages     string            `json:"flowMessages"`
 	AttributeNames   map[string]string `json:"attributeNames"`
 	CopilotBaseURL   string            `json:"copilotBaseUrl"`
 	URLToken         string            `json:"urlToken"`
@@ -85,7 +87,7 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		Host: e.Host, HostWarning: genesys.Host(e.Host).Warning(), DeploymentName: e.DeploymentName,
 		QueueID: e.QueueID, ClientID: e.ClientID, WebhookSecretSet: e.WebhookSecret != "", ClientSecretSet: e.ClientSecret != "",
 		SendProfile: e.SendProfile, Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
-		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, AttributeNames: effectiveAttributeNames(e),
+		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: effectiveAttributeNames(e),
 		CopilotBaseURL: e.CopilotBaseURL, URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
 }
@@ -202,7 +204,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 		Name: e.Name, Organisation: e.Organisation.Name, Provider: e.Provider, Host: e.Host,
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
 		Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
-		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, AttributeNames: maps.Clone(e.AttributeNames),
+		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: maps.Clone(e.AttributeNames),
 		CopilotBaseURL: e.CopilotBaseURL,
 	}
 	if req.AttributeNames != nil {
@@ -227,6 +229,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 	set(&in.ClientSecret, req.ClientSecret)
 	set(&in.Language, req.Language)
 	set(&in.CopilotBaseURL, req.CopilotBaseURL)
+	set(&in.FlowMessages, req.FlowMessages)
 	if req.SendProfile != nil {
 		in.SendProfile = *req.SendProfile
 	}

@@ -147,6 +147,7 @@ func webhookRow(w store.Webhook, names endpointNames) views.WebhookRow {
 		ID: w.ID, Received: w.ReceivedAt, Endpoint: names.namePtr(w.EndpointID), EventType: w.EventType,
 		Verdict: w.Verdict, VerdictDetail: w.VerdictDetail, Status: w.Status, Latency: time.Duration(w.LatencyUS) * time.Microsecond,
 		Outcome: w.Outcome, ConversationID: derefID(w.ConversationID), ReplayOf: derefID(w.ReplayOf),
+		ClockSkew: time.Duration(w.ClockSkewMS) * time.Millisecond,
 	}
 	if w.ProcessedAt != nil {
 		row.Processed, row.Processing = true, max(0, w.ProcessedAt.Sub(w.ReceivedAt))

@@ -19,63 +19,138 @@ import (
 )
 
 // The webhook never says that an agent joined or that the conversation
-// ended (reference §0 item 6). Three sources tell it instead, all feeding
-// applyGenesysState: the Notifications API WebSocket per queue (fast, but it
+// ended (docs/genesys.md, "Agent joined and conversation end"). Four sources
+// tell it instead: the Notifications API WebSocket per queue (fast, but it
 // loses events while disconnected), a rate-budgeted poll of each open
-// conversation (the repair), and a trigger route Genesys Process Automation
-// can call (HandleTrigger).
+// conversation (the repair), and a route that Genesys Process Automation
+// triggers and Amazon EventBridge API destinations call (HandleTrigger).
+//
+// Real Genesys sends more than "joined" and "left": a queue offers the
+// conversation to agents who may decline or let the offer time out, agents
+// transfer to one another and to other queues, and after-call work follows
+// an agent's leaving. The rules below join only on a connected agent and end
+// only when the customer leg ends or the last connected agent leaves other
+// than by transfer (docs/genesys.md, "Offers are not answers").
 
 // applyGenesysState applies a snapshot of a conversation's participants
-// (§10.4): an agent connected means joined; the agent leaving, other than by
-// transfer, or the customer leg ending, means the agent ended it.
+// (a queue topic event or a poll).
 func (r *Relay) applyGenesysState(ctx context.Context, conv store.Conversation, participants []genesys.Participant) error {
 	if !conv.Open() {
 		return nil
 	}
 	ctx = logging.WithConversationID(ctx, conv.ID)
-	now := r.store.Now()
-	ended := false
-	for _, p := range participants {
+	var (
+		current  *genesys.Participant // the agent connected last
+		engaged  bool                 // an agent is connected or being offered the conversation
+		left     *genesys.Participant // an agent who was connected and left other than by transfer
+		customer *genesys.Participant
+	)
+	for i := range participants {
+		p := &participants[i]
 		switch p.Purpose {
 		case "agent":
 			switch {
 			case p.State == "connected":
-				var joined bool
-				err := r.store.InTx(ctx, func(tx *store.Store) (err error) {
-					joined, err = r.markAgentJoined(ctx, tx, conv, agentName(p), now)
-					return err
-				})
-				if err != nil {
-					return err
+				engaged = true
+				if current == nil || !p.ConnectedTime.Before(current.ConnectedTime.Time) {
+					current = p
 				}
-				conv.State = store.StateAgentJoined
-				if joined {
-					r.log.InfoContext(ctx, "agent joined", slog.String("agent", agentName(p)))
-					r.observeAgent(agentEffects{joined: true}, conv.CreatedAt, now)
-					r.publish(conv)
-				}
-			case agentLeft(p):
-				ended = true
+			case !isGone(p.State):
+				engaged = true // alerting, offering, contacting…: not an answer yet
+			case agentLeft(*p):
+				left = p
 			}
 		case "customer":
-			if isGone(p.State) {
-				ended = true
-			}
+			customer = p
 		}
 	}
-	if ended {
-		_, err := r.end(ctx, conv, store.StateEnded, store.ReasonAgentEnded, nil)
+	switch {
+	case customer != nil && isGone(customer.State):
+		_, err := r.end(ctx, conv, store.StateEnded, EndReason(customer.DisconnectType), nil)
 		return err
+	case current != nil:
+		return r.agentConnected(ctx, conv, agentName(*current))
+	case left != nil && !engaged:
+		_, err := r.end(ctx, conv, store.StateEnded, EndReason(left.DisconnectType), nil)
+		return err
+	}
+	return nil
+}
+
+// agentConnected records that the agent named is connected: the first one
+// joins the handover; a later one (after a transfer) is announced on the
+// stream with its name, as is a better name for the same agent.
+func (r *Relay) agentConnected(ctx context.Context, conv store.Conversation, name string) error {
+	now := r.store.Now()
+	var joined, renamed bool
+	err := r.store.InTx(ctx, func(tx *store.Store) (err error) {
+		current, err := tx.ConversationByID(ctx, conv.ID)
+		if err != nil || !current.Open() {
+			return err
+		}
+		if current.State == store.StateQueued {
+			joined, err = r.markAgentJoined(ctx, tx, current, name, now)
+			return err
+		}
+		if name == "" || name == current.AgentName {
+			return nil
+		}
+		if err := tx.SetAgentName(ctx, conv.ID, name); err != nil {
+			return err
+		}
+		renamed = true
+		event := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindState,
+			Data: store.MessageData{State: store.StateAgentJoined, AgentName: name}, CreatedAt: now}
+		return tx.InsertMessage(ctx, &event)
+	})
+	if err != nil {
+		return err
+	}
+	if joined {
+		r.log.InfoContext(ctx, "agent joined", slog.String("agent", name))
+		r.observeAgent(agentEffects{joined: true}, conv.CreatedAt, now)
+	}
+	if joined || renamed {
+		r.publish(conv)
 	}
 	return nil
 }
 
 func isGone(state string) bool { return state == "disconnected" || state == "terminated" }
 
-// agentLeft tells an agent who ended the conversation from one who was only
-// offered it (no connectedTime) or transferred it on (§10.4).
+// agentLeft tells an agent who left the conversation from one who was only
+// offered it (no connectedTime: declined or timed out) or transferred it on.
 func agentLeft(p genesys.Participant) bool {
-	return p.Purpose == "agent" && isGone(p.State) && !p.ConnectedTime.IsZero() && !strings.HasPrefix(p.DisconnectType, "transfer")
+	return p.Purpose == "agent" && isGone(p.State) && !p.ConnectedTime.IsZero() && !isTransfer(p.DisconnectType)
+}
+
+// isTransfer reads both spellings of Genesys's transfer disconnect types:
+// "transfer", "transfer.forward", … in conversations and queue events, and
+// "TRANSFER", "FORWARD_TRANSFER", … in analytics detail events.
+func isTransfer(disconnectType string) bool {
+	return strings.Contains(strings.ToLower(disconnectType), "transfer")
+}
+
+// EndReason maps a Genesys disconnectType, in either spelling, to the end
+// reason the bot and the console see (docs/genesys.md, "End reasons"). A
+// conversation Genesys ends is ended by its side: the user's own leaving goes
+// through the bot API and closes the handover before Genesys hears of it.
+func EndReason(disconnectType string) string {
+	t := strings.ReplaceAll(strings.ToLower(disconnectType), "_", ".")
+	switch {
+	case t == "inactivity":
+		return store.ReasonInactivity
+	case t == "timeout":
+		return store.ReasonTimeout
+	case t == "session.expired":
+		return store.ReasonSessionExpired
+	case t == "error" || t == "transport.failure" || t == "system" || t == "uncallable":
+		return store.ReasonError
+	case isTransfer(t) || t == "takeover":
+		return store.ReasonTransferred
+	default: // client, endpoint, peer, other, spam, …
+		return store.ReasonAgentEnded
+	}
 }
 
 func agentName(p genesys.Participant) string {
@@ -148,45 +223,61 @@ func (r *Relay) PollConversation(ctx context.Context, conv store.Conversation) e
 	return r.applyGenesysState(ctx, conv, gc.Participants)
 }
 
-// TriggerEvent is what a Genesys Process Automation trigger (through a data
-// action) posts to /handover/genesysCloudOM/events: either the trigger's own
-// body (topicName and eventBody of a v2.detail.events.conversation topic) or
-// a flat {"conversationId", "event"}.
+// TriggerEvent is what posts to /handover/genesysCloudOM/events say, in any
+// of three forms: a Process Automation trigger's body (topicName and
+// eventBody of a v2.detail.events.conversation topic), an Amazon EventBridge
+// API destination's envelope (the same inside "detail"), or a flat
+// {"conversationId", "event"} (docs/genesys.md, "Process Automation and EventBridge").
 type TriggerEvent struct {
 	ConversationID string
-	Event          string // customer.end, user.end, acw, user.start
+	Event          string // customer.end, user.end, acw, user.start, or agent.joined (flat form)
 	DisconnectType string
 	AgentName      string
+	// InteractingMS is how long the agent of a user.end was connected, when
+	// the event says; 0 means never: a declined or missed offer.
+	InteractingMS *int64
 }
 
-// ParseTriggerEvent reads either form of a trigger body.
+// triggerBody is one detail event: topicName and eventBody.
+type triggerBody struct {
+	TopicName string `json:"topicName"`
+	EventBody *struct {
+		ConversationID        string `json:"conversationId"`
+		DisconnectType        string `json:"disconnectType"`
+		InteractingDurationMs *int64 `json:"interactingDurationMs"`
+	} `json:"eventBody"`
+}
+
+// ParseTriggerEvent reads any form of an events body.
 func ParseTriggerEvent(body []byte) (TriggerEvent, error) {
 	var raw struct {
-		TopicName      string `json:"topicName"`
-		ConversationID string `json:"conversationId"`
-		Event          string `json:"event"`
-		DisconnectType string `json:"disconnectType"`
-		AgentName      string `json:"agentName"`
-		EventBody      *struct {
-			ConversationID string `json:"conversationId"`
-			DisconnectType string `json:"disconnectType"`
-		} `json:"eventBody"`
+		triggerBody
+		ConversationID string       `json:"conversationId"`
+		Event          string       `json:"event"`
+		DisconnectType string       `json:"disconnectType"`
+		AgentName      string       `json:"agentName"`
+		DetailType     string       `json:"detail-type"`
+		Detail         *triggerBody `json:"detail"` // EventBridge
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return TriggerEvent{}, fmt.Errorf("the body is not JSON: %w", err)
 	}
 	ev := TriggerEvent{ConversationID: raw.ConversationID, Event: raw.Event, DisconnectType: raw.DisconnectType, AgentName: raw.AgentName}
-	if raw.EventBody != nil {
-		ev.ConversationID = firstNonEmpty(raw.EventBody.ConversationID, ev.ConversationID)
-		ev.DisconnectType = firstNonEmpty(raw.EventBody.DisconnectType, ev.DisconnectType)
+	detail := raw.triggerBody
+	if raw.Detail != nil {
+		detail = *raw.Detail
+		detail.TopicName = firstNonEmpty(detail.TopicName, raw.DetailType)
 	}
-	if raw.TopicName != "" {
-		// v2.detail.events.conversation.<id>.customer.end → customer.end
-		if rest, ok := strings.CutPrefix(raw.TopicName, "v2.detail.events.conversation."); ok {
-			if id, event, ok := strings.Cut(rest, "."); ok {
-				ev.ConversationID = firstNonEmpty(ev.ConversationID, id)
-				ev.Event = firstNonEmpty(ev.Event, event)
-			}
+	if detail.EventBody != nil {
+		ev.ConversationID = firstNonEmpty(detail.EventBody.ConversationID, ev.ConversationID)
+		ev.DisconnectType = firstNonEmpty(detail.EventBody.DisconnectType, ev.DisconnectType)
+		ev.InteractingMS = detail.EventBody.InteractingDurationMs
+	}
+	// v2.detail.events.conversation.<id>.customer.end → customer.end
+	if rest, ok := strings.CutPrefix(detail.TopicName, "v2.detail.events.conversation."); ok {
+		if id, event, ok := strings.Cut(rest, "."); ok {
+			ev.ConversationID = firstNonEmpty(ev.ConversationID, id)
+			ev.Event = firstNonEmpty(ev.Event, event)
 		}
 	}
 	switch {
@@ -198,7 +289,10 @@ func ParseTriggerEvent(body []byte) (TriggerEvent, error) {
 	return ev, nil
 }
 
-// HandleTrigger applies a Process Automation event to the endpoint's conversation.
+// HandleTrigger applies a detail event to the endpoint's conversation:
+// customer.end ends it; user.end ends it only when the agent had been
+// connected and did not transfer; user.start (an offer) and acw (wrap-up
+// after the agent left) change nothing; agent.joined, of the flat form, joins.
 func (r *Relay) HandleTrigger(ctx context.Context, e store.Endpoint, ev TriggerEvent) (store.Conversation, error) {
 	conv, err := r.store.ConversationByGenesysID(ctx, ev.ConversationID)
 	if err != nil {
@@ -207,20 +301,29 @@ func (r *Relay) HandleTrigger(ctx context.Context, e store.Endpoint, ev TriggerE
 	if conv.EndpointID != e.ID {
 		return store.Conversation{}, fmt.Errorf("conversation %s: %w", ev.ConversationID, store.ErrNotFound)
 	}
-	transfer := strings.Contains(strings.ToUpper(ev.DisconnectType), "TRANSFER")
+	ctx = logging.WithConversationID(ctx, conv.ID)
 	switch ev.Event {
-	case "user.start", "agent.joined":
+	case "agent.joined":
 		err = r.applyGenesysState(ctx, conv, []genesys.Participant{{Purpose: "agent", State: "connected", Name: ev.AgentName}})
-	case "user.end", "acw":
-		if !transfer {
-			_, err = r.end(ctx, conv, store.StateEnded, store.ReasonAgentEnded, nil)
+	case "user.start", "acw":
+		r.log.InfoContext(ctx, "Genesys event logged", slog.String("event", ev.Event))
+	case "user.end":
+		neverConnected := ev.InteractingMS != nil && *ev.InteractingMS == 0
+		if conv.State == store.StateAgentJoined && !neverConnected && !isTransfer(ev.DisconnectType) {
+			conv, err = r.end(ctx, conv, store.StateEnded, EndReason(ev.DisconnectType), nil)
 		}
 	case "customer.end":
-		_, err = r.end(ctx, conv, store.StateEnded, store.ReasonAgentEnded, nil)
+		conv, err = r.end(ctx, conv, store.StateEnded, EndReason(ev.DisconnectType), nil)
 	default:
 		return conv, &Error{Status: 400, Code: "unknown_event", Message: fmt.Sprintf("Unknown event %q; use customer.end, user.end, acw or user.start.", ev.Event)}
 	}
-	return conv, err
+	if err != nil {
+		return conv, err
+	}
+	if current, err := r.store.ConversationByID(ctx, conv.ID); err == nil {
+		conv = current
+	}
+	return conv, nil
 }
 
 // watchNotifications keeps one Notifications WebSocket per endpoint that

@@ -320,6 +320,16 @@ func openConversation(ctx context.Context, s *store.Store, endpointID int64, ses
 	return conv, err
 }
 
+// goodbyes are what the user reads when Genesys ends the handover, by cause.
+var goodbyes = map[string]string{
+	store.ReasonAgentEnded:     "The agent has ended the conversation. You are chatting with the bot again.",
+	store.ReasonInactivity:     "The conversation with the agent ended after a period of inactivity. You are chatting with the bot again.",
+	store.ReasonTimeout:        "The conversation with the agent timed out. You are chatting with the bot again.",
+	store.ReasonSessionExpired: "The conversation with the agent expired. You are chatting with the bot again.",
+	store.ReasonTransferred:    "The conversation was transferred out of this chat. You are chatting with the bot again.",
+	store.ReasonError:          "The conversation with the agent ended because of a problem on the agents' side. You are chatting with the bot again.",
+}
+
 // end closes a conversation once, announces it on the session's stream, and
 // runs also (when not nil) in the same transaction.
 func (r *Relay) end(ctx context.Context, conv store.Conversation, state, reason string, also func(tx *store.Store) error) (store.Conversation, error) {
@@ -336,9 +346,9 @@ func (r *Relay) end(ctx context.Context, conv store.Conversation, state, reason 
 		if err := tx.InsertMessage(ctx, &event); err != nil {
 			return err
 		}
-		if reason == store.ReasonAgentEnded {
+		if text, ok := goodbyes[reason]; ok {
 			bye := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromBot, Kind: store.KindText,
-				Text: "The agent has ended the conversation. You are chatting with the bot again.", CreatedAt: now}
+				Text: text, CreatedAt: now}
 			if err := tx.InsertMessage(ctx, &bye); err != nil {
 				return err
 			}

@@ -39,8 +39,11 @@ type Config struct {
 	// RequestsPerMinute is the client-side budget per OAuth client, below
 	// Genesys's limit of 300 per minute per token.
 	RequestsPerMinute int
-	// WebhookMaxAge rejects webhooks whose channel.time is older (replays); 0 disables.
-	WebhookMaxAge time.Duration
+	// WebhookReplayWindow: a signed webhook whose channel.time is further
+	// from now than this is answered 200 but not applied (a replay, or a
+	// clock far off); 0 applies every one. Dedupe keys are kept at least
+	// this long whatever the log retention.
+	WebhookReplayWindow time.Duration
 	// PollInterval is how often an open conversation's state is read from
 	// Genesys when no notification has said anything about it.
 	PollInterval time.Duration

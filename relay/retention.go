@@ -7,12 +7,15 @@ import (
 )
 
 // PruneLogs deletes the webhooks and Genesys calls logged more than retention
-// ago (HANDOVER_WEBHOOK_RETENTION); a retention of 0 keeps them forever.
+// ago (HANDOVER_WEBHOOK_RETENTION), but never within the webhook replay
+// window; a retention of 0 keeps them forever.
 func (r *Relay) PruneLogs(ctx context.Context, retention time.Duration) error {
 	if retention <= 0 {
 		return nil
 	}
-	before := r.store.Now().Add(-retention)
+	// Webhook rows carry the dedupe keys: keep them for the whole replay
+	// window, or a replay just inside it would be applied twice.
+	before := r.store.Now().Add(-max(retention, r.cfg.WebhookReplayWindow))
 	webhooks, err := r.store.PruneWebhooks(ctx, before)
 	if err != nil {
 		return err

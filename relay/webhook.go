@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,8 +46,12 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 	result := func(status int, verdict, detail string) (WebhookResult, error) {
 		log.Status, log.Verdict, log.VerdictDetail = status, verdict, detail
 		log.LatencyUS = time.Since(in.ReceivedAt).Microseconds()
-		if status != 200 {
+		if verdict != store.VerdictValid {
+			// Refused, or signed but outside the replay window: logged, never applied.
 			log.Outcome = store.OutcomeRejected
+			if status == 200 {
+				log.Outcome = store.OutcomeIgnored
+			}
 			now := r.store.Now()
 			log.ProcessedAt = &now
 		}
@@ -59,20 +64,29 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		} else {
 			r.obs.Webhook(verdict)
 		}
-		if status != 200 {
+		switch {
+		case status != 200:
 			r.log.WarnContext(ctx, "webhook rejected", slog.Int64("webhook_id", log.ID), slog.String("verdict", verdict), slog.String("detail", detail))
-		} else if !duplicate {
+		case verdict != store.VerdictValid:
+			r.log.WarnContext(ctx, "signed webhook outside the replay window answered but not applied", slog.Int64("webhook_id", log.ID), slog.String("detail", detail))
+		case !duplicate:
 			r.queueWebhook(log.ID, customerID)
 		}
 		r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
 		return WebhookResult{Status: status, Verdict: verdict, Detail: detail, LogID: log.ID}, nil
 	}
 
-	check, err := r.checkWebhook(ctx, in.Body, in.Signature, in.ReceivedAt, r.cfg.WebhookMaxAge)
+	check, err := r.checkWebhook(ctx, in.Body, in.Signature, in.ReceivedAt, r.cfg.WebhookReplayWindow)
 	if err != nil {
 		return WebhookResult{}, err
 	}
 	check.describe(&log)
+	if check.skew != 0 && check.endpointID != nil {
+		// A skewed clock is worth an admin's look: shown on the endpoint page.
+		if err := r.store.RecordClockSkew(ctx, *check.endpointID, check.skew, in.ReceivedAt.UTC()); err != nil {
+			return WebhookResult{}, err
+		}
+	}
 	customerID = check.hook.Channel.To.ID
 	return result(check.status, check.verdict, check.detail)
 }
@@ -83,12 +97,14 @@ type webhookCheck struct {
 	verdict, detail string
 	hook            genesys.Webhook
 	endpointID      *int64
+	skew            time.Duration // channel.time minus the time received, when over MaxClockSkew
 }
 
 // describe copies what the checks learnt onto the webhook's log row; a valid
 // webhook gets its dedupe key.
 func (c webhookCheck) describe(w *store.Webhook) {
 	w.IntegrationID, w.GenesysMessageID, w.EventType, w.EndpointID = c.hook.Channel.ID, c.hook.ID, c.hook.Type, c.endpointID
+	w.ClockSkewMS = c.skew.Milliseconds()
 	if c.verdict == store.VerdictValid {
 		key := dedupeKey(c.hook)
 		w.DedupeKey = &key
@@ -96,9 +112,15 @@ func (c webhookCheck) describe(w *store.Webhook) {
 }
 
 // checkWebhook parses the body, finds the endpoint by integration and
-// verifies the signature with its secret in constant time; with maxAge > 0 it
-// also refuses a channel.time older than that (a captured request replayed).
-func (r *Relay) checkWebhook(ctx context.Context, body []byte, signature string, receivedAt time.Time, maxAge time.Duration) (webhookCheck, error) {
+// verifies the signature with its secret in constant time.
+//
+// A correctly signed webhook is always answered 200: Genesys counts any other
+// answer as a failed delivery, and the agent's send fails with it
+// (docs/genesys.md, "Answer every signed webhook with 2xx"). With window > 0,
+// one whose channel.time is further than window from now either way is
+// logged as stale and not applied; replays within the window are stopped by
+// the dedupe key, which the log keeps at least that long.
+func (r *Relay) checkWebhook(ctx context.Context, body []byte, signature string, receivedAt time.Time, window time.Duration) (webhookCheck, error) {
 	hook, err := genesys.ParseWebhook(body)
 	if err != nil {
 		return webhookCheck{status: 400, verdict: store.VerdictMalformed, detail: err.Error()}, nil
@@ -136,18 +158,48 @@ verify:
 		}
 		return reject(verdict, verifyErr.Error())
 	}
-	if age := receivedAt.Sub(hook.Channel.Time.Time); maxAge > 0 && !hook.Channel.Time.IsZero() && (age > maxAge || age < -5*time.Minute) {
-		return reject(store.VerdictStale, fmt.Sprintf("channel.time %s is %s from now; older than %s is refused as a replay", genesys.FormatTime(hook.Channel.Time.Time), age.Round(time.Second), maxAge))
-	}
 	check.status, check.verdict = 200, store.VerdictValid
+	if hook.Channel.Time.IsZero() {
+		return check, nil
+	}
+	skew := hook.Channel.Time.Sub(receivedAt)
+	if skew > MaxClockSkew || skew < -MaxClockSkew {
+		check.skew = skew.Round(time.Millisecond)
+		check.detail = fmt.Sprintf("channel.time %s is %s from Handover's clock", genesys.FormatTime(hook.Channel.Time.Time), DescribeSkew(skew))
+	}
+	if window > 0 && (skew > window || skew < -window) {
+		check.verdict = store.VerdictStale
+		check.detail = fmt.Sprintf("channel.time %s is %s from Handover's clock, outside the %s replay window: answered 200, not applied",
+			genesys.FormatTime(hook.Channel.Time.Time), DescribeSkew(skew), window)
+	}
 	return check, nil
 }
 
 // WebhooksTopic is signalled on every logged webhook (the console's log).
 const WebhooksTopic = "webhooks"
 
+// MaxClockSkew is how far a webhook's channel.time may be from Handover's
+// clock before the webhook log and the endpoint page flag it.
+const MaxClockSkew = time.Minute
+
+// DescribeSkew says how far a clock is from Handover's: "2h0m0s behind", "3m0s ahead of".
+func DescribeSkew(skew time.Duration) string {
+	if skew < 0 {
+		return (-skew).Round(time.Second).String() + " behind"
+	}
+	return skew.Round(time.Second).String() + " ahead of"
+}
+
+// dedupeKey is what makes a webhook distinct. A retry of the same message
+// keeps its id; receipts share the id of the message they are about, and
+// several follow one another (Sent, Delivered, Read or Failed), so a
+// receipt's status and final flag are part of its key (docs/genesys.md, "Receipts").
 func dedupeKey(h genesys.Webhook) string {
-	return h.Channel.ID + "|" + h.Type + "|" + h.ID
+	key := h.Channel.ID + "|" + h.Type + "|" + h.ID
+	if h.Type == genesys.MessageTypeReceipt {
+		key += "|" + h.Status + "|" + strconv.FormatBool(h.IsFinalReceipt)
+	}
+	return key
 }
 
 // queueWebhook hands a stored webhook to the processor of its customer. A
@@ -287,13 +339,9 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 			}
 		case genesys.MessageTypeReceipt:
 			outcome = store.OutcomeLogged
-			delivery := store.DeliveryDelivered
-			if hook.Status == genesys.ReceiptFailed {
-				delivery = store.DeliveryFailed
-			}
 			var applied bool
-			if applied, err = tx.SetDeliveryByGenesysID(ctx, conv.ID, hook.ID, delivery, reasonText(hook.Reasons)); err == nil && applied {
-				r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
+			if applied, err = r.applyReceipt(ctx, tx, conv, hook, now); err == nil && applied {
+				publish = true
 			} else if err == nil && now.Sub(w.ReceivedAt) < receiptWait {
 				// The receipt can overtake the answer that tells us the
 				// message's Genesys id: leave it for the sweep to try again.
@@ -335,9 +383,15 @@ const receiptWait = 30 * time.Second
 
 var errReceiptEarly = errors.New("receipt arrived before its message's Genesys id")
 
-// applyAgentMessage puts an agent's message on the session's stream and
+// applyAgentMessage puts a message from Genesys on the session's stream and
 // queues the receipt for Genesys: Delivered, or Failed when the session is
 // back with the bot.
+//
+// A message an Architect flow sends (originatingEntity "Bot": a Send Response
+// before Transfer to ACD, a bot flow's buttons) is not an agent: it reaches
+// the user as from the system, or only the timeline when the endpoint hides
+// flow messages, and it neither joins an agent nor starts the
+// time-to-first-answer clock (docs/genesys.md, "Flow messages are not agents").
 func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv store.Conversation, hook genesys.Webhook, now time.Time, fx *agentEffects) (string, error) {
 	receipt := genesys.InboundReceipt{ID: hook.ID, Channel: genesys.ReceiptChannel{To: genesys.Recipient{ID: conv.CustomerID, IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(now)},
 		Status: genesys.ReceiptDelivered, IsFinalReceipt: true}
@@ -346,8 +400,12 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 		receipt.Reasons = []genesys.Reason{{Code: genesys.ReasonGeneralError, Message: "end user session closed before delivery"}}
 		return store.OutcomeNoConversation, r.enqueue(ctx, tx, conv, nil, store.OutboxReceipt, receipt)
 	}
+	e, err := tx.EndpointByID(ctx, conv.EndpointID)
+	if err != nil {
+		return "", err
+	}
 	msg := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromAgent, Kind: store.KindText,
-		Text: hook.Text, GenesysMessageID: hook.ID, Delivery: store.DeliveryDelivered, CreatedAt: now, Data: store.MessageData{AgentName: hook.Channel.From.Nickname}}
+		Text: hook.Text, GenesysMessageID: hook.ID, Delivery: store.DeliveryDelivered, CreatedAt: now}
 	for _, c := range hook.Content {
 		switch {
 		case c.Attachment != nil:
@@ -356,22 +414,84 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 			msg.Data.QuickReplies = append(msg.Data.QuickReplies, store.QuickReply{Text: c.QuickReply.Text, Payload: firstNonEmpty(c.QuickReply.Payload, c.QuickReply.Text)})
 		}
 	}
+	if isFlowMessage(hook) {
+		msg.Direction = store.FromFlow
+		if e.FlowMessages == store.FlowMessagesHide {
+			msg.Kind = store.KindFlowHidden
+		}
+		if err := tx.InsertMessage(ctx, &msg); err != nil {
+			return "", err
+		}
+		return store.OutcomeDelivered, r.enqueue(ctx, tx, conv, nil, store.OutboxReceipt, receipt)
+	}
+	// The agent's name from Genesys's participant data, when the relay has
+	// read it; a webhook's nickname may be the integration's name instead
+	// (docs/genesys.md, "Agent names").
+	msg.Data.AgentName = firstNonEmpty(conv.AgentName, agentNickname(e, hook))
 	if conv.State == store.StateQueued {
 		// The first agent message proves an agent joined, even when no
 		// notification said so.
-		var err error
-		if fx.joined, err = r.markAgentJoined(ctx, tx, conv, hook.Channel.From.Nickname, now); err != nil {
+		if fx.joined, err = r.markAgentJoined(ctx, tx, conv, msg.Data.AgentName, now); err != nil {
 			return "", err
 		}
 	}
 	if err := tx.InsertMessage(ctx, &msg); err != nil {
 		return "", err
 	}
-	var err error
 	if fx.firstMessage, err = tx.MarkFirstAgentMessage(ctx, conv.ID, now); err != nil {
 		return "", err
 	}
 	return store.OutcomeDelivered, r.enqueue(ctx, tx, conv, nil, store.OutboxReceipt, receipt)
+}
+
+// originatingEntityBot marks what an Architect flow or a Genesys bot sent;
+// agents' messages carry "Human" (docs/genesys.md, "Flow messages are not agents").
+const originatingEntityBot = "Bot"
+
+func isFlowMessage(h genesys.Webhook) bool {
+	return strings.EqualFold(h.OriginatingEntity, originatingEntityBot)
+}
+
+// agentNickname is channel.from.nickname, unless it is only the name of the
+// endpoint's integration (which real Genesys may send instead of the agent's).
+func agentNickname(e store.Endpoint, h genesys.Webhook) string {
+	nick := strings.TrimSpace(h.Channel.From.Nickname)
+	if strings.EqualFold(nick, strings.TrimSpace(e.DeploymentName)) {
+		return ""
+	}
+	return nick
+}
+
+// receiptDelivery is the delivery state a Genesys receipt status means.
+var receiptDelivery = map[string]string{
+	genesys.ReceiptSent:      store.DeliverySent,
+	genesys.ReceiptDelivered: store.DeliveryDelivered,
+	genesys.ReceiptPublished: store.DeliveryDelivered,
+	genesys.ReceiptRead:      store.DeliveryRead,
+	genesys.ReceiptFailed:    store.DeliveryFailed,
+	genesys.ReceiptRemoved:   store.DeliveryRemoved,
+}
+
+// applyReceipt applies one receipt of a sequence (Sent, Delivered, Read, or
+// Failed with reasons, …) to the message it names: the message keeps its
+// strongest state, and the receipt itself goes on the timeline; a failure
+// also reaches the bot's stream as a receipt event. applied is false when no
+// message carries the id yet.
+func (r *Relay) applyReceipt(ctx context.Context, tx *store.Store, conv store.Conversation, hook genesys.Webhook, now time.Time) (applied bool, err error) {
+	delivery, known := receiptDelivery[hook.Status]
+	if !known {
+		r.log.InfoContext(ctx, "receipt of an unknown status logged", slog.String("status", hook.Status), slog.String("genesys_message_id", hook.ID))
+		return true, nil
+	}
+	reasons := reasonText(hook.Reasons)
+	about, found, err := tx.ApplyReceipt(ctx, conv.ID, hook.ID, delivery, reasons)
+	if err != nil || !found {
+		return false, err
+	}
+	entry := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindReceipt,
+		GenesysMessageID: hook.ID, Delivery: delivery, Error: reasons, CreatedAt: now,
+		Data: store.MessageData{ReceiptStatus: hook.Status, FinalReceipt: hook.IsFinalReceipt, AboutMessage: about.ID}}
+	return true, tx.InsertMessage(ctx, &entry)
 }
 
 // markAgentJoined records the agent joining once, with its event on the

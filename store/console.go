@@ -141,7 +141,7 @@ const WebhooksRejected = "rejected"
 // webhookListColumns are what a list shows: everything but the body, which
 // may be up to 1 MB a row.
 var webhookListColumns = []string{"id", "received_at", "endpoint_id", "conversation_id", "integration_id", "genesys_message_id", "event_type",
-	"verdict", "verdict_detail", "status", "latency_us", "outcome", "processed_at", "replay_of"}
+	"verdict", "verdict_detail", "status", "latency_us", "outcome", "processed_at", "replay_of", "clock_skew_ms"}
 
 // ListWebhooks returns a page of logged webhooks, newest first, without
 // their bodies and headers.

@@ -104,6 +104,17 @@ func (s *Store) MarkAgentJoined(ctx context.Context, id int64, agentName string,
 	return res.RowsAffected == 1, nil
 }
 
+// SetAgentName records the name of the agent now connected, learnt from
+// Genesys's participant data, which is more reliable than a webhook's nickname.
+func (s *Store) SetAgentName(ctx context.Context, id int64, agentName string) error {
+	err := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ? AND agent_name <> ?", id, agentName).
+		Updates(map[string]any{"agent_name": agentName, "updated_at": s.now()}).Error
+	if err != nil {
+		return fmt.Errorf("set agent name on conversation %d: %w", id, err)
+	}
+	return nil
+}
+
 // MarkFirstAgentMessage records when the agent first answered, once. It
 // reports whether this call recorded it.
 func (s *Store) MarkFirstAgentMessage(ctx context.Context, id int64, at time.Time) (bool, error) {
@@ -151,7 +162,10 @@ func (s *Store) InsertMessage(ctx context.Context, m *Message) error {
 func (s *Store) SessionEventsAfter(ctx context.Context, endpointID int64, sessionID string, afterID int64, limit int) ([]Message, error) {
 	var out []Message
 	err := s.db.WithContext(ctx).
-		Where("endpoint_id = ? AND session_id = ? AND id > ? AND direction <> ? AND kind <> ?", endpointID, sessionID, afterID, FromUser, KindTranscript).
+		// The bot hears everything but its own side, what the endpoint keeps
+		// from the user, and receipts other than a failure.
+		Where("endpoint_id = ? AND session_id = ? AND id > ? AND direction <> ? AND kind NOT IN ? AND (kind <> ? OR delivery = ?)",
+			endpointID, sessionID, afterID, FromUser, []string{KindTranscript, KindFlowHidden}, KindReceipt, DeliveryFailed).
 		Order("id").Limit(limit).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("read events of session %q: %w", sessionID, err)
@@ -180,14 +194,31 @@ func (s *Store) SetMessageDelivery(ctx context.Context, id int64, delivery, gene
 	return nil
 }
 
-// SetDeliveryByGenesysID applies a Genesys receipt to the message Handover sent that it names.
-func (s *Store) SetDeliveryByGenesysID(ctx context.Context, conversationID int64, genesysID, delivery, errText string) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&Message{}).
-		// What Handover sent: the user's messages and the bot transcript.
+// ApplyReceipt applies a Genesys receipt to the message Handover sent that
+// it names (the user's messages and the bot transcript): the delivery moves
+// only forward (see Stronger), with the failure reason when it failed. found
+// is false when no message carries that Genesys id yet.
+func (s *Store) ApplyReceipt(ctx context.Context, conversationID int64, genesysID, delivery, errText string) (about Message, found bool, err error) {
+	err = s.db.WithContext(ctx).
 		Where("conversation_id = ? AND genesys_message_id = ? AND direction IN ?", conversationID, genesysID, []string{FromUser, FromBot}).
+		Order("id").Take(&about).Error
+	if err != nil {
+		if err = translate(err); err == ErrNotFound {
+			return Message{}, false, nil
+		}
+		return Message{}, false, fmt.Errorf("find message of receipt %s: %w", genesysID, err)
+	}
+	if !Stronger(delivery, about.Delivery) {
+		return about, true, nil
+	}
+	// Conditional on the state read, so that a concurrent receipt cannot be undone.
+	res := s.db.WithContext(ctx).Model(&Message{}).Where("id = ? AND delivery = ?", about.ID, about.Delivery).
 		Updates(map[string]any{"delivery": delivery, "error": errText})
 	if res.Error != nil {
-		return false, fmt.Errorf("apply receipt for %s: %w", genesysID, res.Error)
+		return Message{}, false, fmt.Errorf("apply receipt for %s: %w", genesysID, res.Error)
 	}
-	return res.RowsAffected > 0, nil
+	if res.RowsAffected == 1 {
+		about.Delivery, about.Error = delivery, errText
+	}
+	return about, true, nil
 }

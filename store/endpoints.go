@@ -60,12 +60,23 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *Endpoint) error {
 		return err
 	}
 	e.UpdatedAt = s.now()
-	res := s.db.WithContext(ctx).Model(&Endpoint{ID: e.ID}).Select("*").Omit("ID", "CreatedAt", "URLToken", "Organisation").Updates(e)
+	res := s.db.WithContext(ctx).Model(&Endpoint{ID: e.ID}).Select("*").Omit("ID", "CreatedAt", "URLToken", "Organisation", "ClockSkewMS", "ClockSkewAt").Updates(e)
 	if res.Error != nil {
 		return fmt.Errorf("update endpoint %d: %w", e.ID, translate(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("update endpoint %d: %w", e.ID, ErrNotFound)
+	}
+	return nil
+}
+
+// RecordClockSkew remembers that a webhook of the endpoint showed a clock
+// skew (channel.time minus the time received) at a moment, for its page.
+func (s *Store) RecordClockSkew(ctx context.Context, endpointID int64, skew time.Duration, at time.Time) error {
+	err := s.db.WithContext(ctx).Model(&Endpoint{}).Where("id = ?", endpointID).
+		UpdateColumns(map[string]any{"clock_skew_ms": skew.Milliseconds(), "clock_skew_at": at}).Error
+	if err != nil {
+		return fmt.Errorf("record clock skew of endpoint %d: %w", endpointID, err)
 	}
 	return nil
 }
@@ -93,6 +104,9 @@ func (s *Store) sealSecrets(e *Endpoint) error {
 	}
 	if e.AttributeNames == nil {
 		e.AttributeNames = map[string]string{}
+	}
+	if e.FlowMessages == "" {
+		e.FlowMessages = FlowMessagesShow
 	}
 	var err error
 	if e.WebhookSecretSealed, err = s.box.Seal(e.WebhookSecret); err != nil {

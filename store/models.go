@@ -53,6 +53,13 @@ type Endpoint struct {
 	DefaultPriority         int
 	DefaultCustomAttributes map[string]string `gorm:"serializer:json"`
 	RelayTyping             bool
+	// FlowMessages says what reaches the user of the messages an Architect
+	// flow sends (originatingEntity "Bot"): FlowMessagesShow or FlowMessagesHide.
+	FlowMessages string
+	// ClockSkewMS is how far the channel.time of the last webhook with a
+	// skew of more than a minute was from Handover's clock, at ClockSkewAt.
+	ClockSkewMS int64
+	ClockSkewAt *time.Time
 	// AttributeNames renames the routing participant data (key → name); see relay.RoutingAttributes.
 	AttributeNames map[string]string `gorm:"serializer:json"`
 	// CopilotBaseURL is the AI Copilot app agents open beside the chat; "" means Handover's own /copilot workspace.
@@ -66,6 +73,12 @@ type Endpoint struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// What an endpoint does with Architect flow messages.
+const (
+	FlowMessagesShow = "show" // the user sees them, marked as from the system
+	FlowMessagesHide = "hide" // kept on the timeline only
+)
 
 // Admin is a console user.
 type Admin struct {

@@ -12,9 +12,14 @@ const (
 
 // End reasons, shown to the bot and in the console.
 const (
-	ReasonAgentEnded  = "agent_ended"
-	ReasonUserEnded   = "user_ended"
-	ReasonUndelivered = "undelivered"
+	ReasonAgentEnded     = "agent_ended"
+	ReasonUserEnded      = "user_ended"
+	ReasonUndelivered    = "undelivered"
+	ReasonInactivity     = "inactivity"      // Genesys ended an idle conversation
+	ReasonTimeout        = "timeout"         // a Genesys timeout ended it
+	ReasonSessionExpired = "session_expired" // the messaging session expired in Genesys
+	ReasonTransferred    = "transferred"     // moved out of the queue's reach (another flow, an external party)
+	ReasonError          = "error"           // an error or transport failure in Genesys
 )
 
 // Conversation is one handover of one bot session to Genesys.
@@ -55,6 +60,7 @@ const (
 	FromAgent  = "agent"
 	FromBot    = "bot"
 	FromSystem = "system"
+	FromFlow   = "flow" // an Architect flow's message: Genesys, but not an agent
 )
 
 // Message kinds.
@@ -63,6 +69,8 @@ const (
 	KindTranscript = "transcript" // the bot conversation before the handover
 	KindTyping     = "typing"
 	KindState      = "state"
+	KindReceipt    = "receipt"     // a Genesys receipt for a message Handover sent
+	KindFlowHidden = "flow_hidden" // a flow message the endpoint keeps from the user
 )
 
 // Delivery states of a message.
@@ -70,8 +78,17 @@ const (
 	DeliveryPending   = "pending"
 	DeliverySent      = "sent"
 	DeliveryDelivered = "delivered"
+	DeliveryRead      = "read"
 	DeliveryFailed    = "failed"
+	DeliveryRemoved   = "removed"
 )
+
+// deliveryRank orders delivery states: a receipt never moves a message back
+// (a late Sent after Read), and a failure or removal is final.
+var deliveryRank = map[string]int{DeliveryPending: 0, DeliverySent: 1, DeliveryDelivered: 2, DeliveryRead: 3, DeliveryFailed: 4, DeliveryRemoved: 4}
+
+// Stronger tells whether delivery state a says more than b.
+func Stronger(a, b string) bool { return deliveryRank[a] > deliveryRank[b] }
 
 // Message is one entry of a conversation's timeline; those not from the user
 // also make up the session's event stream for the bot.
@@ -92,12 +109,17 @@ type Message struct {
 
 // MessageData is what a message carries besides its text.
 type MessageData struct {
-	Attachments  []Attachment   `json:"attachments,omitempty"`
-	QuickReplies []QuickReply   `json:"quickReplies,omitempty"`
-	State        string         `json:"state,omitempty"`
-	Reason       string         `json:"reason,omitempty"`
-	AgentName    string         `json:"agentName,omitempty"`
-	Custom       map[string]any `json:"custom,omitempty"`
+	Attachments  []Attachment `json:"attachments,omitempty"`
+	QuickReplies []QuickReply `json:"quickReplies,omitempty"`
+	State        string       `json:"state,omitempty"`
+	Reason       string       `json:"reason,omitempty"`
+	AgentName    string       `json:"agentName,omitempty"`
+	// Receipts: the Genesys status as sent, whether more will follow, and the
+	// timeline message it is about.
+	ReceiptStatus string         `json:"receiptStatus,omitempty"`
+	FinalReceipt  bool           `json:"finalReceipt,omitempty"`
+	AboutMessage  int64          `json:"aboutMessage,omitempty"`
+	Custom        map[string]any `json:"custom,omitempty"`
 }
 
 // Attachment is a file or image link in a message.
@@ -208,4 +230,7 @@ type Webhook struct {
 	Outcome          string
 	ProcessedAt      *time.Time
 	ReplayOf         *int64 // the webhook an admin replayed to log this one
+	// ClockSkewMS is channel.time minus the time received, in milliseconds,
+	// when it is more than a minute either way; 0 otherwise.
+	ClockSkewMS int64
 }

@@ -79,6 +79,14 @@ func ReasonLabel(reason string) string {
 		return "it could not be delivered to Genesys"
 	case "timeout":
 		return "it timed out"
+	case "inactivity":
+		return "ended after a period of inactivity"
+	case "session_expired":
+		return "the messaging session expired in Genesys"
+	case "transferred":
+		return "transferred out of the queue's reach"
+	case "error":
+		return "an error in Genesys ended it"
 	case "sandbox_restarted":
 		return "the sandbox restarted"
 	}

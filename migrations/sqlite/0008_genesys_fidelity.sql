@@ -1,0 +1,7 @@
+-- What real Genesys sends (docs/genesys.md, "What real Genesys does"):
+-- an endpoint chooses whether Architect flow messages reach the user, and
+-- remembers the last clock skew its webhooks showed; each webhook keeps its own.
+ALTER TABLE endpoints ADD COLUMN flow_messages TEXT NOT NULL DEFAULT 'show';
+ALTER TABLE endpoints ADD COLUMN clock_skew_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE endpoints ADD COLUMN clock_skew_at DATETIME;
+ALTER TABLE webhooks ADD COLUMN clock_skew_ms BIGINT NOT NULL DEFAULT 0;

@@ -1,0 +1,14 @@
+package relay
+
+import (
+	"context"
+
+	"handover/genesys"
+	"handover/store"
+)
+
+// ApplyGenesysState lets the black-box tests apply a participant snapshot,
+// as a queue event or a poll would.
+func (r *Relay) ApplyGenesysState(ctx context.Context, conv store.Conversation, participants []genesys.Participant) error {
+	return r.applyGenesysState(ctx, conv, participants)
+}
