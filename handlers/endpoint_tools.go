@@ -118,6 +118,7 @@ func (h *EndpointTools) setupGuide(e store.Endpoint, embeddingURL string) views.
 		Host: e.Host, DeploymentName: e.DeploymentName, WebhookURL: h.webhookURL(), WebhookSecretSet: e.WebhookSecret != "",
 		SuggestedSecret: secret.NewToken(16), QueueID: e.QueueID, RelayTyping: e.RelayTyping,
 		Permissions: RequiredPermissions, EmbeddingURL: embeddingURL,
+		EventsURL: h.webhookURL() + "/events", HideFlowMessages: e.FlowMessages == store.FlowMessagesHide,
 	}
 	for _, a := range relay.RoutingAttributes {
 		g.Attributes = append(g.Attributes, views.SetupAttribute{Key: a.Key, Label: a.Label, Name: relay.AttributeName(e, a.Key), Variable: uses[a.Key].variable, Use: uses[a.Key].use})
