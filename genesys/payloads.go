@@ -22,7 +22,10 @@ const (
 	EventTypeTyping = "Typing"
 	TypingOn        = "On" // the only typing type; there is no "Off" (reference §4.7)
 
-	// Receipt statuses (OpenMessageNormalizedReceipt; docs/genesys.md, "Receipts").
+	// Receipt statuses (docs/genesys.md §Receipts). A webhook receipt
+	// (OpenNormalizedMessage.status) may carry any of them; an inbound
+	// receipt (OpenInboundNormalizedReceipt) may not carry ReceiptRead, and
+	// Genesys documents only Delivered and Failed for it.
 	ReceiptSent      = "Sent"
 	ReceiptDelivered = "Delivered"
 	ReceiptRead      = "Read"
@@ -30,11 +33,25 @@ const (
 	ReceiptPublished = "Published"
 	ReceiptRemoved   = "Removed"
 
-	ReasonGeneralError       = "GeneralError"
-	ReasonMessageExpired     = "MessageExpired"
-	ReasonUnsupportedMessage = "UnsupportedMessage"
-	ReasonInvalidDestination = "InvalidDestination"
-	ReasonServerError        = "ServerError"
+	// Reason codes of a Failed receipt (ConversationReason.code).
+	ReasonMessageExpired            = "MessageExpired"
+	ReasonRateLimited               = "RateLimited"
+	ReasonMessageNotAllowed         = "MessageNotAllowed"
+	ReasonGeneralError              = "GeneralError"
+	ReasonUnsupportedMessage        = "UnsupportedMessage"
+	ReasonUnknownMessage            = "UnknownMessage"
+	ReasonInvalidMessageStructure   = "InvalidMessageStructure"
+	ReasonInvalidDestination        = "InvalidDestination"
+	ReasonServerError               = "ServerError"
+	ReasonMediaTypeNotAllowed       = "MediaTypeNotAllowed"
+	ReasonInvalidMediaContentLength = "InvalidMediaContentLength"
+	ReasonRecipientOptedOut         = "RecipientOptedOut"
+	ReasonDataFiltered              = "DataFiltered"
+
+	// Who sent an outbound message (originatingEntity, docs/genesys.md
+	// §RealGenesys): a person, or a bot or Architect flow.
+	OriginatingEntityHuman = "Human"
+	OriginatingEntityBot   = "Bot"
 
 	MediaTypeImage = "Image"
 	MediaTypeVideo = "Video"
@@ -45,9 +62,15 @@ const (
 	ContentTypeAttachment = "Attachment"
 	ContentTypeQuickReply = "QuickReply"
 
+	// Button types of a button response: what the customer clicked. The
+	// inbound structured response (ContentButtonResponse) takes only the
+	// first three; ListPicker and Form appear in webhook content
+	// (ConversationContentButtonResponse).
 	ButtonTypeButton     = "Button"
 	ButtonTypeQuickReply = "QuickReply"
 	ButtonTypeDatePicker = "DatePicker"
+	ButtonTypeListPicker = "ListPicker"
+	ButtonTypeForm       = "Form"
 
 	DirectionInbound  = "Inbound"
 	DirectionOutbound = "Outbound"
@@ -301,7 +324,7 @@ type Webhook struct {
 	Reasons           []Reason          `json:"reasons,omitempty"`
 	IsFinalReceipt    bool              `json:"isFinalReceipt,omitempty"`
 	Direction         string            `json:"direction,omitempty"`
-	OriginatingEntity string            `json:"originatingEntity,omitempty"` // Human or Bot (observed)
+	OriginatingEntity string            `json:"originatingEntity,omitempty"` // OriginatingEntityHuman or …Bot
 	Metadata          map[string]string `json:"metadata,omitempty"`
 }
 
