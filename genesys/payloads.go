@@ -59,9 +59,6 @@ const (
 	MediaTypeFile  = "File"
 	MediaTypeLink  = "Link"
 
-	ContentTypeAttachment = "Attachment"
-	ContentTypeQuickReply = "QuickReply"
-
 	// Button types of a button response: what the customer clicked. The
 	// inbound structured response (ContentButtonResponse) takes only the
 	// first three; ListPicker and Form appear in webhook content
@@ -250,12 +247,17 @@ type InboundStructuredResponse struct {
 	OriginatingMessageID string         `json:"originatingMessageId"`
 }
 
-// ButtonResponse is the clicked button (ContentButtonResponse).
+// ButtonResponse is the clicked button: ContentButtonResponse in an inbound
+// structured response, ConversationContentButtonResponse in webhook content
+// (docs/genesys.md §Structured). ID is deprecated and only inbound;
+// OriginatingMessageID is only in webhook content, since the inbound body
+// carries it beside the button.
 type ButtonResponse struct {
-	ID      string `json:"id,omitempty"`
-	Type    string `json:"type"` // ButtonTypeButton, ButtonTypeQuickReply or ButtonTypeDatePicker
-	Text    string `json:"text"`
-	Payload string `json:"payload"`
+	ID                   string `json:"id,omitempty"`
+	OriginatingMessageID string `json:"originatingMessageId,omitempty"`
+	Type                 string `json:"type"` // ButtonTypeButton, …QuickReply, …DatePicker (inbound); also …ListPicker, …Form
+	Text                 string `json:"text"`
+	Payload              string `json:"payload"`
 }
 
 // Channel is channel of messages Genesys produces: webhook bodies and
@@ -269,24 +271,6 @@ type Channel struct {
 	From      Recipient        `json:"from"`
 	Time      Timestamp        `json:"time,omitzero"`
 	Metadata  *ChannelMetadata `json:"metadata,omitempty"`
-}
-
-// Content is one content item of a message Genesys produces. Which pointer is
-// set follows ContentType.
-type Content struct {
-	ContentType    string          `json:"contentType"`
-	Attachment     *Attachment     `json:"attachment,omitempty"`
-	QuickReply     *QuickReply     `json:"quickReply,omitempty"`
-	ButtonResponse *ButtonResponse `json:"buttonResponse,omitempty"`
-}
-
-// QuickReply is one quick-reply choice of a structured message. Its shape is
-// inferred, not confirmed (reference §4.8).
-type QuickReply struct {
-	Text    string `json:"text"`
-	Payload string `json:"payload,omitempty"`
-	Image   string `json:"image,omitempty"`
-	Action  string `json:"action,omitempty"`
 }
 
 // MessageResponse is what Genesys answers to an inbound call: an
@@ -309,10 +293,12 @@ type MessageResponse struct {
 }
 
 // Webhook is the body Genesys POSTs to the integration's webhook URL
-// ("Outbound Open NormalizedMessage", reference §4.4). Route the reply by
-// Channel.To.ID, which is the Channel.From.ID we sent inbound; answer
-// receipts and button clicks with ID. Fields beyond these are ignored, as
-// Genesys adds fields over time.
+// ("Outbound Open NormalizedMessage", reference §4.4, docs/genesys.md
+// §Webhook). Route the reply by Channel.To.ID, which is the Channel.From.ID
+// we sent inbound; answer receipts and button clicks with ID. A receipt's ID
+// is the id of the message it is about, so several receipts can share one
+// (docs/genesys.md §Receipts). Fields beyond these are ignored, as Genesys
+// adds fields over time.
 type Webhook struct {
 	ID                string            `json:"id"`
 	Channel           Channel           `json:"channel"`
@@ -324,7 +310,7 @@ type Webhook struct {
 	Reasons           []Reason          `json:"reasons,omitempty"`
 	IsFinalReceipt    bool              `json:"isFinalReceipt,omitempty"`
 	Direction         string            `json:"direction,omitempty"`
-	OriginatingEntity string            `json:"originatingEntity,omitempty"` // OriginatingEntityHuman or …Bot
+	OriginatingEntity string            `json:"originatingEntity,omitempty"` // OriginatingEntityHuman or …Bot (docs/genesys.md §RealGenesys)
 	Metadata          map[string]string `json:"metadata,omitempty"`
 }
 
