@@ -1,6 +1,7 @@
 package genesys
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"strings"
@@ -192,5 +193,114 @@ func TestLoadSpecNamesTheFileItCannotRead(t *testing.T) {
 	}
 	if _, err := os.Stat(specPath); err != nil {
 		t.Fatalf("the spec copy is missing: %v", err)
+	}
+}
+
+func TestSandboxEmbedsTheSameSpecTheTestsUse(t *testing.T) {
+	test, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox, err := os.ReadFile("sandbox/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(test, sandbox) {
+		t.Errorf("%s and sandbox/openapi.json differ: change both together", specPath)
+	}
+}
+
+func TestEveryWebhookExampleMatchesTheOutboundWebhookSchema(t *testing.T) {
+	spec := loadTestSpec(t)
+	for file, body := range readWebhookExamples(t) {
+		t.Run(file, func(t *testing.T) {
+			if err := spec.ValidateResponseBody("OpenOutboundNormalizedMessage", body); err != nil {
+				t.Errorf("example: %v", err)
+			}
+			w, err := ParseWebhook(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := spec.ValidateResponseBody("OpenOutboundNormalizedMessage", mustJSON(t, w)); err != nil {
+				t.Errorf("re-encoded: %v\n%s", err, mustJSON(t, w))
+			}
+		})
+	}
+}
+
+func TestOutboundWebhookSchemaRejectsWhatGenesysDoesNotSend(t *testing.T) {
+	spec := loadTestSpec(t)
+	const channel = `"channel":{"id":"i","to":{"id":"c"},"from":{"id":"i","idType":"Opaque"},"time":"2025-01-15T10:24:05.512Z"}`
+	tests := []struct {
+		name     string
+		body     string
+		mentions string
+	}{
+		{"originatingEntity other than Human or Bot", `{"id":"m",` + channel + `,"type":"Text","text":"hi","originatingEntity":"Robot"}`, "originatingEntity"},
+		{"receipt status Seen", `{"id":"m",` + channel + `,"type":"Receipt","status":"Seen"}`, "status"},
+		{"unknown content type", `{"id":"m",` + channel + `,"type":"Structured","content":[{"contentType":"Hologram"}]}`, "contentType"},
+		{"card without a title", `{"id":"m",` + channel + `,"type":"Structured","content":[{"contentType":"Card","card":{"actions":[]}}]}`, "title"},
+		{"carousel without cards", `{"id":"m",` + channel + `,"type":"Structured","content":[{"contentType":"Carousel","carousel":{}}]}`, "cards"},
+		{"card action of an unknown type", `{"id":"m",` + channel + `,"type":"Structured","content":[{"contentType":"Card","card":{"title":"t","actions":[{"type":"Call","text":"x"}]}}]}`, "type"},
+		{"button response of an unknown type", `{"id":"m",` + channel + `,"type":"Structured","content":[{"contentType":"ButtonResponse","buttonResponse":{"type":"Swipe","text":"x","payload":"x"}}]}`, "type"},
+		{"date picker time that is not a time", `{"id":"m",` + channel + `,"type":"Structured","content":[{"contentType":"DatePicker","datePicker":{"dateMinimum":"tomorrow"}}]}`, "date-time"},
+		{"message type Presence", `{"id":"m",` + channel + `,"type":"Presence"}`, "type"},
+		{"webhook without id", `{` + channel + `,"type":"Text","text":"hi"}`, "id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := spec.ValidateResponseBody("OpenOutboundNormalizedMessage", []byte(tt.body))
+			if err == nil {
+				t.Fatalf("accepted %s", tt.body)
+			}
+			if !strings.Contains(err.Error(), tt.mentions) {
+				t.Errorf("error %q should mention %q", err, tt.mentions)
+			}
+		})
+	}
+}
+
+func TestEventBridgeExampleMatchesTheEnvelopeAndItsTopicModel(t *testing.T) {
+	spec := loadTestSpec(t)
+	body, err := os.ReadFile("testdata/eventbridge-customer-end.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spec.ValidateResponseBody("EventBridgeEvent", body); err != nil {
+		t.Fatalf("envelope: %v", err)
+	}
+	var event struct {
+		Detail struct {
+			EventBody json.RawMessage `json:"eventBody"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal(body, &event); err != nil {
+		t.Fatal(err)
+	}
+	if err := spec.ValidateResponseBody("CustomerEndDetailEventTopicCustomerEndEvent", event.Detail.EventBody); err != nil {
+		t.Errorf("eventBody: %v", err)
+	}
+	if err := spec.ValidateResponseBody("EventBridgeEvent", []byte(`{"id":"e","detail-type":"t","source":"s","detail":{"topicName":"t"}}`)); err == nil {
+		t.Error("accepted a detail without eventBody")
+	}
+}
+
+func TestSpecDefinesTheStructuredContentAndSupportedContentModels(t *testing.T) {
+	spec := loadTestSpec(t)
+	for _, name := range []string{
+		"OpenOutboundNormalizedMessage", "ConversationMessageContent", "ConversationContentQuickReply", "ConversationContentQuickReplyV2",
+		"ConversationContentButtonResponse", "ConversationContentCard", "ConversationContentCardAction", "ConversationContentCarousel",
+		"ConversationContentText", "ConversationContentDatePicker", "ConversationContentDatePickerAvailableTime", "ConversationContentLocation",
+		"ConversationContentListPicker", "ConversationContentListPickerSection", "ConversationContentListPickerItem",
+		"ConversationContentReceivedReplyMessage", "ConversationContentStory",
+		"SupportedContent", "MediaTypes", "MediaTypeAccess", "MediaType", "EventBridgeEvent", "EventBridgeEventDetail",
+	} {
+		if !spec.HasSchema(name) {
+			t.Errorf("the spec has no definition %s", name)
+		}
+	}
+	profile := `{"id":"p","name":"Default","mediaTypes":{"allow":{"inbound":[{"type":"*/*"}],"outbound":[{"type":"image/jpeg"},{"type":"image/png"},{"type":"image/gif"}]}}}`
+	if err := spec.ValidateResponseBody("SupportedContent", []byte(profile)); err != nil {
+		t.Errorf("supported content profile: %v", err)
 	}
 }
