@@ -19,7 +19,7 @@ import (
 )
 
 // The webhook never says that an agent joined or that the conversation
-// ended (docs/genesys.md, "Agent joined and conversation end"). Four sources
+// ended (docs/genesys.md §Notifications, §DetailEvents). Four sources
 // tell it instead: the Notifications API WebSocket per queue (fast, but it
 // loses events while disconnected), a rate-budgeted poll of each open
 // conversation (the repair), and a route that Genesys Process Automation
@@ -30,7 +30,7 @@ import (
 // transfer to one another and to other queues, and after-call work follows
 // an agent's leaving. The rules below join only on a connected agent and end
 // only when the customer leg ends or the last connected agent leaves other
-// than by transfer (docs/genesys.md, "Offers are not answers").
+// than by transfer (docs/genesys.md §RealGenesys 15.3).
 
 // applyGenesysState applies a snapshot of a conversation's participants
 // (a queue topic event or a poll).
@@ -71,7 +71,7 @@ func (r *Relay) applyGenesysState(ctx context.Context, conv store.Conversation, 
 	case current != nil:
 		return r.agentConnected(ctx, conv, agentName(*current))
 	case left != nil && !engaged:
-		_, err := r.end(ctx, conv, store.StateEnded, EndReason(left.DisconnectType), nil)
+		_, err := r.end(ctx, conv, store.StateEnded, agentLegReason(left.DisconnectType), nil)
 		return err
 	}
 	return nil
@@ -132,7 +132,7 @@ func isTransfer(disconnectType string) bool {
 }
 
 // EndReason maps a Genesys disconnectType, in either spelling, to the end
-// reason the bot and the console see (docs/genesys.md, "End reasons"). A
+// reason the bot and the console see (docs/genesys.md §DetailEvents). A
 // conversation Genesys ends is ended by its side: the user's own leaving goes
 // through the bot API and closes the handover before Genesys hears of it.
 func EndReason(disconnectType string) string {
@@ -151,6 +151,15 @@ func EndReason(disconnectType string) string {
 	default: // client, endpoint, peer, other, spam, …
 		return store.ReasonAgentEnded
 	}
+}
+
+// agentLegReason is EndReason for the agent's leg, where "peer" means the
+// other side, the customer, caused the end (docs/genesys.md §DetailEvents).
+func agentLegReason(disconnectType string) string {
+	if strings.EqualFold(disconnectType, "peer") {
+		return store.ReasonUserEnded
+	}
+	return EndReason(disconnectType)
 }
 
 func agentName(p genesys.Participant) string {
@@ -227,7 +236,7 @@ func (r *Relay) PollConversation(ctx context.Context, conv store.Conversation) e
 // of three forms: a Process Automation trigger's body (topicName and
 // eventBody of a v2.detail.events.conversation topic), an Amazon EventBridge
 // API destination's envelope (the same inside "detail"), or a flat
-// {"conversationId", "event"} (docs/genesys.md, "Process Automation and EventBridge").
+// {"conversationId", "event"} (docs/genesys.md §EventBridge).
 type TriggerEvent struct {
 	ConversationID string
 	Event          string // customer.end, user.end, acw, user.start, or agent.joined (flat form)
@@ -310,7 +319,7 @@ func (r *Relay) HandleTrigger(ctx context.Context, e store.Endpoint, ev TriggerE
 	case "user.end":
 		neverConnected := ev.InteractingMS != nil && *ev.InteractingMS == 0
 		if conv.State == store.StateAgentJoined && !neverConnected && !isTransfer(ev.DisconnectType) {
-			conv, err = r.end(ctx, conv, store.StateEnded, EndReason(ev.DisconnectType), nil)
+			conv, err = r.end(ctx, conv, store.StateEnded, agentLegReason(ev.DisconnectType), nil)
 		}
 	case "customer.end":
 		conv, err = r.end(ctx, conv, store.StateEnded, EndReason(ev.DisconnectType), nil)

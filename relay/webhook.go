@@ -116,7 +116,7 @@ func (c webhookCheck) describe(w *store.Webhook) {
 //
 // A correctly signed webhook is always answered 200: Genesys counts any other
 // answer as a failed delivery, and the agent's send fails with it
-// (docs/genesys.md, "Answer every signed webhook with 2xx"). With window > 0,
+// (docs/genesys.md §RealGenesys 15.5). With window > 0,
 // one whose channel.time is further than window from now either way is
 // logged as stale and not applied; replays within the window are stopped by
 // the dedupe key, which the log keeps at least that long.
@@ -193,7 +193,7 @@ func DescribeSkew(skew time.Duration) string {
 // dedupeKey is what makes a webhook distinct. A retry of the same message
 // keeps its id; receipts share the id of the message they are about, and
 // several follow one another (Sent, Delivered, Read or Failed), so a
-// receipt's status and final flag are part of its key (docs/genesys.md, "Receipts").
+// receipt's status and final flag are part of its key (docs/genesys.md §Receipts).
 func dedupeKey(h genesys.Webhook) string {
 	key := h.Channel.ID + "|" + h.Type + "|" + h.ID
 	if h.Type == genesys.MessageTypeReceipt {
@@ -391,7 +391,7 @@ var errReceiptEarly = errors.New("receipt arrived before its message's Genesys i
 // before Transfer to ACD, a bot flow's buttons) is not an agent: it reaches
 // the user as from the system, or only the timeline when the endpoint hides
 // flow messages, and it neither joins an agent nor starts the
-// time-to-first-answer clock (docs/genesys.md, "Flow messages are not agents").
+// time-to-first-answer clock (docs/genesys.md §RealGenesys 15.1).
 func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv store.Conversation, hook genesys.Webhook, now time.Time, fx *agentEffects) (string, error) {
 	receipt := genesys.InboundReceipt{ID: hook.ID, Channel: genesys.ReceiptChannel{To: genesys.Recipient{ID: conv.CustomerID, IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(now)},
 		Status: genesys.ReceiptDelivered, IsFinalReceipt: true}
@@ -426,7 +426,7 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 	}
 	// The agent's name from Genesys's participant data, when the relay has
 	// read it; a webhook's nickname may be the integration's name instead
-	// (docs/genesys.md, "Agent names").
+	// (docs/genesys.md §RealGenesys 15.6).
 	msg.Data.AgentName = firstNonEmpty(conv.AgentName, agentNickname(e, hook))
 	if conv.State == store.StateQueued {
 		// The first agent message proves an agent joined, even when no
@@ -445,7 +445,7 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 }
 
 // originatingEntityBot marks what an Architect flow or a Genesys bot sent;
-// agents' messages carry "Human" (docs/genesys.md, "Flow messages are not agents").
+// agents' messages carry "Human" (docs/genesys.md §RealGenesys 15.1).
 const originatingEntityBot = "Bot"
 
 func isFlowMessage(h genesys.Webhook) bool {

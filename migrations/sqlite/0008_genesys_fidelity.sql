@@ -1,4 +1,4 @@
--- What real Genesys sends (docs/genesys.md, "What real Genesys does"):
+-- What real Genesys sends (docs/genesys.md §RealGenesys):
 -- an endpoint chooses whether Architect flow messages reach the user, and
 -- remembers the last clock skew its webhooks showed; each webhook keeps its own.
 ALTER TABLE endpoints ADD COLUMN flow_messages TEXT NOT NULL DEFAULT 'show';
