@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"handover/genesys"
 	"handover/relay"
 	"handover/store"
 )
@@ -155,6 +156,7 @@ func readMessageData(data map[string]any, m *relay.UserMessage) error {
 	var known struct {
 		Attachments []store.Attachment `json:"attachments"`
 		QuickReply  *struct {
+			Type                 string `json:"type"`
 			Text                 string `json:"text"`
 			Payload              string `json:"payload"`
 			OriginatingMessageID string `json:"originatingMessageId"`
@@ -173,7 +175,12 @@ func readMessageData(data map[string]any, m *relay.UserMessage) error {
 		if q.Text == "" || q.OriginatingMessageID == "" {
 			return botError(400, "invalid_data", "data.quickReply needs text and originatingMessageId (the id of the agent's message).")
 		}
-		m.QuickReply = &relay.QuickReplyClick{Text: q.Text, Payload: q.Payload, OriginatingMessageID: q.OriginatingMessageID}
+		switch q.Type {
+		case "", genesys.ButtonTypeQuickReply, genesys.ButtonTypeButton, genesys.ButtonTypeDatePicker:
+		default:
+			return botError(400, "invalid_data", "data.quickReply.type must be QuickReply (the default), Button (a card's button) or DatePicker.")
+		}
+		m.QuickReply = &relay.QuickReplyClick{Type: q.Type, Text: q.Text, Payload: q.Payload, OriginatingMessageID: q.OriginatingMessageID}
 	}
 	return nil
 }
@@ -301,6 +308,16 @@ func (s *sessionStream) writeMessage(m store.Message) {
 	}
 	data := map[string]any{"conversationId": m.ConversationID, "from": m.Direction, "text": m.Text, "attachments": m.Data.Attachments,
 		"quickReplies": m.Data.QuickReplies, "agentName": m.Data.AgentName, "genesysMessageId": m.GenesysMessageID, "time": m.CreatedAt}
+	// Structured content of a Genesys bot flow, only when there is some.
+	if len(m.Data.Cards) > 0 {
+		data["cards"] = m.Data.Cards
+	}
+	if m.Data.DatePicker != nil {
+		data["datePicker"] = m.Data.DatePicker
+	}
+	if m.Data.ListPicker != nil {
+		data["listPicker"] = m.Data.ListPicker
+	}
 	if m.Direction == store.FromFlow {
 		// An Architect flow's message: Genesys speaking, not an agent.
 		data["from"], data["origin"] = store.FromSystem, "genesys_flow"

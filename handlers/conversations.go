@@ -220,6 +220,15 @@ func messageEntry(m store.Message, item store.OutboxItem) views.TimelineEntry {
 	for _, q := range m.Data.QuickReplies {
 		details = append(details, "quick reply "+q.Text)
 	}
+	for _, card := range m.Data.Cards {
+		details = append(details, fmt.Sprintf("card %q with %d buttons", card.Title, len(card.Actions)))
+	}
+	if m.Data.DatePicker != nil {
+		details = append(details, fmt.Sprintf("date picker with %d times", len(m.Data.DatePicker.Times)))
+	}
+	if m.Data.ListPicker != nil {
+		details = append(details, fmt.Sprintf("list picker with %d sections", len(m.Data.ListPicker.Sections)))
+	}
 	if m.Kind == store.KindText && m.Direction == store.FromSystem && m.Data.Reason != "" {
 		details = append(details, m.Data.Reason)
 	}

@@ -205,8 +205,11 @@ type UserMessage struct {
 	Custom      map[string]any
 }
 
-// QuickReplyClick is the user choosing an option of an agent's structured message.
+// QuickReplyClick is the user choosing an option of a structured message:
+// a quick reply, a card's postback button (Type genesys.ButtonTypeButton) or
+// a date (genesys.ButtonTypeDatePicker); "" is a quick reply.
 type QuickReplyClick struct {
+	Type                 string
 	Text                 string
 	Payload              string
 	OriginatingMessageID string
@@ -244,13 +247,14 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 		msg.ConversationID = conv.ID
 		if m.QuickReply != nil {
 			msg.Text = firstNonEmpty(m.Text, m.QuickReply.Text)
-			msg.Data.QuickReplies = []store.QuickReply{{Text: m.QuickReply.Text, Payload: m.QuickReply.Payload}}
+			kind := firstNonEmpty(m.QuickReply.Type, genesys.ButtonTypeQuickReply)
+			msg.Data.QuickReplies = []store.QuickReply{{Text: m.QuickReply.Text, Payload: m.QuickReply.Payload, Type: kind}}
 			if err := tx.InsertMessage(ctx, &msg); err != nil {
 				return err
 			}
 			body := genesys.InboundStructuredResponse{
 				Channel:              genesys.InboundChannel{MessageID: "hov-msg-" + strconv.FormatInt(msg.ID, 10), From: customerRecipient(conv), Time: genesys.TimestampOf(now)},
-				ButtonResponse:       genesys.ButtonResponse{Type: genesys.ButtonTypeQuickReply, Text: m.QuickReply.Text, Payload: firstNonEmpty(m.QuickReply.Payload, m.QuickReply.Text)},
+				ButtonResponse:       genesys.ButtonResponse{Type: kind, Text: m.QuickReply.Text, Payload: firstNonEmpty(m.QuickReply.Payload, m.QuickReply.Text)},
 				OriginatingMessageID: m.QuickReply.OriginatingMessageID,
 			}
 			return r.enqueue(ctx, tx, conv, &msg.ID, store.OutboxStructured, body)

@@ -404,16 +404,9 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 	if err != nil {
 		return "", err
 	}
+	text, data := messageContent(hook)
 	msg := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromAgent, Kind: store.KindText,
-		Text: hook.Text, GenesysMessageID: hook.ID, Delivery: store.DeliveryDelivered, CreatedAt: now}
-	for _, c := range hook.Content {
-		switch {
-		case c.Attachment != nil:
-			msg.Data.Attachments = append(msg.Data.Attachments, store.Attachment{URL: c.Attachment.URL, MediaType: c.Attachment.MediaType, Mime: c.Attachment.Mime, Filename: c.Attachment.Filename, Text: c.Attachment.Text})
-		case c.QuickReply != nil:
-			msg.Data.QuickReplies = append(msg.Data.QuickReplies, store.QuickReply{Text: c.QuickReply.Text, Payload: firstNonEmpty(c.QuickReply.Payload, c.QuickReply.Text)})
-		}
-	}
+		Text: text, Data: data, GenesysMessageID: hook.ID, Delivery: store.DeliveryDelivered, CreatedAt: now}
 	if isFlowMessage(hook) {
 		msg.Direction = store.FromFlow
 		if e.FlowMessages == store.FlowMessagesHide {
@@ -444,12 +437,10 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 	return store.OutcomeDelivered, r.enqueue(ctx, tx, conv, nil, store.OutboxReceipt, receipt)
 }
 
-// originatingEntityBot marks what an Architect flow or a Genesys bot sent;
-// agents' messages carry "Human" (docs/genesys.md §RealGenesys 15.1).
-const originatingEntityBot = "Bot"
-
+// isFlowMessage tells what an Architect flow or a Genesys bot sent from an
+// agent's message, which carries "Human" (docs/genesys.md §RealGenesys 15.1).
 func isFlowMessage(h genesys.Webhook) bool {
-	return strings.EqualFold(h.OriginatingEntity, originatingEntityBot)
+	return strings.EqualFold(h.OriginatingEntity, genesys.OriginatingEntityBot)
 }
 
 // agentNickname is channel.from.nickname, unless it is only the name of the

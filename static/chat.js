@@ -57,7 +57,8 @@
     humanButton.disabled = inHandover();
   }
 
-  // An entry is {from, text, time, phase, attachments, quickReplies, messageId, answered}.
+  // An entry is {from, text, time, phase, attachments, quickReplies, cards,
+  // datePicker, listPicker, messageId, answered}.
   function add(entry) {
     entry.time = entry.time || new Date().toISOString();
     entry.phase = entry.phase || (inHandover() ? "handover" : "bot");
@@ -85,23 +86,76 @@
       li.appendChild(text);
     }
     (entry.attachments || []).forEach(function (a) { li.appendChild(attachment(a)); });
-    if (entry.quickReplies && entry.quickReplies.length) {
-      var replies = document.createElement("div");
-      replies.className = "quick-replies";
-      entry.quickReplies.forEach(function (q) {
-        var b = document.createElement("button");
-        b.type = "button";
-        b.className = "secondary outline";
-        b.textContent = q.text;
-        b.setAttribute("data-testid", "chat-quick-reply");
-        b.disabled = !!entry.answered;
-        b.addEventListener("click", function () { quickReply(entry, q, replies); });
-        replies.appendChild(b);
+    // Every choice a message offers is a button; a click answers Genesys
+    // with the choice's type (QuickReply, Button or DatePicker).
+    var choices = [];
+    (entry.quickReplies || []).forEach(function (q) {
+      choices.push({ label: q.text, testid: "chat-quick-reply", reply: { type: "QuickReply", text: q.text, payload: q.payload || q.text } });
+    });
+    (entry.cards || []).forEach(function (card) { li.appendChild(cardView(card, entry)); });
+    if (entry.datePicker) {
+      (entry.datePicker.times || []).forEach(function (t) {
+        var label = new Date(t.time).toLocaleString();
+        choices.push({ label: label, testid: "chat-date-choice", reply: { type: "DatePicker", text: label, payload: t.time } });
       });
-      li.appendChild(replies);
     }
+    if (entry.listPicker) {
+      (entry.listPicker.sections || []).forEach(function (s) {
+        (s.items || []).forEach(function (item) {
+          // Open Messaging has no list-picker response: the choice goes back as text.
+          choices.push({ label: item.title, testid: "chat-list-choice", reply: { text: item.title } });
+        });
+      });
+    }
+    if (choices.length) li.appendChild(choiceButtons(entry, choices));
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
+  }
+
+  function choiceButtons(entry, choices) {
+    var replies = document.createElement("div");
+    replies.className = "quick-replies";
+    choices.forEach(function (c) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "secondary outline";
+      b.textContent = c.label;
+      b.setAttribute("data-testid", c.testid);
+      b.disabled = !!entry.answered;
+      b.addEventListener("click", function () { quickReply(entry, c.reply, replies); });
+      replies.appendChild(b);
+    });
+    return replies;
+  }
+
+  function cardView(card, entry) {
+    var box = document.createElement("div");
+    box.className = "chat-card";
+    box.setAttribute("data-testid", "chat-card");
+    var title = document.createElement("strong");
+    title.textContent = card.title;
+    box.appendChild(title);
+    if (card.description) {
+      var d = document.createElement("p");
+      d.textContent = card.description;
+      box.appendChild(d);
+    }
+    var postbacks = [];
+    (card.actions || []).forEach(function (a) {
+      if (a.type === "link") {
+        var safe = /^https?:\/\//i.test(a.url || "");
+        var link = document.createElement("a");
+        link.textContent = a.text || a.url;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        if (safe) link.href = a.url;
+        box.appendChild(link);
+      } else {
+        postbacks.push({ label: a.text, testid: "chat-card-button", reply: { type: "Button", text: a.text, payload: a.payload || a.text } });
+      }
+    });
+    if (postbacks.length) box.appendChild(choiceButtons(entry, postbacks));
+    return box;
   }
 
   function attachment(a) {
@@ -180,13 +234,15 @@
     });
   }
 
+  // quickReply sends the user's choice: as a structured response when it has
+  // a type Genesys answers with, otherwise (a list item) as its text.
   function quickReply(entry, q, container) {
     entry.answered = true;
     save();
     Array.prototype.forEach.call(container.querySelectorAll("button"), function (b) { b.disabled = true; });
     add({ from: "user", text: q.text });
     var body = { userId: state.userId, sessionId: state.sessionId, text: q.text };
-    if (entry.messageId) body.data = { quickReply: { text: q.text, payload: q.payload || q.text, originatingMessageId: entry.messageId } };
+    if (entry.messageId && q.type) body.data = { quickReply: { type: q.type, text: q.text, payload: q.payload || q.text, originatingMessageId: entry.messageId } };
     post("", body).then(function (res) {
       if (res.status !== 202 && res.status !== 200) system("Not sent: " + errorText(res));
     });
@@ -203,7 +259,13 @@
       if (!fresh(ev)) return;
       var d = JSON.parse(ev.data);
       hideTyping();
-      add({ from: d.from || "agent", text: d.text, attachments: d.attachments || [], quickReplies: d.quickReplies || [], messageId: d.genesysMessageId, agentName: d.agentName });
+      add({ from: d.from || "agent", text: d.text, attachments: d.attachments || [], quickReplies: d.quickReplies || [],
+        cards: d.cards || [], datePicker: d.datePicker || null, listPicker: d.listPicker || null, messageId: d.genesysMessageId, agentName: d.agentName });
+    });
+    events.addEventListener("receipt", function (ev) {
+      if (!fresh(ev)) return;
+      var d = JSON.parse(ev.data);
+      system("A message did not reach the agent" + (d.reason ? ": " + d.reason : "."));
     });
     events.addEventListener("state", function (ev) {
       if (!fresh(ev)) return;

@@ -111,9 +111,13 @@ type Message struct {
 type MessageData struct {
 	Attachments  []Attachment `json:"attachments,omitempty"`
 	QuickReplies []QuickReply `json:"quickReplies,omitempty"`
-	State        string       `json:"state,omitempty"`
-	Reason       string       `json:"reason,omitempty"`
-	AgentName    string       `json:"agentName,omitempty"`
+	// Structured content a Genesys bot flow sends (docs/genesys.md §Structured).
+	Cards      []Card      `json:"cards,omitempty"` // one card, or a carousel's
+	DatePicker *DatePicker `json:"datePicker,omitempty"`
+	ListPicker *ListPicker `json:"listPicker,omitempty"`
+	State      string      `json:"state,omitempty"`
+	Reason     string      `json:"reason,omitempty"`
+	AgentName  string      `json:"agentName,omitempty"`
 	// Receipts: the Genesys status as sent, whether more will follow, and the
 	// timeline message it is about.
 	ReceiptStatus string         `json:"receiptStatus,omitempty"`
@@ -135,6 +139,66 @@ type Attachment struct {
 type QuickReply struct {
 	Text    string `json:"text"`
 	Payload string `json:"payload"`
+	// Type is how a click answers Genesys: QuickReply ("" too), Button (a
+	// card's postback) or DatePicker.
+	Type string `json:"type,omitempty"`
+}
+
+// Card is a rich card of a structured message.
+type Card struct {
+	Title       string       `json:"title"`
+	Description string       `json:"description,omitempty"`
+	ImageURL    string       `json:"imageUrl,omitempty"`
+	Actions     []CardAction `json:"actions,omitempty"`
+}
+
+// Card action types.
+const (
+	CardActionPostback = "postback" // answered with a Button response
+	CardActionLink     = "link"     // opens URL
+)
+
+// CardAction is one button of a card.
+type CardAction struct {
+	Type    string `json:"type"`
+	Text    string `json:"text"`
+	Payload string `json:"payload,omitempty"`
+	URL     string `json:"url,omitempty"`
+}
+
+// DatePicker asks the user for a date, or one of the offered times.
+type DatePicker struct {
+	Title    string           `json:"title,omitempty"`
+	Subtitle string           `json:"subtitle,omitempty"`
+	Minimum  *time.Time       `json:"minimum,omitempty"`
+	Maximum  *time.Time       `json:"maximum,omitempty"`
+	Times    []DatePickerTime `json:"times,omitempty"`
+}
+
+// DatePickerTime is one offered slot.
+type DatePickerTime struct {
+	Time            time.Time `json:"time"`
+	DurationSeconds int       `json:"durationSeconds,omitempty"`
+}
+
+// ListPicker asks the user to choose from sections of items.
+type ListPicker struct {
+	Title    string              `json:"title,omitempty"`
+	Sections []ListPickerSection `json:"sections"`
+}
+
+// ListPickerSection is one titled group of a list picker.
+type ListPickerSection struct {
+	Title             string           `json:"title,omitempty"`
+	MultipleSelection bool             `json:"multipleSelection,omitempty"`
+	Items             []ListPickerItem `json:"items"`
+}
+
+// ListPickerItem is one choice of a list picker.
+type ListPickerItem struct {
+	ID       string `json:"id,omitempty"`
+	Title    string `json:"title"`
+	Subtitle string `json:"subtitle,omitempty"`
 }
 
 // Outbox kinds: which Genesys call an item makes.
