@@ -29,6 +29,8 @@ const (
 	disconnectClient   = "client"
 	disconnectPeer     = "peer"
 	disconnectTransfer = "transfer"
+	disconnectEndpoint = "endpoint"
+	disconnectNoAnswer = "transfer.noanswer"
 )
 
 // Agent message limits (reference §0 item 9, §5).
@@ -74,11 +76,11 @@ func (s *Sandbox) startConversationLocked(in *integration, from genesys.Recipien
 		StartTime:     now,
 		Participants: []Participant{
 			{
-				ID: uuid.NewString(), Name: displayName(from), Purpose: purposeCustomer, State: stateConnected,
-				Direction: "inbound", StartTime: now, ConnectedTime: now, Attributes: maps.Clone(attrs),
+				ID: uuid.NewString(), SessionID: uuid.NewString(), Name: displayName(from), Purpose: purposeCustomer,
+				State: stateConnected, Direction: "inbound", StartTime: now, ConnectedTime: now, Attributes: maps.Clone(attrs),
 			},
 			{
-				ID: uuid.NewString(), Name: q.name, Purpose: purposeACD, State: stateAlerting,
+				ID: uuid.NewString(), SessionID: uuid.NewString(), Name: q.name, Purpose: purposeACD, State: stateAlerting,
 				Direction: "inbound", StartTime: now, QueueID: q.id,
 			},
 		},
@@ -110,27 +112,39 @@ func connectedAgent(conv *Conversation) *Participant {
 	})
 }
 
-// disconnect ends one leg, unless it has already ended.
-func disconnect(p *Participant, disconnectType string, now time.Time) {
+func alertingAgent(conv *Conversation) *Participant {
+	return findParticipant(conv, func(p *Participant) bool {
+		return p.Purpose == purposeAgent && p.State == stateAlerting
+	})
+}
+
+// disconnectLocked ends one leg, unless it has already ended, and reports
+// the end of an agent's or the customer's session as a detail event
+// (reference §10.5).
+func (s *Sandbox) disconnectLocked(conv *Conversation, p *Participant, disconnectType string, now time.Time) {
 	if p == nil || p.State == stateDisconnected {
 		return
 	}
 	p.State, p.DisconnectType, p.EndTime = stateDisconnected, disconnectType, now
-	if p.Purpose == purposeAgent && !p.ConnectedTime.IsZero() {
-		p.StartAcwTime = now // wrap-up starts when an agent who answered leaves
+	switch p.Purpose {
+	case purposeAgent:
+		if !p.ConnectedTime.IsZero() {
+			p.StartAcwTime = now // wrap-up starts when an agent who answered leaves
+		}
+		s.userEndLocked(conv, p, now)
+	case purposeCustomer:
+		s.customerEndLocked(conv, p, now)
 	}
 }
 
 // endConversationLocked disconnects every remaining leg after the customer
 // leg and stops threading new messages into the conversation.
 func (s *Sandbox) endConversationLocked(conv *Conversation, customerType, othersType string, now time.Time) {
+	if customer := findParticipant(conv, func(p *Participant) bool { return p.Purpose == purposeCustomer }); customer != nil {
+		s.disconnectLocked(conv, customer, customerType, now)
+	}
 	for i := range conv.Participants {
-		p := &conv.Participants[i]
-		if p.Purpose == purposeCustomer {
-			disconnect(p, customerType, now)
-		} else {
-			disconnect(p, othersType, now)
-		}
+		s.disconnectLocked(conv, &conv.Participants[i], othersType, now)
 	}
 	conv.State, conv.EndTime = StateEnded, now
 	key := threadKey{conv.IntegrationID, conv.Customer.ID}
@@ -159,11 +173,21 @@ type wireParticipant struct {
 	ConnectedTime  string            `json:"connectedTime,omitempty"`
 	EndTime        string            `json:"endTime,omitempty"`
 	StartAcwTime   string            `json:"startAcwTime,omitempty"`
+	EndAcwTime     string            `json:"endAcwTime,omitempty"`
 	WrapupRequired *bool             `json:"wrapupRequired,omitempty"`
+	Wrapup         *wireWrapup       `json:"wrapup,omitempty"`
 	User           *wireRef          `json:"user,omitempty"`
 	Queue          *wireRef          `json:"queue,omitempty"`
 	Attributes     map[string]string `json:"attributes,omitempty"`
 	Type           string            `json:"type,omitempty"`
+}
+
+// wireWrapup is the fields Wrapup (GET) and QueueConversationMessageEventTopicWrapup
+// (queue topic) share.
+type wireWrapup struct {
+	Code            string `json:"code"`
+	DurationSeconds int64  `json:"durationSeconds"`
+	EndTime         string `json:"endTime"`
 }
 
 type wireRef struct {
@@ -185,8 +209,15 @@ func (s *Sandbox) wireConversationLocked(conv *Conversation) wireConversation {
 			ID: p.ID, Name: p.Name, Purpose: p.Purpose, State: p.State, Direction: p.Direction,
 			DisconnectType: p.DisconnectType,
 			StartTime:      formatTime(p.StartTime), ConnectedTime: formatTime(p.ConnectedTime),
-			EndTime: formatTime(p.EndTime), StartAcwTime: formatTime(p.StartAcwTime),
+			EndTime: formatTime(p.EndTime), StartAcwTime: formatTime(p.StartAcwTime), EndAcwTime: formatTime(p.EndAcwTime),
 			Attributes: maps.Clone(p.Attributes),
+		}
+		if p.WrapupCode != "" {
+			w.Wrapup = &wireWrapup{
+				Code:            p.WrapupCode,
+				DurationSeconds: int64(p.EndAcwTime.Sub(p.StartAcwTime).Seconds()),
+				EndTime:         formatTime(p.EndAcwTime),
+			}
 		}
 		if p.Purpose == purposeAgent {
 			required := p.WrapupRequired
@@ -257,10 +288,10 @@ func (s *Sandbox) patchParticipant(c *fiber.Ctx) error {
 		case purposeCustomer:
 			s.endConversationLocked(conv, disconnectClient, disconnectPeer, now)
 		case purposeAgent:
-			disconnect(p, disconnectClient, now)
+			s.disconnectLocked(conv, p, disconnectClient, now)
 			s.endConversationLocked(conv, disconnectPeer, disconnectPeer, now)
 		default:
-			disconnect(p, disconnectClient, now)
+			s.disconnectLocked(conv, p, disconnectClient, now)
 		}
 		s.changedLocked(conv)
 	}
@@ -298,8 +329,10 @@ func (s *Sandbox) patchAttributes(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusAccepted)
 }
 
-// Accept has agentName answer the conversation: an agent leg alerts, then
-// connects, and the ACD leg hands over to it.
+// Accept has agentName answer the conversation. When agentName is being
+// offered it (Offer, TransferToAgent), that alerting leg connects; otherwise
+// an agent leg alerts and then connects at once. The ACD leg, if the
+// conversation waits on a queue, hands over to the agent.
 func (s *Sandbox) Accept(conversationID, agentName string) error {
 	agentName = strings.TrimSpace(agentName)
 	if agentName == "" {
@@ -315,24 +348,38 @@ func (s *Sandbox) Accept(conversationID, agentName string) error {
 	if connectedAgent(conv) != nil {
 		return fmt.Errorf("accept conversation %s: %w", conversationID, ErrAlreadyAccepted)
 	}
+	agent := alertingAgent(conv)
+	if agent != nil && agent.UserName != agentName {
+		return fmt.Errorf("accept conversation %s as %s: %w (%s)", conversationID, agentName, ErrOfferPending, agent.UserName)
+	}
+	if agent == nil {
+		agent = s.alertLocked(conv, agentName, now)
+		s.changedLocked(conv)
+		s.userStartLocked(conv, agent, now)
+	}
+	agent.State, agent.ConnectedTime = stateConnected, now
+	s.disconnectLocked(conv, findParticipant(conv, func(p *Participant) bool {
+		return p.Purpose == purposeACD && p.State != stateDisconnected
+	}), disconnectTransfer, now)
+	conv.State = StateConnected
+	s.changedLocked(conv)
+	return nil
+}
+
+// alertLocked adds an agent leg for agentName in state alerting: the
+// conversation is being offered to them. The caller sends the snapshot and
+// the user.start event; the pointer is valid until the next append.
+func (s *Sandbox) alertLocked(conv *Conversation, agentName string, now time.Time) *Participant {
 	userID, ok := s.users[agentName]
 	if !ok {
 		userID = uuid.NewString()
 		s.users[agentName] = userID
 	}
 	conv.Participants = append(conv.Participants, Participant{
-		ID: uuid.NewString(), Name: agentName, Purpose: purposeAgent, State: stateAlerting, Direction: "inbound",
-		StartTime: now, UserID: userID, UserName: agentName, QueueID: conv.QueueID, WrapupRequired: true,
+		ID: uuid.NewString(), SessionID: uuid.NewString(), Name: agentName, Purpose: purposeAgent, State: stateAlerting,
+		Direction: "inbound", StartTime: now, UserID: userID, UserName: agentName, QueueID: conv.QueueID, WrapupRequired: true,
 	})
-	s.changedLocked(conv)
-	agent := &conv.Participants[len(conv.Participants)-1]
-	agent.State, agent.ConnectedTime = stateConnected, now
-	disconnect(findParticipant(conv, func(p *Participant) bool {
-		return p.Purpose == purposeACD && p.State != stateDisconnected
-	}), disconnectTransfer, now)
-	conv.State = StateConnected
-	s.changedLocked(conv)
-	return nil
+	return &conv.Participants[len(conv.Participants)-1]
 }
 
 // AgentEnd has the agent close the conversation: the agent leg disconnects
@@ -349,7 +396,7 @@ func (s *Sandbox) AgentEnd(conversationID string) error {
 	if agent == nil {
 		return fmt.Errorf("end conversation %s: %w", conversationID, ErrNoAgent)
 	}
-	disconnect(agent, disconnectClient, now)
+	s.disconnectLocked(conv, agent, disconnectClient, now)
 	s.changedLocked(conv)
 	// Whether the customer leg of an Open Messaging conversation disconnects
 	// as soon as the agent ends it is UNCERTAIN (reference §10.4). The

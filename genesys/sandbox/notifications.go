@@ -20,15 +20,15 @@ import (
 
 // Notification Service limits (reference §10.2).
 const (
-	channelLifetime       = 24 * time.Hour
-	maxChannelsPerClient  = 20
-	maxTopicsPerChannel   = 1000
-	socketSendBuffer      = 256
-	socketWriteTimeout    = 10 * time.Second
-	metadataTopic         = "channel.metadata"
-	heartbeatMessage      = "WebSocket Heartbeat"
-	pongMessage           = "pong"
-	queueTopicEventSchema = "2" // the reference's example; its meaning is undocumented
+	channelLifetime      = 24 * time.Hour
+	maxChannelsPerClient = 20
+	maxTopicsPerChannel  = 1000
+	socketSendBuffer     = 256
+	socketWriteTimeout   = 10 * time.Second
+	metadataTopic        = "channel.metadata"
+	heartbeatMessage     = "WebSocket Heartbeat"
+	pongMessage          = "pong"
+	notificationVersion  = "2" // the reference's example and Genesys's EventBridge samples; its meaning is undocumented
 )
 
 // queueTopic matches the one topic family the sandbox serves.
@@ -213,8 +213,9 @@ func (s *Sandbox) addSubscriptions(c *fiber.Ctx) error     { return s.subscribe(
 func (s *Sandbox) replaceSubscriptions(c *fiber.Ctx) error { return s.subscribe(c, true) }
 
 // subscribe is POST (add) and PUT (replace) on …/subscriptions. The sandbox
-// permits only v2.routing.queues.<known queue>.conversations.messages; other
-// topics are Rejected. Without ignoreErrors a rejected topic fails the whole
+// permits v2.routing.queues.<known queue>.conversations.messages and the
+// detail events of a known conversation (user.start, user.end, customer.end,
+// acw); other topics are Rejected. Without ignoreErrors a rejected topic fails the whole
 // call with 400; both that reading and the status are UNCERTAIN in the
 // reference (§10.1), and failing loudly is what shows a relay its mistake.
 func (s *Sandbox) subscribe(c *fiber.Ctx, replace bool) error {
@@ -275,9 +276,13 @@ func (s *Sandbox) subscribe(c *fiber.Ctx, replace bool) error {
 
 // topicRejectionLocked says why a topic cannot be subscribed, or "".
 func (s *Sandbox) topicRejectionLocked(topic string) string {
+	if reason, ok := s.detailTopicRejectionLocked(topic); ok {
+		return reason
+	}
 	m := queueTopic.FindStringSubmatch(topic)
 	if m == nil {
-		return "Topic " + topic + " is not available: the Genesys sandbox offers only v2.routing.queues.{id}.conversations.messages"
+		return "Topic " + topic + " is not available: the Genesys sandbox offers v2.routing.queues.{id}.conversations.messages and " +
+			"v2.detail.events.conversation.{id}.user.start|user.end|customer.end|acw"
 	}
 	if _, ok := s.queueLocked(m[1]); !ok {
 		return "Queue " + m[1] + " does not exist or you lack permission to view it"
@@ -318,7 +323,17 @@ func (s *Sandbox) changedLocked(conv *Conversation) {
 	if conv.QueueID == "" {
 		return
 	}
-	topic := "v2.routing.queues." + conv.QueueID + ".conversations.messages"
+	s.publishLocked(QueueTopic(conv.QueueID), uuid.NewString(), s.wireConversationLocked(conv))
+}
+
+// QueueTopic is the topic of a queue's message conversations (reference §10.4).
+func QueueTopic(queueID string) string {
+	return "v2.routing.queues." + queueID + ".conversations.messages"
+}
+
+// publishLocked sends one notification to every connected socket subscribed
+// to topic; the body is encoded only if some socket wants it.
+func (s *Sandbox) publishLocked(topic, correlationID string, body any) {
 	var msg []byte
 	for _, ch := range s.channels {
 		if ch.socket == nil || !slices.Contains(ch.topics, topic) {
@@ -328,12 +343,12 @@ func (s *Sandbox) changedLocked(conv *Conversation) {
 			var err error
 			msg, err = json.Marshal(notification{
 				TopicName: topic,
-				Version:   queueTopicEventSchema,
-				Metadata:  &notificationMetadata{CorrelationID: uuid.NewString()},
-				EventBody: s.wireConversationLocked(conv),
+				Version:   notificationVersion,
+				Metadata:  &notificationMetadata{CorrelationID: correlationID},
+				EventBody: body,
 			})
 			if err != nil {
-				s.log.Error("encode queue event", slog.String("conversation_id", conv.ID), slog.Any("error", err))
+				s.log.Error("encode notification", slog.String("topic", topic), slog.Any("error", err))
 				return
 			}
 		}

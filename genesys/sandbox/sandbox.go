@@ -13,6 +13,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	_ "embed"
@@ -74,9 +75,12 @@ type Config struct {
 	// each inbound message it accepts (reference §4.9: what triggers them in
 	// Genesys is UNCERTAIN, so it is off unless asked for).
 	SendReceipts bool
-	HTTPClient   *http.Client // for webhooks; default one with timeouts
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// OrganizationID is the org id in EventBridge event sources; default a
+	// random UUID per sandbox.
+	OrganizationID string
+	HTTPClient     *http.Client // for webhooks; default one with timeouts
+	Logger         *slog.Logger
+	Now            func() time.Time
 	// OnInbound, when set, is called for every accepted inbound call as it is
 	// recorded (benchmarks time the relay with it). It runs with the
 	// sandbox's lock held: it must return quickly and not call the sandbox.
@@ -121,6 +125,7 @@ type Conversation struct {
 // Participant is one leg of a conversation, as GET …/messages/{id} shows it.
 type Participant struct {
 	ID             string
+	SessionID      string // the session detail events name
 	Name           string
 	Purpose        string // customer, acd or agent
 	State          string // alerting, connected or disconnected
@@ -130,6 +135,8 @@ type Participant struct {
 	ConnectedTime  time.Time
 	EndTime        time.Time
 	StartAcwTime   time.Time
+	EndAcwTime     time.Time // when the agent applied a wrap-up code
+	WrapupCode     string
 	UserID         string
 	UserName       string
 	QueueID        string
@@ -211,6 +218,10 @@ var (
 	ErrNoAgent              = errors.New("no agent is connected to the conversation; accept it first")
 	ErrAlreadyAccepted      = errors.New("an agent is already connected to the conversation")
 	ErrInvalidMessage       = errors.New("invalid agent message")
+	ErrOfferPending         = errors.New("another agent is being offered the conversation; accept as that agent, decline or let the offer time out")
+	ErrNoOffer              = errors.New("no agent is being offered the conversation")
+	ErrUnknownQueue         = errors.New("no such queue")
+	ErrNoWrapup             = errors.New("no agent is in after-call work on the conversation")
 )
 
 // Sandbox is the fake Genesys Cloud. Build it with New, mount it with
@@ -244,6 +255,10 @@ type Sandbox struct {
 	faults        []*Fault
 	channels      map[string]*notificationChannel
 	outboxes      map[string]*outbox // conversation id → pending webhooks
+	orgID         string
+
+	destinations    []*eventDestination
+	eventDeliveries []EventDelivery
 }
 
 type queue struct{ id, name string }
@@ -298,6 +313,7 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	orgID := cmp.Or(cfg.OrganizationID, uuid.NewString())
 	client := cfg.HTTPClient
 	if client == nil {
 		client = newWebhookClient(cfg.WebhookTimeout)
@@ -323,6 +339,7 @@ func New(cfg Config) (*Sandbox, error) {
 		users:         map[string]string{},
 		channels:      map[string]*notificationChannel{},
 		outboxes:      map[string]*outbox{},
+		orgID:         orgID,
 	}, nil
 }
 
