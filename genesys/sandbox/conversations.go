@@ -33,6 +33,13 @@ const (
 	disconnectNoAnswer = "transfer.noanswer"
 )
 
+// originatingEntity of outbound messages (reference §4.4, observed): an
+// agent's are Human, an Architect flow's (or bot's) Bot.
+const (
+	originatingHuman = "Human"
+	originatingBot   = "Bot"
+)
+
 // Agent message limits (reference §0 item 9, §5).
 const (
 	maxAgentText = 4000
@@ -484,10 +491,10 @@ func (s *Sandbox) agentMessage(conversationID, messageType, text string, content
 	w.Type = messageType
 	w.Text = text
 	w.Content = content
-	w.OriginatingEntity = "Human"
+	w.OriginatingEntity = originatingHuman
 	conv.Messages = append(conv.Messages, Message{
 		ID: id, Direction: genesys.DirectionOutbound, ChannelMessageID: id, Type: messageType,
-		Text: text, Content: copyContent(content), From: agent.UserName, Time: now,
+		Text: text, Content: copyContent(content), From: agent.UserName, OriginatingEntity: originatingHuman, Time: now,
 	})
 	s.agentMessages[id] = conv.ID
 	s.queueWebhookLocked(conv, in, w)

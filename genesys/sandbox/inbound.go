@@ -167,7 +167,8 @@ func (s *Sandbox) inboundMessage(c *fiber.Ctx) error {
 	}
 
 	conv := s.activeConversationLocked(in.ID, msg.Channel.From.ID)
-	if conv == nil {
+	started := conv == nil
+	if started {
 		var attrs map[string]string
 		if msg.Channel.Metadata != nil {
 			attrs = msg.Channel.Metadata.CustomAttributes
@@ -222,6 +223,9 @@ func (s *Sandbox) inboundMessage(c *fiber.Ctx) error {
 			IsFinalReceipt: true,
 			Direction:      genesys.DirectionInbound,
 		})
+	}
+	if started && s.cfg.FlowGreeting != "" {
+		s.flowMessageLocked(conv, in, genesys.MessageTypeText, s.cfg.FlowGreeting, nil, now)
 	}
 	return c.JSON(withConversationID(resp, prefetch))
 }

@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -75,6 +76,10 @@ type Config struct {
 	// each inbound message it accepts (reference §4.9: what triggers them in
 	// Genesys is UNCERTAIN, so it is off unless asked for).
 	SendReceipts bool
+	// FlowGreeting, when set, is sent to every new conversation as an
+	// Architect flow's Send Response (originatingEntity Bot) as soon as the
+	// conversation is on the queue, before any agent.
+	FlowGreeting string
 	// OrganizationID is the org id in EventBridge event sources; default a
 	// random UUID per sandbox.
 	OrganizationID string
@@ -155,6 +160,7 @@ type Message struct {
 	ButtonResponse       *genesys.ButtonResponse // a customer's click
 	OriginatingMessageID string                  // the structured message clicked
 	From                 string                  // display name of the sender
+	OriginatingEntity    string                  // outbound: Human (an agent) or Bot (a flow)
 	Time                 time.Time
 	ReceiptStatus        string // the latest receipt for an agent message
 	ReceiptReasons       []genesys.Reason
@@ -247,7 +253,7 @@ type Sandbox struct {
 	convOrder     []string
 	active        map[threadKey]string // (integration, customer) → conversation not yet ended
 	dedupe        map[dedupeKey]*genesys.MessageResponse
-	agentMessages map[string]string // Genesys id of an agent message → conversation id
+	agentMessages map[string]string // Genesys id of an outbound (agent or flow) message → conversation id
 	users         map[string]string // agent name → user id
 	inbound       []InboundRecord
 	rejected      []RejectedRecord
@@ -312,6 +318,9 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if n := utf8.RuneCountInString(cfg.FlowGreeting); n > maxAgentText {
+		return nil, fmt.Errorf("new Genesys sandbox: FlowGreeting has %d characters, the Open API channel allows %d", n, maxAgentText)
 	}
 	orgID := cmp.Or(cfg.OrganizationID, uuid.NewString())
 	client := cfg.HTTPClient
