@@ -209,21 +209,7 @@ func (s *Sandbox) inboundMessage(c *fiber.Ctx) error {
 		Kind: KindMessage, IntegrationID: in.ID, ConversationID: conv.ID, Body: body, Parsed: msg, Time: now,
 	})
 	s.changedLocked(conv)
-	if s.cfg.SendReceipts {
-		s.queueWebhookLocked(conv, in, genesys.Webhook{
-			ID: resp.ID,
-			Channel: genesys.Channel{
-				ID: in.ID, Platform: "Open", Type: "Private", MessageID: resp.ID,
-				To:   genesys.Recipient{ID: conv.Customer.ID, IDType: conv.Customer.IDType},
-				From: genesys.Recipient{ID: in.ID, IDType: genesys.IDTypeOpaque},
-				Time: genesys.TimestampOf(now),
-			},
-			Type:           genesys.MessageTypeReceipt,
-			Status:         genesys.ReceiptDelivered,
-			IsFinalReceipt: true,
-			Direction:      genesys.DirectionInbound,
-		})
-	}
+	s.receiptsForInboundLocked(conv, in, &conv.Messages[len(conv.Messages)-1], now)
 	if started && s.cfg.FlowGreeting != "" {
 		s.flowMessageLocked(conv, in, genesys.MessageTypeText, s.cfg.FlowGreeting, nil, now)
 	}

@@ -74,8 +74,15 @@ type Config struct {
 	HeartbeatInterval time.Duration // notifications WebSocket heartbeat; default 30s
 	// SendReceipts makes the sandbox POST a Delivered receipt webhook for
 	// each inbound message it accepts (reference §4.9: what triggers them in
-	// Genesys is UNCERTAIN, so it is off unless asked for).
+	// Genesys is UNCERTAIN, so it is off unless asked for). It is shorthand
+	// for ReceiptSequence []string{"Delivered"}.
 	SendReceipts bool
+	// ReceiptSequence, when not nil, lists the receipt statuses the sandbox
+	// POSTs, in order, for each inbound message it accepts: each a Receipt
+	// webhook whose id is the message's Genesys id, with isFinalReceipt only
+	// on the last. Statuses: Sent, Delivered, Read, Failed, Published,
+	// Removed. An empty, non-nil slice sends none whatever SendReceipts says.
+	ReceiptSequence []string
 	// FlowGreeting, when set, is sent to every new conversation as an
 	// Architect flow's Send Response (originatingEntity Bot) as soon as the
 	// conversation is on the queue, before any agent.
@@ -162,8 +169,10 @@ type Message struct {
 	From                 string                  // display name of the sender
 	OriginatingEntity    string                  // outbound: Human (an agent) or Bot (a flow)
 	Time                 time.Time
-	ReceiptStatus        string // the latest receipt for an agent message
-	ReceiptReasons       []genesys.Reason
+	// ReceiptStatus is the latest receipt: the relay's for an outbound
+	// message, the one the sandbox sent for an inbound one.
+	ReceiptStatus  string
+	ReceiptReasons []genesys.Reason
 }
 
 // InboundKind names an inbound endpoint.
@@ -228,6 +237,8 @@ var (
 	ErrNoOffer              = errors.New("no agent is being offered the conversation")
 	ErrUnknownQueue         = errors.New("no such queue")
 	ErrNoWrapup             = errors.New("no agent is in after-call work on the conversation")
+	ErrUnknownMessage       = errors.New("no such customer message in the conversation")
+	ErrInvalidReceipt       = errors.New("invalid receipt")
 )
 
 // Sandbox is the fake Genesys Cloud. Build it with New, mount it with
@@ -262,6 +273,7 @@ type Sandbox struct {
 	channels      map[string]*notificationChannel
 	outboxes      map[string]*outbox // conversation id → pending webhooks
 	orgID         string
+	receipts      []string // statuses sent for each inbound message
 
 	destinations    []*eventDestination
 	eventDeliveries []EventDelivery
@@ -319,6 +331,15 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	receipts := cfg.ReceiptSequence
+	if receipts == nil && cfg.SendReceipts {
+		receipts = []string{genesys.ReceiptDelivered}
+	}
+	for _, status := range receipts {
+		if !slices.Contains(receiptStatuses, status) {
+			return nil, fmt.Errorf("new Genesys sandbox: receipt status %q is not one of %s", status, strings.Join(receiptStatuses, ", "))
+		}
+	}
 	if n := utf8.RuneCountInString(cfg.FlowGreeting); n > maxAgentText {
 		return nil, fmt.Errorf("new Genesys sandbox: FlowGreeting has %d characters, the Open API channel allows %d", n, maxAgentText)
 	}
@@ -349,6 +370,7 @@ func New(cfg Config) (*Sandbox, error) {
 		channels:      map[string]*notificationChannel{},
 		outboxes:      map[string]*outbox{},
 		orgID:         orgID,
+		receipts:      slices.Clone(receipts),
 	}, nil
 }
 

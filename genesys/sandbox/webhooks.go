@@ -41,6 +41,12 @@ type outboundWebhook struct {
 // queueWebhookLocked signs w and queues it for conv's outbox, starting the
 // outbox's worker when it is idle.
 func (s *Sandbox) queueWebhookLocked(conv *Conversation, in *integration, w genesys.Webhook) {
+	s.queueBodyLocked(conv, in, w.ID, w.Type, w)
+}
+
+// queueBodyLocked is queueWebhookLocked for a body of another Go type with
+// the webhook's shape; id and messageType are its top-level id and type.
+func (s *Sandbox) queueBodyLocked(conv *Conversation, in *integration, id, messageType string, w any) {
 	body, err := json.Marshal(w) // compact, as Genesys sends it (reference §4.2)
 	if err != nil {
 		s.log.Error("encode webhook", slog.String("conversation_id", conv.ID), slog.Any("error", err))
@@ -49,8 +55,8 @@ func (s *Sandbox) queueWebhookLocked(conv *Conversation, in *integration, w gene
 	item := outboundWebhook{
 		conversationID: conv.ID,
 		integrationID:  in.ID,
-		messageID:      w.ID,
-		messageType:    w.Type,
+		messageID:      id,
+		messageType:    messageType,
 		url:            in.OutboundNotificationWebhookURL,
 		headers:        maps.Clone(in.WebhookHeaders),
 		body:           body,
