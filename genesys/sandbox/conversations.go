@@ -488,6 +488,9 @@ func (s *Sandbox) agentMessage(conversationID, messageType, text string, content
 	id := genesysID()
 	w := s.outboundLocked(conv, in, id, now)
 	w.Channel.From.Nickname = agent.UserName
+	if s.cfg.NicknameIsIntegrationName {
+		w.Channel.From.Nickname = in.Name
+	}
 	w.Type = messageType
 	w.Text = text
 	w.Content = content
@@ -503,6 +506,7 @@ func (s *Sandbox) agentMessage(conversationID, messageType, text string, content
 }
 
 // outboundLocked is the envelope every webhook of conv shares (reference §4.4).
+// Its channel.time is the sandbox's clock moved by SkewWebhookClock.
 func (s *Sandbox) outboundLocked(conv *Conversation, in *integration, id string, now time.Time) genesys.Webhook {
 	idType := conv.Customer.IDType
 	if idType == "" {
@@ -514,10 +518,20 @@ func (s *Sandbox) outboundLocked(conv *Conversation, in *integration, id string,
 			ID: in.ID, Platform: "Open", Type: "Private", MessageID: id,
 			To:   genesys.Recipient{ID: conv.Customer.ID, IDType: idType},
 			From: genesys.Recipient{ID: in.ID, IDType: genesys.IDTypeOpaque},
-			Time: genesys.TimestampOf(now),
+			Time: genesys.TimestampOf(now.Add(s.skew)),
 		},
 		Direction: genesys.DirectionOutbound,
 	}
+}
+
+// SkewWebhookClock moves the channel.time of every later webhook by d, as
+// when Genesys's clock and the relay's disagree or a webhook is retried long
+// after it was made: -20*time.Minute makes them look old, 3*time.Minute
+// from the future. 0 puts the clock back.
+func (s *Sandbox) SkewWebhookClock(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skew = d
 }
 
 func (s *Sandbox) openConversationLocked(conversationID string) (*Conversation, error) {

@@ -87,6 +87,11 @@ type Config struct {
 	// Architect flow's Send Response (originatingEntity Bot) as soon as the
 	// conversation is on the queue, before any agent.
 	FlowGreeting string
+	// NicknameIsIntegrationName makes agent messages carry the integration's
+	// name in channel.from.nickname instead of the agent's, as real Genesys
+	// may (reference §4.4: which name agent messages carry is UNCERTAIN). The
+	// agent's name is then only in the conversation's participants.
+	NicknameIsIntegrationName bool
 	// OrganizationID is the org id in EventBridge event sources; default a
 	// random UUID per sandbox.
 	OrganizationID string
@@ -273,7 +278,8 @@ type Sandbox struct {
 	channels      map[string]*notificationChannel
 	outboxes      map[string]*outbox // conversation id → pending webhooks
 	orgID         string
-	receipts      []string // statuses sent for each inbound message
+	receipts      []string      // statuses sent for each inbound message
+	skew          time.Duration // added to every webhook's channel.time
 
 	destinations    []*eventDestination
 	eventDeliveries []EventDelivery

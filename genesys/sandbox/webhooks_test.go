@@ -227,3 +227,48 @@ func TestAgentActionsNeedAnAcceptedOpenConversation(t *testing.T) {
 		t.Errorf("send after end: %v", err)
 	}
 }
+
+func TestSkewWebhookClockMovesChannelTime(t *testing.T) {
+	pinned := time.Date(2025, 1, 15, 10, 24, 5, 512_000_000, time.UTC)
+	rcv := startReceiver(t)
+	h := startSandbox(t, func(c *Config) { c.Now = func() time.Time { return pinned } })
+	in := h.sb.AddIntegration("bot", rcv.url, testWebhookKey)
+	cid := startConversation(t, h, in.ID, "customer-1")
+	tests := []struct {
+		skew time.Duration
+		want string
+	}{
+		{-20 * time.Minute, "2025-01-15T10:04:05.512Z"},
+		{3 * time.Minute, "2025-01-15T10:27:05.512Z"},
+		{0, "2025-01-15T10:24:05.512Z"},
+	}
+	for i, tt := range tests {
+		h.sb.SkewWebhookClock(tt.skew)
+		if _, err := h.sb.FlowMessage(cid, tt.skew.String()); err != nil {
+			t.Fatalf("FlowMessage: %v", err)
+		}
+		got := rcv.wait(t, i+1)[i]
+		if !strings.Contains(string(got.body), `"time":"`+tt.want+`"`) {
+			t.Errorf("skew %s: %s, want channel.time %s", tt.skew, got.body, tt.want)
+		}
+	}
+}
+
+func TestNicknameIsIntegrationNameHidesTheAgentsNameInWebhooksOnly(t *testing.T) {
+	rcv := startReceiver(t)
+	h := startSandbox(t, func(c *Config) { c.NicknameIsIntegrationName = true })
+	in := h.sb.AddIntegration("Acme Support", rcv.url, testWebhookKey)
+	cid := startConversation(t, h, in.ID, "customer-1")
+	_ = h.sb.Accept(cid, "Max Agent")
+	if _, err := h.sb.AgentSend(cid, "Hello", ""); err != nil {
+		t.Fatalf("AgentSend: %v", err)
+	}
+	w, _ := genesys.ParseWebhook(rcv.wait(t, 1)[0].body)
+	if w.Channel.From.Nickname != "Acme Support" || w.OriginatingEntity != "Human" {
+		t.Errorf("webhook from %+v, %s", w.Channel.From, w.OriginatingEntity)
+	}
+	conv, _ := h.sb.Conversation(cid)
+	if agent := conv.Participants[2]; agent.Name != "Max Agent" || agent.UserName != "Max Agent" {
+		t.Errorf("agent leg = %+v", agent)
+	}
+}
