@@ -99,14 +99,14 @@ func (s *Sandbox) registerDesk(r fiber.Router) {
 	r.Get("/desk/list", s.deskList)
 	r.Get("/desk/conversations/:id/transcript", s.deskTranscript)
 	r.Post("/desk/conversations/:id/accept", s.deskAction(func(id string, c *fiber.Ctx) error {
-		return s.Accept(id, c.FormValue("agent"))
+		return s.Accept(id, formValue(c, "agent"))
 	}))
 	r.Post("/desk/conversations/:id/reply", s.deskAction(func(id string, c *fiber.Ctx) error {
-		_, err := s.AgentSend(id, c.FormValue("text"), c.FormValue("image_url"))
+		_, err := s.AgentSend(id, formValue(c, "text"), formValue(c, "image_url"))
 		return err
 	}))
 	r.Post("/desk/conversations/:id/quick-replies", s.deskAction(func(id string, c *fiber.Ctx) error {
-		_, err := s.AgentQuickReplies(id, c.FormValue("text"), strings.Split(c.FormValue("options"), "\n"))
+		_, err := s.AgentQuickReplies(id, formValue(c, "text"), strings.Split(formValue(c, "options"), "\n"))
 		return err
 	}))
 	r.Post("/desk/conversations/:id/typing", s.deskAction(func(id string, _ *fiber.Ctx) error {
@@ -115,6 +115,13 @@ func (s *Sandbox) registerDesk(r fiber.Router) {
 	r.Post("/desk/conversations/:id/end", s.deskAction(func(id string, _ *fiber.Ctx) error {
 		return s.AgentEnd(id)
 	}))
+}
+
+// formValue is a form field the sandbox may keep: fiber's values point into
+// a buffer the next request reuses, and agent names and texts outlive the
+// request in the conversation.
+func formValue(c *fiber.Ctx, key string) string {
+	return strings.Clone(c.FormValue(key))
 }
 
 // mountBase finds the prefix the sandbox is mounted under from the matched

@@ -190,3 +190,28 @@ func TestDeskLinksCarryTheMountPrefix(t *testing.T) {
 		t.Errorf("accept: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+func TestDeskKeepsWhatWasTypedAfterTheRequestEnds(t *testing.T) {
+	h := startSandbox(t, nil)
+	in := h.sb.AddIntegration("bot", "http://127.0.0.1:1/webhook", testWebhookKey)
+	cid := startConversation(t, h, in.ID, "customer-1")
+	_, doc, _ := getPage(t, h.base+"/desk?c="+cid)
+	submit(t, h.base, doc, "desk-accept-form", url.Values{"agent": {"Max Agent"}})
+	_, doc, _ = getPage(t, h.base+"/desk?c="+cid)
+	for _, text := range []string{"first reply", "a second reply, longer than the first"} {
+		if resp, _ := submit(t, h.base, doc, "desk-reply-form", url.Values{"text": {text}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("reply %q: %d", text, resp.StatusCode)
+		}
+	}
+	conv, _ := h.sb.Conversation(cid)
+	var texts []string
+	for _, m := range conv.Messages[1:] {
+		texts = append(texts, m.Text)
+	}
+	if got := strings.Join(texts, "|"); got != "first reply|a second reply, longer than the first" {
+		t.Errorf("transcript = %q", got)
+	}
+	if agent := conv.Participants[2]; agent.UserName != "Max Agent" || agent.Name != "Max Agent" {
+		t.Errorf("agent = %q / %q", agent.UserName, agent.Name)
+	}
+}
