@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
@@ -39,7 +40,34 @@ type deskView struct {
 	Selected  *deskConversation
 	Error     string
 	AgentName string
+	Skews     []deskChoice // the webhook clock skews offered, one selected
 }
+
+// deskChoice is one option of a select.
+type deskChoice struct {
+	Value, Label string
+	Selected     bool
+}
+
+// deskSkews are the clock skews the desk offers: webhooks that look old,
+// as after retries or a slow clock, and webhooks from the future.
+var deskSkews = []struct {
+	d     time.Duration
+	label string
+}{
+	{-20 * time.Minute, "20 minutes behind"},
+	{-3 * time.Minute, "3 minutes behind"},
+	{0, "none"},
+	{3 * time.Minute, "3 minutes ahead"},
+	{20 * time.Minute, "20 minutes ahead"},
+}
+
+// Desk defaults for the structured flow message and the failed receipt.
+const (
+	deskFlowQuestion   = "Did that answer your question?"
+	deskWrapupCode     = "resolved"
+	deskFailureMessage = "Message could not be delivered in time"
+)
 
 type deskRow struct {
 	ID         string
@@ -58,15 +86,23 @@ type deskConversation struct {
 	CustomerID     string
 	State          string
 	Agent          string
+	Offered        string // the agent being offered the conversation, if any
+	InWrapup       string // the agent in after-call work, if any
+	Queue          string
+	OtherQueues    []deskChoice // where the agent can transfer it
 	Attributes     []deskAttribute
 	Messages       []deskMessage
 	CustomerTyping bool
+	// LatestCustomerMessage is the newest inbound message, for receipts.
+	LatestCustomerMessage *deskMessage
 }
 
 type deskAttribute struct{ Key, Value string }
 
 type deskMessage struct {
+	ID           string
 	FromCustomer bool
+	FromFlow     bool
 	From         string
 	Text         string
 	Time         string
@@ -115,6 +151,86 @@ func (s *Sandbox) registerDesk(r fiber.Router) {
 	r.Post("/desk/conversations/:id/end", s.deskAction(func(id string, _ *fiber.Ctx) error {
 		return s.AgentEnd(id)
 	}))
+	r.Post("/desk/conversations/:id/offer", s.deskAction(func(id string, c *fiber.Ctx) error {
+		return s.Offer(id, formValue(c, "agent"))
+	}))
+	r.Post("/desk/conversations/:id/decline", s.deskAction(func(id string, _ *fiber.Ctx) error {
+		return s.DeclineOffer(id)
+	}))
+	r.Post("/desk/conversations/:id/offer-timeout", s.deskAction(func(id string, _ *fiber.Ctx) error {
+		return s.OfferTimeout(id)
+	}))
+	r.Post("/desk/conversations/:id/transfer-agent", s.deskAction(func(id string, c *fiber.Ctx) error {
+		return s.TransferToAgent(id, formValue(c, "agent"))
+	}))
+	r.Post("/desk/conversations/:id/transfer-queue", s.deskAction(func(id string, c *fiber.Ctx) error {
+		return s.TransferToQueue(id, formValue(c, "queue"))
+	}))
+	r.Post("/desk/conversations/:id/wrapup", s.deskAction(func(id string, c *fiber.Ctx) error {
+		return s.FinishWrapup(id, formValue(c, "code"))
+	}))
+	r.Post("/desk/conversations/:id/customer-end", s.deskAction(func(id string, _ *fiber.Ctx) error {
+		return s.CustomerEnd(id)
+	}))
+	r.Post("/desk/conversations/:id/flow-message", s.deskAction(func(id string, c *fiber.Ctx) error {
+		_, err := s.FlowMessage(id, formValue(c, "text"))
+		return err
+	}))
+	r.Post("/desk/conversations/:id/flow-buttons", s.deskAction(func(id string, _ *fiber.Ctx) error {
+		_, err := s.FlowStructured(id, deskFlowQuestion, []genesys.Content{
+			{ContentType: genesys.ContentTypeQuickReply, QuickReply: &genesys.QuickReply{Text: "Yes", Payload: "Yes", Action: "Message"}},
+			{ContentType: genesys.ContentTypeQuickReply, QuickReply: &genesys.QuickReply{Text: "No", Payload: "No", Action: "Message"}},
+		})
+		return err
+	}))
+	r.Post("/desk/conversations/:id/receipts", s.deskAction(func(id string, c *fiber.Ctx) error {
+		return s.deskReceipts(id, formValue(c, "message"), formValue(c, "sequence"))
+	}))
+	r.Post("/desk/skew", s.deskSkew)
+}
+
+// deskReceipts sends one of the desk's receipt sequences for a customer
+// message: "read" is Sent → Delivered → Read, "failed" Delivered → Failed.
+func (s *Sandbox) deskReceipts(conversationID, messageID, sequence string) error {
+	type step struct {
+		status  string
+		reasons []genesys.Reason
+	}
+	var steps []step
+	switch sequence {
+	case "read":
+		steps = []step{{status: "Sent"}, {status: "Delivered"}, {status: "Read"}}
+	case "failed":
+		steps = []step{{status: "Delivered"}, {status: "Failed", reasons: []genesys.Reason{
+			{Code: genesys.ReasonMessageExpired, Message: deskFailureMessage},
+		}}}
+	default:
+		return fmt.Errorf("%w: no receipt sequence %q", ErrInvalidReceipt, sequence)
+	}
+	for i, st := range steps {
+		if err := s.SendReceipt(conversationID, messageID, st.status, i == len(steps)-1, st.reasons); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deskSkew sets the webhook clock skew and goes back to the page it came from.
+func (s *Sandbox) deskSkew(c *fiber.Ctx) error {
+	base := mountBase(c)
+	selected := formValue(c, "c")
+	d, err := time.ParseDuration(formValue(c, "skew"))
+	if err != nil || d < -24*time.Hour || d > 24*time.Hour {
+		v := s.deskViewFor(base, selected)
+		v.Error = fmt.Sprintf("Skew %q is not a duration within a day, such as -20m or 3m.", formValue(c, "skew"))
+		return render(c, fiber.StatusUnprocessableEntity, deskPage(v))
+	}
+	s.SkewWebhookClock(d)
+	target := base + "/desk"
+	if selected != "" {
+		target += "?c=" + url.QueryEscape(selected)
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
 }
 
 // formValue is a form field the sandbox may keep: fiber's values point into
@@ -181,7 +297,10 @@ func (s *Sandbox) deskAction(action func(id string, c *fiber.Ctx) error) fiber.H
 // deskErrorText is the error in words for the person at the desk, without
 // the conversation id prefix the API error carries.
 func deskErrorText(err error) string {
-	for _, known := range []error{ErrConversationNotFound, ErrConversationEnded, ErrNoAgent, ErrAlreadyAccepted} {
+	for _, known := range []error{
+		ErrConversationNotFound, ErrConversationEnded, ErrNoAgent, ErrAlreadyAccepted,
+		ErrOfferPending, ErrNoOffer, ErrNoWrapup, ErrUnknownQueue, ErrUnknownMessage,
+	} {
 		if errors.Is(err, known) {
 			return strings.ToUpper(known.Error()[:1]) + known.Error()[1:] + "."
 		}
@@ -198,6 +317,9 @@ func (s *Sandbox) deskViewFor(base, selectedID string) deskView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := deskView{Base: base, AgentName: defaultAgentName}
+	for _, k := range deskSkews {
+		v.Skews = append(v.Skews, deskChoice{Value: k.d.String(), Label: k.label, Selected: k.d == s.skew})
+	}
 	// Waiting first, then connected, then ended; newest first within each.
 	order := map[string]int{StateWaiting: 0, StateConnected: 1, StateEnded: 2}
 	ids := slices.Clone(s.convOrder)
@@ -230,14 +352,27 @@ func (s *Sandbox) deskConversationLocked(conv *Conversation, now time.Time) *des
 	if agent := latestAgent(conv); agent != nil {
 		d.Agent = agent.UserName
 	}
+	if agent := alertingAgent(conv); agent != nil {
+		d.Offered = agent.UserName
+	}
+	if agent := agentInWrapup(conv); agent != nil {
+		d.InWrapup = agent.UserName
+	}
+	for _, q := range s.queues {
+		if q.id == conv.QueueID {
+			d.Queue = q.name
+		} else {
+			d.OtherQueues = append(d.OtherQueues, deskChoice{Value: q.id, Label: q.name})
+		}
+	}
 	attrs := customerAttributes(conv)
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		d.Attributes = append(d.Attributes, deskAttribute{k, attrs[k]})
 	}
 	for _, m := range conv.Messages {
 		dm := deskMessage{
-			FromCustomer: m.Direction == genesys.DirectionInbound, From: m.From, Text: m.Text,
-			Time: m.Time.Format("15:04:05"), Receipt: m.ReceiptStatus,
+			ID: m.ID, FromCustomer: m.Direction == genesys.DirectionInbound, FromFlow: m.OriginatingEntity == originatingBot,
+			From: m.From, Text: m.Text, Time: m.Time.Format("15:04:05"), Receipt: m.ReceiptStatus,
 		}
 		for _, item := range m.Content {
 			if item.Attachment != nil {
@@ -251,6 +386,12 @@ func (s *Sandbox) deskConversationLocked(conv *Conversation, now time.Time) *des
 			dm.Text = "Clicked: " + m.ButtonResponse.Text
 		}
 		d.Messages = append(d.Messages, dm)
+	}
+	for i := len(d.Messages) - 1; i >= 0; i-- {
+		if d.Messages[i].FromCustomer {
+			d.LatestCustomerMessage = &d.Messages[i]
+			break
+		}
 	}
 	return d
 }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
@@ -213,5 +214,176 @@ func TestDeskKeepsWhatWasTypedAfterTheRequestEnds(t *testing.T) {
 	}
 	if agent := conv.Participants[2]; agent.UserName != "Max Agent" || agent.Name != "Max Agent" {
 		t.Errorf("agent = %q / %q", agent.UserName, agent.Name)
+	}
+}
+
+// submitAsBrowser posts the form found by testid with the values a browser
+// would send: its inputs' values, each select's selected (or first) option,
+// with fields replacing them.
+func submitAsBrowser(t *testing.T, origin string, doc *goquery.Document, testid string, fields url.Values) (*http.Response, string) {
+	t.Helper()
+	form := doc.Find(`form[data-testid="` + testid + `"]`)
+	if form.Length() != 1 {
+		t.Fatalf("no form %s on the page", testid)
+	}
+	values := url.Values{}
+	form.Find("input[name], textarea[name]").Each(func(_ int, s *goquery.Selection) {
+		values.Set(s.AttrOr("name", ""), s.AttrOr("value", s.Text()))
+	})
+	form.Find("select[name]").Each(func(_ int, s *goquery.Selection) {
+		option := s.Find("option[selected]")
+		if option.Length() == 0 {
+			option = s.Find("option").First()
+		}
+		values.Set(s.AttrOr("name", ""), option.AttrOr("value", ""))
+	})
+	for k, v := range fields {
+		values[k] = v
+	}
+	return submit(t, origin, doc, testid, values)
+}
+
+// assertAccessibleForms checks that every form says what it does, every
+// button has words and every visible field has a label.
+func assertAccessibleForms(t *testing.T, doc *goquery.Document) {
+	t.Helper()
+	doc.Find("form").Each(func(_ int, f *goquery.Selection) {
+		if strings.TrimSpace(f.AttrOr("aria-label", "")) == "" {
+			t.Errorf("form %s has no aria-label", f.AttrOr("data-testid", f.AttrOr("action", "")))
+		}
+	})
+	doc.Find("button").Each(func(_ int, b *goquery.Selection) {
+		if strings.TrimSpace(b.Text()) == "" {
+			t.Errorf("a button has no text: %v", b.Nodes)
+		}
+	})
+	doc.Find("input, select, textarea").Each(func(_ int, s *goquery.Selection) {
+		if s.AttrOr("type", "") == "hidden" {
+			return
+		}
+		if s.ParentsFiltered("label").Length() == 0 {
+			t.Errorf("field %s has no label", s.AttrOr("name", ""))
+		}
+	})
+}
+
+func TestDeskPlaysFlowsOffersTransfersReceiptsWrapupAndSkew(t *testing.T) {
+	const billing = "7c1d0e2f-4a3b-4c5d-9e8f-000000000002"
+	rcv := startReceiver(t)
+	events := startReceiver(t)
+	h := startSandbox(t, nil)
+	h.sb.AddQueue(billing, "Billing")
+	h.sb.AddEventDestination(EventDestination{URL: events.url})
+	in := h.sb.AddIntegration("Acme Support", rcv.url, testWebhookKey)
+	cid := startConversation(t, h, in.ID, "customer-1")
+	page := h.base + "/desk?c=" + cid
+	var webhooks int
+	nextWebhooks := func(n int) []genesys.Webhook {
+		t.Helper()
+		got := rcv.wait(t, webhooks+n)[webhooks : webhooks+n]
+		webhooks += n
+		out := make([]genesys.Webhook, n)
+		for i, g := range got {
+			out[i], _ = genesys.ParseWebhook(g.body)
+		}
+		return out
+	}
+	act := func(testid string, fields url.Values) {
+		t.Helper()
+		_, doc, _ := getPage(t, page)
+		assertAccessibleForms(t, doc)
+		resp, body := submitAsBrowser(t, h.base, doc, testid, fields)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %d %s", testid, resp.StatusCode, body)
+		}
+	}
+
+	act("desk-flow-message-form", url.Values{"text": {"You are next in line."}})
+	if w := nextWebhooks(1)[0]; w.OriginatingEntity != "Bot" || w.Text != "You are next in line." || w.Channel.From.Nickname != "Acme Support" {
+		t.Errorf("flow message = %+v", w)
+	}
+	act("desk-flow-buttons-form", nil)
+	if w := nextWebhooks(1)[0]; w.Type != "Structured" || w.OriginatingEntity != "Bot" || len(w.Content) != 2 ||
+		w.Content[0].QuickReply.Text != "Yes" || w.Content[1].QuickReply.Text != "No" {
+		t.Errorf("flow buttons = %+v", w)
+	}
+	_, doc, _ := getPage(t, page)
+	if got := doc.Find(`[data-testid="desk-message"][data-from="flow"]`).Length(); got != 2 {
+		t.Errorf("%d flow messages in the transcript, want 2", got)
+	}
+
+	act("desk-offer-form", url.Values{"agent": {"Max Agent"}})
+	_, doc, _ = getPage(t, page)
+	if !strings.Contains(doc.Find(`[data-testid="desk-offered"]`).Text(), "Max Agent") {
+		t.Errorf("the desk does not show the offer")
+	}
+	act("desk-decline-form", nil)
+	act("desk-offer-form", url.Values{"agent": {"Max Agent"}})
+	act("desk-offer-timeout-form", nil)
+	act("desk-offer-form", url.Values{"agent": {"Ann Agent"}})
+	act("desk-accept-form", nil) // accepts as the offered agent
+	agents := agentsOf(t, h, cid)
+	if len(agents) != 3 || agents[0].DisconnectType != "endpoint" || agents[1].DisconnectType != "transfer.noanswer" ||
+		agents[2].UserName != "Ann Agent" || agents[2].State != "connected" {
+		t.Errorf("agents = %+v", agents)
+	}
+
+	act("desk-transfer-agent-form", url.Values{"agent": {"Bob Agent"}})
+	act("desk-accept-form", nil)
+	act("desk-transfer-queue-form", nil) // Billing, the only other queue
+	if conv, _ := h.sb.Conversation(cid); conv.QueueID != billing || conv.State != StateWaiting {
+		t.Errorf("after the transfer to Billing: %s, %s", conv.QueueID, conv.State)
+	}
+
+	act("desk-receipts-read-form", nil)
+	act("desk-receipts-failed-form", nil)
+	var statuses []string
+	for _, w := range nextWebhooks(5) {
+		if w.Type != "Receipt" || w.Direction != "Inbound" {
+			t.Errorf("receipt = %+v", w)
+		}
+		statuses = append(statuses, w.Status)
+		if w.Status == "Failed" && (len(w.Reasons) != 1 || w.Reasons[0].Code != "MessageExpired" ||
+			w.Reasons[0].Message != "Message could not be delivered in time") {
+			t.Errorf("failed receipt reasons = %+v", w.Reasons)
+		}
+	}
+	if got := strings.Join(statuses, " "); got != "Sent Delivered Read Delivered Failed" {
+		t.Errorf("receipts = %s", got)
+	}
+
+	act("desk-customer-end-form", nil)
+	if conv, _ := h.sb.Conversation(cid); conv.State != StateEnded {
+		t.Errorf("state after the customer left = %s", conv.State)
+	}
+	act("desk-wrapup-form", nil) // Bob, who left last
+	act("desk-wrapup-form", url.Values{"code": {"billing-question"}})
+	_, doc, _ = getPage(t, page)
+	if doc.Find(`form[data-testid="desk-wrapup-form"]`).Length() != 0 {
+		t.Errorf("the wrap-up form is still there with no agent in after-call work")
+	}
+	wantEvents := "user.start user.end user.start user.end user.start " + // Max declines, Max misses, Ann answers
+		"user.end user.start user.end " + // Ann transfers to Bob, Bob to Billing
+		"customer.end acw acw"
+	got := events.wait(t, len(strings.Fields(wantEvents)))
+	var kinds []string
+	for _, g := range got {
+		var ev struct{ TopicName string }
+		_ = json.Unmarshal(g.body, &ev)
+		kinds = append(kinds, strings.TrimPrefix(ev.TopicName, DetailTopic(cid, "")))
+	}
+	if strings.Join(kinds, " ") != wantEvents {
+		t.Errorf("events = %s\nwant     %s", strings.Join(kinds, " "), wantEvents)
+	}
+
+	act("desk-skew-form", url.Values{"skew": {"-20m0s"}})
+	_, doc, _ = getPage(t, page)
+	if got := doc.Find(`[data-testid="desk-skew"] option[selected]`).AttrOr("value", ""); got != "-20m0s" {
+		t.Errorf("selected skew = %q", got)
+	}
+	_, doc, _ = getPage(t, page)
+	resp, body := submit(t, h.base, doc, "desk-skew-form", url.Values{"skew": {"soon"}, "c": {cid}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "desk-error") {
+		t.Errorf("a bad skew: %d", resp.StatusCode)
 	}
 }
