@@ -42,10 +42,9 @@ var detailTopic = regexp.MustCompile(`^v2\.detail\.events\.conversation\.([^.]+)
 
 // The detail events' enumerations for an Open Messaging conversation.
 const (
-	detailMediaMessage   = "MESSAGE"
-	detailMessageOpen    = "OPEN"
-	detailInbound        = "INBOUND"
-	detailDisconnectNone = ""
+	detailMediaMessage = "MESSAGE"
+	detailMessageOpen  = "OPEN"
+	detailInbound      = "INBOUND"
 )
 
 // detailDisconnectTypes turns a participant's disconnectType into the

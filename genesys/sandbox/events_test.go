@@ -302,7 +302,7 @@ func TestAgentEndSendsUserEndClientThenCustomerEndPeer(t *testing.T) {
 	}
 }
 
-func TestEventDestinationAnswering503IsRetried(t *testing.T) {
+func TestEventDestinationAnswering503IsRetriedAndRemovedDestinationsGetNothing(t *testing.T) {
 	events := startReceiver(t, http.StatusServiceUnavailable)
 	h := startSandbox(t, nil)
 	h.sb.AddEventDestination(EventDestination{URL: events.url})

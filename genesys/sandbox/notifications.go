@@ -323,12 +323,7 @@ func (s *Sandbox) changedLocked(conv *Conversation) {
 	if conv.QueueID == "" {
 		return
 	}
-	s.publishLocked(QueueTopic(conv.QueueID), uuid.NewString(), s.wireConversationLocked(conv))
-}
-
-// QueueTopic is the topic of a queue's message conversations (reference §10.4).
-func QueueTopic(queueID string) string {
-	return "v2.routing.queues." + queueID + ".conversations.messages"
+	s.publishLocked(genesys.QueueConversationsTopic(conv.QueueID), uuid.NewString(), s.wireConversationLocked(conv))
 }
 
 // publishLocked sends one notification to every connected socket subscribed

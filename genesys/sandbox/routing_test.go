@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"handover/genesys"
 )
 
 // agentsOf returns the agent legs of conversation cid.
@@ -183,7 +185,7 @@ func TestTransferToAgentKeepsTheConversationAndAlertsTheNewAgent(t *testing.T) {
 
 func TestTransferToQueueMovesTheConversationToTheOtherQueuesTopic(t *testing.T) {
 	const billing = "7c1d0e2f-4a3b-4c5d-9e8f-000000000002"
-	billingTopic := QueueTopic(billing)
+	billingTopic := genesys.QueueConversationsTopic(billing)
 	h, events, integrationID := startWithTriggerDestination(t, nil)
 	h.sb.AddQueue(billing, "Billing")
 	cid := startConversation(t, h, integrationID, "customer-1")

@@ -1,8 +1,14 @@
 // Package sandbox is an in-process fake of Genesys Cloud: the OAuth token
 // endpoint, the Open Messaging inbound API, message conversations, the
 // Notifications API with its WebSocket, signed outbound webhooks with
-// Genesys's retry policy, and an agent desk page for a person to play the
-// agent.
+// Genesys's retry policy, analytics detail events (also to Process
+// Automation triggers and Amazon EventBridge), and an agent desk page for a
+// person to play the agent, the Architect flow and the customer leaving.
+//
+// Beyond the happy path it plays what real orgs do: offers declined or
+// missed, transfers to agents and queues, after-call work, flow messages
+// from the bot, receipt sequences for the customer's messages, a skewed
+// webhook clock, and agent messages named after the integration.
 //
 // It is what the tests and the demo mode talk to instead of a real org, so it
 // follows the wire contract (shared/reference/genesys-open-messaging.md) as
