@@ -51,7 +51,10 @@ func startSandbox(t *testing.T, tune func(*sandbox.Config)) *genesysFake {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	cfg := sandbox.Config{PublicBaseURL: base, WebhookRetryDelay: 20 * time.Millisecond, RequestsPerMinute: 1_000_000, HeartbeatInterval: 200 * time.Millisecond, SendReceipts: true}
+	// As real Genesys: webhooks name the integration, not the agent, and the
+	// customer's messages get a sequence of receipts (docs/genesys.md §RealGenesys).
+	cfg := sandbox.Config{PublicBaseURL: base, WebhookRetryDelay: 20 * time.Millisecond, RequestsPerMinute: 1_000_000, HeartbeatInterval: 200 * time.Millisecond,
+		NicknameIsIntegrationName: true, ReceiptSequence: []string{genesys.ReceiptSent, genesys.ReceiptDelivered}}
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -159,12 +159,19 @@ func TestTheDefaultStartHandsOverToTheMountedSandbox(t *testing.T) {
 		convID = between(httpGet(t, inst.base+"/sandbox/genesys/desk/list"), `/sandbox/genesys/desk?c=`, `"`)
 		return convID != ""
 	})
+	// The sandbox's flow greets the customer first: from the system, not an agent.
+	if ev := next(t, events, "message"); ev.Data["from"] != "system" || ev.Data["origin"] != "genesys_flow" || ev.Data["text"] != sandboxGreeting {
+		t.Fatalf("the flow greeting arrived as %v", ev.Data)
+	}
 	postForm(t, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/accept", "agent=Desk+Agent")
 	postForm(t, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/reply", "text=Hello+from+the+desk")
 	for {
 		ev := next(t, events, "message", "state")
+		if ev.Event == "state" && ev.Data["state"] == "agent_joined" && ev.Data["agentName"] != "Desk Agent" {
+			t.Fatalf("joined as %v, want the agent's name from Genesys's participants", ev.Data)
+		}
 		if ev.Event == "message" {
-			if ev.Data["text"] != "Hello from the desk" {
+			if ev.Data["text"] != "Hello from the desk" || ev.Data["from"] != "agent" || ev.Data["agentName"] != "Desk Agent" {
 				t.Fatalf("got %v", ev.Data)
 			}
 			break

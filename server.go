@@ -99,7 +99,11 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 		PollInterval:        cfg.PollInterval,
 		SingleInstance:      st.Dialect() == store.SQLite,
 	}
-	sandboxCfg := sandbox.Config{PublicBaseURL: s.localURL + sandboxPath, Logger: logger, SendReceipts: true}
+	// The demo's sandbox plays Genesys as it is (docs/genesys.md §RealGenesys):
+	// a flow greets the customer before any agent, webhooks name the
+	// integration rather than the agent, and receipts follow one another.
+	sandboxCfg := sandbox.Config{PublicBaseURL: s.localURL + sandboxPath, Logger: logger, FlowGreeting: sandboxGreeting,
+		NicknameIsIntegrationName: true, ReceiptSequence: []string{genesys.ReceiptSent, genesys.ReceiptDelivered}}
 	if tune != nil {
 		tune(&relayCfg, &sandboxCfg)
 	}
@@ -207,6 +211,10 @@ func (s *server) serve(ctx context.Context) error {
 	}
 	return err
 }
+
+// sandboxGreeting is what the sandbox's inbound message flow says before
+// Transfer to ACD, as the setup assistant suggests.
+const sandboxGreeting = "Connecting you with an agent. Please wait…"
 
 // sandboxPath is where the Genesys sandbox is mounted.
 const sandboxPath = "/sandbox/genesys"

@@ -215,21 +215,31 @@ func (r *Relay) PollConversation(ctx context.Context, conv store.Conversation) e
 	if err != nil {
 		return err
 	}
-	c, err := r.client(e)
+	participants, err := r.readParticipants(ctx, e, conv)
 	if err != nil {
 		return err
 	}
-	// Keep at least half of the burst for messages.
+	return r.applyGenesysState(ctx, conv, participants)
+}
+
+// readParticipants reads a conversation's participants from Genesys, within
+// the part of the rate budget that messages leave: at least half of the
+// burst stays for them.
+func (r *Relay) readParticipants(ctx context.Context, e store.Endpoint, conv store.Conversation) ([]genesys.Participant, error) {
+	c, err := r.client(e)
+	if err != nil {
+		return nil, err
+	}
 	if c.limiter.Tokens() < float64(c.limiter.Burst())/2 || !c.limiter.Allow() {
-		return errBudget
+		return nil, errBudget
 	}
 	started := time.Now()
 	gc, err := c.client.GetConversation(ctx, conv.GenesysConversationID)
 	r.logCall(ctx, e.ID, &conv.ID, nil, 1, http.MethodGet, "/api/v2/conversations/messages/"+conv.GenesysConversationID, started, err)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return r.applyGenesysState(ctx, conv, gc.Participants)
+	return gc.Participants, nil
 }
 
 // TriggerEvent is what posts to /handover/genesysCloudOM/events say, in any

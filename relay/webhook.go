@@ -299,6 +299,10 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 	if err := json.Unmarshal([]byte(w.Body), &hook); err != nil {
 		return fmt.Errorf("decode stored webhook %d: %w", id, err)
 	}
+	// An agent's first message may come before any queue event named the
+	// agent, with the integration's name as nickname: ask Genesys, outside
+	// the transaction, who is connected (docs/genesys.md §RealGenesys 15.6).
+	agentHint := r.agentNameFor(ctx, hook)
 	now := r.store.Now()
 	var (
 		outcome = store.OutcomeIgnored
@@ -323,7 +327,7 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 		ctx = logging.WithConversationID(ctx, conv.ID)
 		switch hook.Type {
 		case genesys.MessageTypeText, genesys.MessageTypeStructured:
-			outcome, err = r.applyAgentMessage(ctx, tx, conv, hook, now, &fx)
+			outcome, err = r.applyAgentMessage(ctx, tx, conv, hook, agentHint, now, &fx)
 			publish = true
 		case genesys.MessageTypeEvent:
 			outcome = store.OutcomeIgnored
@@ -392,7 +396,7 @@ var errReceiptEarly = errors.New("receipt arrived before its message's Genesys i
 // the user as from the system, or only the timeline when the endpoint hides
 // flow messages, and it neither joins an agent nor starts the
 // time-to-first-answer clock (docs/genesys.md §RealGenesys 15.1).
-func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv store.Conversation, hook genesys.Webhook, now time.Time, fx *agentEffects) (string, error) {
+func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv store.Conversation, hook genesys.Webhook, agentHint string, now time.Time, fx *agentEffects) (string, error) {
 	receipt := genesys.InboundReceipt{ID: hook.ID, Channel: genesys.ReceiptChannel{To: genesys.Recipient{ID: conv.CustomerID, IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(now)},
 		Status: genesys.ReceiptDelivered, IsFinalReceipt: true}
 	if !conv.Open() {
@@ -420,7 +424,7 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 	// The agent's name from Genesys's participant data, when the relay has
 	// read it; a webhook's nickname may be the integration's name instead
 	// (docs/genesys.md §RealGenesys 15.6).
-	msg.Data.AgentName = firstNonEmpty(conv.AgentName, agentNickname(e, hook))
+	msg.Data.AgentName = firstNonEmpty(conv.AgentName, agentHint, agentNickname(e, hook))
 	if conv.State == store.StateQueued {
 		// The first agent message proves an agent joined, even when no
 		// notification said so.
@@ -435,6 +439,37 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 		return "", err
 	}
 	return store.OutcomeDelivered, r.enqueue(ctx, tx, conv, nil, store.OutboxReceipt, receipt)
+}
+
+// agentNameFor is the name of the agent connected to the conversation of an
+// agent's message, read from Genesys when Handover does not know it yet and
+// the webhook's nickname is only the integration's name; "" when the
+// conversation needs no name, or Genesys cannot say now.
+func (r *Relay) agentNameFor(ctx context.Context, hook genesys.Webhook) string {
+	if (hook.Type != genesys.MessageTypeText && hook.Type != genesys.MessageTypeStructured) || isFlowMessage(hook) {
+		return ""
+	}
+	conv, err := r.store.ConversationByCustomerID(ctx, hook.Channel.To.ID)
+	if err != nil || !conv.Open() || conv.AgentName != "" || conv.GenesysConversationID == "" {
+		return ""
+	}
+	e, err := r.store.EndpointByID(ctx, conv.EndpointID)
+	if err != nil || agentNickname(e, hook) != "" {
+		return ""
+	}
+	participants, err := r.readParticipants(ctx, e, conv)
+	if err != nil {
+		r.log.InfoContext(ctx, "agent name not read from Genesys", slog.Int64("conversation_id", conv.ID), slog.Any("error", err))
+		return ""
+	}
+	var name string
+	var latest genesys.Timestamp
+	for _, p := range participants {
+		if p.Purpose == "agent" && p.State == "connected" && !p.ConnectedTime.Before(latest.Time) {
+			name, latest = agentName(p), p.ConnectedTime
+		}
+	}
+	return name
 }
 
 // isFlowMessage tells what an Architect flow or a Genesys bot sent from an
