@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,10 +67,10 @@ func (r *Relay) applyGenesysState(ctx context.Context, conv store.Conversation, 
 	}
 	switch {
 	case customer != nil && isGone(customer.State):
-		_, err := r.end(ctx, conv, store.StateEnded, EndReason(customer.DisconnectType), nil)
+		_, err := r.end(ctx, conv, store.StateEnded, customerLegReason(customer.DisconnectType), nil)
 		return err
 	case current != nil:
-		return r.agentConnected(ctx, conv, agentName(*current))
+		return r.agentConnected(ctx, conv, agentName(*current), timeOrNil(current.ConnectedTime))
 	case left != nil && !engaged:
 		_, err := r.end(ctx, conv, store.StateEnded, agentLegReason(left.DisconnectType), nil)
 		return err
@@ -77,10 +78,13 @@ func (r *Relay) applyGenesysState(ctx context.Context, conv store.Conversation, 
 	return nil
 }
 
-// agentConnected records that the agent named is connected: the first one
-// joins the handover; a later one (after a transfer) is announced on the
-// stream with its name, as is a better name for the same agent.
-func (r *Relay) agentConnected(ctx context.Context, conv store.Conversation, name string) error {
+// agentConnected records that the agent named is connected since
+// connectedAt (Genesys's clock; nil when unknown): the first one joins the
+// handover; a later one (after a transfer) is announced on the stream with
+// its name, as is a better name for the same agent. Snapshots come from the
+// queue topic and from polls, and one can overtake another: one whose agent
+// connected before the agent already named is stale and changes nothing.
+func (r *Relay) agentConnected(ctx context.Context, conv store.Conversation, name string, connectedAt *time.Time) error {
 	now := r.store.Now()
 	var joined, renamed bool
 	err := r.store.InTx(ctx, func(tx *store.Store) (err error) {
@@ -89,14 +93,17 @@ func (r *Relay) agentConnected(ctx context.Context, conv store.Conversation, nam
 			return err
 		}
 		if current.State == store.StateQueued {
-			joined, err = r.markAgentJoined(ctx, tx, current, name, now)
+			joined, err = r.markAgentJoined(ctx, tx, current, name, now, connectedAt)
+			return err
+		}
+		if known := current.AgentConnectedAt; known != nil && (connectedAt == nil || !connectedAt.After(*known)) {
+			return nil
+		}
+		if err := tx.SetConnectedAgent(ctx, conv.ID, cmp.Or(name, current.AgentName), connectedAt); err != nil {
 			return err
 		}
 		if name == "" || name == current.AgentName {
 			return nil
-		}
-		if err := tx.SetAgentName(ctx, conv.ID, name); err != nil {
-			return err
 		}
 		renamed = true
 		event := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindState,
@@ -132,9 +139,9 @@ func isTransfer(disconnectType string) bool {
 }
 
 // EndReason maps a Genesys disconnectType, in either spelling, to the end
-// reason the bot and the console see (docs/genesys.md §DetailEvents). A
-// conversation Genesys ends is ended by its side: the user's own leaving goes
-// through the bot API and closes the handover before Genesys hears of it.
+// reason the bot and the console see (docs/genesys.md §DetailEvents), for
+// the causes that are the same on either leg; anything else is the agent's
+// side ending it.
 func EndReason(disconnectType string) string {
 	t := strings.ReplaceAll(strings.ToLower(disconnectType), "_", ".")
 	switch {
@@ -153,10 +160,23 @@ func EndReason(disconnectType string) string {
 	}
 }
 
-// agentLegReason is EndReason for the agent's leg, where "peer" means the
-// other side, the customer, caused the end (docs/genesys.md §DetailEvents).
+// A disconnectType is relative to its leg (docs/genesys.md §DetailEvents):
+// "peer" is the other side, "client" and "endpoint" the leg's own side.
+
+// agentLegReason is the end reason of an agent leaving: "peer" means the
+// customer caused it.
 func agentLegReason(disconnectType string) string {
 	if strings.EqualFold(disconnectType, "peer") {
+		return store.ReasonUserEnded
+	}
+	return EndReason(disconnectType)
+}
+
+// customerLegReason is the end reason of the customer leg ending: its own
+// side ("client", "endpoint") is the user leaving; "peer", the agent ending it.
+func customerLegReason(disconnectType string) string {
+	switch strings.ToLower(disconnectType) {
+	case "client", "endpoint":
 		return store.ReasonUserEnded
 	}
 	return EndReason(disconnectType)
@@ -323,7 +343,7 @@ func (r *Relay) HandleTrigger(ctx context.Context, e store.Endpoint, ev TriggerE
 	ctx = logging.WithConversationID(ctx, conv.ID)
 	switch ev.Event {
 	case "agent.joined":
-		err = r.applyGenesysState(ctx, conv, []genesys.Participant{{Purpose: "agent", State: "connected", Name: ev.AgentName}})
+		err = r.agentConnected(ctx, conv, ev.AgentName, nil)
 	case "user.start", "acw":
 		r.log.InfoContext(ctx, "Genesys event logged", slog.String("event", ev.Event))
 	case "user.end":
@@ -332,7 +352,7 @@ func (r *Relay) HandleTrigger(ctx context.Context, e store.Endpoint, ev TriggerE
 			conv, err = r.end(ctx, conv, store.StateEnded, agentLegReason(ev.DisconnectType), nil)
 		}
 	case "customer.end":
-		conv, err = r.end(ctx, conv, store.StateEnded, EndReason(ev.DisconnectType), nil)
+		conv, err = r.end(ctx, conv, store.StateEnded, customerLegReason(ev.DisconnectType), nil)
 	default:
 		return conv, &Error{Status: 400, Code: "unknown_event", Message: fmt.Sprintf("Unknown event %q; use customer.end, user.end, acw or user.start.", ev.Event)}
 	}

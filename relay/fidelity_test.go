@@ -280,6 +280,8 @@ func TestEachEndReasonReachesTheBot(t *testing.T) {
 	}{
 		{"user.end", `{"conversationId":"gc-1","disconnectType":"CLIENT","interactingDurationMs":518000}`, store.ReasonAgentEnded},
 		{"customer.end", `{"conversationId":"gc-1","disconnectType":"PEER"}`, store.ReasonAgentEnded},
+		{"customer.end", `{"conversationId":"gc-1","disconnectType":"ENDPOINT"}`, store.ReasonUserEnded},
+		{"user.end", `{"conversationId":"gc-1","disconnectType":"PEER","interactingDurationMs":1000}`, store.ReasonUserEnded},
 		{"customer.end", `{"conversationId":"gc-1","disconnectType":"INACTIVITY"}`, store.ReasonInactivity},
 		{"customer.end", `{"conversationId":"gc-1","disconnectType":"TIMEOUT"}`, store.ReasonTimeout},
 		{"customer.end", `{"conversationId":"gc-1","disconnectType":"SESSION_EXPIRED"}`, store.ReasonSessionExpired},
@@ -477,5 +479,25 @@ func TestACustomerLegEndedByInactivityEndsWithThatReason(t *testing.T) {
 	}
 	if c := f.current(); c.Open() || c.EndReason != store.ReasonInactivity {
 		t.Fatalf("state %q reason %q, want ended by inactivity", c.State, c.EndReason)
+	}
+}
+
+func TestAnOlderSnapshotDoesNotRenameTheAgentBack(t *testing.T) {
+	f := newGenesysFixture(t, store.StateQueued, relay.Config{})
+	ctx := context.Background()
+	customer := genesys.Participant{ID: "p-c", Purpose: "customer", State: "connected"}
+	agent := func(id, name string, minute int) genesys.Participant {
+		return genesys.Participant{ID: id, Purpose: "agent", State: "connected", User: &genesys.EntityRef{ID: "u-" + id, Name: name},
+			ConnectedTime: genesys.TimestampOf(time.Date(2026, 12, 3, 10, minute, 0, 0, time.UTC))}
+	}
+	// A queue event shows Dee, who took over from Cid; a poll that started
+	// before the transfer answers afterwards, still showing Cid.
+	for _, snapshot := range [][]genesys.Participant{{customer, agent("d", "Dee", 5)}, {customer, agent("c", "Cid", 3)}} {
+		if err := f.relay.ApplyGenesysState(ctx, f.current(), snapshot); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := f.current(); c.AgentName != "Dee" {
+		t.Fatalf("agent %q after a stale snapshot, want Dee", c.AgentName)
 	}
 }

@@ -428,7 +428,7 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 	if conv.State == store.StateQueued {
 		// The first agent message proves an agent joined, even when no
 		// notification said so.
-		if fx.joined, err = r.markAgentJoined(ctx, tx, conv, msg.Data.AgentName, now); err != nil {
+		if fx.joined, err = r.markAgentJoined(ctx, tx, conv, msg.Data.AgentName, now, nil); err != nil {
 			return "", err
 		}
 	}
@@ -522,8 +522,8 @@ func (r *Relay) applyReceipt(ctx context.Context, tx *store.Store, conv store.Co
 
 // markAgentJoined records the agent joining once, with its event on the
 // stream. It reports whether this call recorded it.
-func (r *Relay) markAgentJoined(ctx context.Context, tx *store.Store, conv store.Conversation, agentName string, at time.Time) (bool, error) {
-	changed, err := tx.MarkAgentJoined(ctx, conv.ID, agentName, at)
+func (r *Relay) markAgentJoined(ctx context.Context, tx *store.Store, conv store.Conversation, agentName string, at time.Time, connectedAt *time.Time) (bool, error) {
+	changed, err := tx.MarkAgentJoined(ctx, conv.ID, agentName, at, connectedAt)
 	if err != nil || !changed {
 		return false, err
 	}

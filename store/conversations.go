@@ -95,20 +95,21 @@ func (s *Store) SetGenesysConversationID(ctx context.Context, id int64, genesysI
 
 // MarkAgentJoined moves a queued conversation to agent_joined. It reports
 // whether this call made the change, so the event is announced once.
-func (s *Store) MarkAgentJoined(ctx context.Context, id int64, agentName string, at time.Time) (bool, error) {
+func (s *Store) MarkAgentJoined(ctx context.Context, id int64, agentName string, at time.Time, connectedAt *time.Time) (bool, error) {
 	res := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ? AND state = ? AND ended_at IS NULL", id, StateQueued).
-		Updates(map[string]any{"state": StateAgentJoined, "agent_name": agentName, "agent_joined_at": at, "updated_at": s.now()})
+		Updates(map[string]any{"state": StateAgentJoined, "agent_name": agentName, "agent_joined_at": at, "agent_connected_at": connectedAt, "updated_at": s.now()})
 	if res.Error != nil {
 		return false, fmt.Errorf("mark agent joined on conversation %d: %w", id, res.Error)
 	}
 	return res.RowsAffected == 1, nil
 }
 
-// SetAgentName records the name of the agent now connected, learnt from
-// Genesys's participant data, which is more reliable than a webhook's nickname.
-func (s *Store) SetAgentName(ctx context.Context, id int64, agentName string) error {
-	err := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ? AND agent_name <> ?", id, agentName).
-		Updates(map[string]any{"agent_name": agentName, "updated_at": s.now()}).Error
+// SetConnectedAgent records the agent now connected and when Genesys says it
+// connected, learnt from participant data, which is more reliable than a
+// webhook's nickname.
+func (s *Store) SetConnectedAgent(ctx context.Context, id int64, agentName string, connectedAt *time.Time) error {
+	err := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ?", id).
+		Updates(map[string]any{"agent_name": agentName, "agent_connected_at": connectedAt, "updated_at": s.now()}).Error
 	if err != nil {
 		return fmt.Errorf("set agent name on conversation %d: %w", id, err)
 	}

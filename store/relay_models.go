@@ -43,6 +43,7 @@ type Conversation struct {
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	AgentJoinedAt         *time.Time
+	AgentConnectedAt      *time.Time // Genesys's connectedTime of the agent named, when known
 	FirstAgentMessageAt   *time.Time
 	EndedAt               *time.Time
 	// The last text message, kept by InsertMessage for the console's list.

@@ -210,7 +210,7 @@ func TestTimesAndCaseInsensitiveNamesBehaveAlikeOnEveryDialect(t *testing.T) {
 		berlin := time.FixedZone("CET", 3600)
 		at := time.Date(2026, 3, 1, 13, 30, 15, 123456000, berlin)
 		c := seedConversation(t, s, "s1", 0)
-		if _, err := s.MarkAgentJoined(ctx, c.ID, "Max", at); err != nil {
+		if _, err := s.MarkAgentJoined(ctx, c.ID, "Max", at, nil); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.ConversationByID(ctx, c.ID)
