@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"handover/config"
+	"handover/genesys"
 	"handover/genesys/sandbox"
 	"handover/relay"
 	"handover/store"
@@ -238,6 +239,28 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	within(t, tab, time.Second, "the user's message appears on the conversation page",
 		chromedp.WaitVisible(`//*[@data-testid="entry-text"][contains(., "my invoice is wrong")]`))
 	within(t, tab, 5*time.Second, "screenshot the conversation", screenshot(t, "conversation"))
+
+	// The sandbox's flow greeted the user as the system, not an agent; a bot
+	// flow's card shows as a card whose button answers Genesys.
+	within(t, chatTab, time.Second, "the flow greeting is a system line",
+		chromedp.WaitVisible(`//*[@data-testid="chat-message"][@data-from="system"][contains(., "Connecting you with an agent")]`))
+	card := []genesys.Content{{ContentType: genesys.ContentTypeCard, Card: &genesys.Card{Title: "Refund options", Description: "How would you like your money back?",
+		Actions: []genesys.CardAction{{Type: genesys.CardActionPostback, Text: "To my card", Payload: "REFUND_CARD"}}}}}
+	cardID, err := srv.sandbox.FlowStructured(conv.GenesysConversationID, "", card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, chatTab, 5*time.Second, "the card appears in the chat and its button answers",
+		chromedp.WaitVisible(`//*[@data-testid="chat-card"][contains(., "Refund options")]`),
+		chromedp.Click(`//*[@data-testid="chat-card-button"][contains(., "To my card")]`))
+	waitFor(t, 5*time.Second, "the card's answer at Genesys", func() bool {
+		for _, rec := range srv.sandbox.Inbound() {
+			if r, ok := rec.Parsed.(genesys.InboundStructuredResponse); ok {
+				return r.ButtonResponse.Type == genesys.ButtonTypeButton && r.ButtonResponse.Payload == "REFUND_CARD" && r.OriginatingMessageID == cardID
+			}
+		}
+		return false
+	})
 
 	// Replay a webhook from the log: it is processed once only.
 	// Replay the agent's message from the webhook log: it was applied already,
