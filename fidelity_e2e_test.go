@@ -364,3 +364,27 @@ func countCalls(t *testing.T, inst *instance, method, prefix string) int {
 	}
 	return n
 }
+
+func TestAnAttachmentTheIntegrationDoesNotAcceptIsRefusedClearly(t *testing.T) {
+	g := startSandbox(t, nil)
+	d := newDeployment(t, g)
+	inst := d.start()
+	token := d.endpoint.URLToken
+	inst.post("/"+token+"/handover", handoverBody("s1"))
+	conv := d.sandboxConversation(inst, "s1")
+	if err := g.SetInboundMediaTypes(conv.IntegrationID, "image/*"); err != nil {
+		t.Fatal(err)
+	}
+	send := func(mime string) (int, map[string]any) {
+		return inst.post("/"+token, map[string]any{"userId": "user-s1", "sessionId": "s1", "text": "see attached",
+			"data": map[string]any{"attachments": []map[string]any{{"url": "https://example.com/f", "mime": mime, "filename": "f"}}}})
+	}
+	status, out := send("application/pdf")
+	errBody, _ := out["error"].(map[string]any)
+	if status != http.StatusUnprocessableEntity || errBody["code"] != "attachment_not_allowed" || !strings.Contains(stringOf(errBody["message"]), "image/*") {
+		t.Fatalf("a PDF: %d %v; want 422 attachment_not_allowed naming what is accepted", status, out)
+	}
+	if status, out := send("image/png"); status != http.StatusAccepted {
+		t.Fatalf("a PNG: %d %v", status, out)
+	}
+}

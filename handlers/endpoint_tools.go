@@ -38,8 +38,9 @@ type EndpointTools struct {
 
 // RequiredPermissions are the permissions the setup assistant asks for on the
 // OAuth client's role: the inbound calls, reading what Handover sent, listing
-// integrations, disconnecting the customer, and the analytics fallback of end
-// detection (reference §2 and §10.1).
+// integrations, disconnecting the customer, the analytics fallback of end
+// detection, and reading the supported content profile that attachments are
+// checked against (docs/genesys.md §OAuth, §SupportedContent).
 var RequiredPermissions = []string{
 	"conversation:message:receive",
 	"conversation:message:create",
@@ -47,6 +48,7 @@ var RequiredPermissions = []string{
 	"conversation:message:view",
 	"conversation:communication:disconnect",
 	"analytics:conversationDetail:view",
+	"messaging:supportedContent:view",
 }
 
 func (h *EndpointTools) webhookURL() string { return h.PublicURL + "/handover/genesysCloudOM" }

@@ -153,10 +153,10 @@ func TestEndpointPageShowsChatCopilotSetupAndPreflightSections(t *testing.T) {
 		}
 		var perms []string
 		setup.Find(`[data-testid="setup-permissions"] code`).Each(func(_ int, s *goquery.Selection) { perms = append(perms, s.Text()) })
-		if strings.Join(perms, " ") != strings.Join(handlers.RequiredPermissions, " ") || len(perms) != 6 {
+		if strings.Join(perms, " ") != strings.Join(handlers.RequiredPermissions, " ") || len(perms) != 7 {
 			t.Errorf("permissions %v", perms)
 		}
-		for _, step := range []string{"configuration", "integration", "queue", "flow", "routing", "oauth"} {
+		for _, step := range []string{"configuration", "integration", "queue", "flow", "routing", "events", "oauth"} {
 			if setup.Find(`[data-testid="setup-step-`+step+`"]`).Length() != 1 {
 				t.Errorf("setup step %s missing", step)
 			}

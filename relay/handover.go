@@ -233,6 +233,9 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 	if strings.TrimSpace(m.Text) == "" && len(m.Attachments) == 0 && m.QuickReply == nil {
 		return store.Message{}, refuse(400, "empty_message", "Send text, attachments or a quick reply.")
 	}
+	if err := r.checkAttachments(ctx, e, m.Attachments); err != nil {
+		return store.Message{}, err
+	}
 	now := r.store.Now()
 	var conv store.Conversation
 	msg := store.Message{EndpointID: e.ID, SessionID: m.SessionID, Direction: store.FromUser, Kind: store.KindText, Text: m.Text,

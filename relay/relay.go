@@ -102,6 +102,8 @@ type Relay struct {
 	mu      sync.Mutex
 	clients map[int64]*endpointClient
 
+	profiles contentProfiles // supported content profiles, per endpoint
+
 	webhookQueues   []chan int64 // webhook ids, sharded by customer id to keep order
 	webhookOverflow atomic.Bool  // a queue was full: the sweep must pick up what it dropped
 }
@@ -133,6 +135,7 @@ func New(cfg Config) *Relay {
 		instance: secret.NewToken(8),
 		wake:     make(chan struct{}, 1),
 		clients:  map[int64]*endpointClient{},
+		profiles: contentProfiles{entries: map[int64]contentProfile{}},
 	}
 	for range webhookShards {
 		r.webhookQueues = append(r.webhookQueues, make(chan int64, webhookQueueSize))

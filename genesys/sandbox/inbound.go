@@ -177,7 +177,7 @@ func (s *Sandbox) inboundMessage(c *fiber.Ctx) error {
 	}
 	content := make([]genesys.Content, 0, len(msg.Content))
 	for _, item := range msg.Content {
-		if item.Attachment != nil {
+		if item.Attachment != nil && in.content.AllowsInbound(item.Attachment.Mime) {
 			a := *item.Attachment
 			content = append(content, genesys.Content{ContentType: genesys.ContentTypeAttachment, Attachment: &a})
 		}

@@ -249,6 +249,7 @@ var (
 	ErrUnknownQueue         = errors.New("no such queue")
 	ErrNoWrapup             = errors.New("no agent is in after-call work on the conversation")
 	ErrUnknownMessage       = errors.New("no such customer message in the conversation")
+	ErrUnknownIntegration   = errors.New("no such integration")
 	ErrInvalidReceipt       = errors.New("invalid receipt")
 )
 
@@ -295,7 +296,8 @@ type queue struct{ id, name string }
 
 type integration struct {
 	genesys.Integration
-	secret string
+	secret  string
+	content genesys.SupportedContent // its supported content profile
 }
 
 type threadKey struct{ integrationID, customerID string }
@@ -449,6 +451,7 @@ func (s *Sandbox) Register(r fiber.Router) {
 	api := r.Group("/api/v2", s.applyFaults, s.authenticate)
 	api.Get("/conversations/messaging/integrations/open", s.listIntegrations)
 	api.Get("/conversations/messaging/integrations/open/:integrationId", s.getIntegration)
+	api.Get("/conversations/messaging/supportedcontent/:supportedContentId", s.getSupportedContent)
 	api.Post("/conversations/messages/:integrationId/inbound/open/message", s.inboundMessage)
 	api.Post("/conversations/messages/:integrationId/inbound/open/event", s.inboundEvent)
 	api.Post("/conversations/messages/:integrationId/inbound/open/receipt", s.inboundReceipt)
@@ -505,10 +508,55 @@ func (s *Sandbox) AddIntegration(name, webhookURL, webhookSecret string) genesys
 		Recipient:                      &genesys.EntityRef{ID: uuid.NewString(), Name: name},
 		SelfURI:                        "/api/v2/conversations/messaging/integrations/open/" + id,
 	}
+	// Genesys's default profile: every type from the customer, only JPEG,
+	// PNG and GIF to the customer (docs/genesys.md §SupportedContent).
+	content := genesys.SupportedContent{ID: uuid.NewString(), Name: "Default", MediaTypes: genesys.MediaTypes{Allow: &genesys.MediaTypeAccess{
+		Inbound:  []genesys.MediaType{{Type: "*/*"}},
+		Outbound: []genesys.MediaType{{Type: "image/jpeg"}, {Type: "image/png"}, {Type: "image/gif"}},
+	}}}
+	in.SupportedContent = &genesys.EntityRef{ID: content.ID, Name: content.Name, SelfURI: "/api/v2/conversations/messaging/supportedcontent/" + content.ID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.integrations = append(s.integrations, &integration{Integration: in, secret: webhookSecret})
+	s.integrations = append(s.integrations, &integration{Integration: in, secret: webhookSecret, content: content})
 	return in
+}
+
+// SetInboundMediaTypes changes which media types the integration's supported
+// content profile accepts from the customer ("image/*", "application/pdf", …;
+// none blocks every attachment). Attachments of other types are dropped, as
+// Genesys drops them.
+func (s *Sandbox) SetInboundMediaTypes(integrationID string, types ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.integrationLocked(integrationID)
+	if in == nil {
+		return fmt.Errorf("set media types of integration %s: %w", integrationID, ErrUnknownIntegration)
+	}
+	in.content.MediaTypes.Allow.Inbound = nil
+	for _, t := range types {
+		in.content.MediaTypes.Allow.Inbound = append(in.content.MediaTypes.Allow.Inbound, genesys.MediaType{Type: t})
+	}
+	return nil
+}
+
+// getSupportedContent is GET /api/v2/conversations/messaging/supportedcontent/{id}.
+func (s *Sandbox) getSupportedContent(c *fiber.Ctx) error {
+	s.mu.Lock()
+	var (
+		out   genesys.SupportedContent
+		found bool
+	)
+	for _, in := range s.integrations {
+		if in.content.ID == c.Params("supportedContentId") {
+			out, found = in.content, true
+			out.MediaTypes.Allow = &genesys.MediaTypeAccess{Inbound: slices.Clone(in.content.MediaTypes.Allow.Inbound), Outbound: slices.Clone(in.content.MediaTypes.Allow.Outbound)}
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		return s.apiError(c, fiber.StatusNotFound, "not.found", "Supported content profile not found")
+	}
+	return c.JSON(out)
 }
 
 // RevokeTokens makes every issued token invalid: calls with them get 401.
