@@ -213,15 +213,23 @@ func (r *receiver) count() int {
 	return len(r.got)
 }
 
-// eventually polls cond until it holds or a second has passed.
+// eventually polls cond every few milliseconds until it holds, and fails
+// the test when it still does not after two seconds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.NewTimer(2 * time.Second)
+	defer deadline.Stop()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-poll.C:
+		case <-deadline.C:
+			if cond() {
+				return
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -2,9 +2,9 @@ package sandbox
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"handover/genesys"
 )
@@ -138,9 +138,26 @@ func TestWebhookAnswered503TwiceIsDeliveredOnTheThirdAttempt(t *testing.T) {
 			t.Errorf("delivery %d = attempt %d status %d conversation %s", i, d.Attempt, d.Status, d.ConversationID)
 		}
 	}
-	time.Sleep(50 * time.Millisecond) // several retry delays: no fourth attempt
-	if n := rcv.count(); n != 3 {
+	// A later message of the conversation: its webhooks wait until the
+	// first is done, so once it arrives a fourth attempt would have too.
+	later, err := h.sb.AgentSend(cid, "Later", "")
+	if err != nil {
+		t.Fatalf("AgentSend: %v", err)
+	}
+	if n := attemptsUntil(t, rcv, later); n != 3 {
 		t.Errorf("%d attempts, want 3", n)
+	}
+}
+
+// attemptsUntil waits for the webhook of a later message, messageID, and
+// counts the requests that came before it: the attempts of the earlier one.
+func attemptsUntil(t *testing.T, rcv *receiver, messageID string) int {
+	t.Helper()
+	for n := 1; ; n++ {
+		got := rcv.wait(t, n)
+		if w, err := genesys.ParseWebhook(got[n-1].body); err == nil && w.ID == messageID {
+			return n - 1
+		}
 	}
 }
 
@@ -154,11 +171,17 @@ func TestWebhookAnswered400IsNotRetried(t *testing.T) {
 		t.Fatalf("AgentSend: %v", err)
 	}
 	rcv.wait(t, 1)
-	time.Sleep(50 * time.Millisecond)
-	if n := rcv.count(); n != 1 {
+	// A later message of the conversation: its webhook waits until the
+	// first is done, so once it arrives a retry would have too.
+	later, err := h.sb.AgentSend(cid, "Later", "")
+	if err != nil {
+		t.Fatalf("AgentSend: %v", err)
+	}
+	if n := attemptsUntil(t, rcv, later); n != 1 {
 		t.Errorf("%d attempts, want 1", n)
 	}
-	if d := h.sb.Deliveries(); len(d) != 1 || d[0].Status != http.StatusBadRequest {
+	eventually(t, "the later message's delivery recorded", func() bool { return len(h.sb.Deliveries()) >= 2 })
+	if d := h.sb.Deliveries(); len(d) != 2 || d[0].Status != http.StatusBadRequest || d[1].MessageID != later || d[1].Status != http.StatusOK {
 		t.Errorf("Deliveries() = %+v", d)
 	}
 }
@@ -169,12 +192,27 @@ func TestWebhookRetriesStopAfterFiveAndUnreachableReceiversAreRetried(t *testing
 	in := h.sb.AddIntegration("bot", "http://127.0.0.1:1/webhook", testWebhookKey)
 	cid := startConversation(t, h, in.ID, "customer-1")
 	_ = h.sb.Accept(cid, "Max Agent")
-	if _, err := h.sb.AgentSend(cid, "Hello", ""); err != nil {
+	first, err := h.sb.AgentSend(cid, "Hello", "")
+	if err != nil {
 		t.Fatalf("AgentSend: %v", err)
 	}
 	eventually(t, "six attempts", func() bool { return len(h.sb.Deliveries()) == 6 })
-	time.Sleep(50 * time.Millisecond)
-	d := h.sb.Deliveries()
+	// A later message of the conversation: its webhooks wait until the
+	// first is given up, so once its first attempt shows, a seventh of the
+	// first would have too.
+	later, err := h.sb.AgentSend(cid, "Later", "")
+	if err != nil {
+		t.Fatalf("AgentSend: %v", err)
+	}
+	eventually(t, "the later message's first attempt", func() bool {
+		return slices.ContainsFunc(h.sb.Deliveries(), func(d Delivery) bool { return d.MessageID == later })
+	})
+	var d []Delivery
+	for _, one := range h.sb.Deliveries() {
+		if one.MessageID == first {
+			d = append(d, one)
+		}
+	}
 	if len(d) != 6 || d[5].Attempt != 6 || d[5].Error == "" || d[5].Status != 0 {
 		t.Errorf("Deliveries() = %d, last %+v", len(d), d[len(d)-1])
 	}
