@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,28 +47,37 @@ func TestTwoInstancesClaimEachOutboxItemOnceAndInConversationOrder(t *testing.T)
 			seedConversation(t, instances[0], fmt.Sprintf("s%d", i), perConversation)
 		}
 		ctx := context.Background()
+		const total = conversations * perConversation
 		var (
 			mu      sync.Mutex
 			claimed = map[int64]string{}
 			order   = map[int64][]int64{} // conversation → item ids in the order they were sent
+			sent    atomic.Int64          // items marked sent, by all workers
 			wg      sync.WaitGroup
 		)
+		deadline := time.Now().Add(30 * time.Second)
 		for w := range 4 {
 			s, owner := instances[w%2], fmt.Sprintf("worker-%d", w)
 			wg.Go(func() {
-				idle := 0
-				for idle < 20 {
+				// A worker claims until every item is sent. Finding nothing
+				// due (the rest are claimed, or wait behind a conversation's
+				// earlier item) it polls again shortly, until the deadline.
+				poll := time.NewTicker(5 * time.Millisecond)
+				defer poll.Stop()
+				for sent.Load() < total {
+					if time.Now().After(deadline) {
+						t.Errorf("%s: %d of %d items sent after 30 s", owner, sent.Load(), total)
+						return
+					}
 					items, err := s.ClaimDueOutbox(ctx, owner, time.Minute, 3)
 					if err != nil {
 						t.Error(err)
 						return
 					}
 					if len(items) == 0 {
-						idle++
-						time.Sleep(5 * time.Millisecond)
+						<-poll.C
 						continue
 					}
-					idle = 0
 					for _, item := range items {
 						mu.Lock()
 						if other, ok := claimed[item.ID]; ok {
@@ -79,13 +89,18 @@ func TestTwoInstancesClaimEachOutboxItemOnceAndInConversationOrder(t *testing.T)
 						if err := s.MarkOutboxSent(ctx, item.ID, 1); err != nil {
 							t.Error(err)
 						}
+						sent.Add(1)
 					}
+				}
+				// Every item is sent: none may be claimed again.
+				if again, err := s.ClaimDueOutbox(ctx, owner, time.Minute, 3); err != nil || len(again) != 0 {
+					t.Errorf("%s claimed %+v (%v) after every item was sent", owner, again, err)
 				}
 			})
 		}
 		wg.Wait()
-		if len(claimed) != conversations*perConversation {
-			t.Fatalf("%d items claimed, want %d", len(claimed), conversations*perConversation)
+		if len(claimed) != total {
+			t.Fatalf("%d items claimed, want %d", len(claimed), total)
 		}
 		for conv, ids := range order {
 			for i := 1; i < len(ids); i++ {
