@@ -64,25 +64,27 @@ func startBinary(t *testing.T, bin string, env []string, base string) *process {
 			<-p.done
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+	ready := false
+	defer func() {
+		if !ready { // it exited, or waitFor gave up: show why
+			t.Logf("handover output:\n%s", p.out)
 		}
+	}()
+	waitFor(t, 20*time.Second, "handover ready", func() bool {
 		select {
 		case err := <-p.done:
-			t.Fatalf("handover exited: %v\n%s", err, p.out)
+			t.Fatalf("handover exited: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("handover not ready in time\n%s", p.out)
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	ready = true
+	return p
 }
 
 // stop ends the process with sig and waits for it.

@@ -225,14 +225,24 @@ func (i *instance) post(path string, body any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// waitFor polls cond every few milliseconds until it holds, and fails the
+// test when it still does not after timeout. It is how tests wait for an
+// outcome: never by sleeping for a while and hoping it has happened.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-poll.C:
+		case <-deadline.C:
+			if cond() {
+				return
+			}
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -51,23 +51,26 @@ func startServer(t *testing.T, env map[string]string) (logs *syncBuffer, stop fu
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
 	base := "http://" + env["HANDOVER_ADDR"]
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil && resp.StatusCode == http.StatusOK {
-			resp.Body.Close()
-			break
+	ready := false
+	defer func() {
+		if !ready { // the server stopped, or waitFor gave up: show why
+			t.Logf("server log:\n%s", logs)
 		}
+	}()
+	waitFor(t, 10*time.Second, "the server ready", func() bool {
 		select {
 		case err := <-done:
-			t.Fatalf("server stopped: %v\n%s", err, logs)
+			t.Fatalf("server stopped: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not ready in time\n%s", logs)
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	ready = true
 	var once sync.Once
 	var stopErr error
 	stop = func() error {
