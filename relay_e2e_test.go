@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -357,7 +358,16 @@ func testADuplicateWebhookIsProcessedOnce(t *testing.T, dialect store.Dialect) {
 	if ev := next(t, events, "message"); ev.Data["text"] != "only once" {
 		t.Fatalf("got %v", ev.Data)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// A later agent message: one customer's webhooks are processed in the
+	// order received, so once it reaches the user, anything the copies
+	// above caused has happened, and would be the event before it.
+	later, laterSig := d.signedWebhook(inst, "s1", "after-dup", "the next one", time.Now())
+	if status := inst.postWebhook(later, laterSig); status != http.StatusOK {
+		t.Fatalf("later webhook: %d", status)
+	}
+	if ev := next(t, events, "message"); ev.Data["text"] != "the next one" {
+		t.Fatalf("after the copies got %v, want the later message", ev.Data)
+	}
 	msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
 	count := 0
 	for _, m := range msgs {
@@ -452,12 +462,21 @@ func testARestartWithAFullOutboxDeliversEverythingExactlyOnce(t *testing.T, dial
 		c, _ := g.Conversation(conv.ID)
 		return len(customerTexts(c)) >= 11
 	})
-	time.Sleep(300 * time.Millisecond) // anything sent twice would show now
+	// One more message: the outbox sends a conversation's calls in order,
+	// so once it is at Genesys, any of the ten sent twice has shown.
+	if status, _ := restarted.post("/"+token, map[string]any{"userId": "u", "sessionId": "s1", "text": "after the backlog"}); status != http.StatusAccepted {
+		t.Fatalf("message after the restart: %d", status)
+	}
+	waitFor(t, 10*time.Second, "the message after the backlog at Genesys", func() bool {
+		c, _ := g.Conversation(conv.ID)
+		return slices.Contains(customerTexts(c), "after the backlog")
+	})
 	c, _ := g.Conversation(conv.ID)
 	want := []string{}
 	for i := 1; i <= 10; i++ {
 		want = append(want, fmt.Sprintf("m%02d", i))
 	}
+	want = append(want, "after the backlog")
 	if got := strings.Join(customerTexts(c)[1:], ","); got != strings.Join(want, ",") {
 		t.Fatalf("Genesys has %q, want each once in order", got)
 	}
@@ -543,7 +562,32 @@ func TestTwoHundredConcurrentSessionsLoseAndDoubleNothing(t *testing.T) {
 		}
 		return total >= sessions*(perSide+1)
 	})
-	time.Sleep(200 * time.Millisecond)
+	// A last message per session: the outbox sends a conversation's calls
+	// in order, so once these are at Genesys, any earlier one sent twice
+	// has shown.
+	errs = make(chan error, sessions)
+	for i := range sessions {
+		wg.Go(func() {
+			sid := fmt.Sprintf("s%03d", i)
+			if status, out := inst.post("/"+token, map[string]any{"userId": "u" + sid, "sessionId": sid, "text": sid + " last"}); status != http.StatusAccepted {
+				errs <- fmt.Errorf("%s last message: %d %v", sid, status, out)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "every session's last message at Genesys", func() bool {
+		last := 0
+		for _, c := range g.Conversations() {
+			if texts := customerTexts(c); len(texts) > 0 && strings.HasSuffix(texts[len(texts)-1], " last") {
+				last++
+			}
+		}
+		return last == sessions
+	})
 	for i := range sessions {
 		sid := fmt.Sprintf("s%03d", i)
 		c := d.sandboxConversation(inst, sid)
@@ -552,6 +596,7 @@ func TestTwoHundredConcurrentSessionsLoseAndDoubleNothing(t *testing.T) {
 		for j := 1; j <= perSide; j++ {
 			want = append(want, fmt.Sprintf("%s user %d", sid, j))
 		}
+		want = append(want, sid+" last")
 		if strings.Join(texts, "|") != strings.Join(want, "|") {
 			t.Fatalf("%s at Genesys: %q", sid, texts)
 		}
