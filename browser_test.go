@@ -126,9 +126,9 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	}
 	logs := &syncBuffer{}
 	ctx, stop := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), func(rc *relay.Config, sc *sandbox.Config) {
+	srv, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), &tuning{timings: func(rc *relay.Config, sc *sandbox.Config) {
 		sc.HeartbeatInterval = 200 * time.Millisecond
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

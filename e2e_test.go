@@ -90,7 +90,8 @@ type deployment struct {
 	addr     string
 	endpoint store.Endpoint
 	secret   string
-	tune     tuning
+	tune     func(*relay.Config, *sandbox.Config)
+	now      func() time.Time  // the store's clock for every start; the real one when nil
 	env      map[string]string // extra environment for every start
 }
 
@@ -167,7 +168,7 @@ func (d *deployment) startAt(addr string) *instance {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, logger, tune)
+	srv, err := newServer(ctx, cfg, logger, &tuning{timings: tune, now: d.now})
 	if err != nil {
 		cancel()
 		d.t.Fatalf("start: %v", err)

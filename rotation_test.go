@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,10 @@ func TestARotatedWebhookSecretVerifiesDuringItsGracePeriodOnly(t *testing.T) {
 	g := startSandbox(t, nil)
 	d := newDeployment(t, g)
 	d.env = map[string]string{"HANDOVER_ADMIN_API_KEY": rotationAPIKey, "HANDOVER_WEBHOOK_SECRET_GRACE": "1500ms"}
+	// The store's clock, which the relay checks the grace period by: the
+	// real one until the test moves it on past the grace period.
+	var ahead atomic.Int64
+	d.now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())).UTC() }
 	inst := d.start()
 	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
 	d.sandboxConversation(inst, "s1")
@@ -41,7 +46,6 @@ func TestARotatedWebhookSecretVerifiesDuringItsGracePeriodOnly(t *testing.T) {
 
 	const newSecret = "the-new-webhook-secret-after-rotation"
 	inst.putEndpoint(d.endpoint.ID, `{"webhookSecret":"`+newSecret+`"}`)
-	rotatedAt := time.Now()
 
 	signed := func(secret, id string) int {
 		d.secret = secret
@@ -63,7 +67,8 @@ func TestARotatedWebhookSecretVerifiesDuringItsGracePeriodOnly(t *testing.T) {
 	if !strings.Contains(detail, "previous webhook secret") {
 		t.Fatalf("the log does not say the previous secret verified it: %q", detail)
 	}
-	time.Sleep(time.Until(rotatedAt.Add(1600 * time.Millisecond)))
+	// Past the grace period: the store's clock moves on by more than it.
+	ahead.Store(int64(1600 * time.Millisecond))
 	if status := signed(oldSecret, "old-2"); status != http.StatusUnauthorized {
 		t.Fatalf("old secret after the grace period: %d, want 401", status)
 	}
@@ -93,9 +98,12 @@ func TestChangingTheOAuthClientSecretDropsNoMessageInFlight(t *testing.T) {
 		}
 		sent = append(sent, text)
 	}
+	refusedBefore := len(oldSecretRefusals(g))
 	g.AddClient(e2eClientID, "the-rotated-client-secret")
 	g.RevokeTokens()
-	time.Sleep(100 * time.Millisecond) // some attempts meet the old secret refused
+	waitFor(t, 5*time.Second, "an attempt that meets the old secret refused", func() bool {
+		return len(oldSecretRefusals(g)) > refusedBefore
+	})
 	inst.putEndpoint(d.endpoint.ID, `{"clientSecret":"the-rotated-client-secret"}`)
 	g.ClearFaults()
 
@@ -113,4 +121,16 @@ func TestChangingTheOAuthClientSecretDropsNoMessageInFlight(t *testing.T) {
 			t.Fatalf("a message was given up during the rotation: %+v", m)
 		}
 	}
+}
+
+// oldSecretRefusals lists the token requests the sandbox refused for a bad
+// client secret.
+func oldSecretRefusals(g *genesysFake) []sandbox.RejectedRecord {
+	var out []sandbox.RejectedRecord
+	for _, r := range g.Rejected() {
+		if strings.Contains(r.Path, "/oauth/token") && r.Code == "invalid_client" {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -41,17 +41,25 @@ type server struct {
 	metricsListener net.Listener // HANDOVER_METRICS_ADDR; nil when metrics are not served apart
 }
 
-// tuning lets tests shorten the relay's and the sandbox's timings.
-type tuning func(*relay.Config, *sandbox.Config)
+// tuning lets tests shorten the relay's and the sandbox's timings, and move
+// the store's clock on instead of waiting for the real one; nil in production.
+type tuning struct {
+	timings func(*relay.Config, *sandbox.Config)
+	now     func() time.Time // the store's clock (store.Options.Now); the real one when nil
+}
 
 // newServer opens the store, migrates, creates the first admin, listens, and
 // wires the sandbox (when enabled), the relay and the web app.
-func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune tuning) (_ *server, err error) {
+func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *tuning) (_ *server, err error) {
 	box, err := openSecretBox(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, box, store.Options{Logger: logger})
+	storeOpts := store.Options{Logger: logger}
+	if tune != nil {
+		storeOpts.Now = tune.now
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, box, storeOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +112,8 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 	// integration rather than the agent, and receipts follow one another.
 	sandboxCfg := sandbox.Config{PublicBaseURL: s.localURL + sandboxPath, Logger: logger, FlowGreeting: sandboxGreeting,
 		NicknameIsIntegrationName: true, ReceiptSequence: []string{genesys.ReceiptSent, genesys.ReceiptDelivered}}
-	if tune != nil {
-		tune(&relayCfg, &sandboxCfg)
+	if tune != nil && tune.timings != nil {
+		tune.timings(&relayCfg, &sandboxCfg)
 	}
 	if cfg.Sandbox {
 		if s.sandbox, err = sandbox.New(sandboxCfg); err != nil {
