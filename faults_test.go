@@ -55,21 +55,15 @@ func TestGenesysFaultsLoseNothingAndSendNothingTwice(t *testing.T) {
 		}
 	}
 
-	// Two minutes (scaled) of 503 from every API path.
-	g.SetFault(sandbox.Fault{Status: http.StatusServiceUnavailable, PathContains: "/api/v2/"})
-	say("outage", 3)
-	for deadline := time.Now().Add(2 * time.Minute / timeScale); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		watchBacklog()
+	calls := func(sid string) []store.APICall {
+		c, _ := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, sid)
+		list, _ := inst.srv.store.APICallsOf(context.Background(), c.ID)
+		return list
 	}
-	g.ClearFaults()
-	// 429 with Retry-After, timeouts, connection resets, and a token endpoint
-	// failing; each fault lasts a few calls, and the next starts once it bit.
 	failures := func(match func(store.APICall) bool) int {
 		n := 0
 		for _, sid := range sessions {
-			c, _ := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, sid)
-			list, _ := inst.srv.store.APICallsOf(context.Background(), c.ID)
-			for _, call := range list {
+			for _, call := range calls(sid) {
 				if match(call) {
 					n++
 				}
@@ -77,6 +71,34 @@ func TestGenesysFaultsLoseNothingAndSendNothingTwice(t *testing.T) {
 		}
 		return n
 	}
+
+	// Two minutes (scaled) of 503 from every API path: it ends once every
+	// session's messages have met the outage for that long, by the relay's
+	// own log of its calls.
+	g.SetFault(sandbox.Fault{Status: http.StatusServiceUnavailable, PathContains: "/api/v2/"})
+	say("outage", 3)
+	waitFor(t, 2*time.Minute/timeScale+10*time.Second, "two scaled minutes of outage met by every session", func() bool {
+		watchBacklog()
+		for _, sid := range sessions {
+			var first, last time.Time
+			for _, call := range calls(sid) {
+				if call.OutboxID == nil || call.Status != http.StatusServiceUnavailable {
+					continue
+				}
+				if first.IsZero() {
+					first = call.CreatedAt
+				}
+				last = call.CreatedAt
+			}
+			if first.IsZero() || last.Sub(first) < 2*time.Minute/timeScale {
+				return false
+			}
+		}
+		return true
+	})
+	g.ClearFaults()
+	// 429 with Retry-After, timeouts, connection resets, and a token endpoint
+	// failing; each fault lasts a few calls, and the next starts once it bit.
 	g.SetFault(sandbox.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Count: 2, PathContains: "/inbound/"})
 	say("ratelimited", 2)
 	waitFor(t, 10*time.Second, "429s", func() bool { return failures(func(c store.APICall) bool { return c.Status == 429 }) == 2 })
