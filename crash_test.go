@@ -276,7 +276,7 @@ func TestSIGKILLMidStreamLosesAndDoublesNothingThatWasAccepted(t *testing.T) {
 		webhookSecret = "crash-test-webhook-secret-0123456789"
 		clientSecret  = "crash-test-client-secret"
 		sessions      = 5
-		perSender     = 400 // at most, per session and kind
+		perSender     = 1000 // at most, per session and kind: the stream runs until stopped
 		pause         = 10 * time.Millisecond
 	)
 	env := binaryEnv(map[string]string{
@@ -309,32 +309,61 @@ func TestSIGKILLMidStreamLosesAndDoublesNothingThatWasAccepted(t *testing.T) {
 	client.customers = customerIDs(t, db)
 
 	// The stream: per session, one sender of user messages and one of agent
-	// webhooks, each with a short pause between requests.
+	// webhooks, each pacing its requests with a short pause between them.
 	ctx, stopStream := context.WithCancel(context.Background())
 	var senders sync.WaitGroup
 	for _, s := range names {
 		for _, send := range []func(string, int) bool{client.userMessage, client.agentWebhook} {
 			senders.Go(func() {
-				for seq := 1; seq <= perSender && ctx.Err() == nil; seq++ {
+				// Pacing, not synchronisation: the ticker spreads each
+				// sender's requests out into a steady stream; the test
+				// waits for outcomes below, never for this.
+				pace := time.NewTicker(pause)
+				defer pace.Stop()
+				for seq := 1; seq <= perSender; seq++ {
 					send(s, seq)
-					time.Sleep(pause)
+					select {
+					case <-pace.C:
+					case <-ctx.Done():
+						return
+					}
 				}
 			})
 		}
 	}
-	time.Sleep(1500 * time.Millisecond)
-	client.mu.Lock()
-	beforeKill := len(client.accepted) + len(client.acceptedHooks)
-	client.mu.Unlock()
+	// counts tells how many user messages and webhooks were accepted, and
+	// how many requests found no server.
+	counts := func() (messages, hooks, unanswered int) {
+		client.mu.Lock()
+		defer client.mu.Unlock()
+		return len(client.accepted), len(client.acceptedHooks), client.refused["user message: no answer"] + client.refused["webhook: no answer"]
+	}
+	const perPhase = 250 // accepted of each kind before the kill, and again after the restart
+	waitFor(t, 30*time.Second, "the stream under way", func() bool {
+		messages, hooks, _ := counts()
+		return messages >= perPhase && hooks >= perPhase
+	})
+	messages, hooks, _ := counts()
+	beforeKill := messages + hooks
 	pending := scalar(t, db, "SELECT count(*) FROM outbox WHERE status = ?", store.OutboxPending)
 	unprocessed := scalar(t, db, "SELECT count(*) FROM webhooks WHERE processed_at IS NULL AND verdict = ?", store.VerdictValid)
 	killedAt := time.Now()
 	proc.stop(t, syscall.SIGKILL)
 	down := time.Now()
-	time.Sleep(300 * time.Millisecond) // requests meanwhile find nobody
+	_, _, unansweredBefore := counts()
+	waitFor(t, 10*time.Second, "requests finding nobody while Handover is down", func() bool {
+		// More than the senders can have had in flight at the kill: some
+		// were sent while nothing listened.
+		_, _, unanswered := counts()
+		return unanswered > unansweredBefore+2*len(names)
+	})
 	proc = startBinary(t, bin, env, base)
 	restartedAt := time.Now()
-	time.Sleep(1500 * time.Millisecond)
+	messagesAtRestart, hooksAtRestart, _ := counts()
+	waitFor(t, 30*time.Second, "the stream accepted again after the restart", func() bool {
+		messages, hooks, _ := counts()
+		return messages >= messagesAtRestart+perPhase && hooks >= hooksAtRestart+perPhase
+	})
 	stopStream()
 	senders.Wait()
 
