@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,7 +87,33 @@ func TestTwoInstancesOnOnePostgresDatabaseSendEachMessageOnceAndShareLiveEvents(
 		return total >= sessions*perSession
 	})
 	t.Logf("and delivered after %s", time.Since(started))
-	time.Sleep(300 * time.Millisecond) // anything sent twice would show now
+	// A last message per session, once all the others are at Genesys: the
+	// outbox sends a conversation's calls in order, so when these arrive
+	// too, any of the earlier ones sent twice has shown by now.
+	var markers sync.WaitGroup
+	errs = make(chan error, sessions)
+	for i := range sessions {
+		markers.Go(func() {
+			sid := fmt.Sprintf("s%02d", i)
+			if status, out := instances[(i+perSession)%2].post("/"+token, map[string]any{"userId": "u" + sid, "sessionId": sid, "text": sid + " last"}); status != http.StatusAccepted {
+				errs <- fmt.Errorf("%s last message: %d %v", sid, status, out)
+			}
+		})
+	}
+	markers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every session's last message at Genesys", func() bool {
+		last := map[string]bool{}
+		for _, rec := range g.Inbound() {
+			if m, ok := rec.Parsed.(genesys.InboundMessage); ok && rec.Kind == sandbox.KindMessage && strings.HasSuffix(m.Text, " last") {
+				last[m.Text] = true
+			}
+		}
+		return len(last) == sessions
+	})
 	got := userMessages()
 	total := 0
 	for i := range sessions {
@@ -104,6 +131,9 @@ func TestTwoInstancesOnOnePostgresDatabaseSendEachMessageOnceAndShareLiveEvents(
 		t.Fatalf("%d user messages at Genesys, want %d", total, sessions*perSession)
 	}
 	assertNothingSentTwice(t, g)
+	// The last messages are at Genesys; wait until they are marked sent
+	// too before reading the metrics (see outboxDrained).
+	outboxDrained(t, a, "the last messages marked sent")
 	for name, inst := range map[string]*instance{"a": a, "b": b} {
 		if n := counterSum(t, inst, "handover_genesys_requests_total", "route", "/inbound/open/message"); n == 0 {
 			t.Errorf("instance %s sent nothing: the outbox was not shared", name)
@@ -137,6 +167,7 @@ func TestTwoInstancesOnOnePostgresDatabaseSendEachMessageOnceAndShareLiveEvents(
 	if status := b.postWebhook(body, sig); status != http.StatusOK {
 		t.Fatalf("webhook to b: %d", status)
 	}
+	outboxDrained(t, b, "the receipts for the agent's messages sent")
 	if n := counterSum(t, b, "handover_webhooks_total", "verdict", "duplicate"); n != 1 {
 		t.Fatalf("b counted %v duplicate webhooks, want 1", n)
 	}
@@ -182,6 +213,18 @@ func TestTheSignInThrottleCountsAcrossInstances(t *testing.T) {
 	if status := attempt(b); status != http.StatusTooManyRequests {
 		t.Fatalf("attempt %d, on b: %d, want 429: the other instance's failures count", loginFailures+1, status)
 	}
+}
+
+// outboxDrained waits until nothing is left in the outbox. Tests reading
+// the metrics wait for it first: the outbox gauge fails the whole read when
+// an item is sent in the middle of it (store.OutboxBacklog counts the
+// pending items, then looks up the oldest in a second query).
+func outboxDrained(t *testing.T, inst *instance, what string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, what, func() bool {
+		backlog, _, err := inst.srv.store.OutboxBacklog(context.Background())
+		return err == nil && backlog == 0
+	})
 }
 
 // loginFailures is web's loginFailuresAllowed: the attempts before the throttle.
