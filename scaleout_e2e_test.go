@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -131,9 +130,8 @@ func TestTwoInstancesOnOnePostgresDatabaseSendEachMessageOnceAndShareLiveEvents(
 		t.Fatalf("%d user messages at Genesys, want %d", total, sessions*perSession)
 	}
 	assertNothingSentTwice(t, g)
-	// The last messages are at Genesys; wait until they are marked sent
-	// too before reading the metrics (see outboxDrained).
-	outboxDrained(t, a, "the last messages marked sent")
+	// The metrics are read while the last calls may still be marked sent:
+	// a scrape must not fail because work finished under it.
 	for name, inst := range map[string]*instance{"a": a, "b": b} {
 		if n := counterSum(t, inst, "handover_genesys_requests_total", "route", "/inbound/open/message"); n == 0 {
 			t.Errorf("instance %s sent nothing: the outbox was not shared", name)
@@ -167,7 +165,6 @@ func TestTwoInstancesOnOnePostgresDatabaseSendEachMessageOnceAndShareLiveEvents(
 	if status := b.postWebhook(body, sig); status != http.StatusOK {
 		t.Fatalf("webhook to b: %d", status)
 	}
-	outboxDrained(t, b, "the receipts for the agent's messages sent")
 	if n := counterSum(t, b, "handover_webhooks_total", "verdict", "duplicate"); n != 1 {
 		t.Fatalf("b counted %v duplicate webhooks, want 1", n)
 	}
@@ -213,18 +210,6 @@ func TestTheSignInThrottleCountsAcrossInstances(t *testing.T) {
 	if status := attempt(b); status != http.StatusTooManyRequests {
 		t.Fatalf("attempt %d, on b: %d, want 429: the other instance's failures count", loginFailures+1, status)
 	}
-}
-
-// outboxDrained waits until nothing is left in the outbox. Tests reading
-// the metrics wait for it first: the outbox gauge fails the whole read when
-// an item is sent in the middle of it (store.OutboxBacklog counts the
-// pending items, then looks up the oldest in a second query).
-func outboxDrained(t *testing.T, inst *instance, what string) {
-	t.Helper()
-	waitFor(t, 10*time.Second, what, func() bool {
-		backlog, _, err := inst.srv.store.OutboxBacklog(context.Background())
-		return err == nil && backlog == 0
-	})
 }
 
 // loginFailures is web's loginFailuresAllowed: the attempts before the throttle.
