@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -28,8 +29,8 @@ type Config struct {
 	SecretKey     string // HANDOVER_SECRET_KEY (hex or base64 of 32 bytes)
 	SecretKeyFile string // HANDOVER_SECRET_KEY_FILE, default beside the SQLite file
 
-	AllowInsecureGenesys bool     // HANDOVER_ALLOW_INSECURE_GENESYS
-	TrustedProxies       []string // HANDOVER_TRUSTED_PROXIES
+	AllowInsecureGenesys bool           // HANDOVER_ALLOW_INSECURE_GENESYS
+	TrustedProxies       []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
 	SessionLifetime      time.Duration
 	LogFormat            string // HANDOVER_LOG_FORMAT: text or json
 	LogLevel             string // HANDOVER_LOG_LEVEL
@@ -85,7 +86,6 @@ func Load(getenv func(string) string) (Config, error) {
 		SecretKey:            env("HANDOVER_SECRET_KEY", ""),
 		SecretKeyFile:        env("HANDOVER_SECRET_KEY_FILE", ""),
 		AllowInsecureGenesys: boolEnv("HANDOVER_ALLOW_INSECURE_GENESYS", false),
-		TrustedProxies:       splitList(env("HANDOVER_TRUSTED_PROXIES", "")),
 		LogFormat:            env("HANDOVER_LOG_FORMAT", "text"),
 		LogLevel:             env("HANDOVER_LOG_LEVEL", "info"),
 		MetricsAddr:          env("HANDOVER_METRICS_ADDR", ""),
@@ -128,6 +128,15 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("HANDOVER_SESSION_LIFETIME: %q is not a positive duration such as 12h", getenv("HANDOVER_SESSION_LIFETIME")))
 	}
 	cfg.SessionLifetime = lifetime
+
+	for _, entry := range splitList(getenv("HANDOVER_TRUSTED_PROXIES")) {
+		prefix, err := parseAddressOrRange(entry)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("HANDOVER_TRUSTED_PROXIES: %q is not an IP address or a CIDR range such as 10.0.0.0/8", entry))
+			continue
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
+	}
 
 	if cfg.MetricsToken != "" && len(cfg.MetricsToken) < 16 {
 		errs = append(errs, errors.New("HANDOVER_METRICS_TOKEN: use at least 16 characters (openssl rand -hex 16)"))
@@ -193,6 +202,27 @@ func localAddress(addr string) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// parseAddressOrRange reads "10.0.0.1" as 10.0.0.1/32 and "10.0.0.0/8" as is.
+// IPv4-mapped IPv6 addresses count as IPv4, as connections report them.
+func parseAddressOrRange(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		prefix, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if prefix.Addr().Is4In6() && prefix.Bits() >= 96 {
+			prefix = netip.PrefixFrom(prefix.Addr().Unmap(), prefix.Bits()-96)
+		}
+		return prefix.Masked(), nil
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	addr = addr.Unmap().WithZone("")
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
 }
 
 func splitList(s string) []string {

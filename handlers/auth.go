@@ -70,7 +70,7 @@ func (a *Auth) Login(c *fiber.Ctx) error {
 		return err
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(c.FormValue("password"))) != nil || err != nil {
-		a.Logger.WarnContext(c.UserContext(), "sign-in failed", slog.String("username", props.Username), slog.String("remote_ip", c.IP()))
+		a.Logger.WarnContext(c.UserContext(), "sign-in failed", slog.String("username", props.Username), slog.String("remote_ip", ClientAddress(c)))
 		props.Error = "The user name or password is wrong."
 		return a.renderLogin(c, fiber.StatusUnauthorized, props)
 	}
@@ -81,7 +81,7 @@ func (a *Auth) Login(c *fiber.Ctx) error {
 		AdminID:   admin.ID,
 		CSRFToken: secret.NewToken(32),
 		ExpiresAt: time.Now().Add(a.SessionLifetime),
-		RemoteIP:  c.IP(),
+		RemoteIP:  ClientAddress(c),
 		UserAgent: truncate(c.Get(fiber.HeaderUserAgent), 255),
 	}
 	if err := a.Store.CreateSession(c.UserContext(), &sess); err != nil {
@@ -89,7 +89,7 @@ func (a *Auth) Login(c *fiber.Ctx) error {
 	}
 	c.Cookie(a.cookie(sessionCookie, token, sess.ExpiresAt))
 	c.ClearCookie(loginCSRFCookie)
-	a.Logger.InfoContext(c.UserContext(), "signed in", slog.String("username", admin.Username), slog.String("remote_ip", c.IP()))
+	a.Logger.InfoContext(c.UserContext(), "signed in", slog.String("username", admin.Username), slog.String("remote_ip", ClientAddress(c)))
 	return redirect(c, safeNext(props.Next))
 }
 
@@ -106,7 +106,7 @@ func (a *Auth) Logout(c *fiber.Ctx) error {
 
 // LoginThrottled answers the sign-in form once an address has failed too often.
 func (a *Auth) LoginThrottled(c *fiber.Ctx) error {
-	a.Logger.WarnContext(c.UserContext(), "sign-in throttled", slog.String("remote_ip", c.IP()))
+	a.Logger.WarnContext(c.UserContext(), "sign-in throttled", slog.String("remote_ip", ClientAddress(c)))
 	return a.renderLogin(c, fiber.StatusTooManyRequests, views.LoginProps{
 		Username: c.FormValue("username"),
 		Next:     c.FormValue("next"),
@@ -141,7 +141,7 @@ func (a *Auth) RequireCSRF(c *fiber.Ctx) error {
 		token = c.FormValue(csrfFormField)
 	}
 	if !ok || !tokensEqual(sess.CSRFToken, token) {
-		a.Logger.WarnContext(c.UserContext(), "CSRF token missing or wrong", slog.String("path", c.Path()), slog.String("remote_ip", c.IP()))
+		a.Logger.WarnContext(c.UserContext(), "CSRF token missing or wrong", slog.String("path", c.Path()), slog.String("remote_ip", ClientAddress(c)))
 		return fiber.NewError(fiber.StatusForbidden, "This form expired or was sent from another site. Reload the page and try again.")
 	}
 	return c.Next()

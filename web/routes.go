@@ -41,7 +41,7 @@ func routes(app *fiber.App, d Deps) {
 	app.Post("/login", limiter.New(limiter.Config{
 		Max:                    loginFailuresAllowed,
 		Expiration:             loginFailureWindow,
-		KeyGenerator:           func(c *fiber.Ctx) string { return "login:" + c.IP() },
+		KeyGenerator:           func(c *fiber.Ctx) string { return "login:" + handlers.ClientAddress(c) },
 		Storage:                dbStorage{store: d.Store},
 		SkipSuccessfulRequests: true,
 		LimitReached:           auth.LoginThrottled,

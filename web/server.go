@@ -55,16 +55,19 @@ func New(d Deps) *fiber.App {
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
 	}
-	if len(d.Config.TrustedProxies) > 0 {
-		cfg.EnableTrustedProxyCheck = true
-		cfg.TrustedProxies = d.Config.TrustedProxies
-		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	// fiber believes X-Forwarded-Proto and -Host only from trusted proxies.
+	// It is given no ProxyHeader: its c.IP() would return a whole
+	// X-Forwarded-For line; handlers.ClientAddresses decides the client address.
+	cfg.EnableTrustedProxyCheck = true
+	for _, p := range d.Config.TrustedProxies {
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p.String())
 	}
 	app := fiber.New(cfg)
 
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		d.Logger.ErrorContext(c.UserContext(), "panic while serving a request", slog.Any("panic", e), slog.String("path", c.Path()))
 	}}))
+	app.Use(handlers.ClientAddresses{TrustedProxies: d.Config.TrustedProxies}.Remember)
 	app.Use(requestid.New())
 	app.Use(requestContext)
 	app.Use(accessLog(d.Logger))
@@ -115,7 +118,7 @@ func accessLog(logger *slog.Logger) fiber.Handler {
 			slog.String("path", c.Path()),
 			slog.Int("status", c.Response().StatusCode()),
 			slog.Duration("latency", time.Since(start)),
-			slog.String("remote_ip", c.IP()),
+			slog.String("remote_ip", handlers.ClientAddress(c)),
 		)
 		return nil
 	}
