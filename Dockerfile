@@ -12,7 +12,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --no-create-home handover \
- && mkdir /data && chown handover /data
+ && mkdir -m 0700 /data && chown handover /data
 COPY --from=build /out/handover /usr/local/bin/handover
 USER handover
 WORKDIR /data

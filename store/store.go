@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -74,8 +75,8 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 	)
 	switch path, isSQLite := config.SQLitePath(databaseURL); {
 	case isSQLite:
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return nil, fmt.Errorf("create database directory: %w", err)
+		if err := prepareSQLiteFile(path, opts.Logger); err != nil {
+			return nil, err
 		}
 		// WAL lets readers run beside the writer; IMMEDIATE transactions take the
 		// write lock up front so two writers wait (busy_timeout) instead of failing.
@@ -110,6 +111,42 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 	}
 	now := gormConfig.NowFunc
 	return &Store{db: db, dialect: dialect, box: box, now: now}, nil
+}
+
+// prepareSQLiteFile creates the database's directory (0700) and an empty
+// database file (0600) before the driver opens it. SQLite gives the -wal and
+// -shm files the database file's permissions, so none of the three is
+// readable by other users, whatever the umask. A database file that exists
+// already is left as the operator made it, with a warning when others may
+// read it.
+func prepareSQLiteFile(path string, logger *slog.Logger) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("create database file: %w", err)
+		}
+		// The umask may have taken bits from 0600; SQLite needs both.
+		if err := os.Chmod(path, 0o600); err != nil {
+			return fmt.Errorf("create database file: %w", err)
+		}
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		info, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("open database file: %w", err)
+		}
+		if mode := info.Mode().Perm(); mode&0o077 != 0 && logger != nil {
+			logger.Warn("other users may read the database file and its -wal and -shm files; chmod 600 them",
+				slog.String("database", path), slog.String("mode", fmt.Sprintf("%04o", mode)))
+		}
+		return nil
+	default:
+		return fmt.Errorf("create database file: %w", err)
+	}
 }
 
 // Dialect tells which database family the store runs on.
