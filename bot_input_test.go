@@ -118,6 +118,11 @@ func TestBadBotRequestsAreClearFourHundredsAndLeaveNoTrace(t *testing.T) {
 		{"two JSON objects", "/" + token, []byte(`{"userId":"u1"}{"sessionId":"s1"}`), 400, "invalid_json"},
 		{"a JSON list", "/" + token + "/handover", []byte(`[]`), 400, "invalid_json"},
 		{"an empty body", "/" + token, nil, 400, "invalid_json"},
+		{"NUL in userId", "/" + token + "/handover", []byte(`{"userId":"u\u0000","sessionId":"s9"}`), 400, "nul_character"},
+		{"NUL in text", "/" + token, msg(`"text":"hi\u0000"`), 400, "nul_character"},
+		{"NUL in transcript text", "/" + token + "/handover", []byte(`{"userId":"u9","sessionId":"s9","transcript":[{"source":"user","text":"\u0000"}]}`), 400, "nul_character"},
+		{"NUL in a custom attribute", "/" + token + "/handover", []byte(`{"userId":"u9","sessionId":"s9","customAttributes":{"tier":"\u0000"}}`), 400, "nul_character"},
+		{"priority beyond int32", "/" + token + "/handover", []byte(`{"userId":"u9","sessionId":"s9","priority":2147483648}`), 400, "invalid_priority"},
 		{"an attachment that is not a URL", "/" + token, msg(`"text":"x","data":{"attachments":[{"url":"file:///etc/passwd"}]}`), 400, "invalid_data"},
 	}
 	tables, db := []string{"conversations", "messages", "outbox"}, openDB(t, d.dbURL)

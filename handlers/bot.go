@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -78,6 +76,9 @@ func (h *Bot) Handover(c *fiber.Ctx) error {
 	var body handoverBody
 	if err := decodeJSON(c.Body(), &body); err != nil {
 		return err
+	}
+	if p := body.Priority; p != nil && (*p < -maxPriority || *p > maxPriority) {
+		return botError(400, "invalid_priority", fmt.Sprintf("priority must be a whole number from -%d to %d.", maxPriority, maxPriority))
 	}
 	req := relay.HandoverRequest{UserID: body.UserID, SessionID: body.SessionID, Language: body.Language, Skills: body.Skills, Priority: body.Priority,
 		Profile: relay.Profile{FirstName: body.Profile.FirstName, LastName: body.Profile.LastName, Email: body.Profile.Email}}
@@ -342,19 +343,11 @@ func (h *Bot) endpoint(c *fiber.Ctx) (store.Endpoint, error) {
 	return e, err
 }
 
-// decodeJSON reads one JSON object; anything else is a 400 with the reason.
-// Invalid UTF-8 is refused before decoding: encoding/json would quietly turn
-// it into U+FFFD, and Genesys would get text the user never wrote.
+// decodeJSON reads one JSON object; anything else is a 400 that says why
+// (see decodeObject).
 func decodeJSON(body []byte, v any) error {
-	if !utf8.Valid(body) {
-		return botError(400, "invalid_utf8", "The body is not valid UTF-8: texts and ids must be UTF-8 encoded.")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return botError(400, "invalid_json", "The body is not a valid JSON object: "+err.Error())
-	}
-	if dec.More() {
-		return botError(400, "invalid_json", "The body must hold a single JSON object.")
+	if problem := decodeObject(body, v, false); problem != nil {
+		return botError(400, problem.Code, problem.Message)
 	}
 	return nil
 }

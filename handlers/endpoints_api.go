@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"time"
 
@@ -249,31 +248,8 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 // misspelt field name is an error rather than a silently ignored setting.
 func decodeEndpointRequest(body []byte) (endpointRequest, error) {
 	var req endpointRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return req, fmt.Errorf("field %q must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
-		}
-		return req, fmt.Errorf("the body is not a valid JSON object: %v", err)
-	}
-	if dec.Decode(&struct{}{}) != io.EOF {
-		return req, errors.New("the body must hold a single JSON object")
+	if problem := decodeObject(body, &req, true); problem != nil {
+		return req, errors.New(problem.Message)
 	}
 	return req, nil
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean (true or false)"
-	case "int", "int64":
-		return "whole number"
-	case "slice":
-		return "array of strings"
-	}
-	return goKind
 }

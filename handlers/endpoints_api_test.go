@@ -152,6 +152,44 @@ func TestAdminAPIRejectsMalformedBodies(t *testing.T) {
 	}
 }
 
+func TestAdminAPIRefusalsNameTheJSONFieldInWords(t *testing.T) {
+	a := newAPITestApp(t, nil)
+	cases := []struct{ name, body, message string }{
+		{"a boolean as a word", `{"name":"x","sendProfile":"yes"}`, "sendProfile must be true or false."},
+		{"a fraction for priority", `{"name":"x","priority":1.5}`, "priority must be a whole number."},
+		{"priority beyond int64", `{"name":"x","priority":1e40}`, "priority must be a whole number; 1e40 is out of range."},
+		{"skills as a string", `{"name":"x","skills":"billing"}`, "skills must be a list of strings."},
+		{"attribute names as a list", `{"name":"x","attributeNames":["a"]}`, `attributeNames must be an object of "name": "text" strings.`},
+		{"a misspelt field", `{"name":"x","queue_id":"q"}`, `Unknown field "queue_id"; check its spelling.`},
+		{"NUL in the name", `{"name":"x\u0000"}`, "name contains a NUL character (U+0000)"},
+		{"NUL in an attribute name", `{"name":"x","attributeNames":{"queueId":"\u0000"}}`, "attributeNames.queueId contains a NUL character"},
+		{"NUL in a custom attribute", `{"name":"x","customAttributes":{"tier":"\u0000"}}`, "customAttributes.tier contains a NUL character"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, out := a.api(http.MethodPost, "/api/v1/admin/endpoints", seededKey, c.body)
+			errBody, _ := out["error"].(map[string]any)
+			msg, _ := errBody["message"].(string)
+			if resp.StatusCode != http.StatusBadRequest || errBody["code"] != "bad_request" || !strings.Contains(msg, c.message) {
+				t.Fatalf("answer %d %v; want 400 bad_request saying %q", resp.StatusCode, out, c.message)
+			}
+			for _, w := range goWords {
+				if strings.Contains(msg, w) {
+					t.Fatalf("the message %q shows Go's %q", msg, w)
+				}
+			}
+		})
+	}
+	// A priority that fits Go's int but not the rule is the form's 422.
+	resp, out := a.api(http.MethodPost, "/api/v1/admin/endpoints", seededKey, `{"name":"x","priority":2147483648}`)
+	if fields, _ := out["error"].(map[string]any)["fields"].(map[string]any); resp.StatusCode != http.StatusUnprocessableEntity || fields["priority"] == nil {
+		t.Fatalf("priority beyond int32: %d %v; want 422 on priority", resp.StatusCode, out)
+	}
+	if endpoints, _ := a.store.ListEndpoints(context.Background()); len(endpoints) != 0 {
+		t.Fatalf("a refused endpoint was saved: %+v", endpoints)
+	}
+}
+
 func TestAPIKeysCreatedInTheConsoleWorkUntilRevoked(t *testing.T) {
 	a := newTestApp(t, nil)
 	a.signIn()

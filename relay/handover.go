@@ -100,9 +100,17 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 	if err := checkIDs(req.UserID, req.SessionID); err != nil {
 		return store.Conversation{}, err
 	}
-	for k := range req.CustomAttributes {
+	for k, v := range req.CustomAttributes {
 		if strings.TrimSpace(k) == "" {
 			return store.Conversation{}, refuse(400, "invalid_custom_attributes", "Custom attribute names must not be empty.")
+		}
+		if err := refuseNUL("customAttributes."+k, k+v); err != nil {
+			return store.Conversation{}, err
+		}
+	}
+	for i, entry := range req.Transcript {
+		if err := refuseNUL(fmt.Sprintf("transcript[%d].text", i), entry.Text); err != nil {
+			return store.Conversation{}, err
 		}
 	}
 	// Resolve the deployment now when it is unknown, so a wrong Deployment
@@ -226,6 +234,14 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 	}
 	if !utf8.ValidString(m.Text) {
 		return store.Message{}, refuse(400, "invalid_text", "The text is not valid UTF-8.")
+	}
+	if err := refuseNUL("text", m.Text); err != nil {
+		return store.Message{}, err
+	}
+	if q := m.QuickReply; q != nil {
+		if err := refuseNUL("data.quickReply", q.Text+q.Payload+q.OriginatingMessageID); err != nil {
+			return store.Message{}, err
+		}
 	}
 	if n := utf8.RuneCountInString(m.Text); n > genesys.MaxTextRunes {
 		return store.Message{}, refuse(413, "text_too_long", "The text has %d characters; Genesys accepts at most %d in one message.", n, genesys.MaxTextRunes)
@@ -441,6 +457,18 @@ func checkIDs(userID, sessionID string) error {
 		return refuse(400, "id_too_long", "userId and sessionId may have at most 200 characters.")
 	case !utf8.ValidString(sessionID) || !utf8.ValidString(userID):
 		return refuse(400, "invalid_id", "userId and sessionId must be valid UTF-8.")
+	}
+	if err := refuseNUL("userId", userID); err != nil {
+		return err
+	}
+	return refuseNUL("sessionId", sessionID)
+}
+
+// refuseNUL refuses a value that holds U+0000: PostgreSQL cannot store it
+// in text, and Genesys would get a string the user never meant to send.
+func refuseNUL(field, value string) error {
+	if strings.ContainsRune(value, 0) {
+		return refuse(400, "nul_character", "%s contains a NUL character (U+0000), which cannot be stored; remove it.", field)
 	}
 	return nil
 }
