@@ -86,6 +86,7 @@ func New(d Deps) *fiber.App {
 	}
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
 
+	app.Use(refuseNUL)
 	routes(app, d)
 	return app
 }
