@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"handover/secret"
 )
 
 // Config is the process-wide configuration, read once at start.
@@ -31,9 +33,9 @@ type Config struct {
 
 	AllowInsecureGenesys bool           // HANDOVER_ALLOW_INSECURE_GENESYS
 	TrustedProxies       []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
-	SessionLifetime      time.Duration
-	LogFormat            string // HANDOVER_LOG_FORMAT: text or json
-	LogLevel             string // HANDOVER_LOG_LEVEL
+	SessionLifetime      time.Duration  // HANDOVER_SESSION_LIFETIME
+	LogFormat            string         // HANDOVER_LOG_FORMAT: text or json
+	LogLevel             string         // HANDOVER_LOG_LEVEL
 
 	// Prometheus metrics at /metrics: on MetricsAddr when set, otherwise on
 	// the main address behind Authorization: Bearer MetricsToken; neither: off.
@@ -128,6 +130,12 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("HANDOVER_SESSION_LIFETIME: %q is not a positive duration such as 12h", getenv("HANDOVER_SESSION_LIFETIME")))
 	}
 	cfg.SessionLifetime = lifetime
+
+	if cfg.AdminPassword != "" {
+		if err := secret.CheckPassword(cfg.AdminPassword); err != nil {
+			errs = append(errs, fmt.Errorf("HANDOVER_ADMIN_PASSWORD: %w, or leave it unset to get a random one printed at first start", err))
+		}
+	}
 
 	for _, entry := range splitList(getenv("HANDOVER_TRUSTED_PROXIES")) {
 		prefix, err := parseAddressOrRange(entry)
