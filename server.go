@@ -182,7 +182,7 @@ func (s *server) serve(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.app.Listener(s.listener) }()
 	go every(ctx, time.Hour, func() {
-		if _, err := s.store.DeleteExpiredSessions(ctx); err != nil {
+		if _, err := s.store.DeleteExpiredSessions(ctx, s.cfg.SessionIdleTimeout); err != nil {
 			s.log.Error("prune expired sessions", slog.Any("error", err))
 		}
 		if _, err := s.store.DeleteExpiredRateLimits(ctx); err != nil {

@@ -34,6 +34,7 @@ type Config struct {
 	AllowInsecureGenesys bool           // HANDOVER_ALLOW_INSECURE_GENESYS
 	TrustedProxies       []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
 	SessionLifetime      time.Duration  // HANDOVER_SESSION_LIFETIME
+	SessionIdleTimeout   time.Duration  // HANDOVER_SESSION_IDLE_TIMEOUT: a session unused this long ends
 	LogFormat            string         // HANDOVER_LOG_FORMAT: text or json
 	LogLevel             string         // HANDOVER_LOG_LEVEL
 
@@ -130,6 +131,11 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("HANDOVER_SESSION_LIFETIME: %q is not a positive duration such as 12h", getenv("HANDOVER_SESSION_LIFETIME")))
 	}
 	cfg.SessionLifetime = lifetime
+	idle, err := time.ParseDuration(env("HANDOVER_SESSION_IDLE_TIMEOUT", "12h"))
+	if err != nil || idle <= 0 {
+		errs = append(errs, fmt.Errorf("HANDOVER_SESSION_IDLE_TIMEOUT: %q is not a positive duration such as 12h", getenv("HANDOVER_SESSION_IDLE_TIMEOUT")))
+	}
+	cfg.SessionIdleTimeout = idle
 
 	if cfg.AdminPassword != "" {
 		if err := secret.CheckPassword(cfg.AdminPassword); err != nil {

@@ -43,6 +43,12 @@ type testApp struct {
 // newTestApp builds the app from an environment; env entries override the defaults.
 func newTestApp(t *testing.T, env map[string]string) *testApp {
 	t.Helper()
+	return newTestAppWith(t, env, store.Options{})
+}
+
+// newTestAppWith is newTestApp on a store opened with opts (a pinned clock).
+func newTestAppWith(t *testing.T, env map[string]string, opts store.Options) *testApp {
+	t.Helper()
 	base := map[string]string{"HANDOVER_PUBLIC_URL": publicURL, "HANDOVER_SECRET_KEY": strings.Repeat("07", 32)}
 	for k, v := range env {
 		base[k] = v
@@ -51,7 +57,7 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	st := storetest.New(t)
+	st := storetest.NewOf(t, store.SQLite, opts)
 	// The cheapest bcrypt cost keeps the many sign-ins of these tests fast under -race.
 	hash, _ := bcrypt.GenerateFromPassword([]byte(adminPassword), bcrypt.MinCost)
 	if _, err := st.CreateAdmin(context.Background(), adminUser, string(hash)); err != nil {

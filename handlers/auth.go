@@ -30,7 +30,7 @@ const (
 type AuthStore interface {
 	AdminByUsername(ctx context.Context, username string) (store.Admin, error)
 	CreateSession(ctx context.Context, sess *store.Session) error
-	SessionByTokenHash(ctx context.Context, tokenHash string) (store.Session, error)
+	UseSession(ctx context.Context, tokenHash string, idle time.Duration) (store.Session, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	APIKeyByHash(ctx context.Context, keyHash string) (store.APIKey, error)
 }
@@ -40,7 +40,9 @@ type Auth struct {
 	Store           AuthStore
 	SecureCookies   bool // behind TLS: cookies carry Secure
 	SessionLifetime time.Duration
-	Logger          *slog.Logger
+	// SessionIdleTimeout ends a session unused for this long, before its lifetime.
+	SessionIdleTimeout time.Duration
+	Logger             *slog.Logger
 }
 
 // dummyHash is compared against when the user does not exist, so a wrong
@@ -181,7 +183,7 @@ func (a *Auth) sessionFromCookie(c *fiber.Ctx) (store.Session, bool) {
 	if token == "" {
 		return store.Session{}, false
 	}
-	sess, err := a.Store.SessionByTokenHash(c.UserContext(), secret.HashToken(token))
+	sess, err := a.Store.UseSession(c.UserContext(), secret.HashToken(token), a.SessionIdleTimeout)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			a.Logger.ErrorContext(c.UserContext(), "look up session", slog.Any("error", err))

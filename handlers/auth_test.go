@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"handover/handlers"
+	"handover/store"
 )
 
 func TestSignInWithTheRightPasswordOpensTheConsole(t *testing.T) {
@@ -197,5 +199,23 @@ func TestEnsureAdminCreatesOnceAndNeverResets(t *testing.T) {
 	}
 	if resp := a.tryLogin("ops", generated); resp.StatusCode != http.StatusSeeOther {
 		t.Fatal("the generated password does not sign in")
+	}
+}
+
+func TestAConsoleSessionUnusedForTheIdleTimeoutSendsTheAdminToSignIn(t *testing.T) {
+	now := time.Now().UTC()
+	a := newTestAppWith(t, map[string]string{"HANDOVER_SESSION_IDLE_TIMEOUT": "1h"}, store.Options{Now: func() time.Time { return now }})
+	a.signIn()
+	// Each use within the hour keeps the session alive, past an hour since sign-in.
+	for range 3 {
+		now = now.Add(50 * time.Minute)
+		if resp := a.get("/endpoints"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("used after 50 minutes: %d, want the console", resp.StatusCode)
+		}
+	}
+	now = now.Add(61 * time.Minute)
+	resp := a.get("/endpoints")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Fatalf("unused for 61 minutes: %d to %q, want the sign-in page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // AdminByUsername finds an admin, ignoring case.
@@ -23,24 +24,43 @@ func (s *Store) CreateAdmin(ctx context.Context, username, passwordHash string) 
 	return a, nil
 }
 
-// CreateSession stores a new session.
+// CreateSession stores a new session, used as of now.
 func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 	sess.CreatedAt = s.now()
+	sess.LastSeenAt = sess.CreatedAt
 	if err := s.db.WithContext(ctx).Omit("Admin").Create(sess).Error; err != nil {
 		return fmt.Errorf("create session: %w", translate(err))
 	}
 	return nil
 }
 
-// SessionByTokenHash returns a live session with its admin; ErrNotFound when
-// unknown or expired.
-func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error) {
+// sessionSeenEvery is how old a session's LastSeenAt may grow before a use
+// writes it again: fine enough for the idle timeout, and coarse enough that
+// browsing the console is not a write per request.
+const sessionSeenEvery = time.Minute
+
+// UseSession returns the live session of tokenHash with its admin, and
+// records that it was used. A session is live before its ExpiresAt and while
+// its last use is less than idle ago (0: no idle limit); ErrNotFound
+// otherwise. LastSeenAt is written only when it is older than a minute (or
+// a tenth of idle, if that is shorter).
+func (s *Store) UseSession(ctx context.Context, tokenHash string, idle time.Duration) (Session, error) {
+	now := s.now()
+	q := s.db.WithContext(ctx).Joins("Admin").Where("sessions.token_hash = ? AND sessions.expires_at > ?", tokenHash, now)
+	refresh := sessionSeenEvery
+	if idle > 0 {
+		q = q.Where("sessions.last_seen_at > ?", now.Add(-idle))
+		refresh = min(refresh, idle/10)
+	}
 	var sess Session
-	err := s.db.WithContext(ctx).Joins("Admin").
-		Where("sessions.token_hash = ? AND sessions.expires_at > ?", tokenHash, s.now()).
-		Take(&sess).Error
-	if err != nil {
+	if err := q.Take(&sess).Error; err != nil {
 		return Session{}, fmt.Errorf("find session: %w", translate(err))
+	}
+	if now.Sub(sess.LastSeenAt) >= refresh {
+		if err := s.db.WithContext(ctx).Model(&Session{}).Where("token_hash = ?", tokenHash).Update("last_seen_at", now).Error; err != nil {
+			return Session{}, fmt.Errorf("record use of session: %w", err)
+		}
+		sess.LastSeenAt = now
 	}
 	return sess, nil
 }
@@ -53,9 +73,15 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 	return nil
 }
 
-// DeleteExpiredSessions prunes sessions that ended before now.
-func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
-	res := s.db.WithContext(ctx).Delete(&Session{}, "expires_at <= ?", s.now())
+// DeleteExpiredSessions prunes sessions that ended before now: past their
+// expiry, or unused for idle (0: no idle limit).
+func (s *Store) DeleteExpiredSessions(ctx context.Context, idle time.Duration) (int64, error) {
+	now := s.now()
+	q := s.db.WithContext(ctx).Where("expires_at <= ?", now)
+	if idle > 0 {
+		q = q.Or("last_seen_at <= ?", now.Add(-idle))
+	}
+	res := q.Delete(&Session{})
 	if res.Error != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", res.Error)
 	}

@@ -96,8 +96,11 @@ type Session struct {
 	CSRFToken string `gorm:"column:csrf_token"`
 	CreatedAt time.Time
 	ExpiresAt time.Time
-	RemoteIP  string `gorm:"column:remote_ip"`
-	UserAgent string
+	// LastSeenAt is when the session was last used, to the minute: one
+	// unused for the idle timeout has ended (see UseSession).
+	LastSeenAt time.Time
+	RemoteIP   string `gorm:"column:remote_ip"`
+	UserAgent  string
 }
 
 // APIKey authenticates the JSON admin API. Only its hash is stored; Prefix

@@ -188,16 +188,77 @@ func TestSessionsExpire(t *testing.T) {
 		if err := s.CreateSession(ctx, &store.Session{TokenHash: "h1", AdminID: admin.ID, CSRFToken: "c", ExpiresAt: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		sess, err := s.SessionByTokenHash(ctx, "h1")
+		sess, err := s.UseSession(ctx, "h1", 0)
 		if err != nil || sess.Admin.Username != "admin" {
 			t.Fatalf("live session = %+v, %v", sess, err)
 		}
 		now = now.Add(2 * time.Hour)
-		if _, err := s.SessionByTokenHash(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.UseSession(ctx, "h1", 0); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("expired session: %v, want ErrNotFound", err)
 		}
-		if n, err := s.DeleteExpiredSessions(ctx); err != nil || n != 1 {
+		if n, err := s.DeleteExpiredSessions(ctx, 0); err != nil || n != 1 {
 			t.Fatalf("pruned %d, %v; want 1", n, err)
+		}
+	})
+}
+
+// lastSeen reads a session's last_seen_at straight from the database.
+func lastSeen(t *testing.T, s *store.Store, tokenHash string) time.Time {
+	t.Helper()
+	var sess store.Session
+	if err := store.DB(s).Where("token_hash = ?", tokenHash).Take(&sess).Error; err != nil {
+		t.Fatal(err)
+	}
+	return sess.LastSeenAt.UTC()
+}
+
+func TestASessionUnusedForTheIdleTimeoutEndsAndUseKeepsItAlive(t *testing.T) {
+	ctx := context.Background()
+	const idle = 12 * time.Hour
+	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
+		start := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
+		now := start
+		s := storetest.NewOf(t, d, store.Options{Now: func() time.Time { return now }})
+		admin, err := s.CreateAdmin(ctx, "admin", "hash")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range []string{"used", "idle"} {
+			if err := s.CreateSession(ctx, &store.Session{TokenHash: h, AdminID: admin.ID, CSRFToken: "c", ExpiresAt: start.Add(168 * time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Used again within the minute: no write.
+		now = start.Add(30 * time.Second)
+		if _, err := s.UseSession(ctx, "used", idle); err != nil {
+			t.Fatal(err)
+		}
+		if got := lastSeen(t, s, "used"); !got.Equal(start) {
+			t.Fatalf("a use within the minute wrote last_seen_at %s", got)
+		}
+		// Used 11 hours later: alive, and the use is recorded.
+		now = start.Add(11 * time.Hour)
+		sess, err := s.UseSession(ctx, "used", idle)
+		if err != nil || !sess.LastSeenAt.Equal(now) {
+			t.Fatalf("a session used 11 h after its last use: %+v, %v", sess, err)
+		}
+		if got := lastSeen(t, s, "used"); !got.Equal(now) {
+			t.Fatalf("last_seen_at %s, want %s", got, now)
+		}
+		// 12 hours and a second after creation: the unused one has ended,
+		// the used one lives on.
+		now = start.Add(idle + time.Second)
+		if _, err := s.UseSession(ctx, "idle", idle); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a session unused for 12 h: %v, want ErrNotFound", err)
+		}
+		if _, err := s.UseSession(ctx, "used", idle); err != nil {
+			t.Fatalf("a session used an hour ago: %v", err)
+		}
+		if n, err := s.DeleteExpiredSessions(ctx, idle); err != nil || n != 1 {
+			t.Fatalf("pruned %d, %v; want the idle session only", n, err)
+		}
+		if _, err := s.UseSession(ctx, "used", idle); err != nil {
+			t.Fatalf("pruning took the live session: %v", err)
 		}
 	})
 }

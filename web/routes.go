@@ -17,7 +17,8 @@ const (
 
 // routes is the one route table: the whole URL space of Handover in one place.
 func routes(app *fiber.App, d Deps) {
-	auth := &handlers.Auth{Store: d.Store, SecureCookies: d.Config.SecureCookies(), SessionLifetime: d.Config.SessionLifetime, Logger: d.Logger}
+	auth := &handlers.Auth{Store: d.Store, SecureCookies: d.Config.SecureCookies(), SessionLifetime: d.Config.SessionLifetime,
+		SessionIdleTimeout: d.Config.SessionIdleTimeout, Logger: d.Logger}
 	endpoints := &handlers.Endpoints{Store: d.Store, Features: d.Config.Features, PublicURL: d.Config.PublicURL, AllowInsecureGenesys: d.Config.AllowInsecureGenesys,
 		WebhookSecretGrace: d.Config.WebhookSecretGrace}
 	settings := &handlers.Settings{Store: d.Store, Features: d.Config.Features, PublicURL: d.Config.PublicURL, Database: string(d.Store.Dialect())}

@@ -1,0 +1,7 @@
+-- A console session also ends when it goes unused for
+-- HANDOVER_SESSION_IDLE_TIMEOUT; last_seen_at is when it was last used, kept
+-- to the minute. Sessions open at the upgrade count as last used when they
+-- were created, so those idle for longer than the timeout sign in again.
+ALTER TABLE sessions ADD COLUMN last_seen_at TIMESTAMPTZ;
+UPDATE sessions SET last_seen_at = created_at;
+ALTER TABLE sessions ALTER COLUMN last_seen_at SET NOT NULL;
