@@ -33,6 +33,7 @@ type AuthStore interface {
 	UseSession(ctx context.Context, tokenHash string, idle time.Duration) (store.Session, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	APIKeyByHash(ctx context.Context, keyHash string) (store.APIKey, error)
+	AccountStore
 }
 
 // Auth signs admins in and out and guards the console and the admin API.

@@ -24,6 +24,18 @@ func (s *Store) CreateAdmin(ctx context.Context, username, passwordHash string) 
 	return a, nil
 }
 
+// SetAdminPassword replaces an admin's password hash.
+func (s *Store) SetAdminPassword(ctx context.Context, adminID int64, passwordHash string) error {
+	res := s.db.WithContext(ctx).Model(&Admin{}).Where("id = ?", adminID).Update("password_hash", passwordHash)
+	if res.Error != nil {
+		return fmt.Errorf("set password of admin %d: %w", adminID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("set password of admin %d: %w", adminID, ErrNotFound)
+	}
+	return nil
+}
+
 // CreateSession stores a new session, used as of now.
 func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 	sess.CreatedAt = s.now()
@@ -71,6 +83,16 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
+}
+
+// DeleteSessionsOfAdmin signs an admin out everywhere, and returns how many
+// sessions that ended.
+func (s *Store) DeleteSessionsOfAdmin(ctx context.Context, adminID int64) (int64, error) {
+	res := s.db.WithContext(ctx).Delete(&Session{}, "admin_id = ?", adminID)
+	if res.Error != nil {
+		return 0, fmt.Errorf("delete sessions of admin %d: %w", adminID, res.Error)
+	}
+	return res.RowsAffected, nil
 }
 
 // DeleteExpiredSessions prunes sessions that ended before now: past their

@@ -263,6 +263,34 @@ func TestASessionUnusedForTheIdleTimeoutEndsAndUseKeepsItAlive(t *testing.T) {
 	})
 }
 
+func TestSigningOutEverywhereEndsEverySessionOfThatAdminOnly(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ann, _ := s.CreateAdmin(ctx, "ann", "hash")
+		bob, _ := s.CreateAdmin(ctx, "bob", "hash")
+		for h, id := range map[string]int64{"ann-1": ann.ID, "ann-2": ann.ID, "bob-1": bob.ID} {
+			if err := s.CreateSession(ctx, &store.Session{TokenHash: h, AdminID: id, CSRFToken: "c", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := s.DeleteSessionsOfAdmin(ctx, ann.ID); err != nil || n != 2 {
+			t.Fatalf("deleted %d, %v; want ann's 2", n, err)
+		}
+		if _, err := s.UseSession(ctx, "bob-1", time.Hour); err != nil {
+			t.Fatalf("bob was signed out too: %v", err)
+		}
+		if err := s.SetAdminPassword(ctx, bob.ID, "new-hash"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.AdminByUsername(ctx, "bob"); got.PasswordHash != "new-hash" {
+			t.Fatalf("password hash %q", got.PasswordHash)
+		}
+		if err := s.SetAdminPassword(ctx, 999, "x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown admin: %v, want ErrNotFound", err)
+		}
+	})
+}
+
 func TestRevokedAPIKeysStopWorking(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()

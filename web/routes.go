@@ -75,6 +75,10 @@ func routes(app *fiber.App, d Deps) {
 	app.Post("/endpoints/:id/delete", console(endpoints.Delete)...)
 	app.Get("/settings", console(settings.Page)...)
 	app.Post("/settings/organisations", console(settings.CreateOrganisation)...)
+	// The signed-in admin's own account: password, and signing out everywhere.
+	app.Get("/settings/account", console(auth.AccountPage)...)
+	app.Post("/settings/account/password", console(auth.ChangePassword)...)
+	app.Post("/settings/account/sign-out-everywhere", console(auth.SignOutEverywhere)...)
 	app.Get("/apikeys", console(settings.APIKeys)...)
 	app.Post("/apikeys", console(settings.CreateAPIKey)...)
 	app.Post("/apikeys/:id/revoke", console(settings.RevokeAPIKey)...)
