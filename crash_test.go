@@ -51,7 +51,14 @@ type process struct {
 // startBinary runs the binary with env and waits until /readyz answers.
 func startBinary(t *testing.T, bin string, env []string, base string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin), out: &syncBuffer{}, done: make(chan error, 1)}
+	return startBinaryWith(t, []string{bin}, env, base)
+}
+
+// startBinaryWith is startBinary for a command line that runs the binary
+// (through a shell that sets its limits, say).
+func startBinaryWith(t *testing.T, argv []string, env []string, base string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(argv[0], argv[1:]...), out: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

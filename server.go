@@ -39,6 +39,9 @@ type server struct {
 
 	metrics         *metrics.Metrics
 	metricsListener net.Listener // HANDOVER_METRICS_ADDR; nil when metrics are not served apart
+	// maxConnections is how many client connections the listener holds at
+	// once, below the process's fileHandles limit.
+	maxConnections, fileHandles int
 }
 
 // tuning lets tests shorten the relay's and the sandbox's timings, and move
@@ -86,6 +89,10 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 	}
 	s.localURL = "http://" + loopbackAddr(listener.Addr())
 	s.metrics = metrics.New(metrics.Sources{Outbox: st, Watchers: s.broker, Logger: logger})
+	// No client may end the process by taking every file handle: accepts
+	// that fail are retried, and connections are capped below the limit.
+	s.maxConnections, s.fileHandles = web.ConnectionLimit()
+	s.listener = web.GuardListener(listener, web.ListenerConfig{MaxConnections: s.maxConnections, Logger: logger, OnAcceptError: s.metrics.AcceptError})
 	if cfg.MetricsAddr != "" {
 		if s.metricsListener, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
 			listener.Close()
@@ -190,7 +197,8 @@ func (s *server) serve(ctx context.Context) error {
 		}
 	})
 	go s.relay.PruneLogsEvery(ctx, s.cfg.WebhookRetention, time.Hour)
-	attrs := []any{slog.String("console", s.cfg.PublicURL+"/"), slog.String("listen", s.listener.Addr().String()), slog.String("database", string(s.store.Dialect()))}
+	attrs := []any{slog.String("console", s.cfg.PublicURL+"/"), slog.String("listen", s.listener.Addr().String()), slog.String("database", string(s.store.Dialect())),
+		slog.Int("max_connections", s.maxConnections), slog.Int("file_handle_limit", s.fileHandles)}
 	if s.sandbox != nil {
 		attrs = append(attrs, slog.String("sandbox_agent_desk", s.cfg.PublicURL+sandboxPath+"/desk"))
 	}

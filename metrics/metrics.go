@@ -43,6 +43,7 @@ type Metrics struct {
 	webhooks       *prometheus.CounterVec
 	genesysCalls   *prometheus.CounterVec
 	genesysLatency *prometheus.HistogramVec
+	acceptErrors   prometheus.Counter
 }
 
 // waitBuckets span seconds to hours: how long users wait for an agent.
@@ -88,12 +89,15 @@ func New(src Sources) *Metrics {
 			Name: "handover_genesys_request_duration_seconds", Help: "Latency of HTTP requests to Genesys Cloud by method and route.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20},
 		}, []string{"method", "route"}),
+		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "handover_accept_errors_total", Help: "Failed accepts of client connections (out of file handles, …); each is retried, none ends the server.",
+		}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requested, m.queued, m.joined, m.ended, m.failed, m.toAgentJoined, m.toFirstMessage,
-		m.webhooks, m.genesysCalls, m.genesysLatency,
+		m.webhooks, m.genesysCalls, m.genesysLatency, m.acceptErrors,
 	)
 	if src.Outbox != nil {
 		m.registry.MustRegister(&outboxCollector{outbox: src.Outbox, log: logger})
@@ -105,6 +109,9 @@ func New(src Sources) *Metrics {
 	}
 	return m
 }
+
+// AcceptError counts a failed accept of a client connection.
+func (m *Metrics) AcceptError() { m.acceptErrors.Inc() }
 
 // Registry is where the metrics are registered (tests gather from it).
 func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
