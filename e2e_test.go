@@ -254,46 +254,72 @@ type sseEvent struct {
 	Data  map[string]any
 }
 
-// events connects to a session's event stream and delivers its events.
+// events follows a session's event stream as an EventSource does: when the
+// server ends a response (no handover for the session yet, or the stream's
+// lifetime), it connects again with the last event id it saw.
 func (i *instance) events(token, sessionID, lastEventID string) <-chan sseEvent {
 	i.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	i.t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, i.base+"/"+token+"/sessions/"+sessionID+"/events", nil)
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		i.t.Fatalf("connect event stream: %v", err)
-	}
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		i.t.Fatalf("event stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
 	out := make(chan sseEvent, 1024)
+	first := make(chan error, 1)
 	go func() {
 		defer close(out)
-		defer resp.Body.Close()
-		scanner := bufio.NewScanner(resp.Body)
-		var ev sseEvent
-		for scanner.Scan() {
-			line := scanner.Text()
-			switch {
-			case line == "":
-				if ev.Event != "" {
-					out <- ev
-				}
-				ev = sseEvent{}
-			case strings.HasPrefix(line, "id: "):
-				ev.ID = strings.TrimPrefix(line, "id: ")
-			case strings.HasPrefix(line, "event: "):
-				ev.Event = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev.Data)
+		reconnect := time.NewTicker(20 * time.Millisecond) // paces reconnects; an EventSource waits for retry:
+		defer reconnect.Stop()
+		for attempt := 0; ctx.Err() == nil; attempt++ {
+			err := i.readEvents(ctx, token, sessionID, &lastEventID, out)
+			if attempt == 0 {
+				first <- err
+			}
+			select {
+			case <-ctx.Done():
+			case <-reconnect.C:
 			}
 		}
 	}()
+	if err := <-first; err != nil && ctx.Err() == nil {
+		i.t.Fatalf("event stream: %v", err)
+	}
 	return out
+}
+
+// readEvents reads one response of the event stream into out.
+func (i *instance) readEvents(ctx context.Context, token, sessionID string, lastEventID *string, out chan<- sseEvent) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, i.base+"/"+token+"/sessions/"+sessionID+"/events", nil)
+	if *lastEventID != "" {
+		req.Header.Set("Last-Event-ID", *lastEventID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return fmt.Errorf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	scanner := bufio.NewScanner(resp.Body)
+	var ev sseEvent
+	for scanner.Scan() {
+		line := scanner.Text()
+		switch {
+		case line == "":
+			if ev.Event != "" {
+				if ev.ID != "" {
+					*lastEventID = ev.ID
+				}
+				out <- ev
+			}
+			ev = sseEvent{}
+		case strings.HasPrefix(line, "id: "):
+			ev.ID = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "event: "):
+			ev.Event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev.Data)
+		}
+	}
+	return nil
 }
 
 // next waits for the next event of one of the kinds, skipping others.

@@ -264,6 +264,9 @@ func TestOutOfOrderWebhooksAreAllAppliedInArrivalOrder(t *testing.T) {
 	token := d.endpoint.URLToken
 	events := inst.events(token, "s1", "")
 	inst.post("/"+token+"/handover", handoverBody("s1"))
+	// Typing is live only, never stored: wait until the stream follows the
+	// session (its first stored event) before Genesys sends it.
+	next(t, events, "state")
 	d.sandboxConversation(inst, "s1")
 	conv, _ := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
 	e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)

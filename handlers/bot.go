@@ -222,6 +222,17 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 	}
 	sessionID := strings.Clone(c.Params("session")) // fiber reuses the buffer after the handler returns
 	lastID, _ := strconv.ParseInt(cmp.Or(c.Get("Last-Event-ID"), c.Query("lastEventId")), 10, 64)
+	// A session the endpoint has never handed over has nothing to stream:
+	// it costs one short answer, not an open stream (anyone with the URL
+	// token could open thousands for made-up sessions). The answer tells
+	// an EventSource to come back, so a bot may connect before its handover.
+	if _, err := h.Store.LatestConversation(c.UserContext(), e.ID, sessionID); errors.Is(err, store.ErrNotFound) {
+		c.Set(fiber.HeaderContentType, "text/event-stream")
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+		return c.SendString(fmt.Sprintf("retry: %d\n: no handover for this session yet; reconnect\n\n", unknownSessionRetry.Milliseconds()))
+	} else if err != nil {
+		return err
+	}
 	// Copy what the stream needs: the fiber context is gone once it runs.
 	ctx := context.WithoutCancel(c.UserContext())
 	storeRef, broker := h.Store, h.Relay.Broker()
@@ -268,6 +279,10 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 	})
 	return nil
 }
+
+// unknownSessionRetry is when an EventSource comes back for a session that
+// had no handover yet.
+const unknownSessionRetry = 2 * time.Second
 
 // sessionStream writes one session's events.
 type sessionStream struct {

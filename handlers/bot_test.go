@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -87,5 +88,20 @@ func TestAnEscapedBackslashBeforeU0000IsNoNULCharacter(t *testing.T) {
 	status, out = a.botPost("/"+e.URLToken+"/handover", `{"userId":"u1","sessionId":"s1","priority":-5}`)
 	if status != http.StatusAccepted {
 		t.Fatalf("a handover with priority -5: %d %v; want 202", status, out)
+	}
+}
+
+func TestAStreamForASessionWithNoHandoverIsOneShortAnswerThatAsksToComeBack(t *testing.T) {
+	a := newTestApp(t, nil)
+	e := a.consoleEndpoint("bot")
+	// app.Test returns only once the answer is complete: a stream left open
+	// runs into the bound and fails.
+	resp, err := a.app.Test(httptest.NewRequest(http.MethodGet, "/"+e.URLToken+"/sessions/never-handed-over/events", nil), 5000)
+	if err != nil {
+		t.Fatalf("the stream for an unknown session did not end: %v", err)
+	}
+	body := readBody(t, resp)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || !strings.HasPrefix(body, "retry: ") || strings.Contains(body, "event:") {
+		t.Fatalf("answer %d %q: %q; want a short event-stream answer with retry: and no events", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }

@@ -227,7 +227,12 @@
       if (res.status !== 202 && !(res.data.error && res.data.error.code === "already_in_handover")) {
         setMode("bot");
         system("The handover did not start: " + errorText(res));
+        return;
       }
+      // A session with no handover yet has no stream: follow it now rather
+      // than when the EventSource next retries.
+      if (events) events.close();
+      connect();
     }, function () {
       setMode("bot");
       system("The handover did not start: Handover cannot be reached.");
