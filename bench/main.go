@@ -476,7 +476,8 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	defer disconnect()
 	results = append(results, result{"Live fan-out", fmt.Sprintf("%s, %d SSE watchers on the conversations stream", dialect, watchers), fan, "p99 < 100 ms"})
 
-	if _, err := h.handOver("active", conversations, 64); err != nil {
+	active, err := h.handOver("active", conversations, 64)
+	if err != nil {
 		return nil, err
 	}
 	loaded, err := h.rss()
@@ -484,7 +485,71 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 		return nil, err
 	}
 	results = append(results, result{"Memory (RSS)", dialect, fmt.Sprintf("idle %s; with %d SSE watchers and %d active conversations %s", mib(idle), watchers, conversations, mib(loaded)), "< 150 MB"})
+
+	// 5. What one open session event stream costs, the bot API's.
+	sessions := make([]string, 0, len(active))
+	for sid := range active {
+		sessions = append(sessions, sid)
+	}
+	perStream, err := h.streamCost(sessions[:min(len(sessions), sessionStreams)])
+	if err != nil {
+		return nil, err
+	}
+	results = append(results, result{"Memory per event stream", fmt.Sprintf("%s, %d bot session streams open at once", dialect, min(len(sessions), sessionStreams)),
+		fmt.Sprintf("%.1f KB each (RSS growth / streams)", float64(perStream)/1024), "≤ 32 KB"})
 	return results, nil
+}
+
+// sessionStreams is how many bot session streams the memory measure opens.
+const sessionStreams = 1000
+
+// streamCost opens one event stream per session, waits until each has
+// delivered its first event (the handover's queued state, from its
+// catch-up), and divides the growth of the process's RSS by their number.
+func (h *handover) streamCost(sessions []string) (int64, error) {
+	before, err := h.rss()
+	if err != nil {
+		return 0, err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: len(sessions) + 16, MaxConnsPerHost: 0}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	live := make(chan error, len(sessions))
+	for _, sid := range sessions {
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/"+h.token+"/sessions/"+sid+"/events", nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				live <- err
+				return
+			}
+			defer resp.Body.Close()
+			scanner := bufio.NewScanner(resp.Body)
+			for scanner.Scan() {
+				if strings.HasPrefix(scanner.Text(), "event: ") {
+					live <- nil
+					break
+				}
+			}
+			<-ctx.Done() // hold the stream open until measured
+		}()
+	}
+	timeout := time.After(time.Minute)
+	for range sessions {
+		select {
+		case err := <-live:
+			if err != nil {
+				return 0, err
+			}
+		case <-timeout:
+			return 0, errors.New("not every session stream delivered its first event within a minute")
+		}
+	}
+	after, err := h.rss()
+	if err != nil {
+		return 0, err
+	}
+	return (after - before) / int64(len(sessions)), nil
 }
 
 // relayOverhead measures the relay's pipeline: each of sessions concurrent

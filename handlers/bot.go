@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http/httputil"
 	"strconv"
 	"strings"
 	"time"
@@ -237,14 +239,39 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 	ctx := context.WithoutCancel(c.UserContext())
 	storeRef, broker := h.Store, h.Relay.Broker()
 	lifetime, heartbeat := cmpDuration(h.StreamLifetime, 30*time.Minute), cmpDuration(h.Heartbeat, 15*time.Second)
-	// Subscribe before reading the backlog, so nothing falls between the two.
-	signals, unsubscribe := broker.Subscribe(relay.SessionTopic(e.ID, sessionID))
+	topic := relay.SessionTopic(e.ID, sessionID)
 
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no")
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	// The stream owns the connection once the headers are out: fasthttp's
+	// streamed bodies cost a second goroutine, a pipe and two 4 KB buffers
+	// per stream, and a bot may hold one per waiting customer. The body is
+	// chunked by hand, a chunk a flush, and closes with the last chunk.
+	c.Response().Header.SetContentLength(-1)
+	c.Response().SetConnectionClose()
+	raw := c.Context()
+	raw.HijackSetNoResponse(true)
+	raw.Hijack(func(conn net.Conn) {
+		// The headers as every middleware left them; the request context
+		// lives until this function returns.
+		if _, err := conn.Write(raw.Response.Header.Header()); err != nil {
+			return
+		}
+		// Subscribe before reading the backlog, so nothing falls between the two.
+		signals, unsubscribe := broker.Subscribe(topic)
 		defer unsubscribe()
+		// A client sends nothing on its stream: a read that returns is the
+		// client gone, noticed at once rather than at the next heartbeat.
+		gone := make(chan struct{})
+		go func() {
+			var one [1]byte
+			conn.Read(one[:])
+			close(gone)
+		}()
+		chunks := httputil.NewChunkedWriter(conn)
+		defer chunks.Close() // the last chunk: a clean end of the response
+		w := bufio.NewWriterSize(chunks, streamBufferSize)
 		stream := sessionStream{w: w, store: storeRef, endpointID: e.ID, sessionID: sessionID, lastID: lastID}
 		fmt.Fprintf(w, "retry: 2000\n\n")
 		if stream.catchUp(ctx) != nil || w.Flush() != nil {
@@ -271,6 +298,8 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 				fmt.Fprint(w, ": heartbeat\n\n")
 			case <-end.C:
 				return
+			case <-gone:
+				return
 			}
 			if w.Flush() != nil {
 				return
@@ -283,6 +312,9 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 // unknownSessionRetry is when an EventSource comes back for a session that
 // had no handover yet.
 const unknownSessionRetry = 2 * time.Second
+
+// streamBufferSize holds a few events; a larger catch-up is flushed as it fills.
+const streamBufferSize = 1024
 
 // sessionStream writes one session's events.
 type sessionStream struct {
