@@ -42,18 +42,33 @@ func (s *Sandbox) apiErrorBody(c *fiber.Ctx, body genesys.ErrorBody) error {
 	return c.Status(body.Status).JSON(body)
 }
 
+// Refused requests are kept in a ring: the last maxRejected of them, each
+// with at most the first maxRejectedBody bytes of its body, so a client
+// sending one refused megabyte after another costs the sandbox nothing.
+const (
+	maxRejected     = 100
+	maxRejectedBody = 4 << 10
+)
+
 func (s *Sandbox) recordRejected(c *fiber.Ctx, status int, code, reason string) {
+	body := c.Body()
 	rec := RejectedRecord{
-		Method: c.Method(), // fiber returns an immutable method string
-		Path:   strings.Clone(c.Path()),
-		Status: status,
-		Code:   code,
-		Reason: reason,
-		Body:   slices.Clone(c.Body()),
-		Time:   s.now(),
+		Method:    c.Method(), // fiber returns an immutable method string
+		Path:      strings.Clone(c.Path()),
+		Status:    status,
+		Code:      code,
+		Reason:    reason,
+		Body:      slices.Clone(body[:min(len(body), maxRejectedBody)]),
+		BodyBytes: len(body),
+		Time:      s.now(),
 	}
 	s.mu.Lock()
-	s.rejected = append(s.rejected, rec)
+	if len(s.rejected) < maxRejected {
+		s.rejected = append(s.rejected, rec)
+	} else {
+		s.rejected[s.rejectedNext] = rec
+	}
+	s.rejectedNext = (s.rejectedNext + 1) % maxRejected
 	s.mu.Unlock()
 	s.log.Info("refused request", slog.String("method", rec.Method), slog.String("path", rec.Path),
 		slog.Int("status", status), slog.String("code", code), slog.String("reason", reason))

@@ -217,8 +217,10 @@ type RejectedRecord struct {
 	Status int
 	Code   string // the ErrorBody code or OAuth error
 	Reason string
-	Body   []byte
-	Time   time.Time
+	Body   []byte // at most the first 4 KB of the body
+	// BodyBytes is the body's whole length, which may be more than len(Body).
+	BodyBytes int
+	Time      time.Time
 }
 
 // Delivery is one webhook attempt.
@@ -279,7 +281,8 @@ type Sandbox struct {
 	agentMessages map[string]string // Genesys id of an outbound (agent or flow) message → conversation id
 	users         map[string]string // agent name → user id
 	inbound       []InboundRecord
-	rejected      []RejectedRecord
+	rejected      []RejectedRecord // a ring of the last maxRejected
+	rejectedNext  int              // where the next refused request goes in rejected
 	deliveries    []Delivery
 	faults        []*Fault
 	channels      map[string]*notificationChannel
@@ -638,11 +641,14 @@ func (s *Sandbox) Inbound() []InboundRecord {
 	return out
 }
 
-// Rejected returns every refused request, oldest first.
+// Rejected returns the last 100 refused requests, oldest first, each with
+// at most the first 4 KB of its body.
 func (s *Sandbox) Rejected() []RejectedRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := slices.Clone(s.rejected)
+	// rejectedNext is the oldest record once the ring is full, and
+	// len(s.rejected) before: either way this copies oldest first.
+	out := slices.Concat(s.rejected[s.rejectedNext:], s.rejected[:s.rejectedNext])
 	for i := range out {
 		out[i].Body = slices.Clone(out[i].Body)
 	}
