@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -24,14 +25,18 @@ func (r *Relay) ReplayWebhook(ctx context.Context, id int64) (store.Webhook, err
 	if err != nil {
 		return store.Webhook{}, err
 	}
+	if original.Truncated() {
+		return store.Webhook{}, ErrReplayTruncated
+	}
 	started := time.Now()
-	replay := store.Webhook{ReceivedAt: r.store.Now(), Headers: original.Headers, Body: original.Body, ReplayOf: &original.ID}
+	replay := store.Webhook{ReceivedAt: r.store.Now(), Headers: original.Headers, ReplayOf: &original.ID}
 	check, err := r.checkWebhook(ctx, []byte(original.Body), headerValue(original.Headers, genesys.SignatureHeader), started, 0)
 	if err != nil {
 		return store.Webhook{}, err
 	}
 	check.describe(&replay)
 	replay.Status, replay.Verdict, replay.VerdictDetail = check.status, check.verdict, check.detail
+	logBody(&replay, []byte(original.Body), check.status == 200)
 	if check.status != 200 {
 		replay.Outcome = store.OutcomeRejected
 		now := r.store.Now()
@@ -52,6 +57,10 @@ func (r *Relay) ReplayWebhook(ctx context.Context, id int64) (store.Webhook, err
 	}
 	return r.store.WebhookByID(ctx, replay.ID)
 }
+
+// ErrReplayTruncated refuses to replay a webhook whose log row kept only the
+// start of its body: its signature cannot be verified again.
+var ErrReplayTruncated = errors.New("the webhook log kept only the start of this webhook's body, so its signature cannot be verified again and it cannot be replayed")
 
 // headerValue finds a header by name regardless of case.
 func headerValue(headers map[string]string, name string) string {

@@ -2,6 +2,8 @@ package relay
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"handover/genesys"
 	"handover/logging"
@@ -41,10 +44,13 @@ var sensitiveHeaderWords = []string{"authorization", "cookie", "token", "secret"
 // then process, so Genesys gets its 200 within its 10 seconds.
 func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (WebhookResult, error) {
 	// UTC, as the store writes every time: SQLite compares times as text.
-	log := store.Webhook{ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers), Body: string(in.Body)}
+	log := store.Webhook{ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers)}
 	var customerID string // channel.to.id, once parsed: it picks the processor
 	result := func(status int, verdict, detail string) (WebhookResult, error) {
 		log.Status, log.Verdict, log.VerdictDetail = status, verdict, detail
+		// Only a valid webhook is processed from its stored body; of any
+		// other the log keeps the start, with the whole body's length and hash.
+		logBody(&log, in.Body, verdict == store.VerdictValid)
 		log.LatencyUS = time.Since(in.ReceivedAt).Microseconds()
 		if verdict != store.VerdictValid {
 			// Refused, or signed but outside the replay window: logged, never applied.
@@ -571,4 +577,36 @@ func maskHeaders(headers map[string]string) map[string]string {
 		out[name] = value
 	}
 	return out
+}
+
+// MaxRefusedBody is how much of the body of a refused, malformed or stale
+// webhook the log keeps: enough to read what was sent, too little for one
+// client to fill the disk. Genesys's webhooks are a few kilobytes.
+const MaxRefusedBody = 4 << 10
+
+// logBody puts body on the log row w with its length and SHA-256: whole when
+// keepAll, otherwise its first MaxRefusedBody bytes at most.
+func logBody(w *store.Webhook, body []byte, keepAll bool) {
+	if len(body) == 0 {
+		return
+	}
+	sum := sha256.Sum256(body)
+	w.BodyBytes, w.BodySHA256 = int64(len(body)), hex.EncodeToString(sum[:])
+	if !keepAll {
+		body = startOf(body, MaxRefusedBody)
+	}
+	w.Body = string(body)
+}
+
+// startOf is the first n bytes of body at most, cut where a UTF-8 character
+// starts so that a text body stays valid text.
+func startOf(body []byte, n int) []byte {
+	if len(body) <= n {
+		return body
+	}
+	cut := n
+	for cut > n-utf8.UTFMax && !utf8.RuneStart(body[cut]) {
+		cut--
+	}
+	return body[:cut]
 }

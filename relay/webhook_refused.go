@@ -15,10 +15,11 @@ import (
 func (r *Relay) RefuseWebhook(ctx context.Context, in IncomingWebhook, status int, verdict, detail string) (WebhookResult, error) {
 	now := r.store.Now()
 	log := store.Webhook{
-		ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers), Body: string(in.Body),
+		ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers),
 		Status: status, Verdict: verdict, VerdictDetail: detail, Outcome: store.OutcomeRejected, ProcessedAt: &now,
 		LatencyUS: time.Since(in.ReceivedAt).Microseconds(),
 	}
+	logBody(&log, in.Body, false)
 	if _, err := r.store.InsertWebhook(ctx, &log); err != nil {
 		return WebhookResult{}, err
 	}

@@ -286,16 +286,25 @@ type Webhook struct {
 	GenesysMessageID string
 	EventType        string
 	Headers          map[string]string `gorm:"serializer:json"`
-	Body             string
-	Verdict          string
-	VerdictDetail    string
-	Status           int
-	LatencyUS        int64 `gorm:"column:latency_us"`
-	DedupeKey        *string
-	Outcome          string
-	ProcessedAt      *time.Time
-	ReplayOf         *int64 // the webhook an admin replayed to log this one
+	// Body is the body as received, or only its start for a webhook that
+	// was refused, malformed or stale (see Truncated).
+	Body string
+	// BodyBytes and BodySHA256 are the whole body's length and hex SHA-256;
+	// 0 and "" on rows logged before they were recorded.
+	BodyBytes     int64
+	BodySHA256    string `gorm:"column:body_sha256"`
+	Verdict       string
+	VerdictDetail string
+	Status        int
+	LatencyUS     int64 `gorm:"column:latency_us"`
+	DedupeKey     *string
+	Outcome       string
+	ProcessedAt   *time.Time
+	ReplayOf      *int64 // the webhook an admin replayed to log this one
 	// ClockSkewMS is channel.time minus the time received, in milliseconds,
 	// when it is more than a minute either way; 0 otherwise.
 	ClockSkewMS int64
 }
+
+// Truncated tells whether the log kept only the start of the body.
+func (w Webhook) Truncated() bool { return w.BodyBytes > int64(len(w.Body)) }
