@@ -107,6 +107,9 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 			return jsonError(c, refused.Status, refused.Code, refused.Message, nil)
 		case errors.Is(err, relay.ErrNotInHandover):
 			return jsonError(c, fiber.StatusConflict, "not_in_handover", "This session is not in handover.", nil)
+		case errors.Is(err, relay.ErrReplayTruncated):
+			status, code, title, message = fiber.StatusConflict, "not_replayable", "Cannot replay",
+				fmt.Sprintf("The log kept only the first %d KB of this webhook's body, so its signature cannot be verified again and it cannot be replayed.", relay.MaxRefusedBody>>10)
 		case errors.Is(err, store.ErrNotFound):
 			status, code, title, message = fiber.StatusNotFound, "not_found", "Not found", "There is nothing at this address. It may have been deleted."
 		case errors.As(err, &validation):
