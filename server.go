@@ -113,6 +113,7 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 		WebhookReplayWindow: cfg.WebhookReplayWindow,
 		PollInterval:        cfg.PollInterval,
 		SingleInstance:      st.Dialect() == store.SQLite,
+		RefusedLogPerMinute: cfg.RefusedLogPerMinute,
 	}
 	// The demo's sandbox plays Genesys as it is (docs/genesys.md §RealGenesys):
 	// a flow greets the customer before any agent, webhooks name the

@@ -51,6 +51,7 @@ type Config struct {
 	OutboxRetryFor           time.Duration // HANDOVER_OUTBOX_RETRY_FOR
 	PollInterval             time.Duration // HANDOVER_POLL_INTERVAL
 	WebhookRetention         time.Duration // HANDOVER_WEBHOOK_RETENTION: webhook and Genesys call logs older are deleted; 0 keeps them
+	RefusedLogPerMinute      int           // HANDOVER_REFUSED_LOG_PER_MINUTE: refused webhooks logged as rows per source and minute
 
 	Features Features
 }
@@ -125,6 +126,11 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("HANDOVER_GENESYS_REQUESTS_PER_MINUTE: %q is not a positive whole number", getenv("HANDOVER_GENESYS_REQUESTS_PER_MINUTE")))
 	}
 	cfg.GenesysRequestsPerMinute = rpm
+	refused, err := strconv.Atoi(env("HANDOVER_REFUSED_LOG_PER_MINUTE", "60"))
+	if err != nil || refused <= 0 {
+		errs = append(errs, fmt.Errorf("HANDOVER_REFUSED_LOG_PER_MINUTE: %q is not a positive whole number", getenv("HANDOVER_REFUSED_LOG_PER_MINUTE")))
+	}
+	cfg.RefusedLogPerMinute = refused
 
 	lifetime, err := time.ParseDuration(env("HANDOVER_SESSION_LIFETIME", "168h"))
 	if err != nil || lifetime <= 0 {

@@ -17,3 +17,17 @@ func TestWebhookRetentionIsTwoWeeksByDefaultAndZeroKeepsEverything(t *testing.T)
 		t.Fatalf("a bad retention: %v", err)
 	}
 }
+
+func TestRefusedWebhooksAreLoggedSixtyAMinutePerSourceByDefault(t *testing.T) {
+	for value, want := range map[string]int{"": 60, "5": 5} {
+		cfg, err := Load(env(map[string]string{"HANDOVER_REFUSED_LOG_PER_MINUTE": value}))
+		if err != nil || cfg.RefusedLogPerMinute != want {
+			t.Fatalf("HANDOVER_REFUSED_LOG_PER_MINUTE=%q: %d, %v; want %d", value, cfg.RefusedLogPerMinute, err, want)
+		}
+	}
+	for _, bad := range []string{"0", "-1", "many"} {
+		if _, err := Load(env(map[string]string{"HANDOVER_REFUSED_LOG_PER_MINUTE": bad})); err == nil || !strings.Contains(err.Error(), "HANDOVER_REFUSED_LOG_PER_MINUTE") {
+			t.Fatalf("HANDOVER_REFUSED_LOG_PER_MINUTE=%q: %v", bad, err)
+		}
+	}
+}

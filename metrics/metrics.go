@@ -80,7 +80,7 @@ func New(src Sources) *Metrics {
 			Name: "handover_time_to_first_agent_message_seconds", Help: "Time from the handover to the agent's first message.", Buckets: waitBuckets,
 		}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "handover_webhooks_total", Help: "Requests to the webhook URL by verdict (valid, duplicate, mismatch, missing, stale, unknown_integration, malformed).",
+			Name: "handover_webhooks_total", Help: "Requests to the webhook URL by verdict (valid, duplicate, mismatch, missing, stale, unknown_integration, malformed, too_large, timeout), refused ones counted whether or not the log kept them.",
 		}, []string{"verdict"}),
 		genesysCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "handover_genesys_requests_total", Help: "HTTP requests to Genesys Cloud by method, route (ids replaced by {id}) and status (\"error\" when no answer came).",

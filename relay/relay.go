@@ -53,6 +53,10 @@ type Config struct {
 	Observer Observer
 	// CallTimeout bounds each Genesys call; genesys.DefaultCallTimeout when zero.
 	CallTimeout time.Duration
+	// RefusedLogPerMinute is how many refused webhooks per minute from one
+	// source address the webhook log keeps as rows; beyond it they are only
+	// counted. DefaultRefusedLogPerMinute when zero.
+	RefusedLogPerMinute int
 }
 
 func (c *Config) defaults() {
@@ -86,6 +90,9 @@ func (c *Config) defaults() {
 	if c.PollInterval <= 0 {
 		c.PollInterval = 30 * time.Second
 	}
+	if c.RefusedLogPerMinute <= 0 {
+		c.RefusedLogPerMinute = DefaultRefusedLogPerMinute
+	}
 }
 
 // Relay is the running handover engine.
@@ -106,6 +113,8 @@ type Relay struct {
 
 	webhookQueues   []chan int64 // webhook ids, sharded by customer id to keep order
 	webhookOverflow atomic.Bool  // a queue was full: the sweep must pick up what it dropped
+
+	refused *refusedLimiter // refused webhooks logged per source and minute
 }
 
 // endpointClient is the Genesys client of one endpoint's settings.
@@ -118,6 +127,10 @@ type endpointClient struct {
 // webhookQueueSize is how many stored webhooks each processor can have
 // waiting; beyond it they wait in the database for the sweep.
 const webhookQueueSize = 16384
+
+// refusedFlushInterval is how often the counts of refused webhooks that were
+// not logged are written, once their minute is over.
+const refusedFlushInterval = 10 * time.Second
 
 // webhookShards is how many webhook processors run; one customer's webhooks
 // always go to the same one, so they are processed in the order received.
@@ -136,6 +149,7 @@ func New(cfg Config) *Relay {
 		wake:     make(chan struct{}, 1),
 		clients:  map[int64]*endpointClient{},
 		profiles: contentProfiles{entries: map[int64]contentProfile{}},
+		refused:  newRefusedLimiter(cfg.RefusedLogPerMinute),
 	}
 	for range webhookShards {
 		r.webhookQueues = append(r.webhookQueues, make(chan int64, webhookQueueSize))
@@ -161,6 +175,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	wg.Go(func() { r.runOutbox(ctx) })
 	wg.Go(func() { r.pollConversations(ctx) })
 	wg.Go(func() { r.watchNotifications(ctx) })
+	wg.Go(func() { r.flushRefusedCountsEvery(ctx, refusedFlushInterval) })
 	wg.Wait()
 	return nil
 }

@@ -25,6 +25,10 @@ type IncomingWebhook struct {
 	Signature  string            // X-Hub-Signature-256
 	Headers    map[string]string // every header, for the log (secrets masked)
 	ReceivedAt time.Time
+	// Source is the client address it came from: refused requests are
+	// logged as rows at most Config.RefusedLogPerMinute times a minute per
+	// source, and only counted beyond that.
+	Source string
 }
 
 // WebhookResult is what to answer Genesys and what was logged.
@@ -32,7 +36,7 @@ type WebhookResult struct {
 	Status  int
 	Verdict string
 	Detail  string
-	LogID   int64
+	LogID   int64 // 0 when a refused request was counted, not logged
 }
 
 // sensitiveHeaderWords mark header names whose values the log masks.
@@ -48,6 +52,14 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 	var customerID string // channel.to.id, once parsed: it picks the processor
 	result := func(status int, verdict, detail string) (WebhookResult, error) {
 		log.Status, log.Verdict, log.VerdictDetail = status, verdict, detail
+		if status != 200 {
+			logRow, note := r.admitRefused(ctx, in.Source)
+			if !logRow {
+				r.obs.Webhook(verdict)
+				return WebhookResult{Status: status, Verdict: verdict, Detail: detail}, nil
+			}
+			log.VerdictDetail += note
+		}
 		// Only a valid webhook is processed from its stored body; of any
 		// other the log keeps the start, with the whole body's length and hash.
 		logBody(&log, in.Body, verdict == store.VerdictValid)
