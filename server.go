@@ -114,6 +114,7 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 		PollInterval:        cfg.PollInterval,
 		SingleInstance:      st.Dialect() == store.SQLite,
 		RefusedLogPerMinute: cfg.RefusedLogPerMinute,
+		LogMaxBytes:         cfg.LogMaxBytes,
 	}
 	// The demo's sandbox plays Genesys as it is (docs/genesys.md §RealGenesys):
 	// a flow greets the customer before any agent, webhooks name the

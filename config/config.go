@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -52,6 +53,7 @@ type Config struct {
 	PollInterval             time.Duration // HANDOVER_POLL_INTERVAL
 	WebhookRetention         time.Duration // HANDOVER_WEBHOOK_RETENTION: webhook and Genesys call logs older are deleted; 0 keeps them
 	RefusedLogPerMinute      int           // HANDOVER_REFUSED_LOG_PER_MINUTE: refused webhooks logged as rows per source and minute
+	LogMaxBytes              int64         // HANDOVER_LOG_MAX_BYTES: the webhook and Genesys call logs together; 0 for no cap
 
 	Features Features
 }
@@ -131,6 +133,11 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("HANDOVER_REFUSED_LOG_PER_MINUTE: %q is not a positive whole number", getenv("HANDOVER_REFUSED_LOG_PER_MINUTE")))
 	}
 	cfg.RefusedLogPerMinute = refused
+	logMax, err := parseBytes(env("HANDOVER_LOG_MAX_BYTES", "1GB"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("HANDOVER_LOG_MAX_BYTES: %q is not a size such as 1GB, 500MB or 1073741824 (0 for no cap)", getenv("HANDOVER_LOG_MAX_BYTES")))
+	}
+	cfg.LogMaxBytes = logMax
 
 	lifetime, err := time.ParseDuration(env("HANDOVER_SESSION_LIFETIME", "168h"))
 	if err != nil || lifetime <= 0 {
@@ -243,6 +250,29 @@ func parseAddressOrRange(s string) (netip.Prefix, error) {
 	}
 	addr = addr.Unmap().WithZone("")
 	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
+
+// byteUnits are the units parseBytes reads, in powers of 1024.
+var byteUnits = []struct {
+	suffix string
+	size   int64
+}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"tb", 1 << 40}, {"b", 1}}
+
+// parseBytes reads a size: a whole number of bytes, or one with a unit in
+// powers of 1024 ("1GB" and "1GiB" are both 1073741824 bytes).
+func parseBytes(s string) (int64, error) {
+	number, unit := strings.ToLower(strings.TrimSpace(s)), int64(1)
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(number, u.suffix); ok {
+			number, unit = strings.TrimSpace(rest), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(number, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	return n * unit, nil
 }
 
 func splitList(s string) []string {

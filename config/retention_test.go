@@ -31,3 +31,17 @@ func TestRefusedWebhooksAreLoggedSixtyAMinutePerSourceByDefault(t *testing.T) {
 		}
 	}
 }
+
+func TestTheLogsAreCappedAtOneGigabyteByDefaultAndZeroLiftsTheCap(t *testing.T) {
+	for value, want := range map[string]int64{"": 1 << 30, "0": 0, "1073741824": 1 << 30, "500MB": 500 << 20, "2 GiB": 2 << 30, "64kb": 64 << 10, "100B": 100} {
+		cfg, err := Load(env(map[string]string{"HANDOVER_LOG_MAX_BYTES": value}))
+		if err != nil || cfg.LogMaxBytes != want {
+			t.Fatalf("HANDOVER_LOG_MAX_BYTES=%q: %d, %v; want %d", value, cfg.LogMaxBytes, err, want)
+		}
+	}
+	for _, bad := range []string{"-1", "1.5GB", "lots", "GB", "9999999999TB"} {
+		if _, err := Load(env(map[string]string{"HANDOVER_LOG_MAX_BYTES": bad})); err == nil || !strings.Contains(err.Error(), "HANDOVER_LOG_MAX_BYTES") {
+			t.Fatalf("HANDOVER_LOG_MAX_BYTES=%q: %v", bad, err)
+		}
+	}
+}

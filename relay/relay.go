@@ -57,6 +57,10 @@ type Config struct {
 	// source address the webhook log keeps as rows; beyond it they are only
 	// counted. DefaultRefusedLogPerMinute when zero.
 	RefusedLogPerMinute int
+	// LogMaxBytes caps the estimated size of the webhook and Genesys call
+	// logs together (store.LogBytes); PruneLogs deletes the oldest rows
+	// beyond it. 0 for no cap.
+	LogMaxBytes int64
 }
 
 func (c *Config) defaults() {

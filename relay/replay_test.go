@@ -1,8 +1,11 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +202,75 @@ func TestPruneLogsDeletesWhatIsOlderThanTheRetention(t *testing.T) {
 	calls, _ := f.store.ListAPICalls(ctx, store.APICallFilter{})
 	if len(hooks.Rows) != 1 || len(calls.Rows) != 1 || !hooks.Rows[0].ReceivedAt.Equal(now.Add(-13*24*time.Hour)) {
 		t.Fatalf("after pruning 14 days: %d webhooks, %d calls; want the 13-day-old one of each", len(hooks.Rows), len(calls.Rows))
+	}
+}
+
+func TestPruneLogsDeletesTheOldestRowsBeyondTheSizeCapButKeepsDedupeKeysOfTheReplayWindow(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	f := newReplayFixture(t, store.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	var logs bytes.Buffer
+	// 20 refused webhooks of 4 KB, a minute apart, the oldest 3 h ago, and
+	// a valid one received 10 minutes ago, inside the one-hour replay window.
+	for i := range 20 {
+		at := now.Add(-3*time.Hour + time.Duration(i)*time.Minute)
+		if _, err := f.store.InsertWebhook(ctx, &store.Webhook{ReceivedAt: at, Body: strings.Repeat("x", 4096), Verdict: store.VerdictMalformed, Status: 400, ProcessedAt: &at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	valid := f.receive(f.body("m1", strings.Repeat("y", 20_000), now.Add(-10*time.Minute)), replaySecret, now.Add(-10*time.Minute))
+	if err := f.relay.ProcessWebhook(ctx, valid.ID); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		n, err := f.store.LogBytes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	oldest := func() time.Time {
+		var first time.Time
+		f.store.ForEachWebhook(ctx, func(w store.Webhook) {
+			if first.IsZero() {
+				first = w.ReceivedAt
+			}
+		})
+		return first
+	}
+	capBytes := size() - 5*4096 // room for 15 of the 20 refused webhooks, about
+	f.relay = relay.New(relay.Config{Store: f.store, WebhookReplayWindow: time.Hour, LogMaxBytes: capBytes, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := f.relay.PruneLogs(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := size(); got > capBytes {
+		t.Fatalf("%d bytes left, over the cap of %d", got, capBytes)
+	}
+	hooks, _ := f.store.ListWebhooks(ctx, store.WebhookFilter{Limit: 100})
+	if len(hooks.Rows) != 21-5 || !oldest().Equal(now.Add(-3*time.Hour+5*time.Minute)) {
+		t.Fatalf("%d webhooks left, the oldest from %s; want the 5 oldest deleted", len(hooks.Rows), oldest())
+	}
+	if strings.Contains(logs.String(), "over HANDOVER_LOG_MAX_BYTES") {
+		t.Fatalf("a warning though the cap was met:\n%s", logs.String())
+	}
+
+	// A cap below the one webhook inside the replay window: it stays, with a warning.
+	f.relay = relay.New(relay.Config{Store: f.store, WebhookReplayWindow: time.Hour, LogMaxBytes: 1000, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := f.relay.PruneLogs(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := f.store.WebhookByID(ctx, valid.ID); err != nil || w.DedupeKey == nil {
+		t.Fatalf("the webhook inside the replay window: %v, %v; want it kept with its dedupe key", w.DedupeKey, err)
+	}
+	if hooks, _ := f.store.ListWebhooks(ctx, store.WebhookFilter{Limit: 100}); len(hooks.Rows) != 1 {
+		t.Fatalf("%d webhooks left, want only the one inside the replay window", len(hooks.Rows))
+	}
+	if !strings.Contains(logs.String(), "level=WARN msg=\"the webhook and Genesys call logs are over HANDOVER_LOG_MAX_BYTES") {
+		t.Fatalf("no warning that the logs stay over the cap:\n%s", logs.String())
+	}
+	// The stored webhook still stops a replay of it.
+	again := f.receive(f.body("m1", strings.Repeat("y", 20_000), now.Add(-10*time.Minute)), replaySecret, now)
+	if again.Outcome != store.OutcomeDuplicate {
+		t.Fatalf("a replay after pruning: outcome %q, want duplicate", again.Outcome)
 	}
 }
