@@ -63,3 +63,23 @@ func TestADatabaseFileOthersMayReadIsLeftAloneWithAWarning(t *testing.T) {
 		t.Fatalf("the operator's file mode was changed to %04o", info.Mode().Perm())
 	}
 }
+
+func TestACheckpointEmptiesTheWriteAheadLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "handover.db")
+	s := storetest.Open(t, "sqlite:"+path)
+	ctx := context.Background()
+	for i := range 50 {
+		if _, err := s.InsertWebhook(ctx, &store.Webhook{Body: strings.Repeat("x", 10_000), Verdict: store.VerdictMalformed, Status: 400, VerdictDetail: string(rune('a' + i%26))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if info, err := os.Stat(path + "-wal"); err != nil || info.Size() == 0 {
+		t.Fatalf("no write-ahead log to checkpoint: %v", err)
+	}
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(path + "-wal"); err != nil || info.Size() != 0 {
+		t.Fatalf("after the checkpoint the write-ahead log holds %d bytes, %v", info.Size(), err)
+	}
+}

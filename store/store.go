@@ -161,6 +161,23 @@ func (s *Store) Ping(ctx context.Context) error {
 	return sqlDB.PingContext(ctx)
 }
 
+// Checkpoint writes SQLite's write-ahead log into the database file and
+// empties the log file (PRAGMA wal_checkpoint(TRUNCATE)), so that the files'
+// sizes say how much the database holds; nothing on PostgreSQL.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if s.dialect != SQLite {
+		return nil
+	}
+	var result struct{ Busy, Log, Checkpointed int }
+	if err := s.db.WithContext(ctx).Raw("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&result).Error; err != nil {
+		return fmt.Errorf("checkpoint the write-ahead log: %w", err)
+	}
+	if result.Busy != 0 {
+		return errors.New("checkpoint the write-ahead log: the database was busy")
+	}
+	return nil
+}
+
 // Close releases the database connections.
 func (s *Store) Close() error {
 	sqlDB, err := s.db.DB()
