@@ -77,19 +77,7 @@ func startBinaryWith(t *testing.T, argv []string, env []string, base string) *pr
 			t.Logf("handover output:\n%s", p.out)
 		}
 	}()
-	waitFor(t, 20*time.Second, "handover ready", func() bool {
-		select {
-		case err := <-p.done:
-			t.Fatalf("handover exited: %v", err)
-		default:
-		}
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, 20*time.Second, base, p.done)
 	ready = true
 	return p
 }

@@ -247,6 +247,25 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// waitReady waits until base answers /readyz, and fails at once if the
+// server stops first (exited yields why).
+func waitReady(t *testing.T, timeout time.Duration, base string, exited <-chan error) {
+	t.Helper()
+	waitFor(t, timeout, "the server ready", func() bool {
+		select {
+		case err := <-exited:
+			t.Fatalf("the server stopped before it was ready: %v", err)
+		default:
+		}
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
 // sseEvent is one Server-Sent Event.
 type sseEvent struct {
 	ID    string

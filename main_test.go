@@ -57,19 +57,7 @@ func startServer(t *testing.T, env map[string]string) (logs *syncBuffer, stop fu
 			t.Logf("server log:\n%s", logs)
 		}
 	}()
-	waitFor(t, 10*time.Second, "the server ready", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("server stopped: %v", err)
-		default:
-		}
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, 10*time.Second, base, done)
 	ready = true
 	var once sync.Once
 	var stopErr error
