@@ -286,11 +286,10 @@ func (i *instance) events(token, sessionID, lastEventID string) <-chan sseEvent 
 		defer close(out)
 		reconnect := time.NewTicker(20 * time.Millisecond) // paces reconnects; an EventSource waits for retry:
 		defer reconnect.Stop()
-		for attempt := 0; ctx.Err() == nil; attempt++ {
-			err := i.readEvents(ctx, token, sessionID, &lastEventID, out)
-			if attempt == 0 {
-				first <- err
-			}
+		var once sync.Once
+		connected := func(err error) { once.Do(func() { first <- err }) }
+		for ctx.Err() == nil {
+			connected(i.readEvents(ctx, token, sessionID, &lastEventID, out, connected))
 			select {
 			case <-ctx.Done():
 			case <-reconnect.C:
@@ -303,8 +302,9 @@ func (i *instance) events(token, sessionID, lastEventID string) <-chan sseEvent 
 	return out
 }
 
-// readEvents reads one response of the event stream into out.
-func (i *instance) readEvents(ctx context.Context, token, sessionID string, lastEventID *string, out chan<- sseEvent) error {
+// readEvents reads one response of the event stream into out, telling
+// connected once the answer's status is known.
+func (i *instance) readEvents(ctx context.Context, token, sessionID string, lastEventID *string, out chan<- sseEvent, connected func(error)) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, i.base+"/"+token+"/sessions/"+sessionID+"/events", nil)
 	if *lastEventID != "" {
 		req.Header.Set("Last-Event-ID", *lastEventID)
@@ -317,6 +317,7 @@ func (i *instance) readEvents(ctx context.Context, token, sessionID string, last
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		return fmt.Errorf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+	connected(nil)
 	scanner := bufio.NewScanner(resp.Body)
 	var ev sseEvent
 	for scanner.Scan() {
