@@ -345,7 +345,13 @@ func (i *instance) readEvents(ctx context.Context, token, sessionID string, last
 // next waits for the next event of one of the kinds, skipping others.
 func next(t *testing.T, events <-chan sseEvent, kinds ...string) sseEvent {
 	t.Helper()
-	timeout := time.After(5 * time.Second)
+	return nextWithin(t, 5*time.Second, events, kinds...)
+}
+
+// nextWithin is next with another bound, for a stream behind a backlog.
+func nextWithin(t *testing.T, bound time.Duration, events <-chan sseEvent, kinds ...string) sseEvent {
+	t.Helper()
+	timeout := time.After(bound)
 	for {
 		select {
 		case ev, ok := <-events:
@@ -358,7 +364,7 @@ func next(t *testing.T, events <-chan sseEvent, kinds ...string) sseEvent {
 				}
 			}
 		case <-timeout:
-			t.Fatalf("no %v event within 5 s", kinds)
+			t.Fatalf("no %v event within %s", kinds, bound)
 		}
 	}
 }
