@@ -17,6 +17,7 @@ import (
 	"handover/genesys"
 	"handover/genesys/sandbox"
 	"handover/handlers"
+	"handover/live"
 	"handover/metrics"
 	"handover/relay"
 	"handover/secret"
@@ -31,7 +32,7 @@ type server struct {
 	log      *slog.Logger
 	store    *store.Store
 	relay    *relay.Relay
-	broker   *relay.Broker
+	broker   *live.Broker
 	sandbox  *sandbox.Sandbox // nil unless HANDOVER_SANDBOX
 	app      *fiber.App
 	listener net.Listener
@@ -81,11 +82,11 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (HANDOVER_ADDR): %w", cfg.Addr, err)
 	}
-	s := &server{cfg: cfg, log: logger, store: st, listener: listener, broker: relay.NewBroker()}
+	s := &server{cfg: cfg, log: logger, store: st, listener: listener, broker: live.NewBroker()}
 	if st.Dialect() == store.Postgres {
 		// Several instances may share the database: a change one makes
 		// reaches the event streams connected to the others.
-		s.broker = relay.NewBrokerWith(relay.NewPostgresFanout(cfg.DatabaseURL, logger))
+		s.broker = live.NewBrokerWith(store.NewPostgresFanout(cfg.DatabaseURL, logger))
 	}
 	s.localURL = "http://" + loopbackAddr(listener.Addr())
 	s.metrics = metrics.New(metrics.Sources{Outbox: st, Watchers: s.broker, Logger: logger})
@@ -135,7 +136,7 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 		}
 	}
 	s.relay = relay.New(relayCfg)
-	s.app = web.New(web.Deps{Config: cfg, Store: st, Logger: logger, Relay: s.relay, Sandbox: s.sandbox, Metrics: s.metrics.Handler()})
+	s.app = web.New(web.Deps{Config: cfg, Store: st, Logger: logger, Relay: s.relay, Broker: s.broker, Sandbox: s.sandbox, Metrics: s.metrics.Handler()})
 	return s, nil
 }
 

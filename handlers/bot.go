@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http/httputil"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"handover/genesys"
+	"handover/live"
 	"handover/relay"
 	"handover/store"
 )
@@ -37,13 +36,13 @@ type Relay interface {
 	ReceiveWebhook(ctx context.Context, in relay.IncomingWebhook) (relay.WebhookResult, error)
 	RefuseWebhook(ctx context.Context, in relay.IncomingWebhook, status int, verdict, detail string) (relay.WebhookResult, error)
 	HandleTrigger(ctx context.Context, e store.Endpoint, ev relay.TriggerEvent) (store.Conversation, error)
-	Broker() *relay.Broker
 }
 
 // Bot serves the bot-facing API under each endpoint's Config URL.
 type Bot struct {
-	Store BotStore
-	Relay Relay
+	Store  BotStore
+	Relay  Relay
+	Broker *live.Broker // where the relay announces changes
 	// StreamLifetime ends an event stream after this long; the client
 	// reconnects with Last-Event-ID and loses nothing.
 	StreamLifetime time.Duration
@@ -229,96 +228,30 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 	// token could open thousands for made-up sessions). The answer tells
 	// an EventSource to come back, so a bot may connect before its handover.
 	if _, err := h.Store.LatestConversation(c.UserContext(), e.ID, sessionID); errors.Is(err, store.ErrNotFound) {
-		c.Set(fiber.HeaderContentType, "text/event-stream")
-		c.Set(fiber.HeaderCacheControl, "no-cache")
-		return c.SendString(fmt.Sprintf("retry: %d\n: no handover for this session yet; reconnect\n\n", unknownSessionRetry.Milliseconds()))
+		return live.Retry(c, unknownSessionRetry, "no handover for this session yet; reconnect")
 	} else if err != nil {
 		return err
 	}
 	// Copy what the stream needs: the fiber context is gone once it runs.
 	ctx := context.WithoutCancel(c.UserContext())
-	storeRef, broker := h.Store, h.Relay.Broker()
-	lifetime, heartbeat := cmpDuration(h.StreamLifetime, 30*time.Minute), cmpDuration(h.Heartbeat, 15*time.Second)
-	topic := relay.SessionTopic(e.ID, sessionID)
-
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set("X-Accel-Buffering", "no")
-	// The stream owns the connection once the headers are out: fasthttp's
-	// streamed bodies cost a second goroutine, a pipe and two 4 KB buffers
-	// per stream, and a bot may hold one per waiting customer. The body is
-	// chunked by hand, a chunk a flush, and closes with the last chunk.
-	c.Response().Header.SetContentLength(-1)
-	c.Response().SetConnectionClose()
-	raw := c.Context()
-	raw.HijackSetNoResponse(true)
-	raw.Hijack(func(conn net.Conn) {
-		// The headers as every middleware left them; the request context
-		// lives until this function returns.
-		if _, err := conn.Write(raw.Response.Header.Header()); err != nil {
-			return
-		}
-		// Subscribe before reading the backlog, so nothing falls between the two.
-		signals, unsubscribe := broker.Subscribe(topic)
-		defer unsubscribe()
-		// A client sends nothing on its stream: a read that returns is the
-		// client gone, noticed at once rather than at the next heartbeat.
-		gone := make(chan struct{})
-		go func() {
-			var one [1]byte
-			conn.Read(one[:])
-			close(gone)
-		}()
-		chunks := httputil.NewChunkedWriter(conn)
-		defer chunks.Close() // the last chunk: a clean end of the response
-		w := bufio.NewWriterSize(chunks, streamBufferSize)
-		stream := sessionStream{w: w, store: storeRef, endpointID: e.ID, sessionID: sessionID, lastID: lastID}
-		fmt.Fprintf(w, "retry: 2000\n\n")
-		if stream.catchUp(ctx) != nil || w.Flush() != nil {
-			return
-		}
-		ticker := time.NewTicker(heartbeat)
-		defer ticker.Stop()
-		end := time.NewTimer(lifetime)
-		defer end.Stop()
-		for {
-			select {
-			case sig, open := <-signals:
-				if !open {
-					return // shutting down
-				}
-				if sig.Kind == "typing" {
-					stream.write("typing", "", map[string]any{"from": sig.From, "durationMs": sig.Duration})
-				} else if stream.catchUp(ctx) != nil {
-					return
-				}
-			case <-ticker.C:
-				// A comment line: keeps proxies from closing an idle stream,
-				// and the failed flush is how a gone client shows.
-				fmt.Fprint(w, ": heartbeat\n\n")
-			case <-end.C:
-				return
-			case <-gone:
-				return
-			}
-			if w.Flush() != nil {
-				return
-			}
-		}
-	})
-	return nil
+	stream := &sessionStream{store: h.Store, endpointID: e.ID, sessionID: sessionID, lastID: lastID}
+	return live.Stream{
+		Broker: h.Broker, Topics: []live.Topic{live.Session(e.ID, sessionID)},
+		Heartbeat: h.Heartbeat, Lifetime: cmpDuration(h.StreamLifetime, 30*time.Minute),
+		Open:    func(w *bufio.Writer) error { return stream.catchUp(ctx, w) },
+		Changed: func(w *bufio.Writer, _ live.Topic) error { return stream.catchUp(ctx, w) },
+		Typing: func(w *bufio.Writer, sig live.Signal) {
+			stream.write(w, "typing", "", map[string]any{"from": sig.From, "durationMs": sig.Duration})
+		},
+	}.Serve(c)
 }
 
 // unknownSessionRetry is when an EventSource comes back for a session that
 // had no handover yet.
 const unknownSessionRetry = 2 * time.Second
 
-// streamBufferSize holds a few events; a larger catch-up is flushed as it fills.
-const streamBufferSize = 1024
-
 // sessionStream writes one session's events.
 type sessionStream struct {
-	w          *bufio.Writer
 	store      BotStore
 	endpointID int64
 	sessionID  string
@@ -326,14 +259,14 @@ type sessionStream struct {
 }
 
 // catchUp writes every stored event after the last one written.
-func (s *sessionStream) catchUp(ctx context.Context) error {
+func (s *sessionStream) catchUp(ctx context.Context, w *bufio.Writer) error {
 	for {
 		events, err := s.store.SessionEventsAfter(ctx, s.endpointID, s.sessionID, s.lastID, 200)
 		if err != nil {
 			return err
 		}
 		for _, m := range events {
-			s.writeMessage(m)
+			s.writeMessage(w, m)
 			s.lastID = m.ID
 		}
 		if len(events) < 200 {
@@ -342,15 +275,15 @@ func (s *sessionStream) catchUp(ctx context.Context) error {
 	}
 }
 
-func (s *sessionStream) writeMessage(m store.Message) {
+func (s *sessionStream) writeMessage(w *bufio.Writer, m store.Message) {
 	id := strconv.FormatInt(m.ID, 10)
 	if m.Kind == store.KindState {
-		s.write("state", id, map[string]any{"conversationId": m.ConversationID, "state": m.Data.State, "reason": m.Data.Reason, "agentName": m.Data.AgentName, "time": m.CreatedAt})
+		s.write(w, "state", id, map[string]any{"conversationId": m.ConversationID, "state": m.Data.State, "reason": m.Data.Reason, "agentName": m.Data.AgentName, "time": m.CreatedAt})
 		return
 	}
 	if m.Kind == store.KindReceipt {
 		// Only failures reach the stream: the user's message did not get through.
-		s.write("receipt", id, map[string]any{"conversationId": m.ConversationID, "messageId": m.Data.AboutMessage, "status": m.Delivery,
+		s.write(w, "receipt", id, map[string]any{"conversationId": m.ConversationID, "messageId": m.Data.AboutMessage, "status": m.Delivery,
 			"genesysStatus": m.Data.ReceiptStatus, "reason": m.Error, "genesysMessageId": m.GenesysMessageID, "time": m.CreatedAt})
 		return
 	}
@@ -370,15 +303,15 @@ func (s *sessionStream) writeMessage(m store.Message) {
 		// An Architect flow's message: Genesys speaking, not an agent.
 		data["from"], data["origin"] = store.FromSystem, "genesys_flow"
 	}
-	s.write("message", id, data)
+	s.write(w, "message", id, data)
 }
 
-func (s *sessionStream) write(event, id string, data any) {
+func (s *sessionStream) write(w *bufio.Writer, event, id string, data any) {
 	payload, _ := json.Marshal(data)
 	if id != "" {
-		fmt.Fprintf(s.w, "id: %s\n", id)
+		fmt.Fprintf(w, "id: %s\n", id)
 	}
-	fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, payload)
+	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, payload)
 }
 
 // endpoint finds the endpoint of the Config URL's token.

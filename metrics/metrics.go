@@ -24,7 +24,7 @@ type Sources struct {
 	Outbox interface {
 		OutboxBacklog(ctx context.Context) (int64, time.Duration, error)
 	}
-	// Watchers counts the open event-stream subscriptions (relay.Broker).
+	// Watchers counts the open event-stream subscriptions (live.Broker).
 	Watchers interface{ Subscribers() int }
 	Logger   *slog.Logger
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"handover/genesys"
+	"handover/live"
 	"handover/logging"
 	"handover/secret"
 	"handover/store"
@@ -290,8 +291,8 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 	}
 	r.log.DebugContext(logging.WithConversationID(ctx, conv.ID), "user message queued", slog.Int64("message_id", msg.ID))
 	r.notifyOutbox()
-	r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
-	r.broker.Publish(ConversationsTopic, Signal{Kind: "changed"})
+	r.broker.Publish(live.Conversation(conv.ID), live.Signal{Kind: live.Changed})
+	r.broker.Publish(live.Conversations, live.Signal{Kind: live.Changed})
 	return msg, nil
 }
 

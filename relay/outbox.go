@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"handover/genesys"
+	"handover/live"
 	"handover/logging"
 	"handover/store"
 )
@@ -283,7 +284,7 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 				return err
 			}
 		}
-		r.broker.Publish(ConversationTopic(conv.ID), Signal{Kind: "changed"})
+		r.broker.Publish(live.Conversation(conv.ID), live.Signal{Kind: live.Changed})
 		return nil
 	case store.OutboxStructured:
 		var body genesys.InboundStructuredResponse
@@ -398,9 +399,9 @@ func (r *Relay) logCall(ctx context.Context, endpointID int64, conversationID, o
 	if recErr := r.store.InsertAPICall(context.WithoutCancel(ctx), &call); recErr != nil {
 		r.log.ErrorContext(ctx, "record Genesys call", slog.Any("error", recErr))
 	}
-	r.broker.Publish(APICallsTopic, Signal{Kind: "changed"})
+	r.broker.Publish(live.APICalls, live.Signal{Kind: live.Changed})
 	if conversationID != nil {
-		r.broker.Publish(ConversationTopic(*conversationID), Signal{Kind: "changed"})
+		r.broker.Publish(live.Conversation(*conversationID), live.Signal{Kind: live.Changed})
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"handover/genesys"
+	"handover/live"
 	"handover/store"
 )
 
@@ -253,7 +254,7 @@ func (p *preflightRun) call(ctx context.Context, method, path string, fn func() 
 	if recErr := p.r.store.InsertAPICall(context.WithoutCancel(ctx), &call); recErr != nil {
 		p.r.log.ErrorContext(ctx, "record Genesys call", slog.Any("error", recErr))
 	}
-	p.r.broker.Publish(APICallsTopic, Signal{Kind: "changed"})
+	p.r.broker.Publish(live.APICalls, live.Signal{Kind: live.Changed})
 	return err
 }
 

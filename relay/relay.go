@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"handover/genesys"
+	"handover/live"
 	"handover/secret"
 	"handover/store"
 )
@@ -24,7 +25,7 @@ import (
 // Config tunes the relay; zero values take the defaults below.
 type Config struct {
 	Store      *store.Store
-	Broker     *Broker
+	Broker     *live.Broker
 	Logger     *slog.Logger
 	HTTPClient *http.Client // for Genesys; genesys.NewHTTPClient() when nil
 
@@ -68,7 +69,7 @@ func (c *Config) defaults() {
 		c.HTTPClient = genesys.NewHTTPClient()
 	}
 	if c.Broker == nil {
-		c.Broker = NewBroker()
+		c.Broker = live.NewBroker()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -103,7 +104,7 @@ func (c *Config) defaults() {
 type Relay struct {
 	cfg      Config
 	store    *store.Store
-	broker   *Broker
+	broker   *live.Broker
 	log      *slog.Logger
 	obs      Observer
 	instance string // this process's outbox lease owner
@@ -160,9 +161,6 @@ func New(cfg Config) *Relay {
 	}
 	return r
 }
-
-// Broker is where the relay announces changes.
-func (r *Relay) Broker() *Broker { return r.broker }
 
 // Run works the outbox, the webhook processors and end detection until ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
@@ -249,7 +247,7 @@ func (r *Relay) integrationID(ctx context.Context, e store.Endpoint, refresh boo
 
 // publish announces a change of a conversation to its session and to the console.
 func (r *Relay) publish(c store.Conversation) {
-	r.broker.Publish(SessionTopic(c.EndpointID, c.SessionID), Signal{Kind: "changed"})
-	r.broker.Publish(ConversationTopic(c.ID), Signal{Kind: "changed"})
-	r.broker.Publish(ConversationsTopic, Signal{Kind: "changed"})
+	r.broker.Publish(live.Session(c.EndpointID, c.SessionID), live.Signal{Kind: live.Changed})
+	r.broker.Publish(live.Conversation(c.ID), live.Signal{Kind: live.Changed})
+	r.broker.Publish(live.Conversations, live.Signal{Kind: live.Changed})
 }

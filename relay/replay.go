@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"handover/genesys"
+	"handover/live"
 	"handover/store"
 )
 
@@ -49,7 +50,7 @@ func (r *Relay) ReplayWebhook(ctx context.Context, id int64) (store.Webhook, err
 	}
 	r.log.InfoContext(ctx, "webhook replayed", slog.Int64("webhook_id", original.ID), slog.Int64("replay_id", replay.ID),
 		slog.String("verdict", replay.Verdict), slog.Bool("duplicate", duplicate))
-	r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
+	r.broker.Publish(live.Webhooks, live.Signal{Kind: live.Changed})
 	if check.status == 200 && !duplicate {
 		if err := r.ProcessWebhook(ctx, replay.ID); err != nil {
 			return store.Webhook{}, err

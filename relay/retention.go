@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"handover/live"
 )
 
 // PruneLogs deletes the webhooks and Genesys calls logged more than retention
@@ -45,8 +47,8 @@ func (r *Relay) PruneLogs(ctx context.Context, retention time.Duration) error {
 		webhooks, calls = webhooks+res.Webhooks, calls+res.APICalls
 	}
 	if webhooks+calls > 0 {
-		r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
-		r.broker.Publish(APICallsTopic, Signal{Kind: "changed"})
+		r.broker.Publish(live.Webhooks, live.Signal{Kind: live.Changed})
+		r.broker.Publish(live.APICalls, live.Signal{Kind: live.Changed})
 	}
 	return nil
 }

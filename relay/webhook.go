@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"handover/genesys"
+	"handover/live"
 	"handover/logging"
 	"handover/store"
 )
@@ -90,7 +91,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		case !duplicate:
 			r.queueWebhook(log.ID, customerID)
 		}
-		r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
+		r.broker.Publish(live.Webhooks, live.Signal{Kind: live.Changed})
 		return WebhookResult{Status: status, Verdict: verdict, Detail: detail, LogID: log.ID}, nil
 	}
 
@@ -192,9 +193,6 @@ verify:
 	}
 	return check, nil
 }
-
-// WebhooksTopic is signalled on every logged webhook (the console's log).
-const WebhooksTopic = "webhooks"
 
 // MaxClockSkew is how far a webhook's channel.time may be from Handover's
 // clock before the webhook log and the endpoint page flag it.
@@ -326,7 +324,7 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 		outcome = store.OutcomeIgnored
 		conv    store.Conversation
 		publish bool
-		typing  *Signal
+		typing  *live.Signal
 		fx      agentEffects
 	)
 	err = r.store.InTx(ctx, func(tx *store.Store) error {
@@ -355,7 +353,7 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 					return err
 				}
 				if e.RelayTyping {
-					typing = &Signal{Kind: "typing", From: store.FromAgent, Duration: typingDuration(hook)}
+					typing = &live.Signal{Kind: live.Typing, From: store.FromAgent, Duration: typingDuration(hook)}
 					outcome = store.OutcomeDelivered
 				}
 			}
@@ -392,10 +390,10 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 		r.notifyOutbox()
 	}
 	if typing != nil {
-		r.broker.Publish(SessionTopic(conv.EndpointID, conv.SessionID), *typing)
-		r.broker.Publish(ConversationTopic(conv.ID), *typing)
+		r.broker.Publish(live.Session(conv.EndpointID, conv.SessionID), *typing)
+		r.broker.Publish(live.Conversation(conv.ID), *typing)
 	}
-	r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
+	r.broker.Publish(live.Webhooks, live.Signal{Kind: live.Changed})
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"handover/live"
 	"handover/store"
 )
 
@@ -32,6 +33,6 @@ func (r *Relay) RefuseWebhook(ctx context.Context, in IncomingWebhook, status in
 		return WebhookResult{}, err
 	}
 	r.log.WarnContext(ctx, "webhook rejected", slog.Int64("webhook_id", log.ID), slog.String("verdict", verdict), slog.String("detail", detail))
-	r.broker.Publish(WebhooksTopic, Signal{Kind: "changed"})
+	r.broker.Publish(live.Webhooks, live.Signal{Kind: live.Changed})
 	return WebhookResult{Status: status, Verdict: verdict, Detail: detail, LogID: log.ID}, nil
 }

@@ -1,6 +1,13 @@
 package store
 
-import "gorm.io/gorm"
+import (
+	"gorm.io/gorm"
+
+	"handover/live"
+)
 
 // DB exposes the gorm handle to the store's own tests.
 func DB(s *Store) *gorm.DB { return s.db }
+
+// FanoutPayloads exposes how a batch of signals becomes notifications.
+func FanoutPayloads(f *PostgresFanout, batch []live.Signal) []string { return f.payloads(batch) }

@@ -3,6 +3,9 @@ package views
 import (
 	"strconv"
 	"time"
+
+	"handover/live"
+	"handover/paths"
 )
 
 // Target ids of the live console's lists and conversation page, used both as
@@ -13,6 +16,9 @@ const (
 	WebhookListID        = "webhook-list"
 	APICallListID        = "api-call-list"
 )
+
+// EventsURL is the console event stream of the topics, for sse-connect.
+func EventsURL(topics ...live.Topic) string { return paths.ConsoleEvents + "?" + live.Query(topics...) }
 
 // Option is one choice of a filter's select.
 type Option struct {

@@ -50,7 +50,7 @@ func routes(app *fiber.App, d Deps) {
 
 	// The console: a signed-in admin, and a CSRF token on every state change.
 	console := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{auth.RequireAdmin, auth.RequireCSRF, h} }
-	live := &handlers.Live{Broker: d.Relay.Broker()}
+	live := &handlers.Live{Broker: d.Broker}
 	dashboard := &handlers.Dashboard{Store: d.Store}
 	app.Get("/", console(dashboard.Page)...)
 	app.Get("/dashboard/cards", console(dashboard.Cards)...)
@@ -116,7 +116,7 @@ func routes(app *fiber.App, d Deps) {
 
 	// The bot API under each endpoint's Config URL. Registered last: its
 	// first path segment is the endpoint's token, which matches anything.
-	bot := &handlers.Bot{Store: d.Store, Relay: d.Relay}
+	bot := &handlers.Bot{Store: d.Store, Relay: d.Relay, Broker: d.Broker}
 	app.Post("/:token/handover", bot.Handover)
 	app.Post("/:token/sessions/:session/typing", bot.Typing)
 	app.Post("/:token/sessions/:session/end", bot.End)

@@ -16,6 +16,7 @@ import (
 	"handover/config"
 	"handover/genesys/sandbox"
 	"handover/handlers"
+	"handover/live"
 	"handover/logging"
 	"handover/relay"
 	"handover/static"
@@ -24,10 +25,13 @@ import (
 
 // Deps is everything the web layer needs, built by main.
 type Deps struct {
-	Config  config.Config
-	Store   *store.Store
-	Logger  *slog.Logger
-	Relay   *relay.Relay
+	Config config.Config
+	Store  *store.Store
+	Logger *slog.Logger
+	Relay  *relay.Relay
+	// Broker is where the relay announces changes, for the event streams;
+	// the one given to the relay. A new, silent one when nil.
+	Broker  *live.Broker
 	Sandbox *sandbox.Sandbox // nil when the sandbox is off
 	// Metrics serves Prometheus metrics; mounted at /metrics behind
 	// HANDOVER_METRICS_TOKEN unless HANDOVER_METRICS_ADDR serves them apart.
@@ -44,6 +48,9 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 
 // New returns the configured fiber app with every route mounted.
 func New(d Deps) *fiber.App {
+	if d.Broker == nil {
+		d.Broker = live.NewBroker()
+	}
 	// A webhook refused before its handler ran (too large, too slow) is
 	// still logged with its verdict.
 	errorHandler := (&handlers.Webhook{Relay: d.Relay, Store: d.Store}).ErrorHandler(handlers.ErrorHandler(d.Logger), maxBodyBytes)

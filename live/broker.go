@@ -1,17 +1,31 @@
-package relay
+// Package live carries change signals from the handover engine to the event
+// streams of bots and console pages: typed topics (and the SSE event name
+// each becomes), signal kinds, the broker that fans signals out, and the one
+// stream loop every Server-Sent Events route runs. It imports nothing of
+// Handover's own.
+package live
 
 import (
 	"context"
-	"strconv"
 	"sync"
+)
+
+// Kind is what a signal says.
+type Kind string
+
+const (
+	// Changed: something under the topic changed; read it again.
+	Changed Kind = "changed"
+	// Typing: someone types; the signal says who and for how long.
+	Typing Kind = "typing"
 )
 
 // Signal tells subscribers that something changed. It carries no state:
 // subscribers read what changed from the database (or, for typing, which is
 // not worth a read, take it from the signal).
 type Signal struct {
-	Topic    string // set by Publish
-	Kind     string // "changed" or "typing"
+	Topic    Topic // set by Publish
+	Kind     Kind
 	From     string // for typing: who types
 	Duration int    // for typing: how long to show it, in milliseconds
 }
@@ -21,7 +35,7 @@ type Signal struct {
 type Broker struct {
 	fanout Fanout
 	mu     sync.Mutex
-	topics map[string]map[chan Signal]struct{}
+	topics map[Topic]map[chan Signal]struct{}
 	closed bool
 }
 
@@ -36,9 +50,6 @@ type Fanout interface {
 	// Signal{Topic: AllTopics}, which tells every subscriber to re-read.
 	Run(ctx context.Context, deliver func(Signal)) error
 }
-
-// AllTopics, as a delivered signal's topic, reaches every subscriber.
-const AllTopics = "*"
 
 // InProcess is the Fanout of a single instance: there is nobody to tell.
 type InProcess struct{}
@@ -61,7 +72,7 @@ func NewBrokerWith(fanout Fanout) *Broker {
 	if fanout == nil {
 		fanout = InProcess{}
 	}
-	return &Broker{fanout: fanout, topics: map[string]map[chan Signal]struct{}{}}
+	return &Broker{fanout: fanout, topics: map[Topic]map[chan Signal]struct{}{}}
 }
 
 // Run carries signals from other instances to this one's subscribers until
@@ -77,13 +88,13 @@ const subscriberBuffer = 16
 
 // Subscribe returns a channel of the topic's signals and a function that ends
 // the subscription. The channel is closed when the broker closes.
-func (b *Broker) Subscribe(topic string) (<-chan Signal, func()) {
+func (b *Broker) Subscribe(topic Topic) (<-chan Signal, func()) {
 	return b.SubscribeAll(topic)
 }
 
 // SubscribeAll is Subscribe for several topics on one channel; each signal
 // says its topic.
-func (b *Broker) SubscribeAll(topics ...string) (<-chan Signal, func()) {
+func (b *Broker) SubscribeAll(topics ...Topic) (<-chan Signal, func()) {
 	ch := make(chan Signal, subscriberBuffer)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -118,7 +129,7 @@ func (b *Broker) SubscribeAll(topics ...string) (<-chan Signal, func()) {
 
 // Publish sends a signal to every subscriber of the topic, here and on the
 // other instances, without waiting.
-func (b *Broker) Publish(topic string, s Signal) {
+func (b *Broker) Publish(topic Topic, s Signal) {
 	s.Topic = topic
 	b.deliver(s)
 	b.fanout.Publish(s)
@@ -133,7 +144,7 @@ func (b *Broker) deliver(s Signal) {
 		for topic, subs := range b.topics {
 			for ch := range subs {
 				select {
-				case ch <- Signal{Topic: topic, Kind: "changed"}:
+				case ch <- Signal{Topic: topic, Kind: Changed}:
 				default:
 				}
 			}
@@ -178,17 +189,3 @@ func (b *Broker) Close() {
 		delete(b.topics, topic)
 	}
 }
-
-// SessionTopic is the topic of one bot session's event stream.
-func SessionTopic(endpointID int64, sessionID string) string {
-	return "session:" + strconv.FormatInt(endpointID, 10) + ":" + sessionID
-}
-
-// ConversationsTopic is signalled on every change to any conversation (the console list).
-const ConversationsTopic = "conversations"
-
-// APICallsTopic is signalled when Genesys calls are recorded (the console's API log).
-const APICallsTopic = "apicalls"
-
-// ConversationTopic is signalled on every change to one conversation.
-func ConversationTopic(id int64) string { return "conversation:" + strconv.FormatInt(id, 10) }

@@ -1,4 +1,4 @@
-package relay
+package store
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"handover/live"
 	"handover/secret"
 )
 
@@ -27,7 +28,7 @@ type PostgresFanout struct {
 	url      string
 	instance string
 	log      *slog.Logger
-	queue    chan Signal
+	queue    chan live.Signal
 	dropped  atomic.Int64
 }
 
@@ -44,7 +45,7 @@ func NewPostgresFanout(databaseURL string, logger *slog.Logger) *PostgresFanout 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &PostgresFanout{url: databaseURL, instance: secret.NewToken(8), log: logger, queue: make(chan Signal, fanoutQueue)}
+	return &PostgresFanout{url: databaseURL, instance: secret.NewToken(8), log: logger, queue: make(chan live.Signal, fanoutQueue)}
 }
 
 // Instance is the id this instance's notifications carry.
@@ -54,7 +55,7 @@ func (f *PostgresFanout) Instance() string { return f.instance }
 func (f *PostgresFanout) Dropped() int64 { return f.dropped.Load() }
 
 // Publish queues the signal for the other instances without waiting.
-func (f *PostgresFanout) Publish(s Signal) {
+func (f *PostgresFanout) Publish(s live.Signal) {
 	select {
 	case f.queue <- s:
 	default:
@@ -76,7 +77,7 @@ type wireSignal struct {
 }
 
 // Run sends this instance's signals and delivers the others' until ctx ends.
-func (f *PostgresFanout) Run(ctx context.Context, deliver func(Signal)) error {
+func (f *PostgresFanout) Run(ctx context.Context, deliver func(live.Signal)) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.sendLoop(ctx) })
 	f.listenLoop(ctx, deliver)
@@ -84,7 +85,7 @@ func (f *PostgresFanout) Run(ctx context.Context, deliver func(Signal)) error {
 	return nil
 }
 
-func (f *PostgresFanout) listenLoop(ctx context.Context, deliver func(Signal)) {
+func (f *PostgresFanout) listenLoop(ctx context.Context, deliver func(live.Signal)) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		started := time.Now()
@@ -96,13 +97,13 @@ func (f *PostgresFanout) listenLoop(ctx context.Context, deliver func(Signal)) {
 			backoff = 100 * time.Millisecond
 		}
 		f.log.WarnContext(ctx, "event fan-out: listening connection lost; reconnecting", slog.Duration("in", backoff), slog.Any("error", err))
-		sleep(ctx, backoff)
+		sleepCtx(ctx, backoff)
 		backoff = min(backoff*2, 10*time.Second)
 	}
 }
 
 // listen holds one LISTEN connection until it fails or ctx ends.
-func (f *PostgresFanout) listen(ctx context.Context, deliver func(Signal)) error {
+func (f *PostgresFanout) listen(ctx context.Context, deliver func(live.Signal)) error {
 	conn, err := pgx.Connect(ctx, f.url)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -114,7 +115,7 @@ func (f *PostgresFanout) listen(ctx context.Context, deliver func(Signal)) error
 	// Whatever was published while nobody listened is lost: every local
 	// subscriber re-reads (on the first connect too, for what fell between
 	// a subscription and this LISTEN).
-	deliver(Signal{Topic: AllTopics, Kind: "changed"})
+	deliver(live.Signal{Topic: live.AllTopics, Kind: live.Changed})
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -129,7 +130,7 @@ func (f *PostgresFanout) listen(ctx context.Context, deliver func(Signal)) error
 			continue
 		}
 		for _, s := range msg.Signals {
-			deliver(Signal{Topic: s.Topic, Kind: s.Kind, From: s.From, Duration: s.Duration})
+			deliver(live.Signal{Topic: live.Topic(s.Topic), Kind: live.Kind(s.Kind), From: s.From, Duration: s.Duration})
 		}
 	}
 }
@@ -145,13 +146,13 @@ func (f *PostgresFanout) sendLoop(ctx context.Context) {
 	}()
 	backoff := 100 * time.Millisecond
 	for {
-		var first Signal
+		var first live.Signal
 		select {
 		case <-ctx.Done():
 			return
 		case first = <-f.queue:
 		}
-		batch := []Signal{first}
+		batch := []live.Signal{first}
 	drain:
 		for len(batch) < 256 {
 			select {
@@ -171,7 +172,7 @@ func (f *PostgresFanout) sendLoop(ctx context.Context) {
 							return
 						}
 						f.log.WarnContext(ctx, "event fan-out: cannot connect to send", slog.Any("error", err))
-						sleep(ctx, backoff)
+						sleepCtx(ctx, backoff)
 						backoff = min(backoff*2, 10*time.Second)
 						if attempt < 3 {
 							continue
@@ -199,8 +200,8 @@ func (f *PostgresFanout) sendLoop(ctx context.Context) {
 }
 
 // payloads encodes a batch as notifications under the payload limit.
-func (f *PostgresFanout) payloads(batch []Signal) []string {
-	seen := map[string]bool{}
+func (f *PostgresFanout) payloads(batch []live.Signal) []string {
+	seen := map[live.Topic]bool{}
 	var out []string
 	msg := fanoutMessage{Instance: f.instance}
 	size := 64
@@ -212,13 +213,13 @@ func (f *PostgresFanout) payloads(batch []Signal) []string {
 		msg.Signals, size = nil, 64
 	}
 	for _, s := range batch {
-		if s.Kind == "changed" {
+		if s.Kind == live.Changed {
 			if seen[s.Topic] {
 				continue
 			}
 			seen[s.Topic] = true
 		}
-		w := wireSignal{Topic: s.Topic, Kind: s.Kind, From: s.From, Duration: s.Duration}
+		w := wireSignal{Topic: string(s.Topic), Kind: string(s.Kind), From: s.From, Duration: s.Duration}
 		encoded, _ := json.Marshal(w)
 		n := len(encoded) + 1
 		if n > maxNotifyPayload {
@@ -232,4 +233,13 @@ func (f *PostgresFanout) payloads(batch []Signal) []string {
 	}
 	flush()
 	return out
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }

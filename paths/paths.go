@@ -1,0 +1,67 @@
+// Package paths names every URL path Handover serves. web/routes.go mounts
+// them; handlers and views build links with them; nobody else spells them.
+// Parameters are written as fiber writes them (:id).
+package paths
+
+const (
+	// Probes and metrics.
+	Healthz = "/healthz"
+	Readyz  = "/readyz"
+	Metrics = "/metrics"
+
+	// Sign-in.
+	Login  = "/login"
+	Logout = "/logout"
+
+	// The console.
+	Dashboard          = "/"
+	DashboardCards     = "/dashboard/cards"
+	ConsoleEvents      = "/console/events"
+	Conversations      = "/conversations"
+	Conversation       = "/conversations/:id"
+	Webhooks           = "/webhooks"
+	Webhook            = "/webhooks/:id"
+	WebhookReplay      = "/webhooks/:id/replay"
+	APICalls           = "/api-calls"
+	Endpoints          = "/endpoints"
+	EndpointNew        = "/endpoints/new"
+	EndpointProvider   = "/endpoints/provider"
+	Endpoint           = "/endpoints/:id"
+	EndpointDelete     = "/endpoints/:id/delete"
+	EndpointCopilotURL = "/endpoints/:id/copilot-url"
+	EndpointPreflight  = "/endpoints/:id/preflight"
+	Settings           = "/settings"
+	Organisations      = "/settings/organisations"
+	Account            = "/settings/account"
+	AccountPassword    = "/settings/account/password"
+	SignOutEverywhere  = "/settings/account/sign-out-everywhere"
+	APIKeys            = "/apikeys"
+	APIKeyRevoke       = "/apikeys/:id/revoke"
+
+	// The JSON admin API.
+	APIEndpoints = "/api/v1/admin/endpoints"
+	APIEndpoint  = "/api/v1/admin/endpoints/:id"
+
+	// What Genesys calls: the Open Messaging webhook (the URL admins paste
+	// into the integration) and Process Automation events.
+	GenesysWebhook = "/handover/genesysCloudOM"
+	GenesysEvents  = GenesysWebhook + "/events"
+
+	// The fake Genesys Cloud and its agent desk, when HANDOVER_SANDBOX is on.
+	Sandbox     = "/sandbox/genesys"
+	SandboxDesk = Sandbox + "/desk"
+
+	// Public pages: the agents' Copilot workspace and the demo web chat.
+	Copilot = "/copilot"
+	Chat    = "/chat/:token"
+
+	// Static files.
+	Static = "/static"
+
+	// The bot API under each endpoint's Config URL (/<token>).
+	BotMessage  = "/:token"
+	BotHandover = "/:token/handover"
+	BotTyping   = "/:token/sessions/:session/typing"
+	BotEnd      = "/:token/sessions/:session/end"
+	BotEvents   = "/:token/sessions/:session/events"
+)
