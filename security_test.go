@@ -20,6 +20,7 @@ import (
 	"handover/config"
 	"handover/genesys"
 	"handover/logging"
+	"handover/paths"
 	"handover/store"
 )
 
@@ -375,7 +376,7 @@ func (f *fullServer) createEndpoint(t *testing.T) createdEndpoint {
 	f.srv.sandbox.AddQueue(secQueueID, "Security")
 	f.srv.sandbox.AddIntegration(deployment, f.srv.localURL+"/handover/genesysCloudOM", secWebhookSecret)
 	body, _ := json.Marshal(map[string]any{
-		"name": "Security", "host": f.srv.localURL + sandboxPath, "deploymentName": deployment, "queueId": secQueueID,
+		"name": "Security", "host": f.srv.localURL + paths.Sandbox, "deploymentName": deployment, "queueId": secQueueID,
 		"webhookSecret": secWebhookSecret, "clientId": clientID, "clientSecret": secClientSecret, "relayTyping": true,
 	})
 	status, answer := f.api(http.MethodPost, "/api/v1/admin/endpoints", body)
@@ -503,7 +504,7 @@ func TestNoSecretShowsInAnyPageLogLineOrWebhookLogRow(t *testing.T) {
 	}
 	pages := 0
 	for _, r := range f.routeTable() {
-		if r.method != http.MethodGet || isStream(r.template) || strings.HasPrefix(r.template, sandboxPath) {
+		if r.method != http.MethodGet || isStream(r.template) || strings.HasPrefix(r.template, paths.Sandbox) {
 			continue
 		}
 		path := fill(r.template, idsFor(r.template))

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -16,9 +15,9 @@ import (
 	"handover/config"
 	"handover/genesys"
 	"handover/genesys/sandbox"
-	"handover/handlers"
 	"handover/live"
 	"handover/metrics"
+	"handover/paths"
 	"handover/relay"
 	"handover/secret"
 	"handover/store"
@@ -120,7 +119,7 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger, tune
 	// The demo's sandbox plays Genesys as it is (docs/genesys.md §RealGenesys):
 	// a flow greets the customer before any agent, webhooks name the
 	// integration rather than the agent, and receipts follow one another.
-	sandboxCfg := sandbox.Config{PublicBaseURL: s.localURL + sandboxPath, Logger: logger, FlowGreeting: sandboxGreeting,
+	sandboxCfg := sandbox.Config{PublicBaseURL: s.localURL + paths.Sandbox, Logger: logger, FlowGreeting: sandboxGreeting,
 		NicknameIsIntegrationName: true, ReceiptSequence: []string{genesys.ReceiptSent, genesys.ReceiptDelivered}}
 	if tune != nil && tune.timings != nil {
 		tune.timings(&relayCfg, &sandboxCfg)
@@ -147,25 +146,16 @@ func (s *server) closeListeners() {
 	}
 }
 
-// serveMetrics serves /metrics on HANDOVER_METRICS_ADDR (with the token
-// when one is set) until shut down.
-func (s *server) serveMetrics() *http.Server {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.MetricsToken != "" && !handlers.BearerMatches(r.Header.Get("Authorization"), s.cfg.MetricsToken) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
-			http.Error(w, "Send Authorization: Bearer <HANDOVER_METRICS_TOKEN>.", http.StatusUnauthorized)
-			return
-		}
-		s.metrics.Handler().ServeHTTP(w, r)
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+// serveMetrics serves the metrics app (web.NewMetrics) on
+// HANDOVER_METRICS_ADDR until shut down.
+func (s *server) serveMetrics() *fiber.App {
+	app := web.NewMetrics(web.Deps{Config: s.cfg, Logger: s.log, Metrics: s.metrics.Handler()})
 	go func() {
-		if err := srv.Serve(s.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := app.Listener(s.metricsListener); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("metrics server stopped", slog.Any("error", err))
 		}
 	}()
-	return srv
+	return app
 }
 
 // serve runs until ctx ends, then shuts down in order: event streams first
@@ -185,7 +175,7 @@ func (s *server) serve(ctx context.Context) error {
 			s.log.Error("event fan-out stopped", slog.Any("error", err))
 		}
 	})
-	var metricsServer *http.Server
+	var metricsServer *fiber.App
 	if s.metricsListener != nil {
 		metricsServer = s.serveMetrics()
 	}
@@ -203,7 +193,7 @@ func (s *server) serve(ctx context.Context) error {
 	attrs := []any{slog.String("console", s.cfg.PublicURL+"/"), slog.String("listen", s.listener.Addr().String()), slog.String("database", string(s.store.Dialect())),
 		slog.Int("max_connections", s.maxConnections), slog.Int("file_handle_limit", s.fileHandles)}
 	if s.sandbox != nil {
-		attrs = append(attrs, slog.String("sandbox_agent_desk", s.cfg.PublicURL+sandboxPath+"/desk"))
+		attrs = append(attrs, slog.String("sandbox_agent_desk", s.cfg.PublicURL+paths.SandboxDesk))
 	}
 	s.log.Info("Handover is running", attrs...)
 
@@ -221,7 +211,7 @@ func (s *server) serve(ctx context.Context) error {
 		err = fmt.Errorf("shut down: %w", shutdownErr)
 	}
 	if metricsServer != nil {
-		metricsServer.Shutdown(shutdownCtx)
+		metricsServer.ShutdownWithContext(shutdownCtx)
 	}
 	stopRelay()
 	workers.Wait()
@@ -234,9 +224,6 @@ func (s *server) serve(ctx context.Context) error {
 // sandboxGreeting is what the sandbox's inbound message flow says before
 // Transfer to ACD, as the setup assistant suggests.
 const sandboxGreeting = "Connecting you with an agent. Please wait…"
-
-// sandboxPath is where the Genesys sandbox is mounted.
-const sandboxPath = "/sandbox/genesys"
 
 // Sandbox set-up: one OAuth client, one queue and one Open Messaging
 // integration whose webhook points back at this process.
@@ -268,7 +255,7 @@ func (s *server) seedSandbox(ctx context.Context) error {
 	if e == nil {
 		e = &store.Endpoint{
 			OrganisationID: org.ID, Name: sandboxEndpointName, URLToken: secret.NewToken(32), Provider: store.ProviderGenesysCloudOM,
-			Host: s.localURL + sandboxPath, DeploymentName: sandboxDeployment, QueueID: sandboxQueueID,
+			Host: s.localURL + paths.Sandbox, DeploymentName: sandboxDeployment, QueueID: sandboxQueueID,
 			ClientID: sandboxClientID, ClientSecret: secret.NewToken(24), WebhookSecret: secret.NewToken(24),
 			SendProfile: true, DefaultLanguage: "english", DefaultSkills: []string{"support"}, DefaultPriority: 5,
 			DefaultCustomAttributes: map[string]string{"source": "handover-demo"}, RelayTyping: true,
@@ -277,16 +264,16 @@ func (s *server) seedSandbox(ctx context.Context) error {
 			return fmt.Errorf("create the Sandbox endpoint: %w", err)
 		}
 		s.log.Info("created the Sandbox endpoint", slog.String("config_url", s.cfg.PublicURL+"/"+e.URLToken))
-	} else if e.Host != s.localURL+sandboxPath {
+	} else if e.Host != s.localURL+paths.Sandbox {
 		// The listen address changed since the endpoint was made.
-		e.Host = s.localURL + sandboxPath
+		e.Host = s.localURL + paths.Sandbox
 		if err := s.store.UpdateEndpoint(ctx, e); err != nil {
 			return err
 		}
 	}
 	s.sandbox.AddClient(e.ClientID, e.ClientSecret)
 	s.sandbox.AddQueue(e.QueueID, "Support")
-	integration := s.sandbox.AddIntegration(e.DeploymentName, s.localURL+"/handover/genesysCloudOM", e.WebhookSecret)
+	integration := s.sandbox.AddIntegration(e.DeploymentName, s.localURL+paths.GenesysWebhook, e.WebhookSecret)
 	if err := s.store.SetEndpointIntegration(ctx, e.ID, integration.ID, ""); err != nil {
 		return err
 	}

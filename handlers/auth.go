@@ -155,12 +155,12 @@ func (a *Auth) RequireAPIKey(c *fiber.Ctx) error {
 	key, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	if !ok || strings.TrimSpace(key) == "" {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="handover"`)
-		return jsonError(c, fiber.StatusUnauthorized, "unauthorized", "Send an admin API key as Authorization: Bearer <key>.", nil)
+		return &Refusal{Status: fiber.StatusUnauthorized, Code: "unauthorized", Message: "Send an admin API key as Authorization: Bearer <key>."}
 	}
 	if _, err := a.Store.APIKeyByHash(c.UserContext(), secret.HashToken(strings.TrimSpace(key))); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="handover", error="invalid_token"`)
-			return jsonError(c, fiber.StatusUnauthorized, "unauthorized", "The API key is unknown or revoked.", nil)
+			return &Refusal{Status: fiber.StatusUnauthorized, Code: "unauthorized", Message: "The API key is unknown or revoked."}
 		}
 		return err
 	}

@@ -347,7 +347,7 @@ func stringMap(in map[string]any) (map[string]string, error) {
 }
 
 func botError(status int, code, message string) error {
-	return &relay.Error{Status: status, Code: code, Message: message}
+	return &Refusal{Status: status, Code: code, Message: message}
 }
 
 func cmpDuration(d, fallback time.Duration) time.Duration {

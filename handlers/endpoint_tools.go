@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"handover/paths"
 	"handover/relay"
 	"handover/secret"
 	"handover/store"
@@ -51,7 +52,7 @@ var RequiredPermissions = []string{
 	"messaging:supportedContent:view",
 }
 
-func (h *EndpointTools) webhookURL() string { return h.PublicURL + "/handover/genesysCloudOM" }
+func (h *EndpointTools) webhookURL() string { return h.PublicURL + paths.GenesysWebhook }
 
 // sections builds the tool sections of endpoint e's page.
 func (h *EndpointTools) sections(c *fiber.Ctx, e store.Endpoint) (*views.EndpointTools, error) {

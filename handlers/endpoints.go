@@ -12,6 +12,7 @@ import (
 
 	"handover/config"
 	"handover/genesys"
+	"handover/paths"
 	"handover/relay"
 	"handover/secret"
 	"handover/store"
@@ -178,7 +179,7 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 	}
 	if e.ID != 0 {
 		props.ConfigURL = h.configURL(e)
-		props.WebhookURL = h.PublicURL + "/handover/genesysCloudOM"
+		props.WebhookURL = h.PublicURL + paths.GenesysWebhook
 		props.HostWarning = genesys.Host(e.Host).Warning()
 		props.IntegrationID, props.IntegrationError = e.IntegrationID, e.IntegrationError
 		if e.ClockSkewAt != nil && e.ClockSkewMS != 0 && time.Since(*e.ClockSkewAt) < 24*time.Hour {

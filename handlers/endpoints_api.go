@@ -117,7 +117,7 @@ func (h *Endpoints) APIGet(c *fiber.Ctx) error {
 func (h *Endpoints) APICreate(c *fiber.Ctx) error {
 	req, err := decodeEndpointRequest(c.Body())
 	if err != nil {
-		return jsonError(c, fiber.StatusBadRequest, "bad_request", err.Error(), nil)
+		return &Refusal{Status: fiber.StatusBadRequest, Code: "bad_request", Message: err.Error()}
 	}
 	// A script that sends Genesys settings means the Genesys provider.
 	if req.HandoverProvider == nil && (req.Host != nil || req.DeploymentName != nil || req.QueueID != nil || req.ClientID != nil) {
@@ -144,7 +144,7 @@ func (h *Endpoints) APIUpdate(c *fiber.Ctx) error {
 	}
 	req, err := decodeEndpointRequest(c.Body())
 	if err != nil {
-		return jsonError(c, fiber.StatusBadRequest, "bad_request", err.Error(), nil)
+		return &Refusal{Status: fiber.StatusBadRequest, Code: "bad_request", Message: err.Error()}
 	}
 	if err := h.apiSave(c, req, &e, h.Store.UpdateEndpoint); err != nil {
 		return err

@@ -84,14 +84,68 @@ type apiErrorBody struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 }
 
+// jsonError writes the JSON error shape; only ErrorHandler calls it.
 func jsonError(c *fiber.Ctx, status int, code, message string, fields map[string]string) error {
 	c.Vary("HX-Request")
 	return c.Status(status).JSON(apiError{Error: apiErrorBody{Code: code, Message: message, Fields: fields}})
 }
 
-// ErrorHandler is the one place where an error becomes a response: 404 for
-// store.ErrNotFound, 422 for validation, fiber's own status for *fiber.Error,
-// and 500 with the request id for everything else (logged, never shown).
+// Refusal is a request a handler refuses with a status and a code of its
+// own (a bot or API client's mistake). Like every error of the bot API, the
+// webhook and the admin API it is answered as JSON.
+type Refusal struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Refusal) Error() string { return e.Message }
+
+// WebhookRefused is a webhook logged with a verdict other than valid.
+type WebhookRefused struct {
+	Verdict string // store.Verdict…
+	Detail  string
+}
+
+func (e *WebhookRefused) Error() string { return "webhook refused: " + e.Verdict + ": " + e.Detail }
+
+// relayStatus is how each kind of request the relay refuses is answered.
+var relayStatus = []struct {
+	kind   error
+	status int
+}{
+	{relay.ErrInvalidInput, fiber.StatusBadRequest},
+	{relay.ErrAlreadyInHandover, fiber.StatusConflict},
+	{relay.ErrNoProvider, fiber.StatusConflict},
+	{relay.ErrTooLong, fiber.StatusRequestEntityTooLarge},
+	{relay.ErrGenesysSettings, fiber.StatusUnprocessableEntity},
+}
+
+// WebhookStatus is how a webhook of each verdict is answered: 200 for one
+// that is correctly signed (valid, or stale and not applied: Genesys counts
+// any other answer as a failed delivery), 400 for a body that is no webhook,
+// 413 and 408 for one refused unread, and 401 for a signature that does not
+// verify.
+func WebhookStatus(verdict string) int {
+	switch verdict {
+	case store.VerdictValid, store.VerdictStale:
+		return fiber.StatusOK
+	case store.VerdictMalformed:
+		return fiber.StatusBadRequest
+	case store.VerdictTooLarge:
+		return fiber.StatusRequestEntityTooLarge
+	case store.VerdictTimeout:
+		return fiber.StatusRequestTimeout
+	}
+	return fiber.StatusUnauthorized
+}
+
+// ErrorHandler is the one place where an error becomes a response, for
+// pages, fragments and JSON alike: the relay's refusals by their kind
+// (relayStatus), a refused webhook by its verdict (WebhookStatus), a
+// handler's Refusal by its status, 404 for store.ErrNotFound, 422 for
+// validation, fiber's own status for *fiber.Error, and 500 with the request
+// id for everything else (logged, never shown).
 func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		requestID, _ := c.Locals("requestid").(string)
@@ -101,10 +155,23 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 			fiberErr   *fiber.Error
 			validation *ValidationError
 			refused    *relay.Error
+			refusal    *Refusal
+			webhook    *WebhookRefused
 		)
 		switch {
+		case errors.As(err, &refusal):
+			return jsonError(c, refusal.Status, refusal.Code, refusal.Message, nil)
+		case errors.As(err, &webhook):
+			return jsonError(c, WebhookStatus(webhook.Verdict), webhook.Verdict, webhook.Detail, nil)
 		case errors.As(err, &refused):
-			return jsonError(c, refused.Status, refused.Code, refused.Message, nil)
+			status := fiber.StatusBadRequest
+			for _, k := range relayStatus {
+				if errors.Is(refused, k.kind) {
+					status = k.status
+					break
+				}
+			}
+			return jsonError(c, status, refused.Code, refused.Message, nil)
 		case errors.Is(err, relay.ErrNotInHandover):
 			return jsonError(c, fiber.StatusConflict, "not_in_handover", "This session is not in handover.", nil)
 		case errors.Is(err, relay.ErrReplayTruncated):

@@ -14,17 +14,21 @@ import (
 type Metrics struct {
 	Token   string
 	Handler http.Handler // nil: metrics are not served here
+	// WithoutToken serves metrics to anyone when no token is set: the
+	// metrics listener (HANDOVER_METRICS_ADDR), which only the scraper reaches.
+	WithoutToken bool
 }
 
 // Serve answers GET /metrics: 404 when metrics are not served here (no
-// token, or HANDOVER_METRICS_ADDR), 401 without the token.
+// token on the main listener, or HANDOVER_METRICS_ADDR), 401 without the
+// token when one is set.
 func (h *Metrics) Serve(c *fiber.Ctx) error {
-	if h.Handler == nil || h.Token == "" {
+	if h.Handler == nil || (h.Token == "" && !h.WithoutToken) {
 		return fiber.ErrNotFound
 	}
-	if !BearerMatches(c.Get(fiber.HeaderAuthorization), h.Token) {
+	if h.Token != "" && !BearerMatches(c.Get(fiber.HeaderAuthorization), h.Token) {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
-		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Error: apiErrorBody{Code: "unauthorized", Message: "Send Authorization: Bearer <HANDOVER_METRICS_TOKEN>."}})
+		return &Refusal{Status: fiber.StatusUnauthorized, Code: "unauthorized", Message: "Send Authorization: Bearer <HANDOVER_METRICS_TOKEN>."}
 	}
 	return adaptor.HTTPHandler(h.Handler)(c)
 }

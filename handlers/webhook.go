@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"handover/genesys"
+	"handover/paths"
 	"handover/relay"
 	"handover/store"
 )
@@ -38,8 +39,8 @@ func (h *Webhook) Receive(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if res.Status != fiber.StatusOK {
-		return jsonError(c, res.Status, res.Verdict, res.Detail, nil)
+	if WebhookStatus(res.Verdict) != fiber.StatusOK {
+		return &WebhookRefused{Verdict: res.Verdict, Detail: res.Detail}
 	}
 	return c.JSON(fiber.Map{"status": "accepted", "id": res.LogID})
 }
@@ -50,18 +51,18 @@ func (h *Webhook) Receive(c *fiber.Ctx) error {
 func (h *Webhook) Trigger(c *fiber.Ctx) error {
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	if !ok || token == "" {
-		return jsonError(c, fiber.StatusUnauthorized, "unauthorized", "Send the endpoint's URL token as Authorization: Bearer <token>.", nil)
+		return &Refusal{Status: fiber.StatusUnauthorized, Code: "unauthorized", Message: "Send the endpoint's URL token as Authorization: Bearer <token>."}
 	}
 	e, err := h.Store.EndpointByToken(c.UserContext(), strings.TrimSpace(token))
 	if errors.Is(err, store.ErrNotFound) {
-		return jsonError(c, fiber.StatusUnauthorized, "unauthorized", "No endpoint has this URL token.", nil)
+		return &Refusal{Status: fiber.StatusUnauthorized, Code: "unauthorized", Message: "No endpoint has this URL token."}
 	}
 	if err != nil {
 		return err
 	}
 	ev, err := relay.ParseTriggerEvent(c.Body())
 	if err != nil {
-		return jsonError(c, fiber.StatusBadRequest, "invalid_event", err.Error(), nil)
+		return &Refusal{Status: fiber.StatusBadRequest, Code: "invalid_event", Message: err.Error()}
 	}
 	conv, err := h.Relay.HandleTrigger(c.UserContext(), e, ev)
 	if err != nil {
@@ -69,9 +70,6 @@ func (h *Webhook) Trigger(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"conversationId": conv.ID, "state": conv.State})
 }
-
-// WebhookPath is the Open Messaging webhook's URL path.
-const WebhookPath = "/handover/genesysCloudOM"
 
 // ErrorHandler wraps the app's error handler so that a webhook request fiber
 // refuses before Receive runs still gets its row in the webhook log: a body
@@ -81,7 +79,7 @@ const WebhookPath = "/handover/genesysCloudOM"
 func (h *Webhook) ErrorHandler(next fiber.ErrorHandler, bodyLimit int) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		var fiberErr *fiber.Error
-		if c.Path() != WebhookPath || c.Method() != fiber.MethodPost || !errors.As(err, &fiberErr) {
+		if c.Path() != paths.GenesysWebhook || c.Method() != fiber.MethodPost || !errors.As(err, &fiberErr) {
 			return next(c, err)
 		}
 		var verdict, detail string
@@ -103,6 +101,6 @@ func (h *Webhook) ErrorHandler(next fiber.ErrorHandler, bodyLimit int) fiber.Err
 			fiberErr.Code, verdict, detail); logErr != nil {
 			return next(c, logErr)
 		}
-		return jsonError(c, fiberErr.Code, verdict, detail, nil)
+		return next(c, &WebhookRefused{Verdict: verdict, Detail: detail})
 	}
 }

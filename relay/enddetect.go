@@ -354,7 +354,7 @@ func (r *Relay) HandleTrigger(ctx context.Context, e store.Endpoint, ev TriggerE
 	case "customer.end":
 		conv, err = r.end(ctx, conv, store.StateEnded, customerLegReason(ev.DisconnectType), nil)
 	default:
-		return conv, &Error{Status: 400, Code: "unknown_event", Message: fmt.Sprintf("Unknown event %q; use customer.end, user.end, acw or user.start.", ev.Event)}
+		return conv, &Error{Kind: ErrInvalidInput, Code: "unknown_event", Field: "event", Message: fmt.Sprintf("Unknown event %q; use customer.end, user.end, acw or user.start.", ev.Event)}
 	}
 	if err != nil {
 		return conv, err

@@ -19,17 +19,47 @@ import (
 	"handover/store"
 )
 
-// Error is a request the relay refuses, with the HTTP status and words for the bot.
+// What is wrong with a request the relay refuses. An *Error wraps one of
+// them; the web layer decides how each is answered.
+var (
+	// ErrInvalidInput: the request itself is wrong (a missing id, a NUL
+	// character, an unknown event); Error.Field names the field when one is.
+	ErrInvalidInput = errors.New("invalid input")
+	// ErrTooLong: a value is longer than Genesys accepts.
+	ErrTooLong = errors.New("value too long for Genesys")
+	// ErrAlreadyInHandover: the session has an open handover already.
+	ErrAlreadyInHandover = errors.New("session already in handover")
+	// ErrNoProvider: the endpoint hands over to nobody.
+	ErrNoProvider = errors.New("endpoint has no handover provider")
+	// ErrGenesysSettings: the endpoint's Genesys settings cannot take the
+	// request (the deployment does not resolve, an attachment type the
+	// integration's content profile refuses).
+	ErrGenesysSettings = errors.New("refused by the endpoint's Genesys settings")
+)
+
+// Error is a request the relay refuses: what is wrong (Kind, one of the
+// Err… above), a code and words for the bot, and the field at fault.
 type Error struct {
-	Status  int
+	Kind    error
 	Code    string
+	Field   string // the input field at fault; "" when it is no one field
 	Message string
 }
 
 func (e *Error) Error() string { return e.Message }
 
-func refuse(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+// Unwrap lets errors.Is(err, ErrAlreadyInHandover) and the like see the kind.
+func (e *Error) Unwrap() error { return e.Kind }
+
+func refuse(kind error, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// refuseField refuses one input field.
+func refuseField(field, code, format string, args ...any) *Error {
+	e := refuse(ErrInvalidInput, code, format, args...)
+	e.Field = field
+	return e
 }
 
 // HandoverRequest is what a bot sends to hand a session over.
@@ -96,14 +126,14 @@ func AttributeName(e store.Endpoint, key string) string {
 func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req HandoverRequest) (store.Conversation, error) {
 	r.obs.HandoverRequested()
 	if e.Provider != store.ProviderGenesysCloudOM {
-		return store.Conversation{}, refuse(409, "no_provider", "Endpoint %q has no handover provider configured.", e.Name)
+		return store.Conversation{}, refuse(ErrNoProvider, "no_provider", "Endpoint %q has no handover provider configured.", e.Name)
 	}
 	if err := checkIDs(req.UserID, req.SessionID); err != nil {
 		return store.Conversation{}, err
 	}
 	for k, v := range req.CustomAttributes {
 		if strings.TrimSpace(k) == "" {
-			return store.Conversation{}, refuse(400, "invalid_custom_attributes", "Custom attribute names must not be empty.")
+			return store.Conversation{}, refuseField("customAttributes", "invalid_custom_attributes", "Custom attribute names must not be empty.")
 		}
 		if err := refuseNUL("customAttributes."+k, k+v); err != nil {
 			return store.Conversation{}, err
@@ -119,7 +149,7 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 	// handover is accepted and the outbox resolves it later.
 	if e.IntegrationID == "" {
 		if _, err := r.integrationID(ctx, e, false); err != nil && !genesys.IsRetryable(err) {
-			return store.Conversation{}, refuse(422, "deployment_not_found", "The endpoint's Genesys settings do not work: %v", err)
+			return store.Conversation{}, refuse(ErrGenesysSettings, "deployment_not_found", "The endpoint's Genesys settings do not work: %v", err)
 		}
 	}
 
@@ -156,7 +186,7 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 	err := r.store.InTx(ctx, func(tx *store.Store) error {
 		if err := tx.CreateConversation(ctx, &conv); err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				return refuse(409, "already_in_handover", "Session %q is already handed over; end it before starting another handover.", req.SessionID)
+				return refuse(ErrAlreadyInHandover, "already_in_handover", "Session %q is already handed over; end it before starting another handover.", req.SessionID)
 			}
 			return err
 		}
@@ -234,7 +264,7 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 		return store.Message{}, err
 	}
 	if !utf8.ValidString(m.Text) {
-		return store.Message{}, refuse(400, "invalid_text", "The text is not valid UTF-8.")
+		return store.Message{}, refuseField("text", "invalid_text", "The text is not valid UTF-8.")
 	}
 	if err := refuseNUL("text", m.Text); err != nil {
 		return store.Message{}, err
@@ -245,10 +275,12 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 		}
 	}
 	if n := utf8.RuneCountInString(m.Text); n > genesys.MaxTextRunes {
-		return store.Message{}, refuse(413, "text_too_long", "The text has %d characters; Genesys accepts at most %d in one message.", n, genesys.MaxTextRunes)
+		tooLong := refuse(ErrTooLong, "text_too_long", "The text has %d characters; Genesys accepts at most %d in one message.", n, genesys.MaxTextRunes)
+		tooLong.Field = "text"
+		return store.Message{}, tooLong
 	}
 	if strings.TrimSpace(m.Text) == "" && len(m.Attachments) == 0 && m.QuickReply == nil {
-		return store.Message{}, refuse(400, "empty_message", "Send text, attachments or a quick reply.")
+		return store.Message{}, refuseField("text", "empty_message", "Send text, attachments or a quick reply.")
 	}
 	if err := r.checkAttachments(ctx, e, m.Attachments); err != nil {
 		return store.Message{}, err
@@ -451,13 +483,13 @@ func transcriptText(entries []TranscriptEntry) string {
 func checkIDs(userID, sessionID string) error {
 	switch {
 	case strings.TrimSpace(sessionID) == "":
-		return refuse(400, "missing_session_id", "sessionId is required.")
+		return refuseField("sessionId", "missing_session_id", "sessionId is required.")
 	case strings.TrimSpace(userID) == "":
-		return refuse(400, "missing_user_id", "userId is required.")
+		return refuseField("userId", "missing_user_id", "userId is required.")
 	case len(sessionID) > 200 || len(userID) > 200:
-		return refuse(400, "id_too_long", "userId and sessionId may have at most 200 characters.")
+		return refuseField("sessionId", "id_too_long", "userId and sessionId may have at most 200 characters.")
 	case !utf8.ValidString(sessionID) || !utf8.ValidString(userID):
-		return refuse(400, "invalid_id", "userId and sessionId must be valid UTF-8.")
+		return refuseField("sessionId", "invalid_id", "userId and sessionId must be valid UTF-8.")
 	}
 	if err := refuseNUL("userId", userID); err != nil {
 		return err
@@ -469,7 +501,7 @@ func checkIDs(userID, sessionID string) error {
 // in text, and Genesys would get a string the user never meant to send.
 func refuseNUL(field, value string) error {
 	if strings.ContainsRune(value, 0) {
-		return refuse(400, "nul_character", "%s contains a NUL character (U+0000), which cannot be stored; remove it.", field)
+		return refuseField(field, "nul_character", "%s contains a NUL character (U+0000), which cannot be stored; remove it.", field)
 	}
 	return nil
 }

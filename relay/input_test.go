@@ -44,8 +44,8 @@ func TestTheRelayRefusesNULCharactersItWouldStore(t *testing.T) {
 	}
 	for _, c := range cases {
 		var refused *Error
-		if !errors.As(c.err, &refused) || refused.Status != 400 || refused.Code != "nul_character" || !strings.HasPrefix(refused.Message, c.field) {
-			t.Errorf("%s with U+0000: %v, want a 400 nul_character naming %s", c.name, c.err, c.field)
+		if !errors.As(c.err, &refused) || !errors.Is(c.err, ErrInvalidInput) || !strings.HasPrefix(refused.Field, c.field) || refused.Code != "nul_character" || !strings.HasPrefix(refused.Message, c.field) {
+			t.Errorf("%s with U+0000: %v, want an invalid-input nul_character naming %s", c.name, c.err, c.field)
 		}
 	}
 	if conv, err := s.LatestConversation(ctx, e.ID, "s"); !errors.Is(err, store.ErrNotFound) {

@@ -93,7 +93,7 @@ func (r *Relay) checkAttachments(ctx context.Context, e store.Endpoint, attachme
 			if allowed == "" {
 				allowed = "no attachments at all"
 			}
-			return refuse(422, "attachment_not_allowed", "data.attachments[%d]: the Genesys integration's supported content profile %q does not accept %s from the customer; it accepts %s.",
+			return refuse(ErrGenesysSettings, "attachment_not_allowed", "data.attachments[%d]: the Genesys integration's supported content profile %q does not accept %s from the customer; it accepts %s.",
 				i, profile.Name, mime, allowed)
 		}
 	}

@@ -32,9 +32,9 @@ type IncomingWebhook struct {
 	Source string
 }
 
-// WebhookResult is what to answer Genesys and what was logged.
+// WebhookResult is the verdict on a webhook (store.Verdict…) and what was
+// logged; the web layer decides how each verdict is answered.
 type WebhookResult struct {
-	Status  int
 	Verdict string
 	Detail  string
 	LogID   int64 // 0 when a refused request was counted, not logged
@@ -57,7 +57,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 			logRow, note := r.admitRefused(ctx, in.Source)
 			if !logRow {
 				r.obs.Webhook(verdict)
-				return WebhookResult{Status: status, Verdict: verdict, Detail: detail}, nil
+				return WebhookResult{Verdict: verdict, Detail: detail}, nil
 			}
 			log.VerdictDetail += note
 		}
@@ -92,7 +92,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 			r.queueWebhook(log.ID, customerID)
 		}
 		r.broker.Publish(live.Webhooks, live.Signal{Kind: live.Changed})
-		return WebhookResult{Status: status, Verdict: verdict, Detail: detail, LogID: log.ID}, nil
+		return WebhookResult{Verdict: verdict, Detail: detail, LogID: log.ID}, nil
 	}
 
 	check, err := r.checkWebhook(ctx, in.Body, in.Signature, in.ReceivedAt, r.cfg.WebhookReplayWindow)

@@ -20,7 +20,7 @@ func (r *Relay) RefuseWebhook(ctx context.Context, in IncomingWebhook, status in
 	r.obs.Webhook(verdict)
 	logRow, note := r.admitRefused(ctx, in.Source)
 	if !logRow {
-		return WebhookResult{Status: status, Verdict: verdict, Detail: detail}, nil
+		return WebhookResult{Verdict: verdict, Detail: detail}, nil
 	}
 	now := r.store.Now()
 	log := store.Webhook{
@@ -34,5 +34,5 @@ func (r *Relay) RefuseWebhook(ctx context.Context, in IncomingWebhook, status in
 	}
 	r.log.WarnContext(ctx, "webhook rejected", slog.Int64("webhook_id", log.ID), slog.String("verdict", verdict), slog.String("detail", detail))
 	r.broker.Publish(live.Webhooks, live.Signal{Kind: live.Changed})
-	return WebhookResult{Status: status, Verdict: verdict, Detail: detail, LogID: log.ID}, nil
+	return WebhookResult{Verdict: verdict, Detail: detail, LogID: log.ID}, nil
 }

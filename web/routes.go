@@ -1,12 +1,16 @@
 package web
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"handover/handlers"
+	"handover/paths"
+	"handover/static"
 )
 
 // Sign-in throttling: this many failed attempts per address per window.
@@ -24,9 +28,14 @@ func routes(app *fiber.App, d Deps) {
 	settings := &handlers.Settings{Store: d.Store, Features: d.Config.Features, PublicURL: d.Config.PublicURL, Database: string(d.Store.Dialect())}
 	health := &handlers.Health{Ping: d.Store.Ping}
 
+	// The static files: app.css, app.js, the demo chat's and the vendored
+	// ones. Every route after them refuses a NUL in a query or form field.
+	app.Use(paths.Static, filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
+	app.Use(refuseNUL)
+
 	// Probes for load balancers and container health checks.
-	app.Get("/healthz", health.Live)
-	app.Get("/readyz", health.Ready)
+	app.Get(paths.Healthz, health.Live)
+	app.Get(paths.Readyz, health.Ready)
 
 	// Prometheus metrics, when they are not served on HANDOVER_METRICS_ADDR:
 	// only with Authorization: Bearer <HANDOVER_METRICS_TOKEN>; 404 without a token.
@@ -34,12 +43,12 @@ func routes(app *fiber.App, d Deps) {
 	if d.Config.MetricsAddr == "" {
 		metrics.Handler = d.Metrics
 	}
-	app.Get("/metrics", metrics.Serve)
+	app.Get(paths.Metrics, metrics.Serve)
 
 	// Sign-in. Only failed attempts count towards the limit.
-	app.Get("/login", auth.LoginPage)
+	app.Get(paths.Login, auth.LoginPage)
 	// The counts live in the database, so they hold across instances.
-	app.Post("/login", limiter.New(limiter.Config{
+	app.Post(paths.Login, limiter.New(limiter.Config{
 		Max:                    loginFailuresAllowed,
 		Expiration:             loginFailureWindow,
 		KeyGenerator:           func(c *fiber.Ctx) string { return "login:" + handlers.ClientAddress(c) },
@@ -52,54 +61,54 @@ func routes(app *fiber.App, d Deps) {
 	console := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{auth.RequireAdmin, auth.RequireCSRF, h} }
 	live := &handlers.Live{Broker: d.Broker}
 	dashboard := &handlers.Dashboard{Store: d.Store}
-	app.Get("/", console(dashboard.Page)...)
-	app.Get("/dashboard/cards", console(dashboard.Cards)...)
-	app.Get("/console/events", console(live.Events)...)
+	app.Get(paths.Dashboard, console(dashboard.Page)...)
+	app.Get(paths.DashboardCards, console(dashboard.Cards)...)
+	app.Get(paths.ConsoleEvents, console(live.Events)...)
 	// The live console: conversations with their timelines, the webhook log (with replay) and the Genesys call log.
 	conversations := &handlers.Conversations{Store: d.Store}
 	webhookLog := &handlers.WebhookLog{Store: d.Store, Relay: d.Relay}
 	apiCalls := &handlers.APICalls{Store: d.Store}
-	app.Get("/conversations", console(conversations.List)...)
-	app.Get("/conversations/:id", console(conversations.Show)...)
-	app.Get("/webhooks", console(webhookLog.List)...)
-	app.Get("/webhooks/:id", console(webhookLog.Show)...)
-	app.Post("/webhooks/:id/replay", console(webhookLog.Replay)...)
-	app.Get("/api-calls", console(apiCalls.List)...)
-	app.Post("/logout", console(auth.Logout)...)
-	app.Get("/endpoints", console(endpoints.List)...)
-	app.Get("/endpoints/new", console(endpoints.New)...)
-	app.Get("/endpoints/provider", console(endpoints.ProviderChoice)...)
-	app.Post("/endpoints", console(endpoints.Create)...)
-	app.Get("/endpoints/:id", console(endpoints.Show)...)
-	app.Post("/endpoints/:id", console(endpoints.Update)...)
-	app.Post("/endpoints/:id/delete", console(endpoints.Delete)...)
-	app.Get("/settings", console(settings.Page)...)
-	app.Post("/settings/organisations", console(settings.CreateOrganisation)...)
+	app.Get(paths.Conversations, console(conversations.List)...)
+	app.Get(paths.Conversation, console(conversations.Show)...)
+	app.Get(paths.Webhooks, console(webhookLog.List)...)
+	app.Get(paths.Webhook, console(webhookLog.Show)...)
+	app.Post(paths.WebhookReplay, console(webhookLog.Replay)...)
+	app.Get(paths.APICalls, console(apiCalls.List)...)
+	app.Post(paths.Logout, console(auth.Logout)...)
+	app.Get(paths.Endpoints, console(endpoints.List)...)
+	app.Get(paths.EndpointNew, console(endpoints.New)...)
+	app.Get(paths.EndpointProvider, console(endpoints.ProviderChoice)...)
+	app.Post(paths.Endpoints, console(endpoints.Create)...)
+	app.Get(paths.Endpoint, console(endpoints.Show)...)
+	app.Post(paths.Endpoint, console(endpoints.Update)...)
+	app.Post(paths.EndpointDelete, console(endpoints.Delete)...)
+	app.Get(paths.Settings, console(settings.Page)...)
+	app.Post(paths.Organisations, console(settings.CreateOrganisation)...)
 	// The signed-in admin's own account: password, and signing out everywhere.
-	app.Get("/settings/account", console(auth.AccountPage)...)
-	app.Post("/settings/account/password", console(auth.ChangePassword)...)
-	app.Post("/settings/account/sign-out-everywhere", console(auth.SignOutEverywhere)...)
-	app.Get("/apikeys", console(settings.APIKeys)...)
-	app.Post("/apikeys", console(settings.CreateAPIKey)...)
-	app.Post("/apikeys/:id/revoke", console(settings.RevokeAPIKey)...)
+	app.Get(paths.Account, console(auth.AccountPage)...)
+	app.Post(paths.AccountPassword, console(auth.ChangePassword)...)
+	app.Post(paths.SignOutEverywhere, console(auth.SignOutEverywhere)...)
+	app.Get(paths.APIKeys, console(settings.APIKeys)...)
+	app.Post(paths.APIKeys, console(settings.CreateAPIKey)...)
+	app.Post(paths.APIKeyRevoke, console(settings.RevokeAPIKey)...)
 
 	// The JSON admin API, for automation: Authorization: Bearer <admin API key>.
 	api := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{auth.RequireAPIKey, h} }
-	app.Get("/api/v1/admin/endpoints", api(endpoints.APIList)...)
-	app.Post("/api/v1/admin/endpoints", api(endpoints.APICreate)...)
-	app.Get("/api/v1/admin/endpoints/:id", api(endpoints.APIGet)...)
-	app.Put("/api/v1/admin/endpoints/:id", api(endpoints.APIUpdate)...)
-	app.Delete("/api/v1/admin/endpoints/:id", api(endpoints.APIDelete)...)
+	app.Get(paths.APIEndpoints, api(endpoints.APIList)...)
+	app.Post(paths.APIEndpoints, api(endpoints.APICreate)...)
+	app.Get(paths.APIEndpoint, api(endpoints.APIGet)...)
+	app.Put(paths.APIEndpoint, api(endpoints.APIUpdate)...)
+	app.Delete(paths.APIEndpoint, api(endpoints.APIDelete)...)
 
 	// What Genesys calls: the Open Messaging webhook (the URL admins paste
 	// into the integration) and Process Automation events.
 	webhook := &handlers.Webhook{Relay: d.Relay, Store: d.Store}
-	app.Post("/handover/genesysCloudOM", webhook.Receive)
-	app.Post("/handover/genesysCloudOM/events", webhook.Trigger)
+	app.Post(paths.GenesysWebhook, webhook.Receive)
+	app.Post(paths.GenesysEvents, webhook.Trigger)
 
 	// The Genesys Cloud sandbox: a fake Genesys for demos and tests.
 	if d.Sandbox != nil {
-		d.Sandbox.Register(app.Group(sandboxPath))
+		d.Sandbox.Register(app.Group(paths.Sandbox))
 	}
 
 	// Endpoint tools: the Copilot URLs and the Genesys pre-flight check on each
@@ -107,22 +116,28 @@ func routes(app *fiber.App, d Deps) {
 	// may frame and whose URL token is its only authorisation, and the demo
 	// web chat (public, before the bot API, which would catch them).
 	endpoints.Tools = &handlers.EndpointTools{Store: d.Store, Preflight: d.Relay, PublicURL: d.Config.PublicURL}
-	app.Get("/endpoints/:id/copilot-url", console(endpoints.Tools.CopilotURL)...)
-	app.Post("/endpoints/:id/preflight", console(endpoints.Tools.RunPreflight)...)
+	app.Get(paths.EndpointCopilotURL, console(endpoints.Tools.CopilotURL)...)
+	app.Post(paths.EndpointPreflight, console(endpoints.Tools.RunPreflight)...)
 	copilot := &handlers.Copilot{Store: d.Store}
-	app.Get("/copilot", handlers.FrameableByGenesys, copilot.Workspace)
+	app.Get(paths.Copilot, handlers.FrameableByGenesys, copilot.Workspace)
 	chat := &handlers.Chat{Store: d.Store, PublicURL: d.Config.PublicURL}
-	app.Get("/chat/:token", chat.Page)
+	app.Get(paths.Chat, chat.Page)
 
 	// The bot API under each endpoint's Config URL. Registered last: its
 	// first path segment is the endpoint's token, which matches anything.
 	bot := &handlers.Bot{Store: d.Store, Relay: d.Relay, Broker: d.Broker}
-	app.Post("/:token/handover", bot.Handover)
-	app.Post("/:token/sessions/:session/typing", bot.Typing)
-	app.Post("/:token/sessions/:session/end", bot.End)
-	app.Get("/:token/sessions/:session/events", bot.Events)
-	app.Post("/:token", bot.Message)
+	app.Post(paths.BotHandover, bot.Handover)
+	app.Post(paths.BotTyping, bot.Typing)
+	app.Post(paths.BotEnd, bot.End)
+	app.Get(paths.BotEvents, bot.Events)
+	app.Post(paths.BotMessage, bot.Message)
 }
 
-// sandboxPath is where the Genesys sandbox is mounted.
-const sandboxPath = "/sandbox/genesys"
+// NewMetrics is the app of the metrics listener (HANDOVER_METRICS_ADDR), and
+// its whole URL space: /metrics, behind HANDOVER_METRICS_TOKEN when one is set.
+func NewMetrics(d Deps) *fiber.App {
+	app := fiber.New(fiber.Config{AppName: "Handover metrics", ErrorHandler: handlers.ErrorHandler(d.Logger), ReadTimeout: 10 * time.Second, DisableStartupMessage: true})
+	metrics := &handlers.Metrics{Token: d.Config.MetricsToken, Handler: d.Metrics, WithoutToken: true}
+	app.Get(paths.Metrics, metrics.Serve)
+	return app
+}

@@ -5,10 +5,10 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
@@ -18,8 +18,8 @@ import (
 	"handover/handlers"
 	"handover/live"
 	"handover/logging"
+	"handover/paths"
 	"handover/relay"
-	"handover/static"
 	"handover/store"
 )
 
@@ -87,13 +87,10 @@ func New(d Deps) *fiber.App {
 	}))
 	if d.Sandbox != nil {
 		app.Use(func(c *fiber.Ctx) error {
-			c.Locals(handlers.LocalSandboxDesk, sandboxPath+"/desk")
+			c.Locals(handlers.LocalSandboxDesk, paths.SandboxDesk)
 			return c.Next()
 		})
 	}
-	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
-
-	app.Use(refuseNUL)
 	routes(app, d)
 	return app
 }
@@ -118,7 +115,7 @@ func accessLog(logger *slog.Logger) fiber.Handler {
 			}
 		}
 		level := slog.LevelInfo
-		if c.Path() == "/healthz" || c.Path() == "/readyz" || len(c.Path()) > 7 && c.Path()[:8] == "/static/" {
+		if c.Path() == paths.Healthz || c.Path() == paths.Readyz || strings.HasPrefix(c.Path(), paths.Static+"/") {
 			level = slog.LevelDebug
 		}
 		logger.LogAttrs(c.UserContext(), level, "request",
