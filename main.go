@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,11 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"handover/app"
 	"handover/config"
-	"handover/handlers"
 	"handover/logging"
-	"handover/secret"
-	"handover/store"
 )
 
 func main() {
@@ -32,10 +29,8 @@ func main() {
 	}
 }
 
-// shutdownGrace is how long open requests get to finish after SIGTERM.
-const shutdownGrace = 10 * time.Second
-
-// run wires Handover together and serves until ctx is cancelled.
+// run reads the configuration, then starts Handover (package app) and
+// serves until ctx is cancelled; with -healthcheck it only probes a running one.
 func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer) error {
 	flags := flag.NewFlagSet("handover", flag.ContinueOnError)
 	healthcheck := flags.Bool("healthcheck", false, "probe /readyz of the server on HANDOVER_ADDR and exit non-zero unless it is ready (for container health checks)")
@@ -54,56 +49,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(ctx, cfg, logger, nil)
+	a, err := app.New(ctx, cfg, logger, nil)
 	if err != nil {
 		return err
 	}
-	return srv.serve(ctx)
-}
-
-// openSecretBox loads the key that seals secrets at rest: HANDOVER_SECRET_KEY,
-// or the key file, created with a new key on first start.
-func openSecretBox(cfg config.Config, logger *slog.Logger) (*secret.Box, error) {
-	var key []byte
-	if cfg.SecretKey != "" {
-		k, err := secret.ParseKey(cfg.SecretKey)
-		if err != nil {
-			return nil, fmt.Errorf("HANDOVER_SECRET_KEY: %w", err)
-		}
-		key = k
-	} else {
-		k, created, err := secret.LoadOrCreateKeyFile(cfg.SecretKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		if created {
-			logger.Warn("created a new secret key; back it up with the database, secrets cannot be read without it", slog.String("key_file", cfg.SecretKeyFile))
-		}
-		key = k
-	}
-	return secret.NewBox(key)
-}
-
-// bootstrap creates the first admin and seeds the operator's API key.
-func bootstrap(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) error {
-	created, generated, err := handlers.EnsureAdmin(ctx, st, cfg.AdminUser, cfg.AdminPassword)
-	if err != nil {
-		return fmt.Errorf("create admin account: %w", err)
-	}
-	switch {
-	case generated != "":
-		// Printed once: only its bcrypt hash is stored.
-		logger.Warn("created the admin account with a random password; sign in and keep it safe, it is not shown again",
-			slog.String("user", cfg.AdminUser), slog.String("password", generated), slog.String("console", cfg.PublicURL+"/login"))
-	case created:
-		logger.Info("created the admin account with HANDOVER_ADMIN_PASSWORD", slog.String("user", cfg.AdminUser))
-	}
-	if cfg.AdminAPIKey != "" {
-		if err := handlers.SeedAPIKey(ctx, st, cfg.AdminAPIKey); err != nil {
-			return fmt.Errorf("seed HANDOVER_ADMIN_API_KEY: %w", err)
-		}
-	}
-	return nil
+	return a.Serve(ctx)
 }
 
 // probeReady asks the local server's /readyz, for `handover -healthcheck`.
@@ -127,18 +77,4 @@ func probeReady(ctx context.Context, addr string) error {
 		return errors.New("not ready: /readyz answered " + resp.Status)
 	}
 	return nil
-}
-
-// every calls fn each interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, fn func()) {
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			fn()
-		}
-	}
 }

@@ -53,7 +53,7 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test"
-# The root package's end-to-end, crash and load tests take minutes under -race
+# The end-to-end, crash and load suites (e2e/) take minutes under -race
 # on a small machine: more than go test's default 10-minute limit allows.
 go test -race -count=1 -timeout=20m "$@" ./...
 

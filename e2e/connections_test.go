@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"net"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"handover/internal/testkit"
 )
 
 // The real binary, started with 1,024 file handles as many systems give a
@@ -21,7 +23,7 @@ func TestTheServerOutlivesMoreIdleConnectionsThanFileHandles(t *testing.T) {
 	}
 	const handles, idle = 1024, 1500
 	bin := buildBinary(t)
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	base := "http://" + addr
 	env := binaryEnv(map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "h.db"),
 		"HANDOVER_ADMIN_PASSWORD": "hostile-test-password", "HANDOVER_SANDBOX": "false"})
@@ -55,7 +57,7 @@ func TestTheServerOutlivesMoreIdleConnectionsThanFileHandles(t *testing.T) {
 	// The positive marker: the process holds as many connections as its cap
 	// allows (its open files, on Linux), the rest wait in the kernel.
 	fds := filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "fd")
-	waitFor(t, 10*time.Second, "the server at its connection cap", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the server at its connection cap", func() bool {
 		entries, err := os.ReadDir(fds)
 		return err == nil && len(entries) >= 768
 	})
@@ -67,7 +69,7 @@ func TestTheServerOutlivesMoreIdleConnectionsThanFileHandles(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	waitFor(t, 30*time.Second, "/healthz once the idle connections are gone", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "/healthz once the idle connections are gone", func() bool {
 		resp, err := http.Get(base + "/healthz")
 		if err != nil {
 			return false

@@ -1,6 +1,6 @@
 //go:build !race
 
-package main
+package e2e
 
 // raceDetector says the tests run under -race (see race_on_test.go).
 const raceDetector = false

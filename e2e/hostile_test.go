@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ import (
 // write-ahead log, after a checkpoint has moved the log into the file.
 func databaseBytes(t *testing.T, inst *instance, dbURL string) int64 {
 	t.Helper()
-	if err := inst.srv.store.Checkpoint(context.Background()); err != nil {
+	if err := inst.srv.Store.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	path, _ := config.SQLitePath(dbURL)
@@ -131,7 +131,7 @@ func TestMalformedMegabytesAndThousandsOfForgedWebhooksGrowTheDatabaseByLessThan
 	}
 	refusedRows := func() int {
 		n := 0
-		inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+		inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) {
 			if w.Verdict != store.VerdictValid {
 				n++
 				if len(w.Body) > 4<<10 {
@@ -196,7 +196,7 @@ func TestThreeHundredRefusedMegabytesToTheMountedSandboxLeaveItsMemoryFlat(t *te
 	runtime.KeepAlive(body)
 	grown := int64(after) - int64(before)
 	t.Logf("300 refused requests of 1 MB: the heap went from %d to %d bytes (%+d)", before, after, grown)
-	rejected := f.srv.sandbox.Rejected()
+	rejected := f.srv.Sandbox.Rejected()
 	kept := 0
 	for _, r := range rejected {
 		kept += len(r.Body)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/store"
 	"handover/store/storetest"
 )
@@ -95,7 +96,7 @@ func TestProfileStaysHomeWhenTheSwitchIsOff(t *testing.T) {
 	d := newDeployment(t, g)
 	inst := d.start()
 	d.endpoint.SendProfile = false
-	if err := inst.srv.store.UpdateEndpoint(context.Background(), &d.endpoint); err != nil {
+	if err := inst.srv.Store.UpdateEndpoint(context.Background(), &d.endpoint); err != nil {
 		t.Fatal(err)
 	}
 	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
@@ -142,7 +143,7 @@ func testUserAndAgentTalkBothWaysInOrderWithTyping(t *testing.T, dialect store.D
 			t.Fatalf("agent message %d arrived as %v", i, ev.Data)
 		}
 	}
-	waitFor(t, 5*time.Second, "the user's messages at Genesys", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the user's messages at Genesys", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		return len(customerTexts(c)) >= 4
 	})
@@ -155,7 +156,7 @@ func testUserAndAgentTalkBothWaysInOrderWithTyping(t *testing.T, dialect store.D
 	if _, err := http.Post(inst.base+"/"+token+"/sessions/s1/typing", "application/json", nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the user's typing at Genesys", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the user's typing at Genesys", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		return !c.CustomerTypingAt.IsZero()
 	})
@@ -167,7 +168,7 @@ func testUserAndAgentTalkBothWaysInOrderWithTyping(t *testing.T, dialect store.D
 	}
 
 	// Every agent message was acknowledged with a Delivered receipt.
-	waitFor(t, 5*time.Second, "Delivered receipts", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "Delivered receipts", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		delivered := 0
 		for _, m := range c.Messages {
@@ -227,7 +228,7 @@ func TestUserEndingDisconnectsTheCustomerInGenesys(t *testing.T) {
 	if status != http.StatusOK || out["state"] != "ended" || out["reason"] != store.ReasonUserEnded {
 		t.Fatalf("end: %d %v", status, out)
 	}
-	waitFor(t, 5*time.Second, "the customer disconnected in Genesys", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the customer disconnected in Genesys", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		for _, p := range c.Participants {
 			if p.Purpose == "customer" && p.State == "disconnected" {
@@ -247,7 +248,7 @@ func TestUnknownDeploymentNameIsAClearError(t *testing.T) {
 	inst := d.start()
 	d.endpoint.DeploymentName = "no-such-deployment"
 	d.endpoint.IntegrationID = ""
-	if err := inst.srv.store.UpdateEndpoint(context.Background(), &d.endpoint); err != nil {
+	if err := inst.srv.Store.UpdateEndpoint(context.Background(), &d.endpoint); err != nil {
 		t.Fatal(err)
 	}
 	status, out := inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
@@ -255,7 +256,7 @@ func TestUnknownDeploymentNameIsAClearError(t *testing.T) {
 	if status != http.StatusUnprocessableEntity || !strings.Contains(msg, "no-such-deployment") || !strings.Contains(msg, e2eDeployment) {
 		t.Fatalf("handover with a wrong deployment name: %d %q; want 422 naming it and the ones that exist", status, msg)
 	}
-	e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+	e, _ := inst.srv.Store.EndpointByID(context.Background(), d.endpoint.ID)
 	if !strings.Contains(e.IntegrationError, "no-such-deployment") {
 		t.Fatalf("endpoint integration error = %q", e.IntegrationError)
 	}
@@ -263,11 +264,11 @@ func TestUnknownDeploymentNameIsAClearError(t *testing.T) {
 
 // signedWebhook is an agent text webhook for the session's customer id.
 func (d *deployment) signedWebhook(inst *instance, sessionID, id, text string, at time.Time) ([]byte, string) {
-	conv, err := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, sessionID)
+	conv, err := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, sessionID)
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+	e, _ := inst.srv.Store.EndpointByID(context.Background(), d.endpoint.ID)
 	body, _ := json.Marshal(genesys.Webhook{
 		ID: id, Type: genesys.MessageTypeText, Text: text, Direction: "Outbound",
 		Channel: genesys.Channel{ID: e.IntegrationID, Platform: "Open", Type: "Private", MessageID: id,
@@ -323,14 +324,14 @@ func TestWebhooksWithForgedOrMissingSignaturesAreRejectedAndLogged(t *testing.T)
 		t.Errorf("not JSON: %d, want 400", status)
 	}
 	var verdicts []string
-	inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) { verdicts = append(verdicts, w.Verdict+"/"+fmt.Sprint(w.Status)) })
+	inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) { verdicts = append(verdicts, w.Verdict+"/"+fmt.Sprint(w.Status)) })
 	got := strings.Join(verdicts, " ")
 	for _, want := range []string{"mismatch/401", "missing/401", "malformed/400"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("webhook log %q lacks %s", got, want)
 		}
 	}
-	msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
+	msgs, _ := inst.srv.Store.ConversationMessages(context.Background(), 1)
 	for _, m := range msgs {
 		if m.Direction == store.FromAgent {
 			t.Fatalf("a rejected webhook reached the user: %+v", m)
@@ -368,7 +369,7 @@ func testADuplicateWebhookIsProcessedOnce(t *testing.T, dialect store.Dialect) {
 	if ev := next(t, events, "message"); ev.Data["text"] != "the next one" {
 		t.Fatalf("after the copies got %v, want the later message", ev.Data)
 	}
-	msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
+	msgs, _ := inst.srv.Store.ConversationMessages(context.Background(), 1)
 	count := 0
 	for _, m := range msgs {
 		if m.Text == "only once" {
@@ -376,7 +377,7 @@ func testADuplicateWebhookIsProcessedOnce(t *testing.T, dialect store.Dialect) {
 		}
 	}
 	var outcomes []string
-	inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+	inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) {
 		if w.GenesysMessageID == "dup-1" {
 			outcomes = append(outcomes, w.Outcome)
 		}
@@ -404,8 +405,8 @@ func testGenesysOutagesAndRateLimitsLoseNothing(t *testing.T, dialect store.Dial
 			t.Fatalf("accepting during an outage: %d", status)
 		}
 	}
-	waitFor(t, 5*time.Second, "retries against the outage", func() bool {
-		calls, _ := inst.srv.store.APICallsOf(context.Background(), 1)
+	testkit.WaitFor(t, 5*time.Second, "retries against the outage", func() bool {
+		calls, _ := inst.srv.Store.APICallsOf(context.Background(), 1)
 		failed := 0
 		for _, c := range calls {
 			if c.Status == http.StatusServiceUnavailable {
@@ -416,7 +417,7 @@ func testGenesysOutagesAndRateLimitsLoseNothing(t *testing.T, dialect store.Dial
 	})
 	g.ClearFaults()
 	g.SetFault(sandbox.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Count: 1, PathContains: "/inbound/"})
-	waitFor(t, 10*time.Second, "the backlog to drain", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the backlog to drain", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		return len(customerTexts(c)) == 6
 	})
@@ -424,8 +425,8 @@ func testGenesysOutagesAndRateLimitsLoseNothing(t *testing.T, dialect store.Dial
 	if got := strings.Join(customerTexts(c)[1:], "|"); got != "during outage 1|during outage 2|during outage 3|during outage 4|during outage 5" {
 		t.Fatalf("after the outage Genesys has %q", got)
 	}
-	waitFor(t, 5*time.Second, "an empty outbox", func() bool {
-		backlog, _, err := inst.srv.store.OutboxBacklog(context.Background())
+	testkit.WaitFor(t, 5*time.Second, "an empty outbox", func() bool {
+		backlog, _, err := inst.srv.Store.OutboxBacklog(context.Background())
 		return err == nil && backlog == 0
 	})
 }
@@ -446,11 +447,11 @@ func testARestartWithAFullOutboxDeliversEverythingExactlyOnce(t *testing.T, dial
 	for i := 1; i <= 10; i++ {
 		inst.post("/"+token, map[string]any{"userId": "u", "sessionId": "s1", "text": fmt.Sprintf("m%02d", i)})
 	}
-	waitFor(t, 5*time.Second, "failed attempts against the outage", func() bool {
-		calls, _ := inst.srv.store.APICallsOf(context.Background(), 1)
+	testkit.WaitFor(t, 5*time.Second, "failed attempts against the outage", func() bool {
+		calls, _ := inst.srv.Store.APICallsOf(context.Background(), 1)
 		return len(calls) > 3
 	})
-	backlog, _, err := inst.srv.store.OutboxBacklog(context.Background())
+	backlog, _, err := inst.srv.Store.OutboxBacklog(context.Background())
 	if err != nil || backlog != 10 {
 		t.Fatalf("outbox before the restart: %d, %v; want all 10 messages waiting", backlog, err)
 	}
@@ -458,7 +459,7 @@ func testARestartWithAFullOutboxDeliversEverythingExactlyOnce(t *testing.T, dial
 	g.ClearFaults()
 
 	restarted := d.start()
-	waitFor(t, 10*time.Second, "delivery after the restart", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "delivery after the restart", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		return len(customerTexts(c)) >= 11
 	})
@@ -467,7 +468,7 @@ func testARestartWithAFullOutboxDeliversEverythingExactlyOnce(t *testing.T, dial
 	if status, _ := restarted.post("/"+token, map[string]any{"userId": "u", "sessionId": "s1", "text": "after the backlog"}); status != http.StatusAccepted {
 		t.Fatalf("message after the restart: %d", status)
 	}
-	waitFor(t, 10*time.Second, "the message after the backlog at Genesys", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the message after the backlog at Genesys", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		return slices.Contains(customerTexts(c), "after the backlog")
 	})
@@ -483,8 +484,8 @@ func testARestartWithAFullOutboxDeliversEverythingExactlyOnce(t *testing.T, dial
 	assertNothingSentTwice(t, g)
 	// The last message is at Genesys; the relay marks it sent once
 	// Genesys's answer is back.
-	waitFor(t, 5*time.Second, "an empty outbox after the restart", func() bool {
-		backlog, _, err := restarted.srv.store.OutboxBacklog(context.Background())
+	testkit.WaitFor(t, 5*time.Second, "an empty outbox after the restart", func() bool {
+		backlog, _, err := restarted.srv.Store.OutboxBacklog(context.Background())
 		return err == nil && backlog == 0
 	})
 }
@@ -558,7 +559,7 @@ func TestTwoHundredConcurrentSessionsLoseAndDoubleNothing(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, 20*time.Second, "every user message at Genesys", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "every user message at Genesys", func() bool {
 		total := 0
 		for _, c := range g.Conversations() {
 			total += len(customerTexts(c))
@@ -582,7 +583,7 @@ func TestTwoHundredConcurrentSessionsLoseAndDoubleNothing(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "every session's last message at Genesys", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "every session's last message at Genesys", func() bool {
 		last := 0
 		for _, c := range g.Conversations() {
 			if texts := customerTexts(c); len(texts) > 0 && strings.HasSuffix(texts[len(texts)-1], " last") {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"handover/internal/testkit"
 )
 
 const e2eMetricsToken = "metrics-token-0123456789abcdef"
@@ -52,7 +54,7 @@ func runHandover(t *testing.T, d *deployment, inst *instance) {
 	if status, out := inst.post("/"+token+"/sessions/s1/end", nil); status != http.StatusOK {
 		t.Fatalf("end: %d %v", status, out)
 	}
-	waitFor(t, 5*time.Second, "the customer disconnected in Genesys", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the customer disconnected in Genesys", func() bool {
 		c, _ := d.genesys.Conversation(conv.ID)
 		for _, p := range c.Participants {
 			if p.Purpose == "customer" && p.State == "disconnected" {
@@ -93,7 +95,7 @@ func TestMetricsFollowAHandoverAndNeedTheToken(t *testing.T) {
 		`go_goroutines `,
 	}
 	var body string
-	waitFor(t, 5*time.Second, "the metrics to show the handover", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the metrics to show the handover", func() bool {
 		var status int
 		status, body = scrape(t, inst.base+"/metrics", e2eMetricsToken)
 		if status != http.StatusOK {
@@ -120,7 +122,7 @@ func TestMetricsAreServedApartOrNotAtAll(t *testing.T) {
 	}
 	inst.stopOrFail()
 
-	metricsAddr := freeAddr(t)
+	metricsAddr := testkit.FreeAddr(t)
 	d.env = map[string]string{"HANDOVER_METRICS_ADDR": metricsAddr}
 	inst = d.start()
 	if status, _ := scrape(t, inst.base+"/metrics", ""); status != http.StatusNotFound {
@@ -138,7 +140,7 @@ func TestJSONLogLinesAboutAHandoverCarryItsConversationID(t *testing.T) {
 	d.env = map[string]string{"HANDOVER_LOG_FORMAT": "json"}
 	inst := d.start()
 	runHandover(t, d, inst)
-	conv, err := inst.srv.store.LatestConversation(t.Context(), d.endpoint.ID, "s1")
+	conv, err := inst.srv.Store.LatestConversation(t.Context(), d.endpoint.ID, "s1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"handover/genesys"
+	"handover/internal/testkit"
 	"handover/store"
 )
 
@@ -33,7 +34,7 @@ func lastWebhook(t *testing.T, inst *instance) (store.Webhook, int) {
 	t.Helper()
 	var last store.Webhook
 	n := 0
-	if err := inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) { last = w; n++ }); err != nil {
+	if err := inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) { last = w; n++ }); err != nil {
 		t.Fatal(err)
 	}
 	return last, n
@@ -45,7 +46,7 @@ func TestHostileAndBrokenWebhooksGetTheRightAnswerAndALogRowSayingWhy(t *testing
 	inst := d.start()
 	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
 	d.sandboxConversation(inst, "s1")
-	e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+	e, _ := inst.srv.Store.EndpointByID(context.Background(), d.endpoint.ID)
 
 	body, good := d.signedWebhook(inst, "s1", "in-1", "hello", time.Now())
 	oneByteChanged := bytes.Replace(body, []byte("hello"), []byte("hellO"), 1)
@@ -82,7 +83,7 @@ func TestHostileAndBrokenWebhooksGetTheRightAnswerAndALogRowSayingWhy(t *testing
 			// The sandbox's own receipts may be logged meanwhile: find this
 			// request's row by its body.
 			var rows []store.Webhook
-			inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+			inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) {
 				if w.ID > before.ID && w.Body == string(c.body) {
 					rows = append(rows, w)
 				}
@@ -101,16 +102,16 @@ func TestHostileAndBrokenWebhooksGetTheRightAnswerAndALogRowSayingWhy(t *testing
 	}
 
 	// The two valid copies: applied once, the second logged as a duplicate.
-	waitFor(t, 5*time.Second, "the webhooks processed", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the webhooks processed", func() bool {
 		var outcomes []string
-		inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+		inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) {
 			if w.GenesysMessageID == "in-1" && w.Verdict == store.VerdictValid {
 				outcomes = append(outcomes, w.Outcome)
 			}
 		})
 		return strings.Join(outcomes, ",") == store.OutcomeDelivered+","+store.OutcomeDuplicate
 	})
-	conv, _ := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
+	conv, _ := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
 	if texts := agentTexts(t, inst, conv.ID); strings.Join(texts, "|") != "hello" {
 		t.Fatalf("agent messages %q, want the valid one once", texts)
 	}
@@ -126,7 +127,7 @@ func hmacOf(secret string, body []byte) []byte {
 // agentTexts are the texts of a conversation's agent messages, in stored order.
 func agentTexts(t *testing.T, inst *instance, conversationID int64) []string {
 	t.Helper()
-	msgs, err := inst.srv.store.ConversationMessages(context.Background(), conversationID)
+	msgs, err := inst.srv.Store.ConversationMessages(context.Background(), conversationID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestATenMegabyteWebhookIsRefusedUnreadAndLogged(t *testing.T) {
 		// was accepted, and the log says why.
 		t.Logf("10 MB body: the client saw %v after writing %d bytes", err, sent.Load())
 	}
-	waitFor(t, 2*time.Second, "the second refusal logged", func() bool {
+	testkit.WaitFor(t, 2*time.Second, "the second refusal logged", func() bool {
 		row, n := lastWebhook(t, inst)
 		return n == 2 && row.Verdict == store.VerdictTooLarge
 	})
@@ -268,8 +269,8 @@ func TestOutOfOrderWebhooksAreAllAppliedInArrivalOrder(t *testing.T) {
 	// session (its first stored event) before Genesys sends it.
 	next(t, events, "state")
 	d.sandboxConversation(inst, "s1")
-	conv, _ := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
-	e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+	conv, _ := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
+	e, _ := inst.srv.Store.EndpointByID(context.Background(), d.endpoint.ID)
 	base := time.Now().Add(-time.Minute)
 
 	typing := genesys.Webhook{ID: "ev-1", Type: genesys.MessageTypeEvent, Direction: "Outbound",
@@ -309,9 +310,9 @@ func TestOutOfOrderWebhooksAreAllAppliedInArrivalOrder(t *testing.T) {
 	if got := agentTexts(t, inst, conv.ID); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("stored %q, want every message in arrival order %q", got, want)
 	}
-	waitFor(t, 5*time.Second, "every webhook processed", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "every webhook processed", func() bool {
 		done := 0
-		inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+		inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) {
 			if w.Verdict == store.VerdictValid && w.Outcome == store.OutcomeDelivered && w.ProcessedAt != nil {
 				done++
 			}

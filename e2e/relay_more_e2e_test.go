@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"handover/app"
 	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/store"
 )
 
@@ -17,7 +19,7 @@ func TestRenamedParticipantDataReachesGenesys(t *testing.T) {
 	d := newDeployment(t, g)
 	inst := d.start()
 	d.endpoint.AttributeNames = map[string]string{"language": "customerLanguage", "queueId": "targetQueue"}
-	if err := inst.srv.store.UpdateEndpoint(context.Background(), &d.endpoint); err != nil {
+	if err := inst.srv.Store.UpdateEndpoint(context.Background(), &d.endpoint); err != nil {
 		t.Fatal(err)
 	}
 	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
@@ -67,7 +69,7 @@ func TestAttachmentsQuickRepliesAndReceiptsTravelBothWays(t *testing.T) {
 	if status != http.StatusAccepted {
 		t.Fatalf("attachment: %d %v", status, out)
 	}
-	waitFor(t, 5*time.Second, "the click and the file at Genesys", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the click and the file at Genesys", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		var click, file bool
 		for _, m := range c.Messages {
@@ -81,8 +83,8 @@ func TestAttachmentsQuickRepliesAndReceiptsTravelBothWays(t *testing.T) {
 	}
 
 	// Genesys's receipts for the user's messages mark them delivered.
-	waitFor(t, 10*time.Second, "user messages and the transcript marked delivered", func() bool {
-		msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
+	testkit.WaitFor(t, 10*time.Second, "user messages and the transcript marked delivered", func() bool {
+		msgs, _ := inst.srv.Store.ConversationMessages(context.Background(), 1)
 		for _, m := range msgs {
 			// Genesys sends receipts for messages; a click is not one (the sandbox sends none for it).
 			sent := (m.Direction == store.FromUser && len(m.Data.QuickReplies) == 0) || m.Kind == store.KindTranscript
@@ -129,14 +131,14 @@ func TestProcessAutomationTriggerEndsTheHandover(t *testing.T) {
 	if status := trigger(token, body); status != http.StatusOK {
 		t.Fatalf("trigger: %d", status)
 	}
-	c, err := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
+	c, err := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
 	if err != nil || c.Open() || c.EndReason != store.ReasonAgentEnded {
 		t.Fatalf("after the trigger: %+v %v", c, err)
 	}
 }
 
 func TestTheDefaultStartHandsOverToTheMountedSandbox(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	env := map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + t.TempDir() + "/h.db", "HANDOVER_ADMIN_PASSWORD": "pw-for-the-test", "HANDOVER_POLL_INTERVAL": "200ms"}
 	logs, _ := startServer(t, env)
 	match := strings.SplitN(logs.String(), "config_url=http://"+addr+"/", 2)
@@ -155,12 +157,12 @@ func TestTheDefaultStartHandsOverToTheMountedSandbox(t *testing.T) {
 	}
 	// The agent desk shows the conversation; accept and answer through its forms.
 	var convID string
-	waitFor(t, 5*time.Second, "the conversation on the agent desk", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the conversation on the agent desk", func() bool {
 		convID = between(httpGet(t, inst.base+"/sandbox/genesys/desk/list"), `/sandbox/genesys/desk?c=`, `"`)
 		return convID != ""
 	})
 	// The sandbox's flow greets the customer first: from the system, not an agent.
-	if ev := next(t, events, "message"); ev.Data["from"] != "system" || ev.Data["origin"] != "genesys_flow" || ev.Data["text"] != sandboxGreeting {
+	if ev := next(t, events, "message"); ev.Data["from"] != "system" || ev.Data["origin"] != "genesys_flow" || ev.Data["text"] != app.SandboxGreeting {
 		t.Fatalf("the flow greeting arrived as %v", ev.Data)
 	}
 	postForm(t, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/accept", "agent=Desk+Agent")
@@ -231,7 +233,7 @@ func TestWhenGenesysRefusesTheDisconnectTheAgentIsToldTheCustomerLeft(t *testing
 	if status, _ := inst.post("/"+token+"/sessions/s1/end", nil); status != http.StatusOK {
 		t.Fatalf("end: %d", status)
 	}
-	waitFor(t, 5*time.Second, "the customer-left message at Genesys", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the customer-left message at Genesys", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		texts := customerTexts(c)
 		return len(texts) > 0 && texts[len(texts)-1] == "The customer has left the chat."
@@ -244,8 +246,8 @@ func TestPollsAndNotificationCallsAreInTheGenesysCallLog(t *testing.T) {
 	inst := d.start()
 	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
 	d.sandboxConversation(inst, "s1")
-	waitFor(t, 5*time.Second, "a poll of the conversation in its call log", func() bool {
-		calls, _ := inst.srv.store.APICallsOf(context.Background(), 1)
+	testkit.WaitFor(t, 5*time.Second, "a poll of the conversation in its call log", func() bool {
+		calls, _ := inst.srv.Store.APICallsOf(context.Background(), 1)
 		for _, c := range calls {
 			if c.Method == http.MethodGet && strings.HasPrefix(c.Path, "/api/v2/conversations/messages/") && c.Status == http.StatusOK {
 				return true
@@ -253,7 +255,7 @@ func TestPollsAndNotificationCallsAreInTheGenesysCallLog(t *testing.T) {
 		}
 		return false
 	})
-	page, err := inst.srv.store.ListAPICalls(context.Background(), store.APICallFilter{})
+	page, err := inst.srv.Store.ListAPICalls(context.Background(), store.APICallFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,16 +273,16 @@ func TestUnknownWebhookTypesAndFieldsAreAcceptedLoggedAndIgnored(t *testing.T) {
 	inst := d.start()
 	inst.post("/"+d.endpoint.URLToken+"/handover", handoverBody("s1"))
 	d.sandboxConversation(inst, "s1")
-	conv, _ := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
-	e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+	conv, _ := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
+	e, _ := inst.srv.Store.EndpointByID(context.Background(), d.endpoint.ID)
 	body := []byte(`{"id":"future-1","type":"Presence","futureField":{"a":[1,2]},"text":"joined",` +
 		`"channel":{"id":"` + e.IntegrationID + `","to":{"id":"` + conv.CustomerID + `"},"from":{"id":"x"},"time":"` + time.Now().UTC().Format(time.RFC3339) + `","newField":true}}`)
 	if status := inst.postWebhook(body, genesys.Sign(d.secret, body)); status != http.StatusOK {
 		t.Fatalf("unknown type answered %d; Genesys would count that as a failed send", status)
 	}
 	var logged store.Webhook
-	waitFor(t, 5*time.Second, "the unknown webhook processed", func() bool {
-		inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+	testkit.WaitFor(t, 5*time.Second, "the unknown webhook processed", func() bool {
+		inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) {
 			if w.GenesysMessageID == "future-1" {
 				logged = w
 			}
@@ -290,7 +292,7 @@ func TestUnknownWebhookTypesAndFieldsAreAcceptedLoggedAndIgnored(t *testing.T) {
 	if logged.Verdict != store.VerdictValid || logged.EventType != "Presence" || logged.Outcome != store.OutcomeIgnored {
 		t.Fatalf("logged as %s / %s / %s", logged.Verdict, logged.EventType, logged.Outcome)
 	}
-	msgs, _ := inst.srv.store.ConversationMessages(context.Background(), conv.ID)
+	msgs, _ := inst.srv.Store.ConversationMessages(context.Background(), conv.ID)
 	for _, m := range msgs {
 		if m.Text == "joined" {
 			t.Fatal("an unknown webhook type reached the user")

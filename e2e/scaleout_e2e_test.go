@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -16,6 +16,7 @@ import (
 
 	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/store"
 	"handover/store/storetest"
 )
@@ -30,7 +31,7 @@ func TestTwoInstancesOnOnePostgresDatabaseSendEachMessageOnceAndShareLiveEvents(
 	g := startSandbox(t, nil)
 	d := newDeploymentOn(t, g, store.Postgres) // the sandbox's webhooks go to a
 	a := d.start()
-	b := d.startAt(freeAddr(t))
+	b := d.startAt(testkit.FreeAddr(t))
 	instances := []*instance{a, b}
 	token := d.endpoint.URLToken
 
@@ -78,7 +79,7 @@ func TestTwoInstancesOnOnePostgresDatabaseSendEachMessageOnceAndShareLiveEvents(
 		return bySession
 	}
 	t.Logf("1,000 messages accepted in %s", time.Since(started))
-	waitFor(t, 60*time.Second, "1,000 user messages at Genesys", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "1,000 user messages at Genesys", func() bool {
 		total := 0
 		for _, texts := range userMessages() {
 			total += len(texts)
@@ -104,7 +105,7 @@ func TestTwoInstancesOnOnePostgresDatabaseSendEachMessageOnceAndShareLiveEvents(
 	for err := range errs {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "every session's last message at Genesys", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "every session's last message at Genesys", func() bool {
 		last := map[string]bool{}
 		for _, rec := range g.Inbound() {
 			if m, ok := rec.Parsed.(genesys.InboundMessage); ok && rec.Kind == sandbox.KindMessage && strings.HasSuffix(m.Text, " last") {
@@ -183,7 +184,7 @@ func TestTheSignInThrottleCountsAcrossInstances(t *testing.T) {
 	g := startSandbox(t, nil)
 	d := newDeploymentOn(t, g, store.Postgres)
 	a := d.start()
-	b := d.startAt(freeAddr(t))
+	b := d.startAt(testkit.FreeAddr(t))
 
 	jar, _ := cookiejar.New(nil) // cookies are per host, not per port: both instances see them
 	client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
@@ -222,7 +223,7 @@ const loginFailures = 10
 // counterSum adds up the instance's samples of a metric whose label contains value.
 func counterSum(t *testing.T, inst *instance, name, label, value string) float64 {
 	t.Helper()
-	families, err := inst.srv.metrics.Registry().Gather()
+	families, err := inst.srv.Metrics.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

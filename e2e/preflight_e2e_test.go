@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"handover/internal/testkit"
 	"handover/store"
 )
 
@@ -65,7 +66,7 @@ func TestPreflightAgainstTheSandboxPassesWhenGenesysIsSetUpRight(t *testing.T) {
 	g := startSandbox(t, nil)
 	d := newDeployment(t, g)
 	inst := d.start()
-	client := signedInClient(t, inst.base, "admin", "e2e-password")
+	client := testkit.SignedInClient(t, inst.base, "admin", "e2e-password")
 
 	checks := runPreflight(t, inst, client, d.endpoint.ID)
 	for key, c := range checks {
@@ -80,12 +81,12 @@ func TestPreflightAgainstTheSandboxPassesWhenGenesysIsSetUpRight(t *testing.T) {
 		t.Errorf("webhook detail %q", checks["webhook_url"].detail)
 	}
 
-	latest, err := inst.srv.store.LatestPreflightResult(context.Background(), d.endpoint.ID)
+	latest, err := inst.srv.Store.LatestPreflightResult(context.Background(), d.endpoint.ID)
 	if err != nil || !latest.Passed() {
 		t.Fatalf("kept result %+v, %v", latest, err)
 	}
 	// The checks' Genesys calls are in the call log like every other call.
-	page, err := inst.srv.store.ListAPICalls(context.Background(), store.APICallFilter{EndpointID: d.endpoint.ID, Limit: 100})
+	page, err := inst.srv.Store.ListAPICalls(context.Background(), store.APICallFilter{EndpointID: d.endpoint.ID, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,16 +108,16 @@ func TestPreflightFailsWithTheFixWhenTheWebhookURLOrDeploymentNameIsWrong(t *tes
 	d := newDeployment(t, g)
 	g.AddIntegration("points-elsewhere", "https://old-relay.example.com/genesys/webhook", d.secret)
 	inst := d.start()
-	client := signedInClient(t, inst.base, "admin", "e2e-password")
+	client := testkit.SignedInClient(t, inst.base, "admin", "e2e-password")
 	ctx := context.Background()
 	update := func(change func(*store.Endpoint)) {
 		t.Helper()
-		e, err := inst.srv.store.EndpointByID(ctx, d.endpoint.ID)
+		e, err := inst.srv.Store.EndpointByID(ctx, d.endpoint.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		change(&e)
-		if err := inst.srv.store.UpdateEndpoint(ctx, &e); err != nil {
+		if err := inst.srv.Store.UpdateEndpoint(ctx, &e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -143,7 +144,7 @@ func TestPreflightFailsWithTheFixWhenTheWebhookURLOrDeploymentNameIsWrong(t *tes
 	if checks["webhook_url"].status != store.CheckSkipped || checks["token"].status != store.CheckPassed || checks["queue_topic"].status != store.CheckPassed {
 		t.Fatalf("other checks: %+v", checks)
 	}
-	if e, _ := inst.srv.store.EndpointByID(ctx, d.endpoint.ID); !strings.Contains(e.IntegrationError, "bot-relay-typo") {
+	if e, _ := inst.srv.Store.EndpointByID(ctx, d.endpoint.ID); !strings.Contains(e.IntegrationError, "bot-relay-typo") {
 		t.Fatalf("the endpoint page's integration error %q", e.IntegrationError)
 	}
 
@@ -165,7 +166,7 @@ func TestPreflightFailsWithTheFixWhenTheWebhookURLOrDeploymentNameIsWrong(t *tes
 	}
 
 	// Every run is kept with its time; the page shows the latest.
-	if n, err := inst.srv.store.PreflightResultCount(ctx, d.endpoint.ID); err != nil || n != 4 {
+	if n, err := inst.srv.Store.PreflightResultCount(ctx, d.endpoint.ID); err != nil || n != 4 {
 		t.Fatalf("%d runs kept, %v", n, err)
 	}
 	resp, err := client.Get(fmt.Sprintf("%s/endpoints/%d", inst.base, d.endpoint.ID))

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -18,9 +18,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"handover/app"
 	"handover/config"
 	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/logging"
 	"handover/relay"
 	"handover/secret"
@@ -75,9 +77,9 @@ func startSandbox(t *testing.T, tune func(*sandbox.Config)) *genesysFake {
 // instance is one running Handover.
 type instance struct {
 	t    *testing.T
-	srv  *server
+	srv  *app.App
 	base string
-	logs *syncBuffer
+	logs *testkit.SyncBuffer
 	stop func() error
 }
 
@@ -110,7 +112,7 @@ func newDeployment(t *testing.T, g *genesysFake) *deployment {
 // Postgres database of its own; skipped without HANDOVER_TEST_POSTGRES_URL).
 func newDeploymentOn(t *testing.T, g *genesysFake, dialect store.Dialect) *deployment {
 	t.Helper()
-	d := &deployment{t: t, genesys: g, dialect: dialect, dbURL: storetest.DatabaseURL(t, dialect), addr: freeAddr(t), secret: "e2e-webhook-secret-0123456789"}
+	d := &deployment{t: t, genesys: g, dialect: dialect, dbURL: storetest.DatabaseURL(t, dialect), addr: testkit.FreeAddr(t), secret: "e2e-webhook-secret-0123456789"}
 	clientSecret := "e2e-client-secret"
 	g.AddClient(e2eClientID, clientSecret)
 	g.AddQueue(e2eQueueID, "Support")
@@ -124,7 +126,7 @@ func newDeploymentOn(t *testing.T, g *genesysFake, dialect store.Dialect) *deplo
 		WebhookSecret: d.secret, SendProfile: true, DefaultLanguage: "english", DefaultSkills: []string{"support"},
 		DefaultPriority: 2, DefaultCustomAttributes: map[string]string{"tier": "gold"}, RelayTyping: true,
 	}
-	if err := inst.srv.store.CreateEndpoint(ctx, &d.endpoint); err != nil {
+	if err := inst.srv.Store.CreateEndpoint(ctx, &d.endpoint); err != nil {
 		t.Fatal(err)
 	}
 	inst.stopOrFail()
@@ -153,7 +155,7 @@ func (d *deployment) startAt(addr string) *instance {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.LogFormat == "json" {
 		// The production handler: request and conversation ids from the context.
@@ -168,13 +170,13 @@ func (d *deployment) startAt(addr string) *instance {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, logger, &tuning{timings: tune, now: d.now})
+	srv, err := app.New(ctx, cfg, logger, &app.Tuning{Timings: tune, Now: d.now})
 	if err != nil {
 		cancel()
 		d.t.Fatalf("start: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.serve(ctx) }()
+	go func() { done <- srv.Serve(ctx) }()
 	var once sync.Once
 	var stopErr error
 	inst := &instance{t: d.t, srv: srv, base: "http://" + addr, logs: logs}
@@ -190,7 +192,7 @@ func (d *deployment) startAt(addr string) *instance {
 		return stopErr
 	}
 	d.t.Cleanup(func() { inst.stop() })
-	waitFor(d.t, 5*time.Second, "Handover ready", func() bool {
+	testkit.WaitFor(d.t, 5*time.Second, "Handover ready", func() bool {
 		resp, err := http.Get(inst.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
@@ -226,44 +228,27 @@ func (i *instance) post(path string, body any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-// waitFor polls cond every few milliseconds until it holds, and fails the
-// test when it still does not after timeout. It is how tests wait for an
-// outcome: never by sleeping for a while and hoping it has happened.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// startServer starts Handover as main does, from env, until the returned
+// stop is called.
+func startServer(t *testing.T, env map[string]string) (logs *testkit.SyncBuffer, stop func() error) {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	poll := time.NewTicker(10 * time.Millisecond)
-	defer poll.Stop()
-	for !cond() {
-		select {
-		case <-poll.C:
-		case <-deadline.C:
-			if cond() {
-				return
-			}
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// waitReady waits until base answers /readyz, and fails at once if the
-// server stops first (exited yields why).
-func waitReady(t *testing.T, timeout time.Duration, base string, exited <-chan error) {
-	t.Helper()
-	waitFor(t, timeout, "the server ready", func() bool {
-		select {
-		case err := <-exited:
-			t.Fatalf("the server stopped before it was ready: %v", err)
-		default:
-		}
-		resp, err := http.Get(base + "/readyz")
+	logs = &testkit.SyncBuffer{}
+	logger, err := logging.New(logs, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop = testkit.Serve(t, "http://"+cfg.Addr, logs, app.ShutdownGrace, func(ctx context.Context) error {
+		a, err := app.New(ctx, cfg, logger, nil)
 		if err != nil {
-			return false
+			return err
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return a.Serve(ctx)
 	})
+	return logs, stop
 }
 
 // sseEvent is one Server-Sent Event.
@@ -373,8 +358,8 @@ func nextWithin(t *testing.T, bound time.Duration, events <-chan sseEvent, kinds
 func (d *deployment) sandboxConversation(inst *instance, sessionID string) sandbox.Conversation {
 	d.t.Helper()
 	var conv store.Conversation
-	waitFor(d.t, 5*time.Second, "the Genesys conversation id", func() bool {
-		c, err := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, sessionID)
+	testkit.WaitFor(d.t, 5*time.Second, "the Genesys conversation id", func() bool {
+		c, err := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, sessionID)
 		conv = c
 		return err == nil && c.GenesysConversationID != ""
 	})

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Handover against a sandbox that plays Genesys as it is, not as it is
 // simplest (docs/genesys.md §RealGenesys): flow messages before any agent,
@@ -15,6 +15,7 @@ import (
 
 	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/relay"
 	"handover/store"
 )
@@ -58,7 +59,7 @@ func TestAFlowGreetingBeforeTheAgentReachesTheUserAndIsNotAJoin(t *testing.T) {
 	if greeting.Data["from"] != "system" || greeting.Data["origin"] != "genesys_flow" || greeting.Data["text"] != "Connected. An agent will be with you shortly." {
 		t.Fatalf("the flow greeting arrived as %v", greeting.Data)
 	}
-	c, err := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
+	c, err := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
 	if err != nil || c.State != store.StateQueued || c.AgentJoinedAt != nil || c.FirstAgentMessageAt != nil {
 		t.Fatalf("after the greeting: %+v, %v; want still queued, no agent, no first answer", c, err)
 	}
@@ -92,8 +93,8 @@ func TestDeliveredThenFailedReachesTheBotWithTheReason(t *testing.T) {
 		t.Fatalf("user message: %d %v", status, out)
 	}
 	var sent store.Message
-	waitFor(t, 5*time.Second, "the user's message sent to Genesys", func() bool {
-		msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
+	testkit.WaitFor(t, 5*time.Second, "the user's message sent to Genesys", func() bool {
+		msgs, _ := inst.srv.Store.ConversationMessages(context.Background(), 1)
 		for _, m := range msgs {
 			if m.Direction == store.FromUser && m.GenesysMessageID != "" {
 				sent = m
@@ -114,7 +115,7 @@ func TestDeliveredThenFailedReachesTheBotWithTheReason(t *testing.T) {
 		ev.Data["messageId"] != float64(sent.ID) || !strings.Contains(stringOf(ev.Data["reason"]), "delivered in time") {
 		t.Fatalf("the bot heard %v; want the failure of message %d with its reason", ev.Data, sent.ID)
 	}
-	msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
+	msgs, _ := inst.srv.Store.ConversationMessages(context.Background(), 1)
 	var receipts []string
 	for _, m := range msgs {
 		if m.ID == sent.ID && (m.Delivery != store.DeliveryFailed || !strings.Contains(m.Error, genesys.ReasonMessageExpired)) {
@@ -170,11 +171,11 @@ func TestOffersDeclinesTransfersAndWrapUpDoNotEndTheHandover(t *testing.T) {
 			stateEvents(t, events, func(ev sseEvent) bool { return ev.Data["agentName"] == want })
 		}
 	}
-	waitFor(t, 5*time.Second, "the end", func() bool {
-		c, _ := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
+	testkit.WaitFor(t, 5*time.Second, "the end", func() bool {
+		c, _ := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, "s1")
 		return !c.Open()
 	})
-	msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
+	msgs, _ := inst.srv.Store.ConversationMessages(context.Background(), 1)
 	var states []string
 	for _, m := range msgs {
 		if m.Kind == store.KindState {
@@ -199,7 +200,7 @@ func eventBridgeOnly(t *testing.T, g *genesysFake) (*deployment, *instance) {
 	d.tune = func(rc *relay.Config, _ *sandbox.Config) { rc.PollInterval = time.Hour }
 	setup := d.start()
 	d.endpoint.QueueID = "00000000-0000-4000-8000-00000000dead" // not a sandbox queue: its topic is Rejected
-	if err := setup.srv.store.UpdateEndpoint(context.Background(), &d.endpoint); err != nil {
+	if err := setup.srv.Store.UpdateEndpoint(context.Background(), &d.endpoint); err != nil {
 		t.Fatal(err)
 	}
 	setup.stopOrFail()
@@ -238,7 +239,7 @@ func TestAnEventBridgeEnvelopeEndsTheHandoverWithItsReason(t *testing.T) {
 			if last := states[len(states)-1]; last.Data["reason"] != c.reason {
 				t.Fatalf("ended with %v, want %s", last.Data, c.reason)
 			}
-			waitFor(t, 5*time.Second, "the EventBridge customer.end answered 200", func() bool {
+			testkit.WaitFor(t, 5*time.Second, "the EventBridge customer.end answered 200", func() bool {
 				for _, ev := range g.EventDeliveries() {
 					if ev.Format == sandbox.EventFormatEventBridge && ev.Kind == sandbox.DetailCustomerEnd && ev.Status == http.StatusOK && strings.Contains(string(ev.Body), `"detail-type"`) {
 						return true
@@ -284,7 +285,7 @@ func TestASkewedButSignedWebhookIsDeliveredOnceWith200(t *testing.T) {
 		}
 	}
 	var skewed int
-	inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+	inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) {
 		if w.GenesysMessageID == skewedID {
 			skewed++
 			if w.Status != 200 || w.Verdict != store.VerdictValid || w.ClockSkewMS > -19*60*1000 {
@@ -295,7 +296,7 @@ func TestASkewedButSignedWebhookIsDeliveredOnceWith200(t *testing.T) {
 	if skewed != 1 {
 		t.Fatalf("the skewed webhook is logged %d times", skewed)
 	}
-	if e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID); e.ClockSkewMS > -19*60*1000 {
+	if e, _ := inst.srv.Store.EndpointByID(context.Background(), d.endpoint.ID); e.ClockSkewMS > -19*60*1000 {
 		t.Fatalf("the endpoint shows a skew of %d ms", e.ClockSkewMS)
 	}
 }
@@ -335,7 +336,7 @@ func TestStructuredContentFromABotFlowReachesTheBotAndItsAnswersReachGenesys(t *
 	if status != http.StatusAccepted {
 		t.Fatalf("answering the card: %d %v", status, out)
 	}
-	waitFor(t, 5*time.Second, "the card's answer at Genesys", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the card's answer at Genesys", func() bool {
 		for _, rec := range g.Inbound() {
 			if r, ok := rec.Parsed.(genesys.InboundStructuredResponse); ok && rec.Kind == sandbox.KindStructured {
 				return r.ButtonResponse.Type == genesys.ButtonTypeButton && r.ButtonResponse.Payload == "PLAN_PREMIUM" && r.OriginatingMessageID == flowID
@@ -352,7 +353,7 @@ func TestStructuredContentFromABotFlowReachesTheBotAndItsAnswersReachGenesys(t *
 // method and whose path starts with prefix.
 func countCalls(t *testing.T, inst *instance, method, prefix string) int {
 	t.Helper()
-	calls, err := inst.srv.store.ListAPICalls(context.Background(), store.APICallFilter{Limit: 1000})
+	calls, err := inst.srv.Store.ListAPICalls(context.Background(), store.APICallFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/store"
 )
 
@@ -59,7 +60,7 @@ func TestARotatedWebhookSecretVerifiesDuringItsGracePeriodOnly(t *testing.T) {
 		t.Fatalf("old secret within the grace period: %d, want 200", status)
 	}
 	var detail string
-	inst.srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+	inst.srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) {
 		if w.GenesysMessageID == "old-1" {
 			detail = w.VerdictDetail
 		}
@@ -101,13 +102,13 @@ func TestChangingTheOAuthClientSecretDropsNoMessageInFlight(t *testing.T) {
 	refusedBefore := len(oldSecretRefusals(g))
 	g.AddClient(e2eClientID, "the-rotated-client-secret")
 	g.RevokeTokens()
-	waitFor(t, 5*time.Second, "an attempt that meets the old secret refused", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "an attempt that meets the old secret refused", func() bool {
 		return len(oldSecretRefusals(g)) > refusedBefore
 	})
 	inst.putEndpoint(d.endpoint.ID, `{"clientSecret":"the-rotated-client-secret"}`)
 	g.ClearFaults()
 
-	waitFor(t, 10*time.Second, "every message delivered with the new secret", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "every message delivered with the new secret", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		return len(customerTexts(c)) == len(sent)+1
 	})
@@ -115,7 +116,7 @@ func TestChangingTheOAuthClientSecretDropsNoMessageInFlight(t *testing.T) {
 	if got := strings.Join(customerTexts(c)[1:], "|"); got != strings.Join(sent, "|") {
 		t.Fatalf("Genesys has %q", got)
 	}
-	msgs, _ := inst.srv.store.ConversationMessages(context.Background(), 1)
+	msgs, _ := inst.srv.Store.ConversationMessages(context.Background(), 1)
 	for _, m := range msgs {
 		if m.Delivery == store.DeliveryFailed {
 			t.Fatalf("a message was given up during the rotation: %+v", m)

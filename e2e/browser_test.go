@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -13,9 +13,11 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"handover/app"
 	"handover/config"
 	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/relay"
 	"handover/store"
 )
@@ -117,30 +119,30 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	tab := browser(t)
 
 	// Handover with the sandbox mounted, as the default start runs it.
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	env := map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "h.db"),
 		"HANDOVER_ADMIN_PASSWORD": "browser-password", "HANDOVER_POLL_INTERVAL": "500ms"}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	ctx, stop := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), &tuning{timings: func(rc *relay.Config, sc *sandbox.Config) {
+	srv, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), &app.Tuning{Timings: func(rc *relay.Config, sc *sandbox.Config) {
 		sc.HeartbeatInterval = 200 * time.Millisecond
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.serve(ctx) }()
+	go func() { done <- srv.Serve(ctx) }()
 	t.Cleanup(func() { stop(); <-done })
 	base := "http://" + addr
-	waitFor(t, 5*time.Second, "Handover ready", func() bool { return httpGet(t, base+"/healthz") != "" })
+	testkit.WaitFor(t, 5*time.Second, "Handover ready", func() bool { return httpGet(t, base+"/healthz") != "" })
 	// The Genesys org the admin is about to configure.
 	const webhookSecret, clientSecret = "browser-webhook-secret-0123", "browser-client-secret"
-	srv.sandbox.AddClient("browser-client", clientSecret)
-	srv.sandbox.AddIntegration("Browser Test Deployment", base+"/handover/genesysCloudOM", webhookSecret)
+	srv.Sandbox.AddClient("browser-client", clientSecret)
+	srv.Sandbox.AddIntegration("Browser Test Deployment", base+"/handover/genesysCloudOM", webhookSecret)
 
 	// Sign in.
 	within(t, tab, 10*time.Second, "sign in",
@@ -159,7 +161,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Browser bot"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=host]`), base+"/sandbox/genesys"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=deploymentName]`), "Browser Test Deployment"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=queueId]`), sandboxQueueID),
+		chromedp.SendKeys(chromedp.CSS(`input[name=queueId]`), app.SandboxQueueID),
 		chromedp.SendKeys(chromedp.CSS(`input[name=webhookSecret]`), webhookSecret),
 		chromedp.SendKeys(chromedp.CSS(`input[name=clientId]`), "browser-client"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=clientSecret]`), clientSecret),
@@ -170,7 +172,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		screenshot(t, "endpoints"),
 	)
 	var e store.Endpoint
-	endpoints, _ := srv.store.ListEndpoints(context.Background())
+	endpoints, _ := srv.Store.ListEndpoints(context.Background())
 	for _, candidate := range endpoints {
 		if candidate.Name == "Browser bot" {
 			e = candidate
@@ -206,8 +208,8 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 
 	// The agent answers in Genesys.
 	var conv store.Conversation
-	waitFor(t, 5*time.Second, "the conversation reaches Genesys", func() bool {
-		list, _ := srv.store.OpenConversationsWithGenesysID(context.Background(), 10)
+	testkit.WaitFor(t, 5*time.Second, "the conversation reaches Genesys", func() bool {
+		list, _ := srv.Store.OpenConversationsWithGenesysID(context.Background(), 10)
 		for _, c := range list {
 			if c.EndpointID == e.ID {
 				conv = c
@@ -216,10 +218,10 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		}
 		return false
 	})
-	if err := srv.sandbox.Accept(conv.GenesysConversationID, "Ada Agent"); err != nil {
+	if err := srv.Sandbox.Accept(conv.GenesysConversationID, "Ada Agent"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.sandbox.AgentSend(conv.GenesysConversationID, "Hello, this is Ada from support.", ""); err != nil {
+	if _, err := srv.Sandbox.AgentSend(conv.GenesysConversationID, "Hello, this is Ada from support.", ""); err != nil {
 		t.Fatal(err)
 	}
 	within(t, chatTab, time.Second, "the agent's message appears in the chat",
@@ -246,15 +248,15 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		chromedp.WaitVisible(`//*[@data-testid="chat-message"][@data-from="system"][contains(., "Connecting you with an agent")]`))
 	card := []genesys.Content{{ContentType: genesys.ContentTypeCard, Card: &genesys.Card{Title: "Refund options", Description: "How would you like your money back?",
 		Actions: []genesys.CardAction{{Type: genesys.CardActionPostback, Text: "To my card", Payload: "REFUND_CARD"}}}}}
-	cardID, err := srv.sandbox.FlowStructured(conv.GenesysConversationID, "", card)
+	cardID, err := srv.Sandbox.FlowStructured(conv.GenesysConversationID, "", card)
 	if err != nil {
 		t.Fatal(err)
 	}
 	within(t, chatTab, 5*time.Second, "the card appears in the chat and its button answers",
 		chromedp.WaitVisible(`//*[@data-testid="chat-card"][contains(., "Refund options")]`),
 		chromedp.Click(`//*[@data-testid="chat-card-button"][contains(., "To my card")]`))
-	waitFor(t, 5*time.Second, "the card's answer at Genesys", func() bool {
-		for _, rec := range srv.sandbox.Inbound() {
+	testkit.WaitFor(t, 5*time.Second, "the card's answer at Genesys", func() bool {
+		for _, rec := range srv.Sandbox.Inbound() {
 			if r, ok := rec.Parsed.(genesys.InboundStructuredResponse); ok {
 				return r.ButtonResponse.Type == genesys.ButtonTypeButton && r.ButtonResponse.Payload == "REFUND_CARD" && r.OriginatingMessageID == cardID
 			}
@@ -266,7 +268,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	// Replay the agent's message from the webhook log: it was applied already,
 	// so the replay is logged as a duplicate and changes nothing.
 	var agentHook store.Webhook
-	srv.store.ForEachWebhook(context.Background(), func(w store.Webhook) {
+	srv.Store.ForEachWebhook(context.Background(), func(w store.Webhook) {
 		if w.EventType == "Text" && w.Outcome == store.OutcomeDelivered {
 			agentHook = w
 		}
@@ -288,7 +290,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	if outcome := textOf(t, tab, `[data-testid=replay-outcome]`); !strings.Contains(outcome, "duplicate") {
 		t.Fatalf("replay of an applied webhook: outcome %q, want a duplicate", outcome)
 	}
-	msgs, _ := srv.store.ConversationMessages(context.Background(), conv.ID)
+	msgs, _ := srv.Store.ConversationMessages(context.Background(), conv.ID)
 	copies := 0
 	for _, m := range msgs {
 		if strings.Contains(m.Text, "Hello, this is Ada") {

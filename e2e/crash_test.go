@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 
 	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/store"
 )
 
@@ -34,7 +35,7 @@ import (
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "handover")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := exec.Command("go", "build", "-o", bin, "handover")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -44,7 +45,7 @@ func buildBinary(t *testing.T) string {
 // process is one run of the binary.
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testkit.SyncBuffer
 	done chan error
 }
 
@@ -58,7 +59,7 @@ func startBinary(t *testing.T, bin string, env []string, base string) *process {
 // (through a shell that sets its limits, say).
 func startBinaryWith(t *testing.T, argv []string, env []string, base string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(argv[0], argv[1:]...), out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &process{cmd: exec.Command(argv[0], argv[1:]...), out: &testkit.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -77,7 +78,7 @@ func startBinaryWith(t *testing.T, argv []string, env []string, base string) *pr
 			t.Logf("handover output:\n%s", p.out)
 		}
 	}()
-	waitReady(t, 20*time.Second, base, p.done)
+	testkit.WaitReady(t, 20*time.Second, base, p.done)
 	ready = true
 	return p
 }
@@ -263,7 +264,7 @@ func TestSIGKILLMidStreamLosesAndDoublesNothingThatWasAccepted(t *testing.T) {
 	bin := buildBinary(t)
 	g := startSandbox(t, nil)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	base := "http://" + addr
 	dbURL := "sqlite:" + filepath.Join(dir, "handover.db")
 	const (
@@ -299,7 +300,7 @@ func TestSIGKILLMidStreamLosesAndDoublesNothingThatWasAccepted(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	waitFor(t, 10*time.Second, "the handovers at Genesys", func() bool { return len(g.Conversations()) == sessions })
+	testkit.WaitFor(t, 10*time.Second, "the handovers at Genesys", func() bool { return len(g.Conversations()) == sessions })
 	db := openDB(t, dbURL)
 	client.customers = customerIDs(t, db)
 
@@ -334,7 +335,7 @@ func TestSIGKILLMidStreamLosesAndDoublesNothingThatWasAccepted(t *testing.T) {
 		return len(client.accepted), len(client.acceptedHooks), client.refused["user message: no answer"] + client.refused["webhook: no answer"]
 	}
 	const perPhase = 250 // accepted of each kind before the kill, and again after the restart
-	waitFor(t, 30*time.Second, "the stream under way", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the stream under way", func() bool {
 		messages, hooks, _ := counts()
 		return messages >= perPhase && hooks >= perPhase
 	})
@@ -346,7 +347,7 @@ func TestSIGKILLMidStreamLosesAndDoublesNothingThatWasAccepted(t *testing.T) {
 	proc.stop(t, syscall.SIGKILL)
 	down := time.Now()
 	_, _, unansweredBefore := counts()
-	waitFor(t, 10*time.Second, "requests finding nobody while Handover is down", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "requests finding nobody while Handover is down", func() bool {
 		// More than the senders can have had in flight at the kill: some
 		// were sent while nothing listened.
 		_, _, unanswered := counts()
@@ -355,7 +356,7 @@ func TestSIGKILLMidStreamLosesAndDoublesNothingThatWasAccepted(t *testing.T) {
 	proc = startBinary(t, bin, env, base)
 	restartedAt := time.Now()
 	messagesAtRestart, hooksAtRestart, _ := counts()
-	waitFor(t, 30*time.Second, "the stream accepted again after the restart", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the stream accepted again after the restart", func() bool {
 		messages, hooks, _ := counts()
 		return messages >= messagesAtRestart+perPhase && hooks >= hooksAtRestart+perPhase
 	})
@@ -363,7 +364,7 @@ func TestSIGKILLMidStreamLosesAndDoublesNothingThatWasAccepted(t *testing.T) {
 	senders.Wait()
 
 	// After the restart the backlog drains and every webhook is processed.
-	waitFor(t, 30*time.Second, "an empty outbox and every agent message processed", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "an empty outbox and every agent message processed", func() bool {
 		return scalar(t, db, "SELECT count(*) FROM outbox WHERE status = ?", store.OutboxPending) == 0 &&
 			scalar(t, db, "SELECT count(*) FROM webhooks WHERE processed_at IS NULL AND verdict = ? AND event_type = ?", store.VerdictValid, genesys.MessageTypeText) == 0
 	})

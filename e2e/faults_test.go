@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/relay"
 	"handover/store"
 )
@@ -50,14 +51,14 @@ func TestGenesysFaultsLoseNothingAndSendNothingTwice(t *testing.T) {
 	}
 	backlogSeen := int64(0)
 	watchBacklog := func() {
-		if n, _, _ := inst.srv.store.OutboxBacklog(context.Background()); n > backlogSeen {
+		if n, _, _ := inst.srv.Store.OutboxBacklog(context.Background()); n > backlogSeen {
 			backlogSeen = n
 		}
 	}
 
 	calls := func(sid string) []store.APICall {
-		c, _ := inst.srv.store.LatestConversation(context.Background(), d.endpoint.ID, sid)
-		list, _ := inst.srv.store.APICallsOf(context.Background(), c.ID)
+		c, _ := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, sid)
+		list, _ := inst.srv.Store.APICallsOf(context.Background(), c.ID)
 		return list
 	}
 	failures := func(match func(store.APICall) bool) int {
@@ -77,7 +78,7 @@ func TestGenesysFaultsLoseNothingAndSendNothingTwice(t *testing.T) {
 	// own log of its calls.
 	g.SetFault(sandbox.Fault{Status: http.StatusServiceUnavailable, PathContains: "/api/v2/"})
 	say("outage", 3)
-	waitFor(t, 2*time.Minute/timeScale+10*time.Second, "two scaled minutes of outage met by every session", func() bool {
+	testkit.WaitFor(t, 2*time.Minute/timeScale+10*time.Second, "two scaled minutes of outage met by every session", func() bool {
 		watchBacklog()
 		for _, sid := range sessions {
 			var first, last time.Time
@@ -101,15 +102,15 @@ func TestGenesysFaultsLoseNothingAndSendNothingTwice(t *testing.T) {
 	// failing; each fault lasts a few calls, and the next starts once it bit.
 	g.SetFault(sandbox.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Count: 2, PathContains: "/inbound/"})
 	say("ratelimited", 2)
-	waitFor(t, 10*time.Second, "429s", func() bool { return failures(func(c store.APICall) bool { return c.Status == 429 }) == 2 })
+	testkit.WaitFor(t, 10*time.Second, "429s", func() bool { return failures(func(c store.APICall) bool { return c.Status == 429 }) == 2 })
 	g.SetFault(sandbox.Fault{Latency: time.Second, Count: 2, PathContains: "/inbound/"})
 	say("slow", 2)
-	waitFor(t, 10*time.Second, "timeouts", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "timeouts", func() bool {
 		return failures(func(c store.APICall) bool { return c.Status == 0 && strings.Contains(c.Error, "deadline") }) >= 2
 	})
 	g.SetFault(sandbox.Fault{Reset: true, Count: 3, PathContains: "/inbound/"})
 	say("reset", 2)
-	waitFor(t, 10*time.Second, "connection resets", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "connection resets", func() bool {
 		return failures(func(c store.APICall) bool { return c.Status == 0 && strings.Contains(c.Error, "reset") }) >= 3
 	})
 	// Tokens revoked: the next call gets 401, the client fetches a new token
@@ -118,7 +119,7 @@ func TestGenesysFaultsLoseNothingAndSendNothingTwice(t *testing.T) {
 	g.SetFault(sandbox.Fault{Status: http.StatusBadGateway, Count: 2, PathContains: "/oauth/token"})
 	say("revoked", 2)
 
-	waitFor(t, 20*time.Second, "every message at Genesys", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "every message at Genesys", func() bool {
 		watchBacklog()
 		for _, sid := range sessions {
 			c := d.sandboxConversation(inst, sid)
@@ -184,24 +185,24 @@ func TestRevokedCredentialsAreAVisibleErrorNotASilentLoss(t *testing.T) {
 	if status != http.StatusAccepted {
 		t.Fatalf("%d %v", status, out)
 	}
-	waitFor(t, 5*time.Second, "the refusal shown on the endpoint", func() bool {
-		e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+	testkit.WaitFor(t, 5*time.Second, "the refusal shown on the endpoint", func() bool {
+		e, _ := inst.srv.Store.EndpointByID(context.Background(), d.endpoint.ID)
 		return strings.Contains(e.IntegrationError, "refused the OAuth client")
 	})
-	items, _ := inst.srv.store.OutboxOf(context.Background(), 1)
+	items, _ := inst.srv.Store.OutboxOf(context.Background(), 1)
 	last := items[len(items)-1]
 	if last.Status != store.OutboxPending || !strings.Contains(last.LastError, "401") {
 		t.Fatalf("the message's call: %s %q; want it pending with the 401 as its error", last.Status, last.LastError)
 	}
 	// The admin puts the secret back: the message goes, the error clears.
 	g.AddClient(e2eClientID, "e2e-client-secret")
-	waitFor(t, 10*time.Second, "delivery once the credentials work", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "delivery once the credentials work", func() bool {
 		c, _ := g.Conversation(conv.ID)
 		texts := customerTexts(c)
 		return len(texts) > 0 && texts[len(texts)-1] == "kept, not lost"
 	})
-	waitFor(t, 5*time.Second, "the endpoint's error cleared", func() bool {
-		e, _ := inst.srv.store.EndpointByID(context.Background(), d.endpoint.ID)
+	testkit.WaitFor(t, 5*time.Second, "the endpoint's error cleared", func() bool {
+		e, _ := inst.srv.Store.EndpointByID(context.Background(), d.endpoint.ID)
 		return e.IntegrationError == ""
 	})
 }

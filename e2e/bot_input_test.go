@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"handover/internal/testkit"
 
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -78,8 +80,8 @@ func TestBadBotRequestsAreClearFourHundredsAndLeaveNoTrace(t *testing.T) {
 	if status, out := inst.post("/"+token+"/sessions/s-ended/end", nil); status != http.StatusOK {
 		t.Fatalf("end: %d %v", status, out)
 	}
-	waitFor(t, 5*time.Second, "an empty outbox", func() bool {
-		backlog, _, err := inst.srv.store.OutboxBacklog(context.Background())
+	testkit.WaitFor(t, 5*time.Second, "an empty outbox", func() bool {
+		backlog, _, err := inst.srv.Store.OutboxBacklog(context.Background())
 		return err == nil && backlog == 0
 	})
 

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"handover/genesys/sandbox"
+	"handover/internal/testkit"
 	"handover/relay"
 	"handover/store"
 )
@@ -59,11 +60,11 @@ func TestSteadyMixedLoadLosesAndDoublesNothing(t *testing.T) {
 			t.Fatalf("handover %s: %d %v", names[i], status, out)
 		}
 	}
-	waitFor(t, 20*time.Second, "the handovers at Genesys", func() bool { return len(g.Conversations()) == sessions })
-	e, _ := inst.srv.store.EndpointByID(ctx, d.endpoint.ID)
+	testkit.WaitFor(t, 20*time.Second, "the handovers at Genesys", func() bool { return len(g.Conversations()) == sessions })
+	e, _ := inst.srv.Store.EndpointByID(ctx, d.endpoint.ID)
 	customers := map[string]string{}
 	for _, s := range names {
-		conv, err := inst.srv.store.LatestConversation(ctx, e.ID, s)
+		conv, err := inst.srv.Store.LatestConversation(ctx, e.ID, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +73,7 @@ func TestSteadyMixedLoadLosesAndDoublesNothing(t *testing.T) {
 	client := newTrafficClient(inst.base, token, d.secret, e.IntegrationID, customers)
 
 	// The console watchers, signed in as the admin.
-	console := signedInClient(t, inst.base, "admin", "e2e-password")
+	console := testkit.SignedInClient(t, inst.base, "admin", "e2e-password")
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	var (
@@ -105,7 +106,7 @@ func TestSteadyMixedLoadLosesAndDoublesNothing(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 10*time.Second, "the console watchers connected", func() bool { return connected.Load()+watchErrors.Load() == watchers })
+	testkit.WaitFor(t, 10*time.Second, "the console watchers connected", func() bool { return connected.Load()+watchErrors.Load() == watchers })
 
 	// The traffic: one request every 1/rate seconds, 60 % user messages and
 	// 40 % agent webhooks, round-robin over the sessions; bounded in count.
@@ -145,13 +146,13 @@ func TestSteadyMixedLoadLosesAndDoublesNothing(t *testing.T) {
 	inFlight.Wait()
 	elapsed := time.Since(start)
 
-	waitFor(t, 60*time.Second, "an empty outbox and every agent message processed", func() bool {
-		backlog, _, err := inst.srv.store.OutboxBacklog(ctx)
+	testkit.WaitFor(t, 60*time.Second, "an empty outbox and every agent message processed", func() bool {
+		backlog, _, err := inst.srv.Store.OutboxBacklog(ctx)
 		if err != nil || backlog != 0 {
 			return false
 		}
 		pending := 0
-		inst.srv.store.ForEachWebhook(ctx, func(w store.Webhook) {
+		inst.srv.Store.ForEachWebhook(ctx, func(w store.Webhook) {
 			if w.Verdict == store.VerdictValid && w.ProcessedAt == nil && strings.HasPrefix(w.GenesysMessageID, "agent-") {
 				pending++
 			}
@@ -171,8 +172,8 @@ func TestSteadyMixedLoadLosesAndDoublesNothing(t *testing.T) {
 	var users, agents, otherAgents int
 	var hooksLogged, hooksDelivered, hooksDuplicate int
 	for _, s := range names {
-		conv, _ := inst.srv.store.LatestConversation(ctx, e.ID, s)
-		msgs, err := inst.srv.store.ConversationMessages(ctx, conv.ID)
+		conv, _ := inst.srv.Store.LatestConversation(ctx, e.ID, s)
+		msgs, err := inst.srv.Store.ConversationMessages(ctx, conv.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +197,7 @@ func TestSteadyMixedLoadLosesAndDoublesNothing(t *testing.T) {
 			}
 		}
 	}
-	inst.srv.store.ForEachWebhook(ctx, func(w store.Webhook) {
+	inst.srv.Store.ForEachWebhook(ctx, func(w store.Webhook) {
 		if !strings.HasPrefix(w.GenesysMessageID, "agent-") {
 			return
 		}
@@ -219,8 +220,8 @@ func TestSteadyMixedLoadLosesAndDoublesNothing(t *testing.T) {
 	}
 	var failed int64
 	for _, s := range names {
-		conv, _ := inst.srv.store.LatestConversation(ctx, e.ID, s)
-		items, _ := inst.srv.store.OutboxOf(ctx, conv.ID)
+		conv, _ := inst.srv.Store.LatestConversation(ctx, e.ID, s)
+		items, _ := inst.srv.Store.OutboxOf(ctx, conv.ID)
 		for _, item := range items {
 			if item.Status != store.OutboxSent {
 				failed++

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"handover/app"
 	"handover/config"
 	"handover/genesys"
+	"handover/internal/testkit"
 	"handover/logging"
 	"handover/paths"
 	"handover/store"
@@ -43,14 +45,14 @@ const (
 // fullServer is Handover started as in production, with its log captured.
 type fullServer struct {
 	t    *testing.T
-	srv  *server
+	srv  *app.App
 	base string
-	logs *syncBuffer
+	logs *testkit.SyncBuffer
 }
 
 func startFull(t *testing.T) *fullServer {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	env := map[string]string{
 		"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "handover.db"),
 		"HANDOVER_ADMIN_PASSWORD": secAdminPassword, "HANDOVER_ADMIN_API_KEY": secAPIKey, "HANDOVER_METRICS_TOKEN": secMetricsToken,
@@ -60,19 +62,19 @@ func startFull(t *testing.T) *fullServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger, err := logging.New(logs, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, logger, nil)
+	srv, err := app.New(ctx, cfg, logger, nil)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.serve(ctx) }()
+	go func() { done <- srv.Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -82,7 +84,7 @@ func startFull(t *testing.T) *fullServer {
 		}
 	})
 	f := &fullServer{t: t, srv: srv, base: "http://" + addr, logs: logs}
-	waitFor(t, 10*time.Second, "Handover ready", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "Handover ready", func() bool {
 		resp, err := http.Get(f.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
@@ -99,7 +101,7 @@ type route struct{ method, template string }
 func (f *fullServer) routeTable() []route {
 	var out []route
 	seen := map[route]bool{}
-	for _, r := range f.srv.app.GetRoutes(true) {
+	for _, r := range f.srv.Routes() {
 		rt := route{r.Method, r.Path}
 		if !seen[rt] {
 			seen[rt] = true
@@ -372,11 +374,11 @@ type createdEndpoint struct {
 func (f *fullServer) createEndpoint(t *testing.T) createdEndpoint {
 	t.Helper()
 	const clientID, deployment = "security-client", "security-deployment"
-	f.srv.sandbox.AddClient(clientID, secClientSecret)
-	f.srv.sandbox.AddQueue(secQueueID, "Security")
-	f.srv.sandbox.AddIntegration(deployment, f.srv.localURL+"/handover/genesysCloudOM", secWebhookSecret)
+	f.srv.Sandbox.AddClient(clientID, secClientSecret)
+	f.srv.Sandbox.AddQueue(secQueueID, "Security")
+	f.srv.Sandbox.AddIntegration(deployment, f.srv.LocalURL+"/handover/genesysCloudOM", secWebhookSecret)
 	body, _ := json.Marshal(map[string]any{
-		"name": "Security", "host": f.srv.localURL + paths.Sandbox, "deploymentName": deployment, "queueId": secQueueID,
+		"name": "Security", "host": f.srv.LocalURL + paths.Sandbox, "deploymentName": deployment, "queueId": secQueueID,
 		"webhookSecret": secWebhookSecret, "clientId": clientID, "clientSecret": secClientSecret, "relayTyping": true,
 	})
 	status, answer := f.api(http.MethodPost, "/api/v1/admin/endpoints", body)
@@ -460,19 +462,19 @@ func TestNoSecretShowsInAnyPageLogLineOrWebhookLogRow(t *testing.T) {
 		keep("POST "+call.path, string(data))
 	}
 	var conv store.Conversation
-	waitFor(t, 10*time.Second, "the Genesys conversation", func() bool {
-		c, err := f.srv.store.LatestConversation(ctx, e.ID, "s1")
+	testkit.WaitFor(t, 10*time.Second, "the Genesys conversation", func() bool {
+		c, err := f.srv.Store.LatestConversation(ctx, e.ID, "s1")
 		conv = c
 		return err == nil && c.GenesysConversationID != ""
 	})
-	if err := f.srv.sandbox.Accept(conv.GenesysConversationID, "Agent Smith"); err != nil {
+	if err := f.srv.Sandbox.Accept(conv.GenesysConversationID, "Agent Smith"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.srv.sandbox.AgentSend(conv.GenesysConversationID, "How can I help?", ""); err != nil {
+	if _, err := f.srv.Sandbox.AgentSend(conv.GenesysConversationID, "How can I help?", ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the agent's message", func() bool {
-		msgs, _ := f.srv.store.ConversationMessages(ctx, conv.ID)
+	testkit.WaitFor(t, 10*time.Second, "the agent's message", func() bool {
+		msgs, _ := f.srv.Store.ConversationMessages(ctx, conv.ID)
 		for _, m := range msgs {
 			if m.Direction == store.FromAgent {
 				return true
@@ -492,7 +494,7 @@ func TestNoSecretShowsInAnyPageLogLineOrWebhookLogRow(t *testing.T) {
 	// sent with secrets and a mistake, which re-renders what was typed.
 	_, client := f.signIn()
 	var webhookID int64
-	f.srv.store.ForEachWebhook(ctx, func(w store.Webhook) { webhookID = w.ID })
+	f.srv.Store.ForEachWebhook(ctx, func(w store.Webhook) { webhookID = w.ID })
 	idsFor := func(template string) map[string]string {
 		switch {
 		case strings.HasPrefix(template, "/conversations/"):
@@ -542,7 +544,7 @@ func TestNoSecretShowsInAnyPageLogLineOrWebhookLogRow(t *testing.T) {
 		if strings.Contains(f.logs.String(), value) {
 			t.Errorf("the %s is in the log", name)
 		}
-		f.srv.store.ForEachWebhook(ctx, func(w store.Webhook) {
+		f.srv.Store.ForEachWebhook(ctx, func(w store.Webhook) {
 			headers, _ := json.Marshal(w.Headers)
 			if strings.Contains(string(headers), value) || strings.Contains(w.Body, value) || strings.Contains(w.VerdictDetail, value) {
 				t.Errorf("the %s is in webhook log row %d", name, w.ID)
@@ -550,7 +552,7 @@ func TestNoSecretShowsInAnyPageLogLineOrWebhookLogRow(t *testing.T) {
 		})
 	}
 	rows := 0
-	f.srv.store.ForEachWebhook(ctx, func(store.Webhook) { rows++ })
+	f.srv.Store.ForEachWebhook(ctx, func(store.Webhook) { rows++ })
 	if rows < 2 || !strings.Contains(f.logs.String(), "webhook rejected") {
 		t.Fatalf("the exercise did not reach the webhook: %d rows", rows)
 	}

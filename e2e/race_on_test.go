@@ -1,6 +1,6 @@
 //go:build race
 
-package main
+package e2e
 
 // raceDetector says the tests run under -race, which makes the server several
 // times slower: the load test then lowers its default rate.
