@@ -1,3 +1,6 @@
+// Package app wires Handover together: the store and its migrations, the
+// first admin, the Genesys sandbox when it is on, the relay, the web app and
+// the listeners, and shuts them down in order.
 package app
 
 import (
