@@ -99,7 +99,7 @@ func (s *Stream) run(conn net.Conn) {
 	defer chunks.Close() // the last chunk: a clean end of the response
 	w := bufio.NewWriterSize(chunks, streamBufferSize)
 	fmt.Fprintf(w, "retry: %d\n\n", reconnectAfter.Milliseconds())
-	if s.Open != nil && s.Open(w) != nil || w.Flush() != nil {
+	if s.Open != nil && shallow(func() error { return s.Open(w) }) != nil || w.Flush() != nil {
 		return
 	}
 	ticker := time.NewTicker(s.Heartbeat)
@@ -137,13 +137,13 @@ func (s *Stream) run(conn net.Conn) {
 				}
 				quietUntil[sig.Topic] = now.Add(s.Coalesce)
 			}
-			if s.Changed(w, sig.Topic) != nil {
+			if shallow(func() error { return s.Changed(w, sig.Topic) }) != nil {
 				return
 			}
 		case <-flush:
 			now := time.Now()
 			for topic := range pending {
-				if s.Changed(w, topic) != nil {
+				if shallow(func() error { return s.Changed(w, topic) }) != nil {
 					return
 				}
 				quietUntil[topic] = now.Add(s.Coalesce)
@@ -163,6 +163,17 @@ func (s *Stream) run(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// shallow runs fn, which reads the database, on a goroutine of its own and
+// waits for it: the stream's goroutine lives as long as the stream, and a
+// stack grown to the depth of a query would stay with it (stacks shrink only
+// by halves, at garbage collections). The writes fn makes happen before it
+// returns, so the two never touch the writer at once.
+func shallow(fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	return <-done
 }
 
 func orDefault(d, fallback time.Duration) time.Duration {
