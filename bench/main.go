@@ -505,6 +505,9 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 // sessionStreams is how many bot session streams the memory measure opens.
 const sessionStreams = 1000
 
+// idleWorkersRetire is fasthttp's default MaxIdleWorkerDuration and a margin.
+const idleWorkersRetire = 12 * time.Second
+
 // streamBytes is what streams cost each: in use by Go after a garbage
 // collection, and as RSS growth (which counts the garbage of opening them).
 type streamBytes struct{ inUse, rss int64 }
@@ -555,6 +558,12 @@ func (h *handover) streamCost(sessions []string) (streamBytes, error) {
 			return streamBytes{}, errors.New("not every session stream delivered its first event within a minute")
 		}
 	}
+	// The goroutines that served the requests before each stream took its
+	// connection over wait in fasthttp's worker pool, with the stacks they
+	// grew, until they have been idle for its MaxIdleWorkerDuration (10 s):
+	// measure the streams once those have gone, as they stay while the
+	// streams last minutes.
+	time.Sleep(idleWorkersRetire)
 	after, err := h.rss()
 	if err != nil {
 		return streamBytes{}, err
