@@ -1,0 +1,305 @@
+package relay_test
+
+// The engine's three paths, beside its code: StartHandover, the outbox and
+// ProcessWebhook, each against the Genesys sandbox served over loopback and
+// a real temporary SQLite database, with the relay's workers running.
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"handover/genesys"
+	"handover/genesys/sandbox"
+	"handover/internal/testkit"
+	"handover/relay"
+	"handover/store"
+	"handover/store/storetest"
+)
+
+const (
+	engineQueueID    = "3b9e2f10-6c1d-4a7e-9f02-5d8c7b6a4e31"
+	engineDeployment = "engine-test"
+	engineSecret     = "engine-webhook-secret-0123456789"
+)
+
+// engine is a running relay with one endpoint that hands over to a sandbox.
+type engine struct {
+	t       *testing.T
+	store   *store.Store
+	relay   *relay.Relay
+	genesys *sandbox.Sandbox
+	e       store.Endpoint
+}
+
+// newEngine starts the sandbox on a loopback port and the relay's workers
+// against it; tune adjusts the relay's configuration first.
+func newEngine(t *testing.T, tune func(*relay.Config)) *engine {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	sb, err := sandbox.New(sandbox.Config{PublicBaseURL: base, RequestsPerMinute: 1_000_000, WebhookRetryDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	sb.Register(app)
+	go app.Listener(ln)
+	t.Cleanup(func() {
+		sb.Close()
+		app.ShutdownWithTimeout(time.Second)
+	})
+	sb.AddClient("engine-client", "engine-client-secret")
+	sb.AddQueue(engineQueueID, "Support")
+	// Webhooks go nowhere: the tests hand them to the relay themselves.
+	sb.AddIntegration(engineDeployment, "http://127.0.0.1:1/webhook", engineSecret)
+
+	s := storetest.OpenWith(t, storetest.DatabaseURL(t, store.SQLite), store.Options{})
+	e := store.Endpoint{OrganisationID: 1, Name: "engine", URLToken: "engine-token", Provider: store.ProviderGenesysCloudOM,
+		Host: base, DeploymentName: engineDeployment, QueueID: engineQueueID, ClientID: "engine-client", ClientSecret: "engine-client-secret",
+		WebhookSecret: engineSecret, DefaultLanguage: "english", DefaultSkills: []string{"support"}, DefaultPriority: 3,
+		DefaultCustomAttributes: map[string]string{"tier": "gold"}}
+	if err := s.CreateEndpoint(context.Background(), &e); err != nil {
+		t.Fatal(err)
+	}
+	cfg := relay.Config{Store: s, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, RequestsPerMinute: 1_000_000,
+		PollInterval: time.Hour, SingleInstance: true}
+	if tune != nil {
+		tune(&cfg)
+	}
+	r := relay.New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &engine{t: t, store: s, relay: r, genesys: sb, e: e}
+}
+
+// inboundMessages are the customer messages Genesys accepted, in order.
+func (g *engine) inboundMessages() []genesys.InboundMessage {
+	var out []genesys.InboundMessage
+	for _, rec := range g.genesys.Inbound() {
+		if m, ok := rec.Parsed.(genesys.InboundMessage); ok && rec.Kind == sandbox.KindMessage && !rec.Duplicate {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (g *engine) waitForMessages(n int) []genesys.InboundMessage {
+	g.t.Helper()
+	testkit.WaitFor(g.t, 10*time.Second, "the messages at Genesys", func() bool { return len(g.inboundMessages()) >= n })
+	return g.inboundMessages()
+}
+
+func TestStartHandoverSendsTheRoutingDataAndTheTranscriptToGenesys(t *testing.T) {
+	g := newEngine(t, nil)
+	ctx := context.Background()
+	long := strings.Repeat("The invoice lists a charge twice. ", 200) // over 4,000 characters
+	priority := 7
+	conv, err := g.relay.StartHandover(ctx, g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1", Language: "german", Skills: []string{"billing"},
+		Priority: &priority, CustomAttributes: map[string]string{"contract": "C-4711"},
+		Transcript: []relay.TranscriptEntry{{Source: "user", Text: long, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conv.State != store.StateQueued {
+		t.Fatalf("state %q, want queued", conv.State)
+	}
+	msgs := g.waitForMessages(2)
+	first := msgs[0]
+	if first.Channel.Metadata == nil {
+		t.Fatal("the first message carries no participant data")
+	}
+	for k, want := range map[string]string{"queueId": engineQueueID, "myLanguage": "german", "mySkills": "billing", "myPriority": "7",
+		"userId": "u1", "sessionId": "s1", "contract": "C-4711", "tier": "gold"} {
+		if got := first.Channel.Metadata.CustomAttributes[k]; got != want {
+			t.Errorf("participant data %s = %q, want %q", k, got, want)
+		}
+	}
+	var text strings.Builder
+	for i, m := range msgs {
+		if n := utf8.RuneCountInString(m.Text); n > genesys.MaxTextRunes {
+			t.Errorf("message %d has %d characters, over Genesys's %d", i, n, genesys.MaxTextRunes)
+		}
+		if i > 0 && m.Channel.Metadata != nil {
+			t.Errorf("message %d carries participant data again", i)
+		}
+		text.WriteString(m.Text)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(text.String()), " "), strings.TrimSpace(strings.Repeat("The invoice lists a charge twice. ", 50))) {
+		t.Error("the transcript's text did not reach Genesys whole")
+	}
+
+	_, err = g.relay.StartHandover(ctx, g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"})
+	if !errors.Is(err, relay.ErrAlreadyInHandover) {
+		t.Fatalf("a second handover of the session: %v, want ErrAlreadyInHandover", err)
+	}
+}
+
+func TestAnUnknownDeploymentNameIsAGenesysSettingsError(t *testing.T) {
+	g := newEngine(t, nil)
+	g.e.DeploymentName = "no-such-deployment"
+	_, err := g.relay.StartHandover(context.Background(), g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"})
+	var refusal *relay.Error
+	if !errors.Is(err, relay.ErrGenesysSettings) || !errors.As(err, &refusal) || !strings.Contains(refusal.Message, engineDeployment) {
+		t.Fatalf("handover with a wrong deployment name: %v; want ErrGenesysSettings naming the deployments that exist", err)
+	}
+}
+
+// userMessages sends texts as the session's user, in order.
+func (g *engine) userMessages(session string, texts ...string) {
+	g.t.Helper()
+	for _, text := range texts {
+		if _, err := g.relay.SendUserMessage(context.Background(), g.e, relay.UserMessage{UserID: "u1", SessionID: session, Text: text}); err != nil {
+			g.t.Fatal(err)
+		}
+	}
+}
+
+func TestTheOutboxSendsAConversationsMessagesOnceAndInOrderThroughFailures(t *testing.T) {
+	g := newEngine(t, nil)
+	if _, err := g.relay.StartHandover(context.Background(), g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	g.waitForMessages(1)
+	// Genesys fails the next attempts: three 503s, then two 429s.
+	g.genesys.SetFault(sandbox.Fault{Status: 503, Count: 3, PathContains: "/inbound/open/message"})
+	g.genesys.SetFault(sandbox.Fault{Status: 429, Count: 2, PathContains: "/inbound/open/message"})
+	want := []string{"one", "two", "three", "four", "five"}
+	g.userMessages("s1", want...)
+	msgs := g.waitForMessages(1 + len(want))
+	var got []string
+	for _, m := range msgs[1:] {
+		got = append(got, m.Text)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Genesys got %v, want %v once each in order", got, want)
+	}
+	rejected := 0
+	for _, r := range g.genesys.Rejected() {
+		if strings.Contains(r.Path, "/inbound/open/message") {
+			rejected++
+		}
+	}
+	if rejected != 5 {
+		t.Fatalf("%d attempts refused, want the 5 faults: the outbox retried past them", rejected)
+	}
+}
+
+func TestARateLimitedCallWaitsForRetryAfter(t *testing.T) {
+	g := newEngine(t, nil)
+	if _, err := g.relay.StartHandover(context.Background(), g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	g.waitForMessages(1)
+	g.genesys.SetFault(sandbox.Fault{Status: 429, RetryAfter: time.Second, Count: 1, PathContains: "/inbound/open/message"})
+	g.userMessages("s1", "after the limit")
+	g.waitForMessages(2)
+	calls, err := g.store.ListAPICalls(context.Background(), store.APICallFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var limited, sent time.Time
+	for _, c := range calls.Rows {
+		if !strings.Contains(c.Path, "/inbound/open/message") {
+			continue
+		}
+		switch {
+		case c.Status == 429:
+			limited = c.CreatedAt
+		case c.Status < 300 && c.CreatedAt.After(limited):
+			sent = c.CreatedAt
+		}
+	}
+	if limited.IsZero() || sent.Sub(limited) < 900*time.Millisecond {
+		t.Fatalf("429 at %v, sent at %v: the retry did not wait for Retry-After (1 s)", limited, sent)
+	}
+}
+
+func TestACallThatKeepsFailingIsGivenUpAndTheUserSeesItFailed(t *testing.T) {
+	g := newEngine(t, func(c *relay.Config) { c.RetryFor = 300 * time.Millisecond })
+	if _, err := g.relay.StartHandover(context.Background(), g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	g.waitForMessages(1)
+	g.genesys.SetFault(sandbox.Fault{Status: 503, PathContains: "/inbound/open/message"})
+	g.userMessages("s1", "lost in an outage")
+	testkit.WaitFor(t, 10*time.Second, "the message marked failed", func() bool {
+		msgs, _ := g.store.ConversationMessages(context.Background(), 1)
+		for _, m := range msgs {
+			if m.Text == "lost in an outage" {
+				return m.Delivery == store.DeliveryFailed && m.Error != ""
+			}
+		}
+		return false
+	})
+}
+
+func TestProcessWebhookAppliesAnAgentMessageOnceWithItsReceipt(t *testing.T) {
+	g := newEngine(t, nil)
+	ctx := context.Background()
+	conv, err := g.relay.StartHandover(ctx, g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.waitForMessages(1)
+	e, err := g.store.EndpointByID(ctx, g.e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"id":"agent-msg-1","channel":{"id":"` + e.IntegrationID + `","platform":"Open","type":"Private","to":{"id":"` + conv.CustomerID +
+		`"},"from":{"id":"` + e.IntegrationID + `","idType":"Opaque","nickname":"Max"},"time":"` + genesys.FormatTime(time.Now()) +
+		`"},"type":"Text","text":"Hello from the agent","originatingEntity":"Human","direction":"Outbound"}`)
+	receive := func() store.Webhook {
+		res, err := g.relay.ReceiveWebhook(ctx, relay.IncomingWebhook{Body: body, Signature: genesys.Sign(engineSecret, body), ReceivedAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitFor(t, 5*time.Second, "the webhook processed", func() bool {
+			w, err := g.store.WebhookByID(ctx, res.LogID)
+			return err == nil && w.ProcessedAt != nil
+		})
+		w, _ := g.store.WebhookByID(ctx, res.LogID)
+		return w
+	}
+	if w := receive(); w.Outcome != store.OutcomeDelivered {
+		t.Fatalf("first delivery: outcome %q, want delivered", w.Outcome)
+	}
+	if w := receive(); w.Outcome != store.OutcomeDuplicate {
+		t.Fatalf("the same webhook again: outcome %q, want duplicate", w.Outcome)
+	}
+	events, err := g.store.SessionEventsAfter(ctx, g.e.ID, "s1", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies := 0
+	for _, m := range events {
+		if m.Text == "Hello from the agent" && m.Direction == store.FromAgent {
+			copies++
+		}
+	}
+	if copies != 1 {
+		t.Fatalf("the agent's message is on the session's stream %d times, want once", copies)
+	}
+	// Its Delivered receipt, queued with it, reaches Genesys (the duplicate
+	// queued none: it changed nothing).
+	testkit.WaitFor(t, 5*time.Second, "the Delivered receipt at Genesys", func() bool {
+		n := 0
+		for _, rec := range g.genesys.Inbound() {
+			if r, ok := rec.Parsed.(genesys.InboundReceipt); ok && r.ID == "agent-msg-1" && r.Status == genesys.ReceiptDelivered && !rec.Duplicate {
+				n++
+			}
+		}
+		return n == 1
+	})
+}
