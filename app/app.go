@@ -18,6 +18,7 @@ import (
 	"handover/config"
 	"handover/genesys"
 	"handover/genesys/sandbox"
+	"handover/handlers"
 	"handover/live"
 	"handover/metrics"
 	"handover/paths"
@@ -113,6 +114,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 		RetryFor:            cfg.OutboxRetryFor,
 		RequestsPerMinute:   cfg.GenesysRequestsPerMinute,
 		WebhookReplayWindow: cfg.WebhookReplayWindow,
+		WebhookStatus:       handlers.WebhookStatus,
 		PollInterval:        cfg.PollInterval,
 		SingleInstance:      st.Dialect() == store.SQLite,
 		RefusedLogPerMinute: cfg.RefusedLogPerMinute,

@@ -34,7 +34,7 @@ type Relay interface {
 	EndByUser(ctx context.Context, e store.Endpoint, sessionID string) (store.Conversation, error)
 	DemoBot(ctx context.Context, e store.Endpoint, userID, sessionID, text string, transcript []relay.TranscriptEntry) (relay.BotAnswer, error)
 	ReceiveWebhook(ctx context.Context, in relay.IncomingWebhook) (relay.WebhookResult, error)
-	RefuseWebhook(ctx context.Context, in relay.IncomingWebhook, status int, verdict, detail string) (relay.WebhookResult, error)
+	RefuseWebhook(ctx context.Context, in relay.IncomingWebhook, verdict, detail string) (relay.WebhookResult, error)
 	HandleTrigger(ctx context.Context, e store.Endpoint, ev relay.TriggerEvent) (store.Conversation, error)
 }
 

@@ -98,7 +98,7 @@ func (h *Webhook) ErrorHandler(next fiber.ErrorHandler, bodyLimit int) fiber.Err
 		headers := map[string]string{}
 		c.Request().Header.VisitAll(func(k, v []byte) { headers[string(k)] = string(v) })
 		if _, logErr := h.Relay.RefuseWebhook(c.UserContext(), relay.IncomingWebhook{Signature: c.Get(genesys.SignatureHeader), Headers: headers, ReceivedAt: time.Now(), Source: ClientAddress(c)},
-			fiberErr.Code, verdict, detail); logErr != nil {
+			verdict, detail); logErr != nil {
 			return next(c, logErr)
 		}
 		return next(c, &WebhookRefused{Verdict: verdict, Detail: detail})

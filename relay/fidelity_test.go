@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"handover/genesys"
+	"handover/handlers"
 	"handover/relay"
 	"handover/store"
 )
@@ -35,7 +36,7 @@ func newGenesysFixture(t *testing.T, state string, cfg relay.Config) *genesysFix
 		t.Fatal(err)
 	}
 	f.conv = conv
-	cfg.Store = f.store
+	cfg.Store, cfg.WebhookStatus = f.store, handlers.WebhookStatus
 	f.relay = relay.New(cfg)
 	return &genesysFixture{f}
 }

@@ -89,7 +89,7 @@ func TestRefusedWebhooksBeyondTheLimitPerSourceAndMinuteAreCountedNotLogged(t *t
 	for range 2 {
 		forged("198.51.100.1")
 	}
-	res, err := f.relay.RefuseWebhook(ctx, relay.IncomingWebhook{ReceivedAt: at.Now(), Source: "203.0.113.7"}, 413, store.VerdictTooLarge, "too large")
+	res, err := f.relay.RefuseWebhook(ctx, relay.IncomingWebhook{ReceivedAt: at.Now(), Source: "203.0.113.7"}, store.VerdictTooLarge, "too large")
 	if err != nil || res.Verdict != store.VerdictTooLarge || res.LogID != 0 {
 		t.Fatalf("a too-large request over the limit: %+v %v; want too_large (answered 413), not logged", res, err)
 	}

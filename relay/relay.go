@@ -58,6 +58,10 @@ type Config struct {
 	// source address the webhook log keeps as rows; beyond it they are only
 	// counted. DefaultRefusedLogPerMinute when zero.
 	RefusedLogPerMinute int
+	// WebhookStatus is the HTTP status the web layer answers a webhook of a
+	// verdict with (handlers.WebhookStatus: one table, owned there); the
+	// webhook log records it. Nil records 0.
+	WebhookStatus func(verdict string) int
 	// LogMaxBytes caps the estimated size of the webhook and Genesys call
 	// logs together (store.LogBytes); PruneLogs deletes the oldest rows
 	// beyond it. 0 for no cap.

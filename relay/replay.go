@@ -36,9 +36,11 @@ func (r *Relay) ReplayWebhook(ctx context.Context, id int64) (store.Webhook, err
 		return store.Webhook{}, err
 	}
 	check.describe(&replay)
-	replay.Status, replay.Verdict, replay.VerdictDetail = check.status, check.verdict, check.detail
-	logBody(&replay, []byte(original.Body), check.status == 200)
-	if check.status != 200 {
+	// No age check on a replay: its verdict is valid or refused, never stale.
+	valid := check.verdict == store.VerdictValid
+	replay.Status, replay.Verdict, replay.VerdictDetail = r.webhookStatus(check.verdict), check.verdict, check.detail
+	logBody(&replay, []byte(original.Body), valid)
+	if !valid {
 		replay.Outcome = store.OutcomeRejected
 		now := r.store.Now()
 		replay.ProcessedAt = &now
@@ -51,7 +53,7 @@ func (r *Relay) ReplayWebhook(ctx context.Context, id int64) (store.Webhook, err
 	r.log.InfoContext(ctx, "webhook replayed", slog.Int64("webhook_id", original.ID), slog.Int64("replay_id", replay.ID),
 		slog.String("verdict", replay.Verdict), slog.Bool("duplicate", duplicate))
 	r.broker.Publish(live.Webhooks, live.Signal{Kind: live.Changed})
-	if check.status == 200 && !duplicate {
+	if valid && !duplicate {
 		if err := r.ProcessWebhook(ctx, replay.ID); err != nil {
 			return store.Webhook{}, err
 		}

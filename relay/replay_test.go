@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"handover/genesys"
+	"handover/handlers"
 	"handover/relay"
 	"handover/store"
 	"handover/store/storetest"
@@ -44,7 +45,7 @@ func newReplayFixture(t *testing.T, opts store.Options) *replayFixture {
 	if err := s.CreateConversation(ctx, &conv); err != nil {
 		t.Fatal(err)
 	}
-	return &replayFixture{t: t, store: s, relay: relay.New(relay.Config{Store: s, WebhookReplayWindow: 15 * time.Minute}), conv: conv, e: e}
+	return &replayFixture{t: t, store: s, relay: relay.New(relay.Config{Store: s, WebhookReplayWindow: 15 * time.Minute, WebhookStatus: handlers.WebhookStatus}), conv: conv, e: e}
 }
 
 func (f *replayFixture) body(messageID, text string, at time.Time) []byte {

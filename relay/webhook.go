@@ -51,9 +51,9 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 	// UTC, as the store writes every time: SQLite compares times as text.
 	log := store.Webhook{ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers)}
 	var customerID string // channel.to.id, once parsed: it picks the processor
-	result := func(status int, verdict, detail string) (WebhookResult, error) {
-		log.Status, log.Verdict, log.VerdictDetail = status, verdict, detail
-		if status != 200 {
+	result := func(verdict, detail string) (WebhookResult, error) {
+		log.Status, log.Verdict, log.VerdictDetail = r.webhookStatus(verdict), verdict, detail
+		if refusedVerdict(verdict) {
 			logRow, note := r.admitRefused(ctx, in.Source)
 			if !logRow {
 				r.obs.Webhook(verdict)
@@ -67,9 +67,9 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		log.LatencyUS = time.Since(in.ReceivedAt).Microseconds()
 		if verdict != store.VerdictValid {
 			// Refused, or signed but outside the replay window: logged, never applied.
-			log.Outcome = store.OutcomeRejected
-			if status == 200 {
-				log.Outcome = store.OutcomeIgnored
+			log.Outcome = store.OutcomeIgnored
+			if refusedVerdict(verdict) {
+				log.Outcome = store.OutcomeRejected
 			}
 			now := r.store.Now()
 			log.ProcessedAt = &now
@@ -84,7 +84,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 			r.obs.Webhook(verdict)
 		}
 		switch {
-		case status != 200:
+		case refusedVerdict(verdict):
 			r.log.WarnContext(ctx, "webhook rejected", slog.Int64("webhook_id", log.ID), slog.String("verdict", verdict), slog.String("detail", detail))
 		case verdict != store.VerdictValid:
 			r.log.WarnContext(ctx, "signed webhook outside the replay window answered but not applied", slog.Int64("webhook_id", log.ID), slog.String("detail", detail))
@@ -107,12 +107,11 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		}
 	}
 	customerID = check.hook.Channel.To.ID
-	return result(check.status, check.verdict, check.detail)
+	return result(check.verdict, check.detail)
 }
 
 // webhookCheck is what the checks of a webhook found.
 type webhookCheck struct {
-	status          int // what to answer: 200, 400 or 401
 	verdict, detail string
 	hook            genesys.Webhook
 	endpointID      *int64
@@ -142,11 +141,11 @@ func (c webhookCheck) describe(w *store.Webhook) {
 func (r *Relay) checkWebhook(ctx context.Context, body []byte, signature string, receivedAt time.Time, window time.Duration) (webhookCheck, error) {
 	hook, err := genesys.ParseWebhook(body)
 	if err != nil {
-		return webhookCheck{status: 400, verdict: store.VerdictMalformed, detail: err.Error()}, nil
+		return webhookCheck{verdict: store.VerdictMalformed, detail: err.Error()}, nil
 	}
 	check := webhookCheck{hook: hook}
 	reject := func(verdict, detail string) (webhookCheck, error) {
-		check.status, check.verdict, check.detail = 401, verdict, detail
+		check.verdict, check.detail = verdict, detail
 		return check, nil
 	}
 	endpoints, err := r.store.EndpointsByIntegrationID(ctx, hook.Channel.ID)
@@ -177,7 +176,7 @@ verify:
 		}
 		return reject(verdict, verifyErr.Error())
 	}
-	check.status, check.verdict = 200, store.VerdictValid
+	check.verdict = store.VerdictValid
 	if hook.Channel.Time.IsZero() {
 		return check, nil
 	}
@@ -192,6 +191,22 @@ verify:
 			genesys.FormatTime(hook.Channel.Time.Time), DescribeSkew(skew), window)
 	}
 	return check, nil
+}
+
+// refusedVerdict tells a refused webhook (no valid signature, or not a
+// webhook at all) from a signed one, applied or, outside the replay window,
+// only logged.
+func refusedVerdict(verdict string) bool {
+	return verdict != store.VerdictValid && verdict != store.VerdictStale
+}
+
+// webhookStatus is the HTTP status the web layer answers a webhook of the
+// verdict with (Config.WebhookStatus), for the log row; 0 when not told.
+func (r *Relay) webhookStatus(verdict string) int {
+	if r.cfg.WebhookStatus == nil {
+		return 0
+	}
+	return r.cfg.WebhookStatus(verdict)
 }
 
 // MaxClockSkew is how far a webhook's channel.time may be from Handover's

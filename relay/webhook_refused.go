@@ -10,13 +10,13 @@ import (
 )
 
 // RefuseWebhook logs a webhook request that was refused before its body could
-// be checked (too large to read, or too slow to arrive), with the status it
-// was answered with, its verdict and why, so the webhook log shows every
+// be checked (too large to read, or too slow to arrive), with its verdict and
+// why, so the webhook log shows every
 // request, not only those that reached ReceiveWebhook.
 //
 // Like every refused webhook, it is counted in the metrics, and logged as a
 // row only within its source's per-minute allowance (RefusedLogPerMinute).
-func (r *Relay) RefuseWebhook(ctx context.Context, in IncomingWebhook, status int, verdict, detail string) (WebhookResult, error) {
+func (r *Relay) RefuseWebhook(ctx context.Context, in IncomingWebhook, verdict, detail string) (WebhookResult, error) {
 	r.obs.Webhook(verdict)
 	logRow, note := r.admitRefused(ctx, in.Source)
 	if !logRow {
@@ -25,7 +25,7 @@ func (r *Relay) RefuseWebhook(ctx context.Context, in IncomingWebhook, status in
 	now := r.store.Now()
 	log := store.Webhook{
 		ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers),
-		Status: status, Verdict: verdict, VerdictDetail: detail + note, Outcome: store.OutcomeRejected, ProcessedAt: &now,
+		Status: r.webhookStatus(verdict), Verdict: verdict, VerdictDetail: detail + note, Outcome: store.OutcomeRejected, ProcessedAt: &now,
 		LatencyUS: time.Since(in.ReceivedAt).Microseconds(),
 	}
 	logBody(&log, in.Body, false)
