@@ -30,7 +30,7 @@ const (
 	// expire it, so that a call started just before expiry does not fail.
 	tokenRefreshMargin = time.Minute
 
-	integrationPageSize = 100 // the reference calls 25–100 safe (§3.1)
+	integrationPageSize = 100 // 25–100 is safe (docs/genesys.md §Inbound)
 	// maxIntegrationPages stops a listing whose paging never ends.
 	maxIntegrationPages = 100
 	// maxNamesInError is how many existing integration names a not-found error lists.
@@ -54,6 +54,20 @@ type Config struct {
 	// Now is the clock for token expiry, Retry-After dates and messages sent
 	// without a time; time.Now when nil.
 	Now func() time.Time
+	// OnCall is told about every request the client makes, the token
+	// requests included, after its answer (or failure): the caller's call
+	// log, so that no caller spells an API path. Nil for none.
+	OnCall func(ctx context.Context, c Call)
+}
+
+// Call is one request the client made, as OnCall sees it.
+type Call struct {
+	Method string
+	Path   string // the request's path, without the query
+	Status int    // the HTTP status answered; 0 when no answer came
+	// Latency is from sending the request to reading its answer.
+	Latency time.Duration
+	Err     error // nil for a 2xx answer that was read
 }
 
 // Client calls the Genesys Cloud Platform API for Open Messaging with a
@@ -67,6 +81,7 @@ type Client struct {
 	http        *http.Client
 	callTimeout time.Duration
 	now         func() time.Time
+	onCall      func(context.Context, Call)
 
 	// tokenLock is a one-slot semaphore rather than a mutex so that a caller
 	// waiting for another's token fetch can give up when its context ends.
@@ -89,13 +104,14 @@ func NewClient(cfg Config) (*Client, error) {
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret,
 			TokenURL:     cfg.Host.LoginURL(),
-			// Basic auth with a form body is what the Genesys SDKs send (§2);
+			// Basic auth with a form body is what the Genesys SDKs send (docs/genesys.md §OAuth);
 			// naming it also stops oauth2 from probing both styles.
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
 		http:        cfg.HTTPClient,
 		callTimeout: cfg.CallTimeout,
 		now:         cfg.Now,
+		onCall:      cfg.OnCall,
 		tokenLock:   make(chan struct{}, 1),
 	}
 	if c.http == nil {
@@ -163,7 +179,7 @@ func (c *Client) ResolveIntegration(ctx context.Context, name string) (Integrati
 			names = append(names, in.Name)
 		}
 		// The reference gives both pageCount and nextUri as end markers
-		// (§3.1). Stopping only when neither promises more costs at most one
+		// (docs/genesys.md §Inbound). Stopping only when neither promises more costs at most one
 		// extra request; stopping early could miss the integration.
 		morePages := page < listing.PageCount || listing.NextURI != ""
 		if len(listing.Entities) == 0 || !morePages {
@@ -203,7 +219,7 @@ func listNames(names []string) string {
 
 // SendMessage sends a customer message to the integration. With
 // prefetchConversationID the answer carries the conversation id, which the
-// relay needs to follow and end the conversation (§3.2). A zero
+// relay needs to follow and end the conversation (docs/genesys.md §Inbound). A zero
 // msg.Channel.Time is set to now.
 func (c *Client) SendMessage(ctx context.Context, integrationID string, msg InboundMessage, prefetchConversationID bool) (MessageResponse, error) {
 	if msg.Channel.Time.IsZero() {
@@ -279,7 +295,7 @@ func (c *Client) GetConversation(ctx context.Context, conversationID string) (Me
 }
 
 // DisconnectParticipant sets a participant's state to disconnected, for
-// example the customer's when the customer left (§3.8).
+// example the customer's when the customer left (docs/genesys.md §Inbound).
 func (c *Client) DisconnectParticipant(ctx context.Context, conversationID, participantID string) error {
 	if conversationID == "" || participantID == "" {
 		return errors.New("disconnect participant: conversation id and participant id are both required")
@@ -315,7 +331,9 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		if err != nil {
 			return err
 		}
-		err = c.do(ctx, method, target, path, token, body, out)
+		started := time.Now()
+		status, err := c.do(ctx, method, target, path, token, body, out)
+		c.report(ctx, method, path, status, started, err)
 		if apiErr, ok := errors.AsType[*APIError](err); ok && apiErr.Status == http.StatusUnauthorized && attempt == 1 {
 			c.dropToken(ctx, token)
 			continue
@@ -324,14 +342,14 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	}
 }
 
-func (c *Client) do(ctx context.Context, method, target, path, token string, body []byte, out any) error {
+func (c *Client) do(ctx context.Context, method, target, path, token string, body []byte, out any) (status int, err error) {
 	var reader io.Reader
 	if body != nil {
 		reader = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, reader)
 	if err != nil {
-		return fmt.Errorf("build request: %w", err)
+		return 0, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
@@ -340,28 +358,35 @@ func (c *Client) do(ctx context.Context, method, target, path, token string, bod
 	op := method + " " + path
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return newTransportError(op, err)
+		return 0, newTransportError(op, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return &TransportError{Op: op, Err: fmt.Errorf("read answer: %w", err)}
+		return resp.StatusCode, &TransportError{Op: op, Err: fmt.Errorf("read answer: %w", err)}
 	}
 	if len(data) > maxResponseBytes {
-		return fmt.Errorf("%s: answer is larger than %d bytes", op, maxResponseBytes)
+		return resp.StatusCode, fmt.Errorf("%s: answer is larger than %d bytes", op, maxResponseBytes)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return c.apiError(resp, data)
+		return resp.StatusCode, c.apiError(resp, data)
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
-		return nil
+		return resp.StatusCode, nil
 	}
 	// The request succeeded even if its answer cannot be read, so this
 	// error is not retryable: sending again could duplicate the message.
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s: read answer: %w", op, err)
+		return resp.StatusCode, fmt.Errorf("%s: read answer: %w", op, err)
 	}
-	return nil
+	return resp.StatusCode, nil
+}
+
+// report tells OnCall about one request.
+func (c *Client) report(ctx context.Context, method, path string, status int, started time.Time, err error) {
+	if c.onCall != nil {
+		c.onCall(ctx, Call{Method: method, Path: path, Status: status, Latency: time.Since(started), Err: err})
+	}
 }
 
 func (c *Client) apiError(resp *http.Response, data []byte) *APIError {
@@ -394,9 +419,9 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 	if c.token != "" && (c.tokenExpiry.IsZero() || c.now().Before(c.tokenExpiry)) {
 		return c.token, nil
 	}
-	tok, err := c.oauth.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
+	tok, err := c.fetchToken(ctx)
 	if err != nil {
-		return "", fmt.Errorf("get access token from %s: %w", c.oauth.TokenURL, c.tokenError(err))
+		return "", err
 	}
 	c.token = tok.AccessToken
 	c.tokenExpiry = time.Time{}
@@ -467,3 +492,25 @@ func (c *Client) tokenError(err error) error {
 	}
 	return err
 }
+
+// fetchToken asks the login host for a new client-credentials token, and
+// reports the request.
+func (c *Client) fetchToken(ctx context.Context) (*oauth2.Token, error) {
+	started := time.Now()
+	tok, err := c.oauth.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
+	if err != nil {
+		err = fmt.Errorf("get access token from %s: %w", c.oauth.TokenURL, c.tokenError(err))
+	}
+	status := http.StatusOK
+	if err != nil {
+		status = 0
+		if apiErr, ok := errors.AsType[*APIError](err); ok {
+			status = apiErr.Status
+		}
+	}
+	c.report(ctx, http.MethodPost, tokenPath, status, started, err)
+	return tok, err
+}
+
+// tokenPath is the login host's token endpoint, as the call log shows it.
+const tokenPath = "/oauth/token"

@@ -169,7 +169,7 @@ func answer(status int, v any) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, status, v) }
 }
 
-// exampleMessageResponse is the answer of reference §3.2.
+// exampleMessageResponse is the answer of docs/genesys.md §Inbound.
 const exampleMessageResponse = `{
   "id": "c6f1b3b0a1d94b3e8f4c2e1a9d7b6c5e",
   "channel": {
@@ -884,5 +884,69 @@ func TestTokenRequestCarriesTheCredentialsOnlyInTheBasicHeader(t *testing.T) {
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(testClientID+":"+testClientSecret))
 	if header != want {
 		t.Errorf("token Authorization = %q, want %q", header, want)
+	}
+}
+
+func TestOnCallIsToldOfEveryRequestTheTokenAndTheRetryIncluded(t *testing.T) {
+	fake := newFakeGenesys(t, answer(http.StatusAccepted, map[string]any{"id": "m"}))
+	fake.unauthorized = 1
+	var mu sync.Mutex
+	var calls []Call
+	c, err := NewClient(Config{
+		Host: Host(fake.srv.URL), ClientID: testClientID, ClientSecret: testClientSecret,
+		HTTPClient: NewHTTPClient(), CallTimeout: 5 * time.Second,
+		OnCall: func(_ context.Context, call Call) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, call)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SendMessage(t.Context(), testIntegration, exampleMessage(), false); err != nil {
+		t.Fatalf("SendMessage: %v", err)
+	}
+	send := "/api/v2/conversations/messages/" + testIntegration + "/inbound/open/message"
+	want := []struct {
+		path   string
+		status int
+		failed bool
+	}{
+		{"/oauth/token", 200, false},
+		{send, 401, true},
+		{"/oauth/token", 200, false},
+		{send, 202, false},
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != len(want) {
+		t.Fatalf("OnCall saw %d calls, want %d: %+v", len(calls), len(want), calls)
+	}
+	for i, w := range want {
+		got := calls[i]
+		if got.Method != http.MethodPost || got.Path != w.path || got.Status != w.status || (got.Err != nil) != w.failed || got.Latency <= 0 {
+			t.Errorf("call %d = %+v, want POST %s %d (failed %v) with a latency", i, got, w.path, w.status, w.failed)
+		}
+	}
+}
+
+func TestOnCallSeesARefusedTokenWithItsStatus(t *testing.T) {
+	fake := newFakeGenesys(t, answer(http.StatusOK, nil))
+	fake.tokenHandler = answer(http.StatusBadRequest, map[string]string{"error": "invalid_client"})
+	var seen []Call
+	c, err := NewClient(Config{
+		Host: Host(fake.srv.URL), ClientID: testClientID, ClientSecret: testClientSecret,
+		HTTPClient: NewHTTPClient(), CallTimeout: 5 * time.Second,
+		OnCall: func(_ context.Context, call Call) { seen = append(seen, call) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckToken(t.Context()); err == nil {
+		t.Fatal("CheckToken accepted refused credentials")
+	}
+	if len(seen) != 1 || seen[0].Path != "/oauth/token" || seen[0].Status != http.StatusBadRequest || seen[0].Err == nil {
+		t.Fatalf("OnCall saw %+v, want one refused token request with status 400", seen)
 	}
 }

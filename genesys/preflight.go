@@ -2,9 +2,6 @@ package genesys
 
 import (
 	"context"
-	"fmt"
-
-	"golang.org/x/oauth2"
 )
 
 // CheckToken asks the login host for a new client-credentials token, for a
@@ -13,8 +10,6 @@ import (
 func (c *Client) CheckToken(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.callTimeout)
 	defer cancel()
-	if _, err := c.oauth.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http)); err != nil {
-		return fmt.Errorf("get access token from %s: %w", c.oauth.TokenURL, c.tokenError(err))
-	}
-	return nil
+	_, err := c.fetchToken(ctx)
+	return err
 }

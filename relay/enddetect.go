@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -253,9 +252,7 @@ func (r *Relay) readParticipants(ctx context.Context, e store.Endpoint, conv sto
 	if c.limiter.Tokens() < float64(c.limiter.Burst())/2 || !c.limiter.Allow() {
 		return nil, errBudget
 	}
-	started := time.Now()
-	gc, err := c.client.GetConversation(ctx, conv.GenesysConversationID)
-	r.logCall(ctx, e.ID, &conv.ID, nil, 1, http.MethodGet, "/api/v2/conversations/messages/"+conv.GenesysConversationID, started, err)
+	gc, err := c.client.GetConversation(withCall(ctx, callInfo{conversationID: &conv.ID}), conv.GenesysConversationID)
 	if err != nil {
 		return nil, err
 	}
@@ -436,16 +433,12 @@ func (r *Relay) readNotifications(ctx context.Context, e store.Endpoint) error {
 	if err != nil {
 		return err
 	}
-	started := time.Now()
 	ch, err := c.client.CreateNotificationChannel(ctx)
-	r.logCall(ctx, e.ID, nil, nil, 1, http.MethodPost, "/api/v2/notifications/channels", started, err)
 	if err != nil {
 		return fmt.Errorf("create notification channel: %w", err)
 	}
 	topic := genesys.QueueConversationsTopic(e.QueueID)
-	started = time.Now()
 	topics, err := c.client.SetSubscriptions(ctx, ch.ID, []string{topic})
-	r.logCall(ctx, e.ID, nil, nil, 1, http.MethodPut, "/api/v2/notifications/channels/{id}/subscriptions", started, err)
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", topic, err)
 	}

@@ -205,22 +205,27 @@ func TestARateLimitedCallWaitsForRetryAfter(t *testing.T) {
 	g.genesys.SetFault(sandbox.Fault{Status: 429, RetryAfter: time.Second, Count: 1, PathContains: "/inbound/open/message"})
 	g.userMessages("s1", "after the limit")
 	g.waitForMessages(2)
-	calls, err := g.store.ListAPICalls(context.Background(), store.APICallFilter{Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The call log is written once the call returns, a moment after Genesys
+	// holds the message: wait for the successful row itself.
 	var limited, sent time.Time
-	for _, c := range calls.Rows {
-		if !strings.Contains(c.Path, "/inbound/open/message") {
-			continue
+	testkit.WaitFor(t, 10*time.Second, "the 429 and the later send in the call log", func() bool {
+		calls, err := g.store.ListAPICalls(context.Background(), store.APICallFilter{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
 		}
-		switch {
-		case c.Status == 429:
-			limited = c.CreatedAt
-		case c.Status < 300 && c.CreatedAt.After(limited):
-			sent = c.CreatedAt
+		limited, sent = time.Time{}, time.Time{}
+		for _, c := range calls.Rows {
+			if strings.Contains(c.Path, "/inbound/open/message") && c.Status == 429 {
+				limited = c.CreatedAt
+			}
 		}
-	}
+		for _, c := range calls.Rows {
+			if strings.Contains(c.Path, "/inbound/open/message") && c.Status < 300 && !limited.IsZero() && c.CreatedAt.After(limited) {
+				sent = c.CreatedAt
+			}
+		}
+		return !sent.IsZero()
+	})
 	if limited.IsZero() || sent.Sub(limited) < 900*time.Millisecond {
 		t.Fatalf("429 at %v, sent at %v: the retry did not wait for Retry-After (1 s)", limited, sent)
 	}

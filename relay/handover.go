@@ -194,7 +194,7 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 			msg := store.Message{ConversationID: conv.ID, EndpointID: e.ID, SessionID: conv.SessionID, Direction: store.FromBot, Kind: store.KindTranscript, Text: text, Delivery: store.DeliveryPending, CreatedAt: now}
 			inbound := genesys.InboundMessage{Text: text, Channel: genesys.InboundChannel{From: customerRecipient(conv), Time: genesys.TimestampOf(now)}}
 			if i == 0 {
-				// Participant data is taken from the first message (reference §3.7).
+				// Participant data is taken from the first message (docs/genesys.md §Inbound).
 				inbound.Channel.Metadata = &genesys.ChannelMetadata{CustomAttributes: routingAttributes(e, conv)}
 			}
 			if err := r.enqueueMessage(ctx, tx, conv, &msg, inbound); err != nil {

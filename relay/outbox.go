@@ -236,6 +236,9 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 	if e.Provider != store.ProviderGenesysCloudOM {
 		return fmt.Errorf("endpoint %q no longer hands over to Genesys", e.Name)
 	}
+	// Every Genesys call this item makes is logged with it (the client
+	// reports each one to callRecorder).
+	ctx = withCall(ctx, callInfo{conversationID: &conv.ID, outboxID: &item.ID, attempt: attempt})
 	c, err := r.client(e)
 	if err != nil {
 		return err
@@ -244,7 +247,8 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 	if err != nil {
 		return err
 	}
-	call := func(method, path string, fn func() error) error {
+	// call makes one Genesys call within the OAuth client's request budget.
+	call := func(fn func() error) error {
 		reservation := c.limiter.Reserve()
 		if delay := reservation.Delay(); delay > maxLimiterWait {
 			reservation.Cancel()
@@ -252,12 +256,8 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 		} else if delay > 0 {
 			sleep(ctx, delay)
 		}
-		started := time.Now()
-		err := fn()
-		r.recordCall(ctx, e, conv, item, attempt, method, path, started, err)
-		return err
+		return fn()
 	}
-	inbound := "/api/v2/conversations/messages/" + integrationID + "/inbound/open/"
 
 	switch item.Kind {
 	case store.OutboxMessage:
@@ -267,7 +267,7 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 		}
 		prefetch := conv.GenesysConversationID == ""
 		var resp genesys.MessageResponse
-		err := call(http.MethodPost, inbound+"message", func() (err error) {
+		err := call(func() (err error) {
 			resp, err = c.client.SendMessage(ctx, integrationID, msg, prefetch)
 			return err
 		})
@@ -292,7 +292,7 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 			return fmt.Errorf("decode queued quick reply: %w", err)
 		}
 		var resp genesys.MessageResponse
-		err := call(http.MethodPost, inbound+"structured/response", func() (err error) {
+		err := call(func() (err error) {
 			resp, err = c.client.SendStructuredResponse(ctx, integrationID, body)
 			return err
 		})
@@ -308,7 +308,7 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
 			return fmt.Errorf("decode queued event: %w", err)
 		}
-		return r.refreshOnUnknownIntegration(ctx, e, call(http.MethodPost, inbound+"event", func() error {
+		return r.refreshOnUnknownIntegration(ctx, e, call(func() error {
 			_, err := c.client.SendEvent(ctx, integrationID, body)
 			return err
 		}))
@@ -317,7 +317,7 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
 			return fmt.Errorf("decode queued receipt: %w", err)
 		}
-		return r.refreshOnUnknownIntegration(ctx, e, call(http.MethodPost, inbound+"receipt", func() error {
+		return r.refreshOnUnknownIntegration(ctx, e, call(func() error {
 			_, err := c.client.SendReceipt(ctx, integrationID, body)
 			return err
 		}))
@@ -329,14 +329,13 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 
 // disconnectCustomer ends the Genesys side when the user left: the customer
 // participant is disconnected; where the OAuth client may not do that, the
-// agent gets a last message saying the customer left (reference §3.8).
-func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, conv store.Conversation, integrationID string, call func(string, string, func() error) error) error {
+// agent gets a last message saying the customer left (docs/genesys.md §Inbound).
+func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, conv store.Conversation, integrationID string, call func(func() error) error) error {
 	if conv.GenesysConversationID == "" {
 		return nil // Genesys never had the conversation
 	}
-	path := "/api/v2/conversations/messages/" + conv.GenesysConversationID
 	var gc genesys.MessageConversation
-	err := call(http.MethodGet, path, func() (err error) {
+	err := call(func() (err error) {
 		gc, err = c.client.GetConversation(ctx, conv.GenesysConversationID)
 		return err
 	})
@@ -350,7 +349,7 @@ func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, conv 
 		if p.State == genesys.ParticipantStateDisconnected || p.State == "terminated" {
 			return nil
 		}
-		err = call(http.MethodPatch, path+"/participants/"+p.ID, func() error {
+		err = call(func() error {
 			return c.client.DisconnectParticipant(ctx, conv.GenesysConversationID, p.ID)
 		})
 		if err == nil || genesys.IsRetryable(err) {
@@ -361,7 +360,7 @@ func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, conv 
 	r.log.WarnContext(ctx, "could not disconnect the customer; telling the agent instead", slog.Int64("conversation_id", conv.ID), slog.Any("error", err))
 	msg := genesys.InboundMessage{Text: "The customer has left the chat.", Channel: genesys.InboundChannel{
 		MessageID: fmt.Sprintf("hov-left-%d", conv.ID), From: customerRecipient(conv), Time: genesys.TimestampOf(r.store.Now())}}
-	return call(http.MethodPost, "/api/v2/conversations/messages/"+integrationID+"/inbound/open/message", func() error {
+	return call(func() error {
 		_, err := c.client.SendMessage(ctx, integrationID, msg, false)
 		return err
 	})
@@ -378,31 +377,6 @@ func (r *Relay) refreshOnUnknownIntegration(ctx context.Context, e store.Endpoin
 		return &genesys.APIError{Status: http.StatusServiceUnavailable, Message: "integration id refreshed after 404; retrying"}
 	}
 	return err
-}
-
-// recordCall writes one Genesys call to the API log.
-func (r *Relay) recordCall(ctx context.Context, e store.Endpoint, conv store.Conversation, item store.OutboxItem, attempt int, method, path string, started time.Time, err error) {
-	r.logCall(ctx, e.ID, &conv.ID, &item.ID, attempt, method, path, started, err)
-}
-
-// logCall writes one Genesys call to the API log, tied to its conversation
-// and outbox item when it has them, and tells the console.
-func (r *Relay) logCall(ctx context.Context, endpointID int64, conversationID, outboxID *int64, attempt int, method, path string, started time.Time, err error) {
-	call := store.APICall{EndpointID: endpointID, ConversationID: conversationID, OutboxID: outboxID, Method: method, Path: path, Attempt: attempt, LatencyMS: time.Since(started).Milliseconds(), Status: http.StatusOK}
-	if err != nil {
-		call.Status = 0
-		call.Error = err.Error()
-		if apiErr, ok := errors.AsType[*genesys.APIError](err); ok {
-			call.Status = apiErr.Status
-		}
-	}
-	if recErr := r.store.InsertAPICall(context.WithoutCancel(ctx), &call); recErr != nil {
-		r.log.ErrorContext(ctx, "record Genesys call", slog.Any("error", recErr))
-	}
-	r.broker.Publish(live.APICalls, live.Signal{Kind: live.Changed})
-	if conversationID != nil {
-		r.broker.Publish(live.Conversation(*conversationID), live.Signal{Kind: live.Changed})
-	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

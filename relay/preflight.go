@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"handover/genesys"
-	"handover/live"
 	"handover/store"
 )
 
@@ -140,7 +139,7 @@ func (p *preflightRun) checkToken(ctx context.Context, title string) bool {
 	}
 	p.client = c
 	loginURL := genesys.Host(p.e.Host).LoginURL()
-	err = p.call(ctx, http.MethodPost, "/oauth/token", func() error { return c.client.CheckToken(ctx) })
+	err = p.call(ctx, func() error { return c.client.CheckToken(ctx) })
 	if err == nil {
 		p.add(CheckToken, title, store.CheckPassed, "Genesys issued a token at "+loginURL+".", "")
 		return true
@@ -155,7 +154,7 @@ func (p *preflightRun) checkToken(ctx context.Context, title string) bool {
 
 func (p *preflightRun) checkDeployment(ctx context.Context, title string) (genesys.Integration, bool) {
 	var integration genesys.Integration
-	err := p.call(ctx, http.MethodGet, "/api/v2/conversations/messaging/integrations/open", func() error {
+	err := p.call(ctx, func() error {
 		var err error
 		integration, err = p.client.client.ResolveIntegration(ctx, p.e.DeploymentName)
 		return err
@@ -198,14 +197,14 @@ func (p *preflightRun) record(ctx context.Context, integrationID, errText string
 func (p *preflightRun) checkQueueTopic(ctx context.Context, title string) {
 	topic := genesys.QueueConversationsTopic(strings.ToLower(p.e.QueueID))
 	var channel genesys.NotificationChannel
-	err := p.call(ctx, http.MethodPost, "/api/v2/notifications/channels", func() error {
+	err := p.call(ctx, func() error {
 		var err error
 		channel, err = p.client.client.CreateNotificationChannel(ctx)
 		return err
 	})
 	var topics []genesys.ChannelTopic
 	if err == nil {
-		err = p.call(ctx, http.MethodPut, "/api/v2/notifications/channels/"+channel.ID+"/subscriptions", func() error {
+		err = p.call(ctx, func() error {
 			var err error
 			topics, err = p.client.client.SetSubscriptions(ctx, channel.ID, []string{topic})
 			return err
@@ -237,25 +236,13 @@ func (p *preflightRun) checkQueueTopic(ctx context.Context, title string) {
 	p.add(CheckQueueTopic, title, store.CheckFailed, "Genesys did not list "+topic+" among the channel's subscriptions.", fixPermission)
 }
 
-// call makes one Genesys call within the client's request budget and records it.
-func (p *preflightRun) call(ctx context.Context, method, path string, fn func() error) error {
+// call makes one Genesys call within the client's request budget; the
+// client records it in the call log.
+func (p *preflightRun) call(ctx context.Context, fn func() error) error {
 	if err := p.client.limiter.Wait(ctx); err != nil {
 		return fmt.Errorf("wait for the request budget: %w", err)
 	}
-	started := time.Now()
-	err := fn()
-	call := store.APICall{EndpointID: p.e.ID, Method: method, Path: path, Attempt: 1, LatencyMS: time.Since(started).Milliseconds(), Status: http.StatusOK}
-	if err != nil {
-		call.Status, call.Error = 0, err.Error()
-		if apiErr, ok := errors.AsType[*genesys.APIError](err); ok {
-			call.Status = apiErr.Status
-		}
-	}
-	if recErr := p.r.store.InsertAPICall(context.WithoutCancel(ctx), &call); recErr != nil {
-		p.r.log.ErrorContext(ctx, "record Genesys call", slog.Any("error", recErr))
-	}
-	p.r.broker.Publish(live.APICalls, live.Signal{Kind: live.Changed})
-	return err
+	return fn()
 }
 
 // SameWebhookURL tells whether two webhook URLs name the same place: scheme

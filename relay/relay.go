@@ -203,7 +203,8 @@ func (r *Relay) client(e store.Endpoint) (*endpointClient, error) {
 	if c, ok := r.clients[e.ID]; ok && c.fingerprint == fingerprint {
 		return c, nil
 	}
-	client, err := genesys.NewClient(genesys.Config{Host: genesys.Host(e.Host), ClientID: e.ClientID, ClientSecret: e.ClientSecret, HTTPClient: r.cfg.HTTPClient, CallTimeout: r.cfg.CallTimeout})
+	client, err := genesys.NewClient(genesys.Config{Host: genesys.Host(e.Host), ClientID: e.ClientID, ClientSecret: e.ClientSecret, HTTPClient: r.cfg.HTTPClient, CallTimeout: r.cfg.CallTimeout,
+		OnCall: r.callRecorder(e.ID)})
 	if err != nil {
 		return nil, err
 	}

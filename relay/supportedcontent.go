@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -58,19 +57,14 @@ func (r *Relay) readSupportedContent(ctx context.Context, e store.Endpoint) (gen
 	if err != nil {
 		return genesys.SupportedContent{}, err
 	}
-	started := time.Now()
 	in, err := c.client.Integration(ctx, e.IntegrationID)
-	r.logCall(ctx, e.ID, nil, nil, 1, http.MethodGet, "/api/v2/conversations/messaging/integrations/open/"+e.IntegrationID, started, err)
 	if err != nil {
 		return genesys.SupportedContent{}, err
 	}
 	if in.SupportedContent == nil || in.SupportedContent.ID == "" {
 		return genesys.SupportedContent{}, errNoProfile
 	}
-	started = time.Now()
-	profile, err := c.client.SupportedContent(ctx, in.SupportedContent.ID)
-	r.logCall(ctx, e.ID, nil, nil, 1, http.MethodGet, "/api/v2/conversations/messaging/supportedcontent/"+in.SupportedContent.ID, started, err)
-	return profile, err
+	return c.client.SupportedContent(ctx, in.SupportedContent.ID)
 }
 
 var errNoProfile = errors.New("the integration names no supported content profile")
