@@ -17,7 +17,7 @@ type Region struct {
 	Domain string // base domain, e.g. mypurecloud.de
 }
 
-// Regions are the Genesys Cloud regions known to this build (reference §1).
+// Regions are the Genesys Cloud regions known to this build (docs/genesys.md §Hosts).
 var Regions = []Region{
 	{"us-east-1", "mypurecloud.com"},
 	{"us-east-2", "use2.us-gov-pure.cloud"},

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// NotificationChannel is a Notifications API channel (reference §10.2). The
+// NotificationChannel is a Notifications API channel (docs/genesys.md §Notifications). The
 // ConnectURI is a credential: it is dialled without a token, so never log it.
 type NotificationChannel struct {
 	ID         string    `json:"id"`
@@ -37,7 +37,7 @@ const (
 	TopicSocketClosing = "v2.system.socket_closing"
 )
 
-// QueueConversationsTopic is the topic of a queue's message conversations (§10.4).
+// QueueConversationsTopic is the topic of a queue's message conversations (docs/genesys.md §Notifications).
 func QueueConversationsTopic(queueID string) string {
 	return "v2.routing.queues." + queueID + ".conversations.messages"
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // Spec is the Swagger 2.0 subset of the Genesys Cloud Platform API
-// (reference §8), converted to OpenAPI 3 so that JSON bodies can be checked
+// (docs/genesys.md §Inbound), converted to OpenAPI 3 so that JSON bodies can be checked
 // against its definitions. The client's tests use it to prove that what we
 // send is what Genesys accepts, and the fake Genesys uses it to reject what the
 // real one rejects. A Spec is read-only once loaded and safe for concurrent use.
@@ -63,11 +63,11 @@ func ParseSpec(data []byte) (*Spec, error) {
 // ValidateRequestBody checks a JSON request body against the named definition,
 // for example "OpenInboundNormalizedMessage". Unknown properties are allowed,
 // as Swagger 2.0 allows them (that is how channel.metadata.customAttributes
-// passes, reference §8).
+// passes, docs/genesys.md §Inbound).
 //
 // For OpenInboundNormalizedMessage it also enforces the rule the schema
 // cannot express but Genesys applies: the body must carry text, content or
-// both (reference §3.2).
+// both (docs/genesys.md §Inbound).
 func (s *Spec) ValidateRequestBody(schemaName string, body []byte) error {
 	value, err := s.visit(schemaName, body, openapi3.VisitAsRequest())
 	if err != nil {

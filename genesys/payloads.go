@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Wire values of the Open Messaging payloads (reference §3, §4). Genesys
+// Wire values of the Open Messaging payloads (docs/genesys.md §Inbound, §Webhook). Genesys
 // compares some of them case-sensitively, so send exactly these spellings.
 const (
 	IDTypeOpaque = "Opaque" // an id with no meaning to Genesys: a session key
@@ -20,7 +20,7 @@ const (
 	MessageTypeReceipt    = "Receipt"
 
 	EventTypeTyping = "Typing"
-	TypingOn        = "On" // the only typing type; there is no "Off" (reference §4.7)
+	TypingOn        = "On" // the only typing type; there is no "Off" (docs/genesys.md §Webhook)
 
 	// Receipt statuses (docs/genesys.md §Receipts). A webhook receipt
 	// (OpenNormalizedMessage.status) may carry any of them; an inbound
@@ -143,7 +143,7 @@ type Recipient struct {
 
 // ChannelMetadata is channel.metadata of an inbound message. Genesys turns
 // CustomAttributes into participant data on the first message, which the
-// Architect inbound flow reads to route (reference §3.7).
+// Architect inbound flow reads to route (docs/genesys.md §Inbound).
 type ChannelMetadata struct {
 	CustomAttributes map[string]string `json:"customAttributes,omitempty"`
 }
@@ -183,7 +183,7 @@ type InboundChannel struct {
 }
 
 // InboundContent is one content item of an inbound message. Unlike outbound
-// content it has no contentType (reference §3.2).
+// content it has no contentType (docs/genesys.md §Inbound).
 type InboundContent struct {
 	Attachment *Attachment `json:"attachment,omitempty"`
 }
@@ -293,7 +293,7 @@ type MessageResponse struct {
 }
 
 // Webhook is the body Genesys POSTs to the integration's webhook URL
-// ("Outbound Open NormalizedMessage", reference §4.4, docs/genesys.md
+// ("Outbound Open NormalizedMessage", docs/genesys.md
 // §Webhook). Route the reply by Channel.To.ID, which is the Channel.From.ID
 // we sent inbound; answer receipts and button clicks with ID. A receipt's ID
 // is the id of the message it is about, so several receipts can share one
@@ -350,7 +350,7 @@ type IntegrationListing struct {
 	SelfURI     string        `json:"selfUri,omitempty"`
 }
 
-// ErrorBody is how the Platform API describes a failure (reference §3.10).
+// ErrorBody is how the Platform API describes a failure (docs/genesys.md §Inbound).
 // Support asks for ContextID.
 type ErrorBody struct {
 	Message           string            `json:"message,omitempty"`
@@ -382,7 +382,7 @@ type ErrorLimit struct {
 }
 
 // MessageConversation is GET /api/v2/conversations/messages/{conversationId}
-// (reference §3.8): who is in the conversation and in which state.
+// (docs/genesys.md §Inbound): who is in the conversation and in which state.
 type MessageConversation struct {
 	ID           string        `json:"id"`
 	Name         string        `json:"name,omitempty"`

@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// SignatureHeader carries the webhook body's signature (reference §4.2).
+// SignatureHeader carries the webhook body's signature (docs/genesys.md §Signature).
 const SignatureHeader = "X-Hub-Signature-256"
 
 const signaturePrefix = "sha256="

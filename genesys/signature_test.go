@@ -16,7 +16,7 @@ import (
 //	printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" -binary | base64
 const (
 	exampleSecret = "relay-webhook-secret-7f3c2a10"
-	// exampleBody is the agent text message of reference §4.5, compact.
+	// exampleBody is the agent text message of docs/genesys.md §Webhook, compact.
 	exampleBody           = `{"id":"9b8a7c6d5e4f43218a7b6c5d4e3f2a1b","channel":{"id":"8a2b4c6d-1e3f-4a5b-8c7d-9e0f1a2b3c4d","platform":"Open","type":"Private","messageId":"9b8a7c6d5e4f43218a7b6c5d4e3f2a1b","to":{"id":"relay-7f3c2a10-5b6e-4d0a-9c1b-2f3e4d5a6b7c"},"from":{"nickname":"Max Agent","id":"8a2b4c6d-1e3f-4a5b-8c7d-9e0f1a2b3c4d","idType":"Opaque"},"time":"2025-01-15T10:24:05.512Z"},"type":"Text","text":"Hi Jane, I can help with your invoice.","originatingEntity":"Human","direction":"Outbound"}`
 	exampleSignature      = "sha256=neC8lyp9jhXcFXuXitqUVnpYYCCHF2iCd5AtHz04z/Y="
 	exampleHexSignature   = "sha256=9de0bc972a7d8e15dc157b978ada94567a5860208717688277902d1f3d38cff6"

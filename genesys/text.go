@@ -6,7 +6,7 @@ import (
 )
 
 // MaxTextRunes is the longest text an Open Messaging message may carry: 4000
-// characters for agent text on the Open API channel (reference §5). The
+// characters for agent text on the Open API channel (docs/genesys.md §Limits). The
 // inbound limit is undocumented; the relay assumes the same.
 const MaxTextRunes = 4000
 

@@ -30,7 +30,7 @@ type token struct {
 
 const rateWindow = time.Minute
 
-// apiError answers with a Platform API ErrorBody (reference §3.10) and
+// apiError answers with a Platform API ErrorBody (docs/genesys.md §Inbound) and
 // records the refusal.
 func (s *Sandbox) apiError(c *fiber.Ctx, status int, code, message string) error {
 	return s.apiErrorBody(c, genesys.ErrorBody{Message: message, Code: code, Status: status})
@@ -175,7 +175,7 @@ func ceilSeconds(d time.Duration) int {
 }
 
 // issueToken is POST /oauth/token with the client-credentials grant
-// (reference §2). Credentials come in HTTP Basic, as the SDKs send them, or
+// (docs/genesys.md §OAuth). Credentials come in HTTP Basic, as the SDKs send them, or
 // in the form body, as some connectors do.
 func (s *Sandbox) issueToken(c *fiber.Ctx) error {
 	clientID, secret, ok := basicAuth(c.Get(fiber.HeaderAuthorization))
@@ -233,7 +233,7 @@ func basicAuth(header string) (user, password string, ok bool) {
 }
 
 // authenticate checks the bearer token and the token's rate limit for every
-// /api/v2 call (reference §2, §6).
+// /api/v2 call (docs/genesys.md §OAuth, §RateLimits).
 func (s *Sandbox) authenticate(c *fiber.Ctx) error {
 	value, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	if !ok {

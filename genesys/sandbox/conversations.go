@@ -16,7 +16,7 @@ import (
 	"handover/genesys"
 )
 
-// Participant purposes and states (reference §3.8, §10.4).
+// Participant purposes and states (docs/genesys.md §Inbound, §Notifications).
 const (
 	purposeCustomer = "customer"
 	purposeACD      = "acd"
@@ -33,18 +33,18 @@ const (
 	disconnectNoAnswer = "transfer.noanswer"
 )
 
-// originatingEntity of outbound messages (reference §4.4, observed): an
+// originatingEntity of outbound messages (docs/genesys.md §RealGenesys 15.1): an
 // agent's are Human, an Architect flow's (or bot's) Bot.
 const (
 	originatingHuman = "Human"
 	originatingBot   = "Bot"
 )
 
-// Agent message limits (reference §0 item 9, §5).
+// Agent message limits (docs/genesys.md §Limits).
 const (
 	maxAgentText = 4000
 	// typingDuration is how long an agent typing event asks the customer's
-	// side to show the indicator, as in the reference's example (§4.7).
+	// side to show the indicator, as Genesys's own example does (docs/genesys.md §Webhook).
 	typingDuration = 5000
 )
 
@@ -55,7 +55,7 @@ const queueIDAttribute = "queueId"
 
 // activeConversationLocked finds the conversation that messages from
 // customerID to the integration join: Genesys threads on integration plus
-// channel.from.id while the conversation is active (reference §0 item 10).
+// channel.from.id while the conversation is active (docs/genesys.md §Inbound).
 func (s *Sandbox) activeConversationLocked(integrationID, customerID string) *Conversation {
 	id, ok := s.active[threadKey{integrationID, customerID}]
 	if !ok {
@@ -127,7 +127,7 @@ func alertingAgent(conv *Conversation) *Participant {
 
 // disconnectLocked ends one leg, unless it has already ended, and reports
 // the end of an agent's or the customer's session as a detail event
-// (reference §10.5).
+// (docs/genesys.md §DetailEvents).
 func (s *Sandbox) disconnectLocked(conv *Conversation, p *Participant, disconnectType string, now time.Time) {
 	if p == nil || p.State == stateDisconnected {
 		return
@@ -260,7 +260,7 @@ func (s *Sandbox) getConversation(c *fiber.Ctx) error {
 }
 
 // patchParticipant is PATCH …/messages/{cid}/participants/{pid} with
-// {"state":"disconnected"} (MediaParticipantRequest, reference §3.8).
+// {"state":"disconnected"} (MediaParticipantRequest, docs/genesys.md §Inbound).
 // Disconnecting the customer ends the conversation; the agent, whose peer
 // left, gets disconnectType "peer".
 func (s *Sandbox) patchParticipant(c *fiber.Ctx) error {
@@ -406,7 +406,7 @@ func (s *Sandbox) AgentEnd(conversationID string) error {
 	s.disconnectLocked(conv, agent, disconnectClient, now)
 	s.changedLocked(conv)
 	// Whether the customer leg of an Open Messaging conversation disconnects
-	// as soon as the agent ends it is UNCERTAIN (reference §10.4). The
+	// as soon as the agent ends it is UNCERTAIN (docs/genesys.md §Notifications). The
 	// sandbox ends it at once so that a relay sees both signals and can
 	// test either rule of "conversation ended".
 	s.endConversationLocked(conv, disconnectPeer, disconnectPeer, now)
@@ -426,7 +426,7 @@ func (s *Sandbox) AgentTyping(conversationID string) error {
 	conv.AgentTypingAt = now
 	id := genesysID()
 	w := s.outboundLocked(conv, in, id, now)
-	// The reference's typing example names the integration, not the agent (§4.7).
+	// Genesys's typing example names the integration, not the agent (docs/genesys.md §RealGenesys 15.6).
 	w.Channel.From.Nickname = in.Name
 	w.Type = genesys.MessageTypeEvent
 	w.Events = []genesys.Event{{EventType: genesys.EventTypeTyping, Typing: &genesys.Typing{Type: genesys.TypingOn, Duration: typingDuration}}}
@@ -457,7 +457,7 @@ func (s *Sandbox) AgentSend(conversationID, text, imageURL string) (string, erro
 }
 
 // AgentQuickReplies sends a structured message: text with one quick reply
-// per option. Its webhook shape is the reference's best guess (§4.8).
+// per option. Its webhook shape follows docs/genesys.md §Structured.
 func (s *Sandbox) AgentQuickReplies(conversationID, text string, options []string) (string, error) {
 	var content []genesys.Content
 	for _, o := range options {
@@ -505,7 +505,7 @@ func (s *Sandbox) agentMessage(conversationID, messageType, text string, content
 	return id, nil
 }
 
-// outboundLocked is the envelope every webhook of conv shares (reference §4.4).
+// outboundLocked is the envelope every webhook of conv shares (docs/genesys.md §Webhook).
 // Its channel.time is the sandbox's clock moved by SkewWebhookClock.
 func (s *Sandbox) outboundLocked(conv *Conversation, in *integration, id string, now time.Time) genesys.Webhook {
 	idType := conv.Customer.IDType
@@ -562,7 +562,7 @@ func (s *Sandbox) agentContextLocked(conversationID string) (*Conversation, *int
 }
 
 // outboundImageTypes are what the default supported content profile lets
-// agents send: jpg, png and gif only (reference §5).
+// agents send: jpg, png and gif only (docs/genesys.md §Limits).
 var outboundImageTypes = map[string]string{
 	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
 }

@@ -24,7 +24,7 @@ import (
 const defaultAgentName = "Sandbox Agent"
 
 // customerTypingShown is how long after a customer typing event the desk
-// shows "typing…": inbound typing events carry no duration (reference §3.3).
+// shows "typing…": inbound typing events carry no duration (docs/genesys.md §Inbound).
 const customerTypingShown = 5 * time.Second
 
 // Element ids shared by the templates and their hx-target attributes.

@@ -17,7 +17,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Analytics detail events (reference §10.5): flat bodies on the topics
+// Analytics detail events (docs/genesys.md §DetailEvents): flat bodies on the topics
 // v2.detail.events.conversation.{conversationId}.{kind}. The sandbox sends
 // each one three ways, as Genesys can: on the Notifications WebSocket to
 // channels subscribed to the topic, to Process Automation triggers (through
@@ -48,7 +48,7 @@ const (
 )
 
 // detailDisconnectTypes turns a participant's disconnectType into the
-// UPPER_SNAKE spelling of the detail events (reference §10.5): the two
+// UPPER_SNAKE spelling of the detail events (docs/genesys.md §DetailEvents): the two
 // enumerations differ, and the transfer kinds are reversed
 // (transfer.noanswer is NO_ANSWER_TRANSFER).
 var detailDisconnectTypes = map[string]string{
@@ -105,7 +105,7 @@ func millis(d time.Duration) *int64 {
 
 // interactingMillis is how long p was connected, in milliseconds: 0 for a leg
 // that never connected, and at least 1 for one that did, so that "above
-// zero" tells the two apart (reference §10.5) even when the sandbox's clock
+// zero" tells the two apart (docs/genesys.md §DetailEvents) even when the sandbox's clock
 // has not moved between connect and disconnect.
 func interactingMillis(p *Participant, end time.Time) *int64 {
 	if p.ConnectedTime.IsZero() {
@@ -129,7 +129,7 @@ func (s *Sandbox) baseDetailLocked(conv *Conversation, p *Participant, now time.
 
 // userStartLocked reports that agent p is being offered the conversation.
 // user.start fires at the alerting stage: it does not mean the agent answered
-// (reference §10.5).
+// (docs/genesys.md §DetailEvents).
 func (s *Sandbox) userStartLocked(conv *Conversation, p *Participant, now time.Time) {
 	ev := s.baseDetailLocked(conv, p, now)
 	ev.UserID, ev.QueueID = p.UserID, p.QueueID
@@ -152,7 +152,7 @@ func (s *Sandbox) userEndLocked(conv *Conversation, p *Participant, now time.Tim
 }
 
 // customerEndLocked reports that the customer's session ended: the
-// conversation is over (reference §10.5).
+// conversation is over (docs/genesys.md §DetailEvents).
 func (s *Sandbox) customerEndLocked(conv *Conversation, p *Participant, now time.Time) {
 	ev := s.baseDetailLocked(conv, p, now)
 	ev.DisconnectType = detailDisconnectTypes[p.DisconnectType]
@@ -161,7 +161,7 @@ func (s *Sandbox) customerEndLocked(conv *Conversation, p *Participant, now time
 }
 
 // acwLocked reports that agent p applied a wrap-up code. The event has no
-// disconnectType (reference §10.5).
+// disconnectType (docs/genesys.md §DetailEvents).
 func (s *Sandbox) acwLocked(conv *Conversation, p *Participant, now time.Time) {
 	ev := s.baseDetailLocked(conv, p, now)
 	ev.UserID, ev.QueueID = p.UserID, p.QueueID

@@ -14,8 +14,8 @@ import (
 // message flow or an in-queue flow sends the customer, with no agent
 // involved. They reach the webhook like an agent's messages, but with
 // originatingEntity Bot and the integration's name in channel.from.nickname
-// (reference §4.4, §4.7). Cards and carousels can only come from bot flows
-// (reference §4.8).
+// (docs/genesys.md §Webhook). Cards and carousels can only come from bot flows
+// (docs/genesys.md §Structured).
 
 // FlowMessage sends the customer text from an Architect flow, whether the
 // conversation waits on a queue or an agent has it. It returns the Genesys

@@ -13,7 +13,7 @@ import (
 	"handover/genesys"
 )
 
-// Integration listing paging (reference §3.1).
+// Integration listing paging (docs/genesys.md §Inbound).
 const (
 	defaultPageSize = 25
 	// maxPageSize: the largest pageSize Genesys accepts is UNCERTAIN. Larger
@@ -133,8 +133,8 @@ func responseChannel(integrationID string, from genesys.Recipient, messageID str
 	}
 }
 
-// inboundMessage is POST …/{integrationId}/inbound/open/message (reference
-// §3.2). The first message of a customer starts a conversation; later ones
+// inboundMessage is POST …/{integrationId}/inbound/open/message (docs/genesys.md
+// §Inbound). The first message of a customer starts a conversation; later ones
 // join it until it ends.
 func (s *Sandbox) inboundMessage(c *fiber.Ctx) error {
 	var msg genesys.InboundMessage
@@ -155,7 +155,7 @@ func (s *Sandbox) inboundMessage(c *fiber.Ctx) error {
 	defer s.mu.Unlock()
 	key := dedupeKey{KindMessage, in.ID, msg.Channel.MessageID}
 	// Whether Genesys drops a repeated channel.messageId is UNCERTAIN
-	// (reference §3.2). The sandbox does, answering with the first response,
+	// (docs/genesys.md §Inbound). The sandbox does, answering with the first response,
 	// so that a relay that resends after a crash (not knowing whether the
 	// first send landed) does not show the agent the message twice.
 	if first, seen := s.dedupe[key]; seen && msg.Channel.MessageID != "" {
@@ -236,7 +236,7 @@ func displayName(r genesys.Recipient) string {
 }
 
 // inboundEvent is POST …/inbound/open/event: the customer is typing
-// (reference §3.3).
+// (docs/genesys.md §Inbound).
 func (s *Sandbox) inboundEvent(c *fiber.Ctx) error {
 	var ev genesys.InboundEvent
 	in, body, ok, err := s.readInbound(c, "OpenInboundNormalizedEvent", &ev)
@@ -270,7 +270,7 @@ func (s *Sandbox) inboundEvent(c *fiber.Ctx) error {
 }
 
 // inboundReceipt is POST …/inbound/open/receipt: whether an agent message
-// reached the customer (reference §3.4).
+// reached the customer (docs/genesys.md §Receipts).
 func (s *Sandbox) inboundReceipt(c *fiber.Ctx) error {
 	var r genesys.InboundReceipt
 	in, body, ok, err := s.readInbound(c, "OpenInboundNormalizedReceipt", &r)
@@ -314,7 +314,7 @@ func (s *Sandbox) inboundReceipt(c *fiber.Ctx) error {
 }
 
 // inboundStructured is POST …/inbound/open/structured/response: the customer
-// clicked a quick reply or button (reference §3.5). It only adds to an
+// clicked a quick reply or button (docs/genesys.md §Structured). It only adds to an
 // existing conversation.
 func (s *Sandbox) inboundStructured(c *fiber.Ctx) error {
 	var r genesys.InboundStructuredResponse

@@ -18,7 +18,7 @@ import (
 	"handover/genesys"
 )
 
-// Notification Service limits (reference §10.2).
+// Notification Service limits (docs/genesys.md §Notifications).
 const (
 	channelLifetime      = 24 * time.Hour
 	maxChannelsPerClient = 20
@@ -28,7 +28,7 @@ const (
 	metadataTopic        = "channel.metadata"
 	heartbeatMessage     = "WebSocket Heartbeat"
 	pongMessage          = "pong"
-	notificationVersion  = "2" // the reference's example and Genesys's EventBridge samples; its meaning is undocumented
+	notificationVersion  = "2" // docs/genesys.md §Notifications's example and Genesys's EventBridge samples; its meaning is undocumented
 )
 
 // queueTopic matches the one topic family the sandbox serves.
@@ -59,7 +59,7 @@ func newSocket() *socket {
 func (k *socket) close() { k.once.Do(func() { close(k.done) }) }
 
 // offer queues a message without blocking. A socket too slow to keep up
-// loses it, as a real one can (reference §10.3: no durability).
+// loses it, as a real one can (docs/genesys.md §Notifications: no durability).
 func (k *socket) offer(msg []byte) bool {
 	select {
 	case k.send <- msg:
@@ -69,7 +69,7 @@ func (k *socket) offer(msg []byte) bool {
 	}
 }
 
-// notification is the envelope of every WebSocket message (reference §10.3).
+// notification is the envelope of every WebSocket message (docs/genesys.md §Notifications).
 type notification struct {
 	TopicName string                `json:"topicName"`
 	Version   string                `json:"version,omitempty"`
@@ -114,7 +114,7 @@ func (s *Sandbox) connectURI(channelID string) string {
 	return base + "/streaming/channels/" + channelID
 }
 
-// createChannel is POST /api/v2/notifications/channels (reference §10.2).
+// createChannel is POST /api/v2/notifications/channels (docs/genesys.md §Notifications).
 // A client may hold 20 channels; a 21st replaces the one used least
 // recently, preferring channels without a socket.
 func (s *Sandbox) createChannel(c *fiber.Ctx) error {
@@ -216,8 +216,8 @@ func (s *Sandbox) replaceSubscriptions(c *fiber.Ctx) error { return s.subscribe(
 // permits v2.routing.queues.<known queue>.conversations.messages and the
 // detail events of a known conversation (user.start, user.end, customer.end,
 // acw); other topics are Rejected. Without ignoreErrors a rejected topic fails the whole
-// call with 400; both that reading and the status are UNCERTAIN in the
-// reference (§10.1), and failing loudly is what shows a relay its mistake.
+// call with 400; both that reading and the status are UNCERTAIN
+// (docs/genesys.md §Notifications), and failing loudly is what shows a relay its mistake.
 func (s *Sandbox) subscribe(c *fiber.Ctx, replace bool) error {
 	var requested []channelTopic
 	if err := json.Unmarshal(c.Body(), &requested); err != nil {
@@ -266,7 +266,7 @@ func (s *Sandbox) subscribe(c *fiber.Ctx, replace bool) error {
 			fmt.Sprintf("A channel may subscribe to at most %d topics; this would make %d", maxTopicsPerChannel, len(topics)))
 	}
 	ch.topics = topics
-	// Resubscribing keeps a channel alive for another lifetime (reference §10.2).
+	// Resubscribing keeps a channel alive for another lifetime (docs/genesys.md §Notifications).
 	ch.expires = s.now().Add(channelLifetime)
 	listing := permittedListing(topics)
 	s.mu.Unlock()
@@ -318,7 +318,7 @@ func (s *Sandbox) channelNotFound(c *fiber.Ctx) error {
 
 // changedLocked tells every socket subscribed to conv's queue about the
 // conversation's new state: a full snapshot, as Genesys sends on every change
-// (reference §10.4). Sockets not connected miss it, as with Genesys.
+// (docs/genesys.md §Notifications). Sockets not connected miss it, as with Genesys.
 func (s *Sandbox) changedLocked(conv *Conversation) {
 	if conv.QueueID == "" {
 		return

@@ -10,7 +10,7 @@ import (
 )
 
 // Receipts Genesys sends to the webhook about the customer's (inbound)
-// messages (reference §4.9). What triggers them in Genesys is UNCERTAIN;
+// messages (docs/genesys.md §Receipts). What triggers them in Genesys is UNCERTAIN;
 // the sandbox sends the statuses of Config.ReceiptSequence after accepting
 // each message, and SendReceipt sends any receipt on demand.
 

@@ -10,7 +10,7 @@ import (
 // Routing as an ACD does it, beyond the happy path of Accept: offers that an
 // agent declines or misses, transfers to another agent or queue, after-call
 // work, and the customer leaving. Each change sends a snapshot on the queue
-// topic (reference §10.4) and the detail events of reference §10.5.
+// topic (docs/genesys.md §Notifications) and the detail events of §DetailEvents.
 //
 // The disconnectType of a participant is one of the conversation model's
 // lower-case values; the detail events carry the UPPER_SNAKE equivalent:
@@ -31,8 +31,8 @@ import (
 // transfer.
 
 // Offer has the ACD offer the conversation to agentName: a new agent leg in
-// state alerting, without connectedTime. It fires user.start (reference
-// §10.5: user.start means alerting, not answered). Accept connects the
+// state alerting, without connectedTime. It fires user.start (docs/genesys.md
+// §DetailEvents: user.start means alerting, not answered). Accept connects the
 // agent; DeclineOffer and OfferTimeout end the offer.
 func (s *Sandbox) Offer(conversationID, agentName string) error {
 	agentName = strings.TrimSpace(agentName)
@@ -125,7 +125,7 @@ func (s *Sandbox) TransferToAgent(conversationID, agentName string) error {
 // leg holds the conversation on the other queue and the conversation's
 // QueueID changes. The old queue's topic gets one last snapshot, showing
 // the transfer; later ones go to the new queue's topic (whether Genesys
-// keeps reporting on the old topic is UNCERTAIN, reference §10.4).
+// keeps reporting on the old topic is UNCERTAIN, docs/genesys.md §Notifications).
 func (s *Sandbox) TransferToQueue(conversationID, queueID string) error {
 	now := s.now()
 	s.mu.Lock()

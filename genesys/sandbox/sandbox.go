@@ -14,7 +14,7 @@
 // follows the wire contract (shared/reference/genesys-open-messaging.md) as
 // closely as it can: request bodies are checked against the same Swagger
 // definitions the real API is generated from, and answers have the real
-// shapes. Where the reference marks a behaviour UNCERTAIN, a comment says
+// shapes. Where docs/genesys.md marks a behaviour UNCERTAIN, a comment says
 // which way the sandbox went and why.
 package sandbox
 
@@ -43,7 +43,7 @@ import (
 	"handover/genesys"
 )
 
-// openAPISpec is the Swagger subset of the Platform API (reference §8). It is
+// openAPISpec is the Swagger subset of the Platform API (docs/genesys.md §Inbound). It is
 // embedded, not read from testdata, so that the sandbox validates requests in
 // the demo mode of a deployed binary too.
 //
@@ -55,7 +55,7 @@ var openAPISpec []byte
 // every sandbox (tests start many) can share it.
 var parsedSpec = sync.OnceValues(func() (*genesys.Spec, error) { return genesys.ParseSpec(openAPISpec) })
 
-// Defaults follow the real service (reference §0, §4.3, §6, §10.3).
+// Defaults follow the real service (docs/genesys.md §Webhook, §RateLimits, §Notifications).
 const (
 	DefaultWebhookRetries    = 5
 	DefaultWebhookRetryDelay = 5 * time.Second
@@ -79,7 +79,7 @@ type Config struct {
 	TokenLifetime     time.Duration // default 24h (expires_in)
 	HeartbeatInterval time.Duration // notifications WebSocket heartbeat; default 30s
 	// SendReceipts makes the sandbox POST a Delivered receipt webhook for
-	// each inbound message it accepts (reference §4.9: what triggers them in
+	// each inbound message it accepts (docs/genesys.md §Receipts: what triggers them in
 	// Genesys is UNCERTAIN, so it is off unless asked for). It is shorthand
 	// for ReceiptSequence []string{"Delivered"}.
 	SendReceipts bool
@@ -95,7 +95,7 @@ type Config struct {
 	FlowGreeting string
 	// NicknameIsIntegrationName makes agent messages carry the integration's
 	// name in channel.from.nickname instead of the agent's, as real Genesys
-	// may (reference §4.4: which name agent messages carry is UNCERTAIN). The
+	// may (docs/genesys.md §RealGenesys 15.6: which name agent messages carry is UNCERTAIN). The
 	// agent's name is then only in the conversation's participants.
 	NicknameIsIntegrationName bool
 	// OrganizationID is the org id in EventBridge event sources; default a
@@ -189,7 +189,7 @@ type Message struct {
 // InboundKind names an inbound endpoint.
 type InboundKind string
 
-// The inbound endpoints (reference §3.2–3.5).
+// The inbound endpoints (docs/genesys.md §Inbound).
 const (
 	KindMessage    InboundKind = "message"
 	KindEvent      InboundKind = "event"
@@ -392,7 +392,7 @@ func New(cfg Config) (*Sandbox, error) {
 }
 
 // newWebhookClient has a timeout on every phase, like Genesys's 10 s wait
-// for an answer (reference §4.3).
+// for an answer (docs/genesys.md §Webhook).
 func newWebhookClient(timeout time.Duration) *http.Client {
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	return &http.Client{

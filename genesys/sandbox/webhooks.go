@@ -47,7 +47,7 @@ func (s *Sandbox) queueWebhookLocked(conv *Conversation, in *integration, w gene
 // queueBodyLocked is queueWebhookLocked for a body of another Go type with
 // the webhook's shape; id and messageType are its top-level id and type.
 func (s *Sandbox) queueBodyLocked(conv *Conversation, in *integration, id, messageType string, w any) {
-	body, err := json.Marshal(w) // compact, as Genesys sends it (reference §4.2)
+	body, err := json.Marshal(w) // compact, as Genesys sends it (docs/genesys.md §Signature)
 	if err != nil {
 		s.log.Error("encode webhook", slog.String("conversation_id", conv.ID), slog.Any("error", err))
 		return
@@ -96,7 +96,7 @@ func (s *Sandbox) runOutbox(conversationID string) {
 	}
 }
 
-// deliver posts one body with Genesys's retry policy (reference §4.3): on a
+// deliver posts one body with Genesys's retry policy (docs/genesys.md §Webhook): on a
 // timeout, a connection error, 429 or 5xx it tries again after the retry
 // delay, up to WebhookRetries more times; any other answer is final.
 func (s *Sandbox) deliver(item outboundWebhook) {
@@ -108,7 +108,7 @@ func (s *Sandbox) deliver(item outboundWebhook) {
 		}
 		if attempt == attempts {
 			// What Genesys does after the last failure is UNCERTAIN
-			// (reference §4.3); the sandbox gives the message up and logs it.
+			// (docs/genesys.md §Webhook); the sandbox gives the message up and logs it.
 			s.log.Warn("webhook given up", slog.String("conversation_id", item.conversationID),
 				slog.String("message_id", item.messageID), slog.Int("attempts", attempts))
 			return

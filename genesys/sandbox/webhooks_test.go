@@ -53,7 +53,7 @@ func TestAgentSendDeliversASignedWebhookThatTheRelayCanParse(t *testing.T) {
 		w.Content[0].Attachment.Mime != "image/png" || w.Content[0].Attachment.Filename != "invoice.PNG" {
 		t.Errorf("content = %+v", w.Content)
 	}
-	// The reference's closest schema for webhook bodies (§8).
+	// The Swagger subset's closest schema for webhook bodies (docs/genesys.md §Webhook).
 	if err := h.sb.spec.ValidateResponseBody("OpenNormalizedMessage", got.body); err != nil {
 		t.Errorf("OpenNormalizedMessage: %v", err)
 	}
