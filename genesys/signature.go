@@ -19,6 +19,11 @@ const signaturePrefix = "sha256="
 // Why a webhook signature was refused. They are distinct so that the relay
 // can tell an admin "Genesys sent no signature: set the secret on the
 // integration" apart from "the secrets differ".
+// MinWebhookSecretRunes is Genesys's rule for the integration's signature
+// secret token: longer than 15 characters (docs/genesys.md §Signature).
+// Genesys refuses to save a shorter one.
+const MinWebhookSecretRunes = 16
+
 var (
 	ErrSignatureMissing  = errors.New("webhook has no " + SignatureHeader + " header")
 	ErrSignatureFormat   = errors.New("webhook signature is not sha256= followed by a base64 HMAC-SHA256")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,13 +61,7 @@ const (
 	fieldFlowMessages     = "flowMessages"
 )
 
-// minWebhookSecretLength is Genesys's own rule for the signature secret token
-// ("longer than 15 characters"); Genesys refuses to save a shorter one.
-const minWebhookSecretLength = 16
-
 const maxPriority = 1_000_000
-
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // endpointRules validates endpoint input against the store and the feature flags.
 type endpointRules struct {
@@ -81,30 +74,88 @@ type endpointRules struct {
 	Now         func() time.Time
 }
 
-// apply validates in and, when it is valid, writes it onto e. On failure e is
-// left untouched and the error is a *ValidationError naming each bad field.
+// apply validates in and, when it is valid, configures e with it: parse
+// (trim and default), validate (every field, every error at once), then one
+// domain method, store.Endpoint.Configure, changes the endpoint. On failure e
+// is left untouched and the error is a *ValidationError naming each bad field.
 func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.Endpoint) error {
-	errs := map[string]string{}
+	settings, err := r.validate(ctx, normalise(in), e)
+	if err != nil {
+		return err
+	}
+	e.Configure(settings, r.SecretGrace, r.now())
+	return nil
+}
+
+// normalise trims what an admin typed and fills the defaults; it judges nothing.
+func normalise(in endpointInput) endpointInput {
 	in.Name = strings.TrimSpace(in.Name)
+	in.Organisation = cmp.Or(strings.TrimSpace(in.Organisation), store.DefaultOrganisation)
+	in.DeploymentName = strings.TrimSpace(in.DeploymentName)
+	in.QueueID = strings.TrimSpace(in.QueueID)
+	in.ClientID = strings.TrimSpace(in.ClientID)
+	in.Language = strings.TrimSpace(in.Language)
+	in.FlowMessages = cmp.Or(in.FlowMessages, store.FlowMessagesShow)
+	skills := make([]string, 0, len(in.Skills))
+	for _, skill := range in.Skills {
+		if skill = strings.TrimSpace(skill); skill != "" && !slices.Contains(skills, skill) {
+			skills = append(skills, skill)
+		}
+	}
+	in.Skills = skills
+	return in
+}
+
+// validate checks normalised input against Genesys's rules, the store and
+// the feature flags, and returns the settings to configure e with. e is read
+// only for the secrets an admin may leave empty to keep.
+func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.Endpoint) (store.EndpointSettings, error) {
+	errs := map[string]string{}
 	switch n := utf8.RuneCountInString(in.Name); {
 	case n == 0:
 		errs[fieldName] = "Enter a name."
 	case n > 100:
 		errs[fieldName] = "Use at most 100 characters."
 	}
-
-	if strings.TrimSpace(in.Organisation) == "" {
-		in.Organisation = store.DefaultOrganisation
-	}
 	org, err := r.Organisations(ctx, in.Organisation)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		errs[fieldOrganisation] = fmt.Sprintf("There is no organisation %q. Add it under Settings first.", in.Organisation)
 	case err != nil:
-		return err
+		return store.EndpointSettings{}, err
 	}
+	r.validateProvider(errs, in.Provider, org)
+	genesysSettings := r.validateGenesys(errs, in, e)
+	validateRouting(errs, in)
+	attributeNames := validateAttributeNames(errs, in.AttributeNames)
+	copilotBaseURL, err := parseCopilotBaseURL(in.CopilotBaseURL)
+	if err != nil {
+		errs[fieldCopilotBaseURL] = err.Error()
+	}
+	if in.FlowMessages != store.FlowMessagesShow && in.FlowMessages != store.FlowMessagesHide {
+		errs[fieldFlowMessages] = fmt.Sprintf("Use %q or %q.", store.FlowMessagesShow, store.FlowMessagesHide)
+	}
+	if len(errs) > 0 {
+		return store.EndpointSettings{}, &ValidationError{Fields: errs}
+	}
+	return store.EndpointSettings{
+		Name:                    in.Name,
+		Organisation:            org,
+		Provider:                in.Provider,
+		Genesys:                 genesysSettings,
+		DefaultLanguage:         in.Language,
+		DefaultSkills:           in.Skills,
+		DefaultPriority:         in.Priority,
+		DefaultCustomAttributes: in.CustomAttributes,
+		RelayTyping:             in.RelayTyping,
+		FlowMessages:            in.FlowMessages,
+		AttributeNames:          attributeNames,
+		CopilotBaseURL:          copilotBaseURL,
+	}, nil
+}
 
-	switch in.Provider {
+func (r endpointRules) validateProvider(errs map[string]string, provider string, org store.Organisation) {
+	switch provider {
 	case store.ProviderNone:
 	case store.ProviderGenesysCloudOM:
 		if org.ID != 0 {
@@ -113,51 +164,57 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 			}
 		}
 	default:
-		errs[fieldProvider] = fmt.Sprintf("Unknown handover provider %q; use %q or leave it empty.", in.Provider, store.ProviderGenesysCloudOM)
+		errs[fieldProvider] = fmt.Sprintf("Unknown handover provider %q; use %q or leave it empty.", provider, store.ProviderGenesysCloudOM)
 	}
-	genesysRequired := in.Provider == store.ProviderGenesysCloudOM
+}
 
+// validateGenesys checks the Genesys settings, all required when the
+// provider is Genesys Cloud Open Messaging. An empty secret keeps e's.
+func (r endpointRules) validateGenesys(errs map[string]string, in endpointInput, e *store.Endpoint) store.GenesysSettings {
+	required := in.Provider == store.ProviderGenesysCloudOM
 	var host genesys.Host
-	if strings.TrimSpace(in.Host) != "" || genesysRequired {
+	if strings.TrimSpace(in.Host) != "" || required {
+		var err error
 		if host, err = genesys.ParseHost(in.Host, r.AllowInsecureGenesys); err != nil {
 			errs[fieldHost] = capitalise(err.Error()) + "."
 		}
 	}
-	in.DeploymentName = strings.TrimSpace(in.DeploymentName)
-	requireText(errs, fieldDeploymentName, in.DeploymentName, genesysRequired, 200, "Enter the name of the Open Messaging integration.")
-	in.QueueID = strings.TrimSpace(in.QueueID)
-	if in.QueueID != "" && !uuidPattern.MatchString(in.QueueID) {
+	requireText(errs, fieldDeploymentName, in.DeploymentName, required, 200, "Enter the name of the Open Messaging integration.")
+	if in.QueueID != "" && !genesys.IsID(in.QueueID) {
 		errs[fieldQueueID] = "A queue id is a UUID such as 3b9e2f10-6c1d-4a7e-9f02-5d8c7b6a4e31 (Admin › Queues › the queue's page address)."
-	} else if in.QueueID == "" && genesysRequired {
+	} else if in.QueueID == "" && required {
 		errs[fieldQueueID] = "Enter the id of the Genesys queue to hand over to."
 	}
-	in.QueueID = strings.ToLower(in.QueueID)
-	in.ClientID = strings.TrimSpace(in.ClientID)
-	requireText(errs, fieldClientID, in.ClientID, genesysRequired, 200, "Enter the OAuth client id.")
-
+	requireText(errs, fieldClientID, in.ClientID, required, 200, "Enter the OAuth client id.")
 	webhookSecret := cmp.Or(in.WebhookSecret, e.WebhookSecret)
-	if in.WebhookSecret != "" && utf8.RuneCountInString(in.WebhookSecret) < minWebhookSecretLength {
+	if in.WebhookSecret != "" && utf8.RuneCountInString(in.WebhookSecret) < genesys.MinWebhookSecretRunes {
 		errs[fieldWebhookSecret] = "Genesys requires a webhook secret longer than 15 characters."
-	} else if webhookSecret == "" && genesysRequired {
+	} else if webhookSecret == "" && required {
 		errs[fieldWebhookSecret] = "Enter the webhook secret you set on the Open Messaging integration."
 	}
 	clientSecret := cmp.Or(in.ClientSecret, e.ClientSecret)
-	if clientSecret == "" && genesysRequired {
+	if clientSecret == "" && required {
 		errs[fieldClientSecret] = "Enter the OAuth client secret."
 	}
+	return store.GenesysSettings{
+		Host:           string(host),
+		DeploymentName: in.DeploymentName,
+		QueueID:        strings.ToLower(in.QueueID),
+		ClientID:       in.ClientID,
+		ClientSecret:   clientSecret,
+		WebhookSecret:  webhookSecret,
+		SendProfile:    in.SendProfile,
+	}
+}
 
-	in.Language = strings.TrimSpace(in.Language)
+// validateRouting checks the handover defaults: language, skills, priority
+// and custom attributes.
+func validateRouting(errs map[string]string, in endpointInput) {
 	requireText(errs, fieldLanguage, in.Language, false, 64, "")
-	skills := make([]string, 0, len(in.Skills))
 	for _, skill := range in.Skills {
-		skill = strings.TrimSpace(skill)
-		if skill == "" || slices.Contains(skills, skill) {
-			continue
-		}
 		if utf8.RuneCountInString(skill) > 100 {
 			errs[fieldSkills] = "Each skill may have at most 100 characters."
 		}
-		skills = append(skills, skill)
 	}
 	if in.Priority < -maxPriority || in.Priority > maxPriority {
 		errs[fieldPriority] = fmt.Sprintf("Use a whole number between -%d and %d.", maxPriority, maxPriority)
@@ -167,17 +224,20 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 			errs[fieldCustomAttributes] = "Attribute names must be 1 to 100 characters."
 		}
 	}
+}
 
-	attributeNames := map[string]string{}
+// validateAttributeNames checks the renamed routing participant data and
+// returns the names that differ from the defaults: no two attributes may be
+// sent under one name.
+func validateAttributeNames(errs map[string]string, names map[string]string) map[string]string {
+	renamed := map[string]string{}
 	used := map[string]string{}
 	for _, a := range relay.RoutingAttributes {
-		name := strings.TrimSpace(in.AttributeNames[a.Key])
+		name := strings.TrimSpace(names[a.Key])
 		if name != "" && name != a.Default {
-			attributeNames[a.Key] = name
+			renamed[a.Key] = name
 		}
-		if name == "" {
-			name = a.Default
-		}
+		name = cmp.Or(name, a.Default)
 		switch {
 		case utf8.RuneCountInString(name) > 100:
 			errs[fieldAttributeNames] = "Participant data names may have at most 100 characters."
@@ -186,52 +246,12 @@ func (r endpointRules) apply(ctx context.Context, in endpointInput, e *store.End
 		}
 		used[name] = a.Label
 	}
-	for key := range in.AttributeNames {
+	for key := range names {
 		if !slices.ContainsFunc(relay.RoutingAttributes, func(a relay.RoutingAttribute) bool { return a.Key == key }) {
 			errs[fieldAttributeNames] = fmt.Sprintf("Unknown routing attribute %q.", key)
 		}
 	}
-
-	copilotBaseURL, err := parseCopilotBaseURL(in.CopilotBaseURL)
-	if err != nil {
-		errs[fieldCopilotBaseURL] = err.Error()
-	}
-	flowMessages := cmp.Or(in.FlowMessages, store.FlowMessagesShow)
-	if flowMessages != store.FlowMessagesShow && flowMessages != store.FlowMessagesHide {
-		errs[fieldFlowMessages] = fmt.Sprintf("Use %q or %q.", store.FlowMessagesShow, store.FlowMessagesHide)
-	}
-
-	if len(errs) > 0 {
-		return &ValidationError{Fields: errs}
-	}
-	if e.Host != string(host) || e.DeploymentName != in.DeploymentName || e.ClientID != in.ClientID {
-		// Another org or integration: what the old settings resolved to no longer holds.
-		e.IntegrationID, e.IntegrationError = "", ""
-	}
-	e.Name = in.Name
-	e.OrganisationID = org.ID
-	e.Organisation = org
-	e.Provider = in.Provider
-	e.Host = string(host)
-	e.DeploymentName = in.DeploymentName
-	e.QueueID = in.QueueID
-	e.ClientID = in.ClientID
-	if e.WebhookSecret != "" && webhookSecret != e.WebhookSecret && r.SecretGrace > 0 {
-		until := r.now().Add(r.SecretGrace)
-		e.PreviousWebhookSecret, e.PreviousWebhookSecretUntil = e.WebhookSecret, &until
-	}
-	e.WebhookSecret = webhookSecret
-	e.ClientSecret = clientSecret
-	e.SendProfile = in.SendProfile
-	e.DefaultLanguage = in.Language
-	e.DefaultSkills = skills
-	e.DefaultPriority = in.Priority
-	e.DefaultCustomAttributes = in.CustomAttributes
-	e.RelayTyping = in.RelayTyping
-	e.FlowMessages = flowMessages
-	e.AttributeNames = attributeNames
-	e.CopilotBaseURL = copilotBaseURL
-	return nil
+	return renamed
 }
 
 func (r endpointRules) now() time.Time {

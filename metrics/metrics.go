@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"handover/genesys"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -205,10 +207,7 @@ func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-var (
-	uuidPattern  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	digitPattern = regexp.MustCompile(`[0-9]`)
-)
+var digitPattern = regexp.MustCompile(`[0-9]`)
 
 // Route turns a request path into a label with a bounded number of values:
 // each segment that is an id (a UUID, a number, or a long token with digits)
@@ -228,7 +227,7 @@ func isID(seg string) bool {
 	if seg == "" {
 		return false
 	}
-	if uuidPattern.MatchString(seg) {
+	if genesys.IsID(seg) {
 		return true
 	}
 	if _, err := strconv.ParseUint(seg, 10, 64); err == nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,11 +28,6 @@ const (
 
 // preflightTimeout bounds a whole run; each Genesys call has its own, shorter deadline.
 const preflightTimeout = 60 * time.Second
-
-// minWebhookSecretRunes is Genesys's rule: a signature secret token longer than 15 characters.
-const minWebhookSecretRunes = 16
-
-var queueIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // Preflight checks the endpoint's Genesys set-up against Genesys itself, the
 // way a handover will use it, and keeps the result: a token from the OAuth
@@ -101,7 +95,7 @@ func (p *preflightRun) checks(ctx context.Context, webhookURL string) {
 			fmt.Sprintf("In Genesys Cloud, Admin › Message › Platforms, open the integration %q and set Outbound Notification Webhook URL to %s (Genesys delivers only to https on port 443), then save.", integration.Name, webhookURL))
 	}
 
-	if n := utf8.RuneCountInString(e.WebhookSecret); n >= minWebhookSecretRunes {
+	if n := utf8.RuneCountInString(e.WebhookSecret); n >= genesys.MinWebhookSecretRunes {
 		p.add(CheckWebhookSecret, titleSecret, store.CheckPassed,
 			fmt.Sprintf("%d characters. Genesys never shows the integration's secret, so Handover cannot compare the two: a mismatch shows as webhooks refused with 401 on the Webhooks page.", n), "")
 	} else {
@@ -109,7 +103,7 @@ func (p *preflightRun) checks(ctx context.Context, webhookURL string) {
 			"Choose a secret of more than 15 characters, set it as the integration's Outbound Notification Webhook Signature Secret Token in Genesys Cloud and as this endpoint's Webhook Secret.")
 	}
 
-	queueOK := queueIDPattern.MatchString(e.QueueID)
+	queueOK := genesys.IsID(e.QueueID)
 	if queueOK {
 		p.add(CheckQueueID, titleQueueID, store.CheckPassed, e.QueueID, "")
 	} else {

@@ -74,6 +74,67 @@ type Endpoint struct {
 	UpdatedAt time.Time
 }
 
+// EndpointSettings is what an admin sets on an endpoint, validated.
+type EndpointSettings struct {
+	Name                    string
+	Organisation            Organisation
+	Provider                string
+	Genesys                 GenesysSettings
+	DefaultLanguage         string
+	DefaultSkills           []string
+	DefaultPriority         int
+	DefaultCustomAttributes map[string]string
+	RelayTyping             bool
+	FlowMessages            string
+	AttributeNames          map[string]string
+	CopilotBaseURL          string
+}
+
+// GenesysSettings are an endpoint's Genesys Cloud settings.
+type GenesysSettings struct {
+	Host           string
+	DeploymentName string
+	QueueID        string
+	ClientID       string
+	ClientSecret   string
+	WebhookSecret  string
+	SendProfile    bool
+}
+
+// Configure sets the endpoint to s. Two rules go with a change: another
+// org, integration or client forgets what the old settings resolved to; and
+// a replaced webhook secret keeps verifying for grace after now, so that an
+// admin can change it in Genesys and here without losing webhooks.
+func (e *Endpoint) Configure(s EndpointSettings, grace time.Duration, now time.Time) {
+	g := s.Genesys
+	if e.Host != g.Host || e.DeploymentName != g.DeploymentName || e.ClientID != g.ClientID {
+		e.IntegrationID, e.IntegrationError = "", ""
+	}
+	if e.WebhookSecret != "" && g.WebhookSecret != e.WebhookSecret && grace > 0 {
+		until := now.Add(grace)
+		e.PreviousWebhookSecret, e.PreviousWebhookSecretUntil = e.WebhookSecret, &until
+	}
+	e.Name = s.Name
+	e.OrganisationID = s.Organisation.ID
+	e.Organisation = s.Organisation
+	e.Provider = s.Provider
+	e.Host = g.Host
+	e.DeploymentName = g.DeploymentName
+	e.QueueID = g.QueueID
+	e.ClientID = g.ClientID
+	e.ClientSecret = g.ClientSecret
+	e.WebhookSecret = g.WebhookSecret
+	e.SendProfile = g.SendProfile
+	e.DefaultLanguage = s.DefaultLanguage
+	e.DefaultSkills = s.DefaultSkills
+	e.DefaultPriority = s.DefaultPriority
+	e.DefaultCustomAttributes = s.DefaultCustomAttributes
+	e.RelayTyping = s.RelayTyping
+	e.FlowMessages = s.FlowMessages
+	e.AttributeNames = s.AttributeNames
+	e.CopilotBaseURL = s.CopilotBaseURL
+}
+
 // What an endpoint does with Architect flow messages.
 const (
 	FlowMessagesShow = "show" // the user sees them, marked as from the system
