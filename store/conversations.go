@@ -3,11 +3,64 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
+
+// Conversation states.
+const (
+	StateQueued      = "queued"       // handed over, waiting for an agent
+	StateAgentJoined = "agent_joined" // an agent accepted
+	StateEnded       = "ended"        // back with the bot
+	StateFailed      = "failed"       // the handover could not be delivered to Genesys
+)
+
+// End reasons, shown to the bot and in the console.
+const (
+	ReasonAgentEnded     = "agent_ended"
+	ReasonUserEnded      = "user_ended"
+	ReasonUndelivered    = "undelivered"
+	ReasonInactivity     = "inactivity"      // Genesys ended an idle conversation
+	ReasonTimeout        = "timeout"         // a Genesys timeout ended it
+	ReasonSessionExpired = "session_expired" // the messaging session expired in Genesys
+	ReasonTransferred    = "transferred"     // moved out of the queue's reach (another flow, an external party)
+	ReasonError          = "error"           // an error or transport failure in Genesys
+)
+
+// Conversation is one handover of one bot session to Genesys.
+type Conversation struct {
+	ID                    int64
+	EndpointID            int64
+	SessionID             string
+	UserID                string
+	CustomerID            string // channel.from.id: fresh per handover, so Genesys never joins an old thread
+	State                 string
+	EndReason             string
+	Language              string
+	Skills                []string `gorm:"serializer:json"`
+	Priority              int
+	CustomAttributes      map[string]string `gorm:"serializer:json"`
+	FirstName             string
+	LastName              string
+	Email                 string
+	GenesysConversationID string
+	AgentName             string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	AgentJoinedAt         *time.Time
+	AgentConnectedAt      *time.Time // Genesys's connectedTime of the agent named, when known
+	FirstAgentMessageAt   *time.Time
+	EndedAt               *time.Time
+	// The last text message, kept by InsertMessage for the console's list.
+	LastMessageAt      *time.Time
+	LastMessagePreview string
+	LastMessageFrom    string
+}
+
+// Open tells whether the conversation is still with Genesys.
+func (c Conversation) Open() bool { return c.EndedAt == nil }
 
 // CreateConversation inserts a new handover. ErrConflict when the session has
 // an open handover already.
@@ -138,88 +191,48 @@ func (s *Store) EndConversation(ctx context.Context, id int64, state, reason str
 	return res.RowsAffected == 1, nil
 }
 
-// InsertMessage adds an entry to a conversation's timeline. A text message
-// also becomes the conversation's last message (for the console's list), in
-// the same transaction.
-func (s *Store) InsertMessage(ctx context.Context, m *Message) error {
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = s.now()
+// ConversationFilter selects the conversations the console lists.
+type ConversationFilter struct {
+	EndpointID int64  // 0 for every endpoint
+	State      string // queued, agent_joined, ended, failed; "" for all
+	Created    TimeRange
+	// Search matches a session id, a user id or a Genesys conversation id exactly.
+	Search string
+	Before int64 // keyset cursor; 0 for the newest
+	Limit  int   // DefaultPageSize when 0
+}
+
+// ListConversations returns a page of conversations, newest first. Each
+// filter has an index ending in id, and the last message is read from the
+// conversation's own columns, so a page reads about Limit rows however many
+// messages are stored.
+func (s *Store) ListConversations(ctx context.Context, f ConversationFilter) (Page[Conversation], error) {
+	q := s.db.WithContext(ctx).Model(&Conversation{})
+	if f.EndpointID != 0 {
+		q = q.Where("endpoint_id = ?", f.EndpointID)
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(m).Error; err != nil {
-			return err
-		}
-		return updateLastMessage(tx, m)
-	})
+	if f.State != "" {
+		q = q.Where("state = ?", f.State)
+	}
+	q = f.Created.apply(q, "created_at")
+	if search := strings.TrimSpace(f.Search); search != "" {
+		q = q.Where("(session_id = ? OR user_id = ? OR (genesys_conversation_id = ? AND genesys_conversation_id <> ''))", search, search, search)
+	}
+	p, err := keysetPage(q, f.Before, f.Limit, func(c Conversation) int64 { return c.ID })
 	if err != nil {
-		return fmt.Errorf("insert message: %w", translate(err))
+		return Page[Conversation]{}, fmt.Errorf("list conversations: %w", err)
 	}
-	return nil
+	return p, nil
 }
 
-// SessionEventsAfter returns what the session's event stream shows after the
-// event id afterID, oldest first: everything but what the user said and the
-// transcript the bot sent along with the handover.
-func (s *Store) SessionEventsAfter(ctx context.Context, endpointID int64, sessionID string, afterID int64, limit int) ([]Message, error) {
-	var out []Message
-	err := s.db.WithContext(ctx).
-		// The bot hears everything but its own side, what the endpoint keeps
-		// from the user, and receipts other than a failure.
-		Where("endpoint_id = ? AND session_id = ? AND id > ? AND direction <> ? AND kind NOT IN ? AND (kind <> ? OR delivery = ?)",
-			endpointID, sessionID, afterID, FromUser, []string{KindTranscript, KindFlowHidden}, KindReceipt, DeliveryFailed).
-		Order("id").Limit(limit).Find(&out).Error
+// LatestConversationOfUser returns the newest handover of a bot user at an
+// endpoint, open or ended: the Copilot workspace's conversation when the agent's
+// script passes only the user id.
+func (s *Store) LatestConversationOfUser(ctx context.Context, endpointID int64, userID string) (Conversation, error) {
+	var c Conversation
+	err := s.db.WithContext(ctx).Where("endpoint_id = ? AND user_id = ?", endpointID, userID).Order("id DESC").Take(&c).Error
 	if err != nil {
-		return nil, fmt.Errorf("read events of session %q: %w", sessionID, err)
+		return Conversation{}, fmt.Errorf("find the latest conversation of user %q: %w", userID, translate(err))
 	}
-	return out, nil
-}
-
-// ConversationMessages returns a conversation's timeline, oldest first.
-func (s *Store) ConversationMessages(ctx context.Context, conversationID int64) ([]Message, error) {
-	var out []Message
-	if err := s.db.WithContext(ctx).Where("conversation_id = ?", conversationID).Order("id").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("read messages of conversation %d: %w", conversationID, err)
-	}
-	return out, nil
-}
-
-// SetMessageDelivery records how far a message got, and the Genesys id it got.
-func (s *Store) SetMessageDelivery(ctx context.Context, id int64, delivery, genesysID, errText string) error {
-	updates := map[string]any{"delivery": delivery, "error": errText}
-	if genesysID != "" {
-		updates["genesys_message_id"] = genesysID
-	}
-	if err := s.db.WithContext(ctx).Model(&Message{}).Where("id = ?", id).Updates(updates).Error; err != nil {
-		return fmt.Errorf("set delivery of message %d: %w", id, err)
-	}
-	return nil
-}
-
-// ApplyReceipt applies a Genesys receipt to the message Handover sent that
-// it names (the user's messages and the bot transcript): the delivery moves
-// only forward (see Stronger), with the failure reason when it failed. found
-// is false when no message carries that Genesys id yet.
-func (s *Store) ApplyReceipt(ctx context.Context, conversationID int64, genesysID, delivery, errText string) (about Message, found bool, err error) {
-	err = s.db.WithContext(ctx).
-		Where("conversation_id = ? AND genesys_message_id = ? AND direction IN ?", conversationID, genesysID, []string{FromUser, FromBot}).
-		Order("id").Take(&about).Error
-	if err != nil {
-		if err = translate(err); err == ErrNotFound {
-			return Message{}, false, nil
-		}
-		return Message{}, false, fmt.Errorf("find message of receipt %s: %w", genesysID, err)
-	}
-	if !Stronger(delivery, about.Delivery) {
-		return about, true, nil
-	}
-	// Conditional on the state read, so that a concurrent receipt cannot be undone.
-	res := s.db.WithContext(ctx).Model(&Message{}).Where("id = ? AND delivery = ?", about.ID, about.Delivery).
-		Updates(map[string]any{"delivery": delivery, "error": errText})
-	if res.Error != nil {
-		return Message{}, false, fmt.Errorf("apply receipt for %s: %w", genesysID, res.Error)
-	}
-	if res.RowsAffected == 1 {
-		about.Delivery, about.Error = delivery, errText
-	}
-	return about, true, nil
+	return c, nil
 }

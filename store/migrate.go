@@ -107,3 +107,8 @@ func loadMigrations(dialect Dialect) ([]migration, error) {
 	}
 	return out, nil
 }
+
+// AllModels lists every model, for the schema test.
+func AllModels() []any {
+	return []any{&Organisation{}, &Endpoint{}, &Admin{}, &Session{}, &APIKey{}, &Conversation{}, &Message{}, &OutboxItem{}, &APICall{}, &Webhook{}, &PreflightResult{}, &RateLimit{}}
+}

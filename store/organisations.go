@@ -4,7 +4,18 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
+
+// Organisation owns endpoints. Feature flags admit organisations by name.
+type Organisation struct {
+	ID        int64
+	Name      string
+	CreatedAt time.Time
+}
+
+// DefaultOrganisation is the organisation that exists from the first start.
+const DefaultOrganisation = "default"
 
 // ListOrganisations returns every organisation, by name.
 func (s *Store) ListOrganisations(ctx context.Context) ([]Organisation, error) {

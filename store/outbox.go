@@ -9,6 +9,43 @@ import (
 	"gorm.io/gorm/clause"
 )
 
+// Outbox kinds: which Genesys call an item makes.
+const (
+	OutboxMessage    = "message"
+	OutboxEvent      = "event"
+	OutboxReceipt    = "receipt"
+	OutboxStructured = "structured"
+	OutboxDisconnect = "disconnect"
+)
+
+// Outbox statuses.
+const (
+	OutboxPending = "pending"
+	OutboxSent    = "sent"
+	OutboxFailed  = "failed"
+)
+
+// OutboxItem is one call to Genesys waiting to be made (or made).
+type OutboxItem struct {
+	ID             int64
+	ConversationID int64
+	EndpointID     int64
+	MessageID      *int64 // the timeline message whose delivery this is
+	Kind           string
+	Payload        string // JSON request body
+	Status         string
+	Attempts       int
+	NextAttemptAt  time.Time
+	LeaseOwner     string
+	LeaseUntil     *time.Time
+	LastError      string
+	CreatedAt      time.Time
+	SentAt         *time.Time
+}
+
+// TableName keeps the table's name singular, as a queue's is.
+func (OutboxItem) TableName() string { return "outbox" }
+
 // InsertOutbox queues a call to Genesys.
 func (s *Store) InsertOutbox(ctx context.Context, item *OutboxItem) error {
 	now := s.now()
@@ -146,26 +183,6 @@ func (s *Store) OutboxOf(ctx context.Context, conversationID int64) ([]OutboxIte
 	var out []OutboxItem
 	if err := s.db.WithContext(ctx).Where("conversation_id = ?", conversationID).Order("id").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list outbox of conversation %d: %w", conversationID, err)
-	}
-	return out, nil
-}
-
-// InsertAPICall records one HTTP call made to Genesys.
-func (s *Store) InsertAPICall(ctx context.Context, call *APICall) error {
-	if call.CreatedAt.IsZero() {
-		call.CreatedAt = s.now()
-	}
-	if err := s.db.WithContext(ctx).Create(call).Error; err != nil {
-		return fmt.Errorf("record API call: %w", err)
-	}
-	return nil
-}
-
-// APICallsOf lists the Genesys calls made for a conversation.
-func (s *Store) APICallsOf(ctx context.Context, conversationID int64) ([]APICall, error) {
-	var out []APICall
-	if err := s.db.WithContext(ctx).Where("conversation_id = ?", conversationID).Order("id").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list API calls of conversation %d: %w", conversationID, err)
 	}
 	return out, nil
 }

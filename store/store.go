@@ -1,5 +1,10 @@
 // Package store keeps Handover's state in SQLite or PostgreSQL through gorm.
 // It knows SQL and nothing of HTTP: callers pass plain values and get models back.
+//
+// One file per table holds its model, its constants and its queries
+// (conversations.go, messages.go, outbox.go, webhooks.go, apicalls.go,
+// endpoints.go, …); page.go has the keyset paging and pruning the log tables
+// share, fanout.go the PostgreSQL LISTEN/NOTIFY client for live events.
 package store
 
 import (

@@ -9,6 +9,61 @@ import (
 	"gorm.io/gorm"
 )
 
+// Webhook signature verdicts.
+const (
+	VerdictValid              = "valid"
+	VerdictMissing            = "missing"
+	VerdictMismatch           = "mismatch"
+	VerdictUnknownIntegration = "unknown_integration"
+	VerdictMalformed          = "malformed"
+	VerdictStale              = "stale"
+	VerdictTooLarge           = "too_large" // refused unread: over the body size limit
+	VerdictTimeout            = "timeout"   // the body did not arrive within the read timeout
+)
+
+// Webhook processing outcomes.
+const (
+	OutcomeDelivered      = "delivered"
+	OutcomeDuplicate      = "duplicate"
+	OutcomeNoConversation = "no_conversation"
+	OutcomeLogged         = "logged"
+	OutcomeIgnored        = "ignored"
+	OutcomeRejected       = "rejected"
+)
+
+// Webhook is one request received on the webhook URL.
+type Webhook struct {
+	ID               int64
+	ReceivedAt       time.Time
+	EndpointID       *int64
+	ConversationID   *int64
+	IntegrationID    string
+	GenesysMessageID string
+	EventType        string
+	Headers          map[string]string `gorm:"serializer:json"`
+	// Body is the body as received, or only its start for a webhook that
+	// was refused, malformed or stale (see Truncated).
+	Body string
+	// BodyBytes and BodySHA256 are the whole body's length and hex SHA-256;
+	// 0 and "" on rows logged before they were recorded.
+	BodyBytes     int64
+	BodySHA256    string `gorm:"column:body_sha256"`
+	Verdict       string
+	VerdictDetail string
+	Status        int
+	LatencyUS     int64 `gorm:"column:latency_us"`
+	DedupeKey     *string
+	Outcome       string
+	ProcessedAt   *time.Time
+	ReplayOf      *int64 // the webhook an admin replayed to log this one
+	// ClockSkewMS is channel.time minus the time received, in milliseconds,
+	// when it is more than a minute either way; 0 otherwise.
+	ClockSkewMS int64
+}
+
+// Truncated tells whether the log kept only the start of the body.
+func (w Webhook) Truncated() bool { return w.BodyBytes > int64(len(w.Body)) }
+
 // InsertWebhook logs a received webhook. A valid one carries a dedupe key
 // (integration, Genesys message id and type): when that key was stored before,
 // the webhook is logged as a duplicate instead and duplicate is true.
@@ -72,33 +127,6 @@ func (s *Store) WebhooksOf(ctx context.Context, conversationID int64) ([]Webhook
 	return out, nil
 }
 
-// EndpointsByIntegrationID finds the endpoints whose deployment resolved to
-// integrationID (normally one).
-func (s *Store) EndpointsByIntegrationID(ctx context.Context, integrationID string) ([]Endpoint, error) {
-	var endpoints []Endpoint
-	err := s.db.WithContext(ctx).Joins("Organisation").Where("endpoints.integration_id = ? AND endpoints.integration_id <> ''", integrationID).Find(&endpoints).Error
-	if err != nil {
-		return nil, fmt.Errorf("find endpoints of integration %s: %w", integrationID, err)
-	}
-	for i := range endpoints {
-		if err := s.openSecrets(&endpoints[i]); err != nil {
-			return nil, err
-		}
-	}
-	return endpoints, nil
-}
-
-// SetEndpointIntegration records what the endpoint's Deployment Name resolved to,
-// or why it did not.
-func (s *Store) SetEndpointIntegration(ctx context.Context, endpointID int64, integrationID, errText string) error {
-	err := s.db.WithContext(ctx).Model(&Endpoint{}).Where("id = ?", endpointID).
-		Updates(map[string]any{"integration_id": integrationID, "integration_error": errText}).Error
-	if err != nil {
-		return fmt.Errorf("record integration of endpoint %d: %w", endpointID, err)
-	}
-	return nil
-}
-
 // ClaimWebhook marks a webhook processed if nothing did before; inside the
 // transaction that applies it, this makes processing happen once.
 func (s *Store) ClaimWebhook(ctx context.Context, id int64, at time.Time) (bool, error) {
@@ -121,4 +149,108 @@ func (s *Store) ForEachWebhook(ctx context.Context, fn func(Webhook)) error {
 		return fmt.Errorf("read webhooks: %w", err)
 	}
 	return nil
+}
+
+// WebhookFilter selects the webhooks the console lists.
+type WebhookFilter struct {
+	EndpointID int64  // 0 for every endpoint
+	Verdict    string // valid, missing, mismatch, …, WebhooksRejected for every one but valid; "" for all
+	Received   TimeRange
+	Before     int64
+	Limit      int
+}
+
+// WebhooksRejected filters the webhooks with any verdict but valid.
+const WebhooksRejected = "rejected"
+
+// webhookListColumns are what a list shows: everything but the body, which
+// may be up to 1 MB a row.
+var webhookListColumns = []string{"id", "received_at", "endpoint_id", "conversation_id", "integration_id", "genesys_message_id", "event_type",
+	"verdict", "verdict_detail", "status", "latency_us", "outcome", "processed_at", "replay_of", "clock_skew_ms"}
+
+// ListWebhooks returns a page of logged webhooks, newest first, without
+// their bodies and headers.
+func (s *Store) ListWebhooks(ctx context.Context, f WebhookFilter) (Page[Webhook], error) {
+	q := s.db.WithContext(ctx).Model(&Webhook{}).Select(webhookListColumns)
+	if f.EndpointID != 0 {
+		q = q.Where("endpoint_id = ?", f.EndpointID)
+	}
+	switch f.Verdict {
+	case "":
+	case WebhooksRejected:
+		q = q.Where("verdict <> 'valid'") // as the partial index webhooks_rejected says it, so that it is used
+	default:
+		q = q.Where("verdict = ?", f.Verdict)
+	}
+	q = f.Received.apply(q, "received_at")
+	p, err := keysetPage(q, f.Before, f.Limit, func(w Webhook) int64 { return w.ID })
+	if err != nil {
+		return Page[Webhook]{}, fmt.Errorf("list webhooks: %w", err)
+	}
+	return p, nil
+}
+
+// WebhookReplays lists the webhooks logged by replaying webhook id, oldest first.
+func (s *Store) WebhookReplays(ctx context.Context, id int64) ([]Webhook, error) {
+	var out []Webhook
+	if err := s.db.WithContext(ctx).Select(webhookListColumns).Where("replay_of = ?", id).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list replays of webhook %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// OutcomeReplayed marks a valid webhook that was never processed and whose
+// replay took over its dedupe key and was processed in its place.
+const OutcomeReplayed = "replayed"
+
+// InsertReplayedWebhook logs a replayed webhook. A valid one carries the
+// original's dedupe key; in one transaction:
+//   - no webhook holds the key: it is logged with it (to be processed);
+//   - a processed webhook holds it: it is logged as a duplicate (duplicate is true);
+//   - an unprocessed one holds it (its processing never ran): that one is
+//     marked replayed and gives up the key, so this one is processed instead
+//     and the Genesys message is still applied once.
+func (s *Store) InsertReplayedWebhook(ctx context.Context, w *Webhook) (duplicate bool, err error) {
+	if w.Headers == nil {
+		w.Headers = map[string]string{}
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if w.DedupeKey != nil {
+			var holder Webhook
+			err := tx.Select("id", "processed_at").Where("dedupe_key = ?", *w.DedupeKey).Take(&holder).Error
+			switch {
+			case err == nil && holder.ProcessedAt != nil:
+				now := s.now()
+				w.DedupeKey, w.Outcome, w.ProcessedAt, duplicate = nil, OutcomeDuplicate, &now, true
+			case err == nil:
+				res := tx.Model(&Webhook{}).Where("id = ? AND processed_at IS NULL", holder.ID).
+					UpdateColumns(map[string]any{"dedupe_key": nil, "outcome": OutcomeReplayed, "processed_at": s.now()})
+				if res.Error != nil {
+					return res.Error
+				}
+				if res.RowsAffected == 0 {
+					// Processed since it was read (SQLite has one writer, so only on Postgres).
+					now := s.now()
+					w.DedupeKey, w.Outcome, w.ProcessedAt, duplicate = nil, OutcomeDuplicate, &now, true
+				}
+			case translate(err) != ErrNotFound:
+				return err
+			}
+		}
+		return tx.Create(w).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("log replayed webhook: %w", translate(err))
+	}
+	return duplicate, nil
+}
+
+// PruneWebhooks deletes the webhooks received before before, in batches, and
+// returns how many it deleted.
+func (s *Store) PruneWebhooks(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.pruneBefore(ctx, "webhooks", "received_at", before)
+	if err != nil {
+		return n, fmt.Errorf("prune webhooks: %w", err)
+	}
+	return n, nil
 }

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// APICall is one HTTP call made to Genesys.
+type APICall struct {
+	ID             int64
+	EndpointID     int64
+	ConversationID *int64
+	OutboxID       *int64
+	Method         string
+	Path           string
+	Status         int
+	LatencyMS      int64 `gorm:"column:latency_ms"`
+	Attempt        int
+	Error          string
+	CreatedAt      time.Time
+}
+
+// InsertAPICall records one HTTP call made to Genesys.
+func (s *Store) InsertAPICall(ctx context.Context, call *APICall) error {
+	if call.CreatedAt.IsZero() {
+		call.CreatedAt = s.now()
+	}
+	if err := s.db.WithContext(ctx).Create(call).Error; err != nil {
+		return fmt.Errorf("record API call: %w", err)
+	}
+	return nil
+}
+
+// APICallsOf lists the Genesys calls made for a conversation.
+func (s *Store) APICallsOf(ctx context.Context, conversationID int64) ([]APICall, error) {
+	var out []APICall
+	if err := s.db.WithContext(ctx).Where("conversation_id = ?", conversationID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list API calls of conversation %d: %w", conversationID, err)
+	}
+	return out, nil
+}
+
+// APICallFilter selects the Genesys calls the console lists.
+type APICallFilter struct {
+	EndpointID int64
+	Status     string // "ok" (2xx/3xx without error), "failed", or "" for all
+	Created    TimeRange
+	Before     int64
+	Limit      int
+}
+
+// API call status filters.
+const (
+	APICallsOK     = "ok"
+	APICallsFailed = "failed"
+)
+
+// apiCallFailed is how the partial index api_calls_failed says it, so that it is used.
+const apiCallFailed = "(status NOT BETWEEN 200 AND 399 OR error <> '')"
+
+// ListAPICalls returns a page of recorded Genesys calls, newest first.
+func (s *Store) ListAPICalls(ctx context.Context, f APICallFilter) (Page[APICall], error) {
+	q := s.db.WithContext(ctx).Model(&APICall{})
+	if f.EndpointID != 0 {
+		q = q.Where("endpoint_id = ?", f.EndpointID)
+	}
+	switch f.Status {
+	case APICallsOK:
+		q = q.Where("NOT " + apiCallFailed)
+	case APICallsFailed:
+		q = q.Where(apiCallFailed)
+	}
+	q = f.Created.apply(q, "created_at")
+	p, err := keysetPage(q, f.Before, f.Limit, func(c APICall) int64 { return c.ID })
+	if err != nil {
+		return Page[APICall]{}, fmt.Errorf("list Genesys calls: %w", err)
+	}
+	return p, nil
+}
+
+// PruneAPICalls deletes the Genesys calls recorded before before, in batches.
+func (s *Store) PruneAPICalls(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.pruneBefore(ctx, "api_calls", "created_at", before)
+	if err != nil {
+		return n, fmt.Errorf("prune Genesys calls: %w", err)
+	}
+	return n, nil
+}

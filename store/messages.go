@@ -1,0 +1,275 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// Message directions.
+const (
+	FromUser   = "user"
+	FromAgent  = "agent"
+	FromBot    = "bot"
+	FromSystem = "system"
+	FromFlow   = "flow" // an Architect flow's message: Genesys, but not an agent
+)
+
+// Message kinds.
+const (
+	KindText       = "text"
+	KindTranscript = "transcript" // the bot conversation before the handover
+	KindTyping     = "typing"
+	KindState      = "state"
+	KindReceipt    = "receipt"     // a Genesys receipt for a message Handover sent
+	KindFlowHidden = "flow_hidden" // a flow message the endpoint keeps from the user
+)
+
+// Delivery states of a message.
+const (
+	DeliveryPending   = "pending"
+	DeliverySent      = "sent"
+	DeliveryDelivered = "delivered"
+	DeliveryRead      = "read"
+	DeliveryFailed    = "failed"
+	DeliveryRemoved   = "removed"
+)
+
+// deliveryRank orders delivery states: a receipt never moves a message back
+// (a late Sent after Read), and a failure or removal is final.
+var deliveryRank = map[string]int{DeliveryPending: 0, DeliverySent: 1, DeliveryDelivered: 2, DeliveryRead: 3, DeliveryFailed: 4, DeliveryRemoved: 4}
+
+// Stronger tells whether delivery state a says more than b.
+func Stronger(a, b string) bool { return deliveryRank[a] > deliveryRank[b] }
+
+// Message is one entry of a conversation's timeline; those not from the user
+// also make up the session's event stream for the bot.
+type Message struct {
+	ID               int64
+	ConversationID   int64
+	EndpointID       int64
+	SessionID        string
+	Direction        string
+	Kind             string
+	Text             string
+	Data             MessageData `gorm:"serializer:json"`
+	GenesysMessageID string
+	Delivery         string
+	Error            string
+	CreatedAt        time.Time
+}
+
+// MessageData is what a message carries besides its text.
+type MessageData struct {
+	Attachments  []Attachment `json:"attachments,omitempty"`
+	QuickReplies []QuickReply `json:"quickReplies,omitempty"`
+	// Structured content a Genesys bot flow sends (docs/genesys.md §Structured).
+	Cards      []Card      `json:"cards,omitempty"` // one card, or a carousel's
+	DatePicker *DatePicker `json:"datePicker,omitempty"`
+	ListPicker *ListPicker `json:"listPicker,omitempty"`
+	State      string      `json:"state,omitempty"`
+	Reason     string      `json:"reason,omitempty"`
+	AgentName  string      `json:"agentName,omitempty"`
+	// Receipts: the Genesys status as sent, whether more will follow, and the
+	// timeline message it is about.
+	ReceiptStatus string         `json:"receiptStatus,omitempty"`
+	FinalReceipt  bool           `json:"finalReceipt,omitempty"`
+	AboutMessage  int64          `json:"aboutMessage,omitempty"`
+	Custom        map[string]any `json:"custom,omitempty"`
+}
+
+// Attachment is a file or image link in a message.
+type Attachment struct {
+	URL       string `json:"url"`
+	MediaType string `json:"mediaType,omitempty"`
+	Mime      string `json:"mime,omitempty"`
+	Filename  string `json:"filename,omitempty"`
+	Text      string `json:"text,omitempty"`
+}
+
+// QuickReply is one option of a structured agent message.
+type QuickReply struct {
+	Text    string `json:"text"`
+	Payload string `json:"payload"`
+	// Type is how a click answers Genesys: QuickReply ("" too), Button (a
+	// card's postback) or DatePicker.
+	Type string `json:"type,omitempty"`
+}
+
+// Card is a rich card of a structured message.
+type Card struct {
+	Title       string       `json:"title"`
+	Description string       `json:"description,omitempty"`
+	ImageURL    string       `json:"imageUrl,omitempty"`
+	Actions     []CardAction `json:"actions,omitempty"`
+}
+
+// Card action types.
+const (
+	CardActionPostback = "postback" // answered with a Button response
+	CardActionLink     = "link"     // opens URL
+)
+
+// CardAction is one button of a card.
+type CardAction struct {
+	Type    string `json:"type"`
+	Text    string `json:"text"`
+	Payload string `json:"payload,omitempty"`
+	URL     string `json:"url,omitempty"`
+}
+
+// DatePicker asks the user for a date, or one of the offered times.
+type DatePicker struct {
+	Title    string           `json:"title,omitempty"`
+	Subtitle string           `json:"subtitle,omitempty"`
+	Minimum  *time.Time       `json:"minimum,omitempty"`
+	Maximum  *time.Time       `json:"maximum,omitempty"`
+	Times    []DatePickerTime `json:"times,omitempty"`
+}
+
+// DatePickerTime is one offered slot.
+type DatePickerTime struct {
+	Time            time.Time `json:"time"`
+	DurationSeconds int       `json:"durationSeconds,omitempty"`
+}
+
+// ListPicker asks the user to choose from sections of items.
+type ListPicker struct {
+	Title    string              `json:"title,omitempty"`
+	Sections []ListPickerSection `json:"sections"`
+}
+
+// ListPickerSection is one titled group of a list picker.
+type ListPickerSection struct {
+	Title             string           `json:"title,omitempty"`
+	MultipleSelection bool             `json:"multipleSelection,omitempty"`
+	Items             []ListPickerItem `json:"items"`
+}
+
+// ListPickerItem is one choice of a list picker.
+type ListPickerItem struct {
+	ID       string `json:"id,omitempty"`
+	Title    string `json:"title"`
+	Subtitle string `json:"subtitle,omitempty"`
+}
+
+// InsertMessage adds an entry to a conversation's timeline. A text message
+// also becomes the conversation's last message (for the console's list), in
+// the same transaction.
+func (s *Store) InsertMessage(ctx context.Context, m *Message) error {
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = s.now()
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(m).Error; err != nil {
+			return err
+		}
+		return updateLastMessage(tx, m)
+	})
+	if err != nil {
+		return fmt.Errorf("insert message: %w", translate(err))
+	}
+	return nil
+}
+
+// SessionEventsAfter returns what the session's event stream shows after the
+// event id afterID, oldest first: everything but what the user said and the
+// transcript the bot sent along with the handover.
+func (s *Store) SessionEventsAfter(ctx context.Context, endpointID int64, sessionID string, afterID int64, limit int) ([]Message, error) {
+	var out []Message
+	err := s.db.WithContext(ctx).
+		// The bot hears everything but its own side, what the endpoint keeps
+		// from the user, and receipts other than a failure.
+		Where("endpoint_id = ? AND session_id = ? AND id > ? AND direction <> ? AND kind NOT IN ? AND (kind <> ? OR delivery = ?)",
+			endpointID, sessionID, afterID, FromUser, []string{KindTranscript, KindFlowHidden}, KindReceipt, DeliveryFailed).
+		Order("id").Limit(limit).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("read events of session %q: %w", sessionID, err)
+	}
+	return out, nil
+}
+
+// ConversationMessages returns a conversation's timeline, oldest first.
+func (s *Store) ConversationMessages(ctx context.Context, conversationID int64) ([]Message, error) {
+	var out []Message
+	if err := s.db.WithContext(ctx).Where("conversation_id = ?", conversationID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("read messages of conversation %d: %w", conversationID, err)
+	}
+	return out, nil
+}
+
+// SetMessageDelivery records how far a message got, and the Genesys id it got.
+func (s *Store) SetMessageDelivery(ctx context.Context, id int64, delivery, genesysID, errText string) error {
+	updates := map[string]any{"delivery": delivery, "error": errText}
+	if genesysID != "" {
+		updates["genesys_message_id"] = genesysID
+	}
+	if err := s.db.WithContext(ctx).Model(&Message{}).Where("id = ?", id).Updates(updates).Error; err != nil {
+		return fmt.Errorf("set delivery of message %d: %w", id, err)
+	}
+	return nil
+}
+
+// ApplyReceipt applies a Genesys receipt to the message Handover sent that
+// it names (the user's messages and the bot transcript): the delivery moves
+// only forward (see Stronger), with the failure reason when it failed. found
+// is false when no message carries that Genesys id yet.
+func (s *Store) ApplyReceipt(ctx context.Context, conversationID int64, genesysID, delivery, errText string) (about Message, found bool, err error) {
+	err = s.db.WithContext(ctx).
+		Where("conversation_id = ? AND genesys_message_id = ? AND direction IN ?", conversationID, genesysID, []string{FromUser, FromBot}).
+		Order("id").Take(&about).Error
+	if err != nil {
+		if err = translate(err); err == ErrNotFound {
+			return Message{}, false, nil
+		}
+		return Message{}, false, fmt.Errorf("find message of receipt %s: %w", genesysID, err)
+	}
+	if !Stronger(delivery, about.Delivery) {
+		return about, true, nil
+	}
+	// Conditional on the state read, so that a concurrent receipt cannot be undone.
+	res := s.db.WithContext(ctx).Model(&Message{}).Where("id = ? AND delivery = ?", about.ID, about.Delivery).
+		Updates(map[string]any{"delivery": delivery, "error": errText})
+	if res.Error != nil {
+		return Message{}, false, fmt.Errorf("apply receipt for %s: %w", genesysID, res.Error)
+	}
+	if res.RowsAffected == 1 {
+		about.Delivery, about.Error = delivery, errText
+	}
+	return about, true, nil
+}
+
+// previewLength is how many characters of the last message the list shows.
+const previewLength = 140
+
+// messagePreview is a message's text on one line, cut to previewLength.
+func messagePreview(m *Message) string {
+	text := strings.Join(strings.Fields(m.Text), " ")
+	if text == "" && len(m.Data.Attachments) > 0 {
+		text = "[attachment]"
+	}
+	if utf8.RuneCountInString(text) > previewLength {
+		runes := []rune(text)
+		text = string(runes[:previewLength-1]) + "…"
+	}
+	return text
+}
+
+// updateLastMessage makes a text message its conversation's last message,
+// unless a later one is already recorded.
+func updateLastMessage(db *gorm.DB, m *Message) error {
+	if m.Kind != KindText && m.Kind != KindTranscript {
+		return nil
+	}
+	preview := messagePreview(m)
+	if preview == "" {
+		return nil
+	}
+	return db.Model(&Conversation{}).
+		Where("id = ? AND (last_message_at IS NULL OR last_message_at <= ?)", m.ConversationID, m.CreatedAt).
+		UpdateColumns(map[string]any{"last_message_at": m.CreatedAt, "last_message_preview": preview, "last_message_from": m.Direction}).Error
+}
