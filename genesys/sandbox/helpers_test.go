@@ -207,12 +207,6 @@ func (r *receiver) wait(t *testing.T, n int) []receivedWebhook {
 	}
 }
 
-func (r *receiver) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.got)
-}
-
 // eventually polls cond every few milliseconds until it holds, and fails
 // the test when it still does not after two seconds.
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -426,14 +426,9 @@ func (s *Sandbox) Close() {
 	s.wg.Wait()
 }
 
-// goBackground runs f on a goroutine that Close waits for. It refuses once
-// Close has begun, so that no Add races with Close's Wait.
-func (s *Sandbox) goBackground(f func()) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.goBackgroundLocked(f)
-}
-
+// goBackgroundLocked runs f on a goroutine that Close waits for; the caller
+// holds s.mu. It refuses once Close has begun, so that no Add races with
+// Close's Wait.
 func (s *Sandbox) goBackgroundLocked(f func()) bool {
 	if s.closed {
 		return false
