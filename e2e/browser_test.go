@@ -115,10 +115,10 @@ func textOf(t *testing.T, tab context.Context, sel string) string {
 	return strings.TrimSpace(text)
 }
 
-func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
-	tab := browser(t)
-
-	// Handover with the sandbox mounted, as the default start runs it.
+// startBrowserApp starts Handover with the sandbox mounted, as the default
+// start runs it, and answers it with its base URL once it is ready.
+func startBrowserApp(t *testing.T) (*app.App, string) {
+	t.Helper()
 	addr := testkit.FreeAddr(t)
 	env := map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "h.db"),
 		"HANDOVER_ADMIN_PASSWORD": "browser-password", "HANDOVER_POLL_INTERVAL": "500ms"}
@@ -139,20 +139,31 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	t.Cleanup(func() { stop(); <-done })
 	base := "http://" + addr
 	testkit.WaitFor(t, 5*time.Second, "Handover ready", func() bool { return httpGet(t, base+"/healthz") != "" })
-	// The Genesys org the admin is about to configure.
-	const webhookSecret, clientSecret = "browser-webhook-secret-0123", "browser-client-secret"
-	srv.Sandbox.AddClient("browser-client", clientSecret)
-	srv.Sandbox.AddIntegration("Browser Test Deployment", base+"/handover/genesysCloudOM", webhookSecret)
+	return srv, base
+}
 
-	// Sign in.
+// signIn signs the admin in on tab.
+func signIn(t *testing.T, tab context.Context, base string) {
+	t.Helper()
 	within(t, tab, 10*time.Second, "sign in",
 		chromedp.Navigate(base+"/login"),
-		screenshot(t, "login"),
+		audit(t, "login"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "browser-password"),
 		chromedp.Click(chromedp.CSS(`[data-testid=sign-in]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=dashboard-page]`)),
 	)
+}
+
+func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
+	tab := browser(t)
+	srv, base := startBrowserApp(t)
+	// The Genesys org the admin is about to configure.
+	const webhookSecret, clientSecret = "browser-webhook-secret-0123", "browser-client-secret"
+	srv.Sandbox.AddClient("browser-client", clientSecret)
+	srv.Sandbox.AddIntegration("Browser Test Deployment", base+"/handover/genesysCloudOM", webhookSecret)
+
+	signIn(t, tab, base)
 
 	// Create an endpoint that hands over to the sandbox.
 	within(t, tab, 10*time.Second, "create an endpoint",
@@ -169,7 +180,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name=skills]`), "billing"),
 		chromedp.Click(chromedp.CSS(`[data-testid=save-endpoint]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=endpoints-table]`)),
-		screenshot(t, "endpoints"),
+		audit(t, "endpoints"),
 	)
 	var e store.Endpoint
 	endpoints, _ := srv.Store.ListEndpoints(context.Background())
@@ -184,7 +195,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	within(t, tab, 10*time.Second, "open the endpoint",
 		chromedp.Navigate(base+"/endpoints/"+itoa(e.ID)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=endpoint-page]`)),
-		screenshot(t, "endpoint"),
+		audit(t, "endpoint"),
 	)
 
 	// The demo chat in a second window (an end user's browser), the
@@ -228,8 +239,8 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		chromedp.WaitVisible(`//*[@data-testid="chat-message-text"][contains(., "Hello, this is Ada")]`))
 	within(t, tab, time.Second, "the agent's message appears in the conversations list",
 		chromedp.WaitVisible(`//*[@data-testid="last-message"][contains(., "Hello, this is Ada")]`))
-	within(t, chatTab, 5*time.Second, "screenshot the chat", screenshot(t, "demo-chat"))
-	within(t, tab, 5*time.Second, "screenshot the conversations", screenshot(t, "conversations"))
+	within(t, chatTab, 5*time.Second, "screenshot the chat", audit(t, "demo-chat"))
+	within(t, tab, 5*time.Second, "screenshot the conversations", audit(t, "conversations"))
 
 	// The user answers; the conversation page shows it live.
 	within(t, tab, 10*time.Second, "open the conversation",
@@ -240,7 +251,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=chat-send]`)))
 	within(t, tab, time.Second, "the user's message appears on the conversation page",
 		chromedp.WaitVisible(`//*[@data-testid="entry-text"][contains(., "my invoice is wrong")]`))
-	within(t, tab, 5*time.Second, "screenshot the conversation", screenshot(t, "conversation"))
+	within(t, tab, 5*time.Second, "screenshot the conversation", audit(t, "conversation"))
 
 	// The sandbox's flow greeted the user as the system, not an agent; a bot
 	// flow's card shows as a card whose button answers Genesys.
@@ -279,13 +290,13 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	within(t, tab, 10*time.Second, "replay a webhook",
 		chromedp.Navigate(base+"/webhooks"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=webhook-row]`)),
-		screenshot(t, "webhooks"),
+		audit(t, "webhooks"),
 		chromedp.Navigate(base+"/webhooks/"+itoa(agentHook.ID)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=webhook-page]`)),
 		acceptConfirmDialogs(),
 		chromedp.Click(chromedp.CSS(`[data-testid=replay-webhook]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=replay-outcome]`)),
-		screenshot(t, "webhook"),
+		audit(t, "webhook"),
 	)
 	if outcome := textOf(t, tab, `[data-testid=replay-outcome]`); !strings.Contains(outcome, "duplicate") {
 		t.Fatalf("replay of an applied webhook: outcome %q, want a duplicate", outcome)
@@ -306,7 +317,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	within(t, tab, 10*time.Second, "open the Copilot workspace",
 		chromedp.Navigate(copilot+e.URLToken),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=copilot-page]`)),
-		screenshot(t, "copilot"))
+		audit(t, "copilot"))
 	ctx403, cancel := context.WithTimeout(tab, 10*time.Second)
 	defer cancel()
 	resp, err := chromedp.Run(ctx403, chromedp.NavigateResponse(copilot+"wrong-token"))
@@ -320,9 +331,9 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		t.Fatalf("the 403 page shows data: %q", body)
 	}
 
-	// The other main pages, for the README's pictures.
-	for name, path := range map[string]string{"dashboard": "/", "api-calls": "/api-calls", "settings": "/settings", "apikeys": "/apikeys", "agent-desk": "/sandbox/genesys/desk"} {
-		within(t, tab, 10*time.Second, "screenshot "+name, chromedp.Navigate(base+path), chromedp.WaitReady(chromedp.CSS("body")), screenshot(t, name))
+	// The other main pages: accessible, and pictured for the README.
+	for name, path := range map[string]string{"dashboard": "/", "dashboard-week": "/?range=7d", "api-calls": "/api-calls", "settings": "/settings", "apikeys": "/apikeys", "account": "/account", "endpoint-new": "/endpoints/new", "agent-desk": "/sandbox/genesys/desk"} {
+		within(t, tab, 10*time.Second, "screenshot "+name, chromedp.Navigate(base+path), chromedp.WaitReady(chromedp.CSS("body")), audit(t, name))
 	}
 }
 

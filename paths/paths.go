@@ -16,6 +16,7 @@ const (
 	// The console.
 	Dashboard          = "/"
 	DashboardCards     = "/dashboard/cards"
+	DashboardCharts    = "/dashboard/charts"
 	ConsoleEvents      = "/console/events"
 	Conversations      = "/conversations"
 	Conversation       = "/conversations/:id"

@@ -103,6 +103,25 @@ func benchConsoleQueries(b *testing.B, s *store.Store) {
 		_, err := s.ListWebhooks(ctx, store.WebhookFilter{Verdict: store.WebhooksRejected})
 		return err
 	})
+	for _, chart := range []struct {
+		name     string
+		step     time.Duration
+		buckets  int
+		endpoint int64
+	}{
+		{"dashboard charts/last hour", 5 * time.Minute, 12, 0},
+		{"dashboard charts/last 24 hours", time.Hour, 24, 0},
+		{"dashboard charts/last 7 days", 6 * time.Hour, 28, 0},
+		{"dashboard charts/last 7 days, one endpoint", 6 * time.Hour, 28, 2},
+	} {
+		run(chart.name, func(int) error {
+			c, err := s.DashboardCharts(ctx, store.ChartQuery{To: newest.Add(time.Minute), Step: chart.step, Buckets: chart.buckets, EndpointID: chart.endpoint})
+			if err == nil && c.Requested[chart.buckets-1] == 0 {
+				err = fmt.Errorf("%s: no handovers in the last interval", chart.name)
+			}
+			return err
+		})
+	}
 	for _, endpoint := range []int64{1, 3} { // every failure is endpoint 1's
 		run(fmt.Sprintf("api calls list/failed for endpoint %d", endpoint), func(int) error {
 			_, err := s.ListAPICalls(ctx, store.APICallFilter{EndpointID: endpoint, Status: store.APICallsFailed})

@@ -63,6 +63,7 @@ func routes(app *fiber.App, d Deps) {
 	dashboard := &handlers.Dashboard{Store: d.Store}
 	app.Get(paths.Dashboard, console(dashboard.Page)...)
 	app.Get(paths.DashboardCards, console(dashboard.Cards)...)
+	app.Get(paths.DashboardCharts, console(dashboard.Charts)...)
 	app.Get(paths.ConsoleEvents, console(live.Events)...)
 	// The live console: conversations with their timelines, the webhook log (with replay) and the Genesys call log.
 	conversations := &handlers.Conversations{Store: d.Store}
