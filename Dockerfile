@@ -18,7 +18,8 @@ USER handover
 WORKDIR /data
 ENV HANDOVER_ADDR=:8080 \
     HANDOVER_DATABASE_URL=sqlite:///data/handover.db \
-    HANDOVER_LOG_FORMAT=json
+    HANDOVER_LOG_FORMAT=json \
+    HANDOVER_SANDBOX=false
 VOLUME /data
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/usr/local/bin/handover", "-healthcheck"]

@@ -57,6 +57,9 @@ echo "== go test"
 # on a small machine: more than go test's default 10-minute limit allows.
 go test -race -count=1 -timeout=20m "$@" ./...
 
+echo "== container (docs/containers.md)"
+./scripts/test-container.sh
+
 # The webhook's body parser and signature verifier get random input for a
 # bounded time: in CI, or locally with HANDOVER_FUZZ=1 (the default run stays quick).
 if [ "${CI:-}" = true ] || [ "${HANDOVER_FUZZ:-}" = 1 ]; then
