@@ -1,4 +1,4 @@
-module handover
+module github.com/handover-relay/handover
 
 go 1.26.8
 

@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"handover/app"
-	"handover/config"
-	"handover/logging"
+	"github.com/handover-relay/handover/app"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/logging"
 )
 
 func main() {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"handover/app"
-	"handover/internal/testkit"
+	"github.com/handover-relay/handover/app"
+	"github.com/handover-relay/handover/internal/testkit"
 )
 
 // startServer runs main's own run until the returned stop is called.

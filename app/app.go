@@ -15,16 +15,16 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/config"
-	"handover/genesys"
-	"handover/genesys/sandbox"
-	"handover/handlers"
-	"handover/live"
-	"handover/metrics"
-	"handover/paths"
-	"handover/relay"
-	"handover/store"
-	"handover/web"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/handlers"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/metrics"
+	"github.com/handover-relay/handover/paths"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/web"
 )
 
 // App is Handover wired together: what main starts, and what the

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"time"
 
-	"handover/config"
-	"handover/handlers"
-	"handover/secret"
-	"handover/store"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/handlers"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
 )
 
 // ShutdownGrace is how long open requests get to finish after SIGTERM.

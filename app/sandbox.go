@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 
-	"handover/paths"
-	"handover/secret"
-	"handover/store"
+	"github.com/handover-relay/handover/paths"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
 )
 
 // SandboxGreeting is what the sandbox's inbound message flow says before

@@ -40,8 +40,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/genesys"
-	"handover/genesys/sandbox"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/genesys/sandbox"
 )
 
 const (

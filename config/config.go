@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"handover/secret"
+	"github.com/handover-relay/handover/secret"
 )
 
 // Config is the process-wide configuration, read once at start.

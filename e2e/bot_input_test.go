@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"handover/internal/testkit"
+	"github.com/handover-relay/handover/internal/testkit"
 
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"

@@ -13,13 +13,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"handover/app"
-	"handover/config"
-	"handover/genesys"
-	"handover/genesys/sandbox"
-	"handover/internal/testkit"
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/app"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 // The browser test drives the console in a real headless Chromium (Debian's

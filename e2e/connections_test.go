@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"handover/internal/testkit"
+	"github.com/handover-relay/handover/internal/testkit"
 )
 
 // The real binary, started with 1,024 file handles as many systems give a

@@ -20,10 +20,10 @@ import (
 
 	"gorm.io/gorm"
 
-	"handover/genesys"
-	"handover/genesys/sandbox"
-	"handover/internal/testkit"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/store"
 )
 
 // The crash test runs the real binary, kills it with SIGKILL while user

@@ -9,8 +9,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 // requestedInChart sums the Requested column of the handovers chart's table.

@@ -18,16 +18,16 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/app"
-	"handover/config"
-	"handover/genesys"
-	"handover/genesys/sandbox"
-	"handover/internal/testkit"
-	"handover/logging"
-	"handover/relay"
-	"handover/secret"
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/app"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/logging"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 // The end-to-end tests run Handover's real wiring (newServer) over loopback

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys/sandbox"
-	"handover/internal/testkit"
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 // timeScale compresses the relay's retry policy for these tests: every

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys"
-	"handover/genesys/sandbox"
-	"handover/internal/testkit"
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 // stateEvents collects the state events of a stream up to and including

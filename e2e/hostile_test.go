@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"handover/config"
-	"handover/genesys"
-	"handover/store"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/store"
 )
 
 // One client must not be able to take Handover down (docs/security.md).

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"handover/internal/testkit"
+	"github.com/handover-relay/handover/internal/testkit"
 )
 
 const e2eMetricsToken = "metrics-token-0123456789abcdef"

@@ -12,8 +12,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"handover/internal/testkit"
-	"handover/store"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/store"
 )
 
 // preflightCheck is one row of the pre-flight section as the console shows it.

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"handover/app"
-	"handover/genesys"
-	"handover/genesys/sandbox"
-	"handover/internal/testkit"
-	"handover/store"
+	"github.com/handover-relay/handover/app"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/store"
 )
 
 func TestRenamedParticipantDataReachesGenesys(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys/sandbox"
-	"handover/internal/testkit"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/store"
 )
 
 const rotationAPIKey = "hov_rotation-test-admin-api-key"

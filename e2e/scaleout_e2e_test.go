@@ -14,11 +14,11 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"handover/genesys"
-	"handover/genesys/sandbox"
-	"handover/internal/testkit"
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 // Several instances on one PostgreSQL database: the outbox is shared with

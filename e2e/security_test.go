@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"handover/app"
-	"handover/config"
-	"handover/genesys"
-	"handover/internal/testkit"
-	"handover/logging"
-	"handover/paths"
-	"handover/store"
+	"github.com/handover-relay/handover/app"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/logging"
+	"github.com/handover-relay/handover/paths"
+	"github.com/handover-relay/handover/store"
 )
 
 // The console's security, proved over loopback against the real wiring as

@@ -17,9 +17,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"handover/genesys"
-	"handover/internal/testkit"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/store"
 )
 
 // The webhook is Handover's one door that anyone on the internet can knock

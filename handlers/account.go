@@ -9,8 +9,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/crypto/bcrypt"
 
-	"handover/secret"
-	"handover/views"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/views"
 )
 
 // AccountStore is what an admin's own account page needs from the store.

@@ -14,12 +14,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/crypto/bcrypt"
 
-	"handover/config"
-	"handover/handlers"
-	"handover/relay"
-	"handover/store"
-	"handover/store/storetest"
-	"handover/web"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/handlers"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
+	"github.com/handover-relay/handover/web"
 )
 
 const (

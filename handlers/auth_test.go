@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"handover/handlers"
-	"handover/store"
+	"github.com/handover-relay/handover/handlers"
+	"github.com/handover-relay/handover/store"
 )
 
 func TestSignInWithTheRightPasswordOpensTheConsole(t *testing.T) {

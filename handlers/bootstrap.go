@@ -7,8 +7,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"handover/secret"
-	"handover/store"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
 )
 
 // BootstrapStore is what the first start needs from the store.

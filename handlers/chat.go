@@ -6,11 +6,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/relay"
-	"handover/secret"
-	"handover/static"
-	"handover/store"
-	"handover/views"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/static"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/views"
 )
 
 // ChatStore is what the demo web chat needs from the store.

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"handover/handlers"
+	"github.com/handover-relay/handover/handlers"
 )
 
 func TestTheClientAddressIsTheRightmostForwardedAddressThatIsNoTrustedProxy(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"handover/genesys"
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 const consoleIntegration = "8a2b4c6d-1e3f-4a5b-8c7d-9e0f1a2b3c4d"

@@ -10,9 +10,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/genesys"
-	"handover/store"
-	"handover/views"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/views"
 )
 
 // CopilotStore is what the Copilot workspace needs from the store.

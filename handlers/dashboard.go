@@ -9,9 +9,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/paths"
-	"handover/store"
-	"handover/views"
+	"github.com/handover-relay/handover/paths"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/views"
 )
 
 // Dashboard serves the console's front page: the last day in numbers, and

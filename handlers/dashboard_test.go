@@ -10,7 +10,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"handover/store"
+	"github.com/handover-relay/handover/store"
 )
 
 func TestTheDashboardChartsHaveTextAlternativesAndFollowTheFilters(t *testing.T) {

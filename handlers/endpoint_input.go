@@ -12,10 +12,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"handover/config"
-	"handover/genesys"
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 // endpointInput is an endpoint as an admin submits it, through the console

@@ -10,11 +10,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/paths"
-	"handover/relay"
-	"handover/secret"
-	"handover/store"
-	"handover/views"
+	"github.com/handover-relay/handover/paths"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/views"
 )
 
 // ToolsStore is what the endpoint page's tool sections need from the store.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"handover/handlers"
-	"handover/store"
+	"github.com/handover-relay/handover/handlers"
+	"github.com/handover-relay/handover/store"
 )
 
 func TestCopilotURLQueryEscapesEveryID(t *testing.T) {

@@ -10,13 +10,13 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/config"
-	"handover/genesys"
-	"handover/paths"
-	"handover/relay"
-	"handover/secret"
-	"handover/store"
-	"handover/views"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/paths"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/views"
 )
 
 // EndpointStore is what the endpoint pages and API need from the store.

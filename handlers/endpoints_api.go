@@ -11,10 +11,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/genesys"
-	"handover/relay"
-	"handover/secret"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
 )
 
 // endpointRequest is the body of POST and PUT /api/v1/admin/endpoints. Every

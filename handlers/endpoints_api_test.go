@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"handover/handlers"
+	"github.com/handover-relay/handover/handlers"
 )
 
 const seededKey = "hov_seeded-key-for-the-api-tests"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"handover/store"
+	"github.com/handover-relay/handover/store"
 )
 
 const (

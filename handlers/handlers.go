@@ -12,9 +12,9 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
-	"handover/relay"
-	"handover/store"
-	"handover/views"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/views"
 )
 
 // LocalSandboxDesk is the c.Locals key under which the web layer puts the

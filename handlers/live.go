@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/live"
+	"github.com/handover-relay/handover/live"
 )
 
 // Live streams change signals to console pages over Server-Sent Events. A

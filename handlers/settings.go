@@ -8,10 +8,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/config"
-	"handover/secret"
-	"handover/store"
-	"handover/views"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/views"
 )
 
 // SettingsStore is what the settings and API key pages need from the store.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"handover/store"
-	"handover/views"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/views"
 )
 
 // renderDetail renders the conversation detail component and parses it.

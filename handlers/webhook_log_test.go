@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 func TestATruncatedWebhookSaysHowMuchWasKeptAndCannotBeReplayed(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"handover/store"
+	"github.com/handover-relay/handover/store"
 )
 
 func TestRefusedWebhooksAreLoggedAtMostSixtyAMinutePerClientAddress(t *testing.T) {

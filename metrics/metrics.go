@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"

@@ -4,9 +4,9 @@ import (
 	"context"
 	"log/slog"
 
-	"handover/genesys"
-	"handover/live"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/store"
 )
 
 // callInfo is what the relay knows about a Genesys call that the client

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"handover/genesys"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/store"
 )
 
 // messageContent turns what a Genesys message carries into what the bot and

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"handover/store"
+	"github.com/handover-relay/handover/store"
 )
 
 // BotAnswer is what the built-in demo bot says to a message.

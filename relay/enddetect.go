@@ -13,9 +13,9 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"handover/genesys"
-	"handover/logging"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/logging"
+	"github.com/handover-relay/handover/store"
 )
 
 // The webhook never says that an agent joined or that the conversation

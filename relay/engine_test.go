@@ -15,12 +15,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/genesys"
-	"handover/genesys/sandbox"
-	"handover/internal/testkit"
-	"handover/relay"
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/internal/testkit"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 const (

@@ -3,8 +3,8 @@ package relay
 import (
 	"context"
 
-	"handover/genesys"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/store"
 )
 
 // ApplyGenesysState lets the black-box tests apply a participant snapshot,

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys"
-	"handover/handlers"
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/handlers"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 // genesysFixture is a relay (not run) with one endpoint whose open

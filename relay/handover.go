@@ -12,11 +12,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"handover/genesys"
-	"handover/live"
-	"handover/logging"
-	"handover/secret"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/logging"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
 )
 
 // What is wrong with a request the relay refuses. An *Error wraps one of

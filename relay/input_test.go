@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 func TestTheRelayRefusesNULCharactersItWouldStore(t *testing.T) {

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"handover/genesys"
-	"handover/live"
-	"handover/logging"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/logging"
+	"github.com/handover-relay/handover/store"
 )
 
 const (

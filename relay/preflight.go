@@ -12,8 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"handover/genesys"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/store"
 )
 
 // Pre-flight check keys, in the order they run and are shown.

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys"
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 // verdictCounter is an Observer that counts webhooks by verdict, as the

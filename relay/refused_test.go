@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys"
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 func TestARefusedMalformedOrStaleWebhookKeepsFourKilobytesOfItsBodyWithItsLengthAndHash(t *testing.T) {

@@ -16,10 +16,10 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"handover/genesys"
-	"handover/live"
-	"handover/secret"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
 )
 
 // Config tunes the relay; zero values take the defaults below.

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys"
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 func TestTranscriptIsOneReadableMessageWithLabelsAndTimes(t *testing.T) {

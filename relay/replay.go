@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"handover/genesys"
-	"handover/live"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/store"
 )
 
 // ReplayWebhook runs a logged webhook through the checks and processing

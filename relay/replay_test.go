@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys"
-	"handover/handlers"
-	"handover/relay"
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/handlers"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 const (

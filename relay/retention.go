@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"handover/live"
+	"github.com/handover-relay/handover/live"
 )
 
 // PruneLogs deletes the webhooks and Genesys calls logged more than retention

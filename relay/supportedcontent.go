@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"handover/genesys"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/store"
 )
 
 // contentProfileTTL is how long an integration's supported content profile

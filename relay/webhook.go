@@ -14,10 +14,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"handover/genesys"
-	"handover/live"
-	"handover/logging"
-	"handover/store"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/logging"
+	"github.com/handover-relay/handover/store"
 )
 
 // IncomingWebhook is one request to the webhook URL, as received.

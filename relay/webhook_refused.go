@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"time"
 
-	"handover/live"
-	"handover/store"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/store"
 )
 
 // RefuseWebhook logs a webhook request that was refused before its body could

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 // The console's queries on a database of a realistic size: a million

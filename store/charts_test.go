@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 func TestDashboardChartsCountEachIntervalOnBothDatabases(t *testing.T) {

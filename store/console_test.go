@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 // consoleBase is the moment the console fixtures are created around.

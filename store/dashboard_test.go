@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"handover/secret"
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 func TestDashboardCountsTheLastDay(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"handover/store"
+	"github.com/handover-relay/handover/store"
 )
 
 func TestConfigureKeepsAReplacedWebhookSecretVerifyingForTheGrace(t *testing.T) {

@@ -3,7 +3,7 @@ package store
 import (
 	"gorm.io/gorm"
 
-	"handover/live"
+	"github.com/handover-relay/handover/live"
 )
 
 // DB exposes the gorm handle to the store's own tests.

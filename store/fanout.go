@@ -11,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"handover/live"
-	"handover/secret"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/secret"
 )
 
 // FanoutChannel is the PostgreSQL notification channel instances share.

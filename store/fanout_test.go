@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"handover/live"
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 func TestPostgresFanoutCarriesSignalsBetweenInstancesOnce(t *testing.T) {

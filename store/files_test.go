@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"testing"
 
-	"handover/secret"
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 // withUmask runs the test under the common umask 022, under which files are

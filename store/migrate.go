@@ -12,7 +12,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"handover/migrations"
+	"github.com/handover-relay/handover/migrations"
 )
 
 // migrationLockID is an arbitrary constant for pg_advisory_xact_lock, so that

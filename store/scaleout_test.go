@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 // seedConversation makes an endpoint (once) and a conversation with n queued calls.

@@ -22,8 +22,8 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"handover/config"
-	"handover/secret"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/secret"
 )
 
 // ErrNotFound is returned when the asked-for row does not exist.

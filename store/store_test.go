@@ -11,9 +11,9 @@ import (
 
 	"gorm.io/gorm"
 
-	"handover/secret"
-	"handover/store"
-	"handover/store/storetest"
+	"github.com/handover-relay/handover/secret"
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 func TestEveryModelFieldHasAMigratedColumn(t *testing.T) {

@@ -12,7 +12,7 @@ import templruntime "github.com/a-h/templ/runtime"
 import (
 	"time"
 
-	"handover/live"
+	"github.com/handover-relay/handover/live"
 )
 
 // APICallRow is one call Handover made to Genesys.

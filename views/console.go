@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"time"
 
-	"handover/live"
-	"handover/paths"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/paths"
 )
 
 // Target ids of the live console's lists and conversation page, used both as

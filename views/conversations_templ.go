@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"handover/live"
+	"github.com/handover-relay/handover/live"
 )
 
 // ConversationRow is one line of the conversation list.

@@ -10,8 +10,8 @@ import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
 import (
-	"handover/live"
-	"handover/paths"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/paths"
 )
 
 // DashboardCard is one number on the dashboard, with the list it counts.

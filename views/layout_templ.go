@@ -9,7 +9,7 @@ package views
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-import "handover/static"
+import "github.com/handover-relay/handover/static"
 
 // Layout is what every console page shows around its content.
 type Layout struct {

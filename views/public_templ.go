@@ -9,7 +9,7 @@ package views
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-import "handover/static"
+import "github.com/handover-relay/handover/static"
 
 // PublicPage is the frame of the pages that people other than admins open:
 // the demo web chat and the agents' Copilot workspace. No console navigation,

@@ -12,7 +12,7 @@ import templruntime "github.com/a-h/templ/runtime"
 import (
 	"time"
 
-	"handover/live"
+	"github.com/handover-relay/handover/live"
 )
 
 // WebhookRow is one line of the webhook log.

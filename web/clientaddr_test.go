@@ -17,10 +17,10 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"handover/config"
-	"handover/relay"
-	"handover/store/storetest"
-	"handover/web"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store/storetest"
+	"github.com/handover-relay/handover/web"
 )
 
 // These tests serve the real app on a loopback listener: the peer address

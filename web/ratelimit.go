@@ -6,7 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/store"
+	"github.com/handover-relay/handover/store"
 )
 
 // RateLimitStore is what the shared rate-limit storage needs from the store.

@@ -8,9 +8,9 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
-	"handover/handlers"
-	"handover/paths"
-	"handover/static"
+	"github.com/handover-relay/handover/handlers"
+	"github.com/handover-relay/handover/paths"
+	"github.com/handover-relay/handover/static"
 )
 
 // Sign-in throttling: this many failed attempts per address per window.

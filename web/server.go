@@ -13,14 +13,14 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
-	"handover/config"
-	"handover/genesys/sandbox"
-	"handover/handlers"
-	"handover/live"
-	"handover/logging"
-	"handover/paths"
-	"handover/relay"
-	"handover/store"
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys/sandbox"
+	"github.com/handover-relay/handover/handlers"
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/logging"
+	"github.com/handover-relay/handover/paths"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
 )
 
 // Deps is everything the web layer needs, built by main.

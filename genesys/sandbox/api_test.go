@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 func TestTokenWithWrongSecretIsRefusedWith401(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // token is an issued access token and the calls made with it in the last

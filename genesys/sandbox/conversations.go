@@ -13,7 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // Participant purposes and states (docs/genesys.md §Inbound, §Notifications).

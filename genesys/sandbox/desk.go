@@ -12,7 +12,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // The agent desk: a page for a person to play the Genesys agent in the demo

@@ -9,7 +9,7 @@ package sandbox
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-import "handover/static"
+import "github.com/handover-relay/handover/static"
 
 // deskHTMXConfig keeps htmx within the app's Content-Security-Policy: no
 // eval, no inline indicator styles.

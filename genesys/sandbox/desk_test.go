@@ -14,7 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/gofiber/fiber/v2"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // noRedirects shows the desk's 303s instead of following them.

@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // Architect flow messages: what a Send Response action of the inbound

@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 func TestFlowMessageComesFromTheBotUnderTheIntegrationsName(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // Integration listing paging (docs/genesys.md §Inbound).

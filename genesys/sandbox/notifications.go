@@ -15,7 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // Notification Service limits (docs/genesys.md §Notifications).

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // Receipts Genesys sends to the webhook about the customer's (inbound)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // receiptsBefore waits for the webhook whose text is marker and returns the

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // agentsOf returns the agent legs of conversation cid.

@@ -40,7 +40,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // openAPISpec is the Swagger subset of the Platform API (docs/genesys.md §Inbound). It is

@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"time"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 // maxWebhookAnswer caps how much of a webhook receiver's answer is read;

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"handover/genesys"
+	"github.com/handover-relay/handover/genesys"
 )
 
 func TestAgentSendDeliversASignedWebhookThatTheRelayCanParse(t *testing.T) {
