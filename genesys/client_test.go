@@ -155,6 +155,8 @@ func requestSchema(method, path string) string {
 		return "OpenInboundStructuredResponseMessage"
 	case method == http.MethodPatch && strings.Contains(path, "/participants/"):
 		return "MediaParticipantRequest"
+	case method == http.MethodPost && path == "/api/v2/analytics/queues/observations/query":
+		return "QueueObservationQuery"
 	}
 	return ""
 }

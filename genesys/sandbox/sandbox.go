@@ -63,6 +63,8 @@ const (
 	DefaultRequestsPerMinute = 300
 	DefaultTokenLifetime     = 24 * time.Hour
 	DefaultHeartbeatInterval = 30 * time.Second
+	DefaultAgentsOnQueue     = 2
+	DefaultHandleTime        = 3 * time.Minute
 )
 
 // Config tunes the sandbox. The zero value of each field means the default
@@ -98,6 +100,12 @@ type Config struct {
 	// may (docs/genesys.md §RealGenesys 15.6: which name agent messages carry is UNCERTAIN). The
 	// agent's name is then only in the conversation's participants.
 	NicknameIsIntegrationName bool
+	// AgentsOnQueue is how many agents each new queue starts with On Queue;
+	// default DefaultAgentsOnQueue. SetAgentsOnQueue changes it, to zero too.
+	AgentsOnQueue int
+	// HandleTime is how long the sandbox assumes an agent takes per
+	// conversation when it estimates a wait; default DefaultHandleTime.
+	HandleTime time.Duration
 	// OrganizationID is the org id in EventBridge event sources; default a
 	// random UUID per sandbox.
 	OrganizationID string
@@ -295,7 +303,12 @@ type Sandbox struct {
 	eventDeliveries []EventDelivery
 }
 
-type queue struct{ id, name string }
+type queue struct {
+	id, name string
+	// agentsOnQueue is how many agents are On Queue for it, busy or idle
+	// (docs/genesys.md §Queues); the desk sets it.
+	agentsOnQueue int
+}
 
 type integration struct {
 	genesys.Integration
@@ -341,6 +354,12 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.AgentsOnQueue <= 0 {
+		cfg.AgentsOnQueue = DefaultAgentsOnQueue
+	}
+	if cfg.HandleTime <= 0 {
+		cfg.HandleTime = DefaultHandleTime
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -457,6 +476,8 @@ func (s *Sandbox) Register(r fiber.Router) {
 	api.Get("/conversations/messages/:conversationId", s.getConversation)
 	api.Patch("/conversations/messages/:conversationId/participants/:participantId", s.patchParticipant)
 	api.Patch("/conversations/messages/:conversationId/participants/:participantId/attributes", s.patchAttributes)
+	api.Post("/analytics/queues/observations/query", s.observeQueues)
+	api.Get("/routing/queues/:queueId/mediatypes/:mediaType/estimatedwaittime", s.estimatedWaitTime)
 	api.Post("/notifications/channels", s.createChannel)
 	api.Get("/notifications/channels", s.listChannels)
 	api.Head("/notifications/channels/:channelId", s.headChannel)
@@ -489,7 +510,7 @@ func (s *Sandbox) AddQueue(id, name string) {
 			return
 		}
 	}
-	s.queues = append(s.queues, queue{id: id, name: name})
+	s.queues = append(s.queues, queue{id: id, name: name, agentsOnQueue: s.cfg.AgentsOnQueue})
 }
 
 // AddIntegration creates an Open Messaging integration whose webhooks go to
