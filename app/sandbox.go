@@ -48,6 +48,7 @@ func (s *App) seedSandbox(ctx context.Context) error {
 			ClientID: sandboxClientID, ClientSecret: secret.NewToken(24), WebhookSecret: secret.NewToken(24),
 			SendProfile: true, DefaultLanguage: "english", DefaultSkills: []string{"support"}, DefaultPriority: 5,
 			DefaultCustomAttributes: map[string]string{"source": "handover-demo"}, RelayTyping: true,
+			Waiting: sandboxWaiting(),
 		}
 		if err := s.Store.CreateEndpoint(ctx, e); err != nil {
 			return fmt.Errorf("create the Sandbox endpoint: %w", err)
@@ -78,4 +79,16 @@ func (s *App) seedSandbox(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sandboxWaiting is what the demo's endpoint tells a waiting user: the
+// defaults, with words for the handover and the wait, so that the demo chat
+// shows them.
+func sandboxWaiting() store.WaitingSettings {
+	w := store.DefaultWaiting()
+	w.QueueUpdateSeconds = 30
+	w.Messages[store.MessageAccepted] = "You are in the queue for an agent. The estimated wait is {wait}."
+	w.Messages[store.MessageStillWaiting] = "Still waiting for an agent: {waiting} in the queue, about {wait} to go."
+	w.Messages[store.MessageNoAgents] = "No agent is On Queue right now. You can keep waiting, or come back later."
+	return w
 }

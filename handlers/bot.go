@@ -36,6 +36,7 @@ type Relay interface {
 	ReceiveWebhook(ctx context.Context, in relay.IncomingWebhook) (relay.WebhookResult, error)
 	RefuseWebhook(ctx context.Context, in relay.IncomingWebhook, verdict, detail string) (relay.WebhookResult, error)
 	HandleTrigger(ctx context.Context, e store.Endpoint, ev relay.TriggerEvent) (store.Conversation, error)
+	Availability(ctx context.Context, e store.Endpoint) relay.Availability
 }
 
 // Bot serves the bot-facing API under each endpoint's Config URL.
@@ -61,6 +62,7 @@ type handoverBody struct {
 	Skills           []string       `json:"skills"`
 	Priority         *int           `json:"priority"`
 	CustomAttributes map[string]any `json:"customAttributes"`
+	IfNoAgents       string         `json:"ifNoAgents"`
 	Transcript       []struct {
 		Source string `json:"source"`
 		Text   string `json:"text"`
@@ -81,7 +83,7 @@ func (h *Bot) Handover(c *fiber.Ctx) error {
 	if p := body.Priority; p != nil && (*p < -maxPriority || *p > maxPriority) {
 		return botError(400, "invalid_priority", fmt.Sprintf("priority must be a whole number from -%d to %d.", maxPriority, maxPriority))
 	}
-	req := relay.HandoverRequest{UserID: body.UserID, SessionID: body.SessionID, Language: body.Language, Skills: body.Skills, Priority: body.Priority,
+	req := relay.HandoverRequest{UserID: body.UserID, SessionID: body.SessionID, Language: body.Language, Skills: body.Skills, Priority: body.Priority, IfNoAgents: body.IfNoAgents,
 		Profile: relay.Profile{FirstName: body.Profile.FirstName, LastName: body.Profile.LastName, Email: body.Profile.Email}}
 	if req.CustomAttributes, err = stringMap(body.CustomAttributes); err != nil {
 		return err
@@ -103,6 +105,49 @@ func (h *Bot) Handover(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"conversationId": conv.ID, "state": conv.State})
+}
+
+// availabilityJSON is the answer of GET /<token>/availability, and the
+// availability of a handover refused for want of agents. When Genesys could
+// not say (known false), the figures are null and problem says why.
+type availabilityJSON struct {
+	Available            *bool  `json:"available"`
+	AgentsOnQueue        *int   `json:"agentsOnQueue"`
+	AgentsIdle           *int   `json:"agentsIdle"`
+	Waiting              *int   `json:"waiting"`
+	EstimatedWaitSeconds *int   `json:"estimatedWaitSeconds"`
+	Known                bool   `json:"known"`
+	Problem              string `json:"problem,omitempty"`
+	CheckedAt            string `json:"checkedAt"`
+}
+
+func newAvailabilityJSON(a relay.Availability) availabilityJSON {
+	out := availabilityJSON{Known: a.Known, Problem: a.Problem, CheckedAt: a.CheckedAt.UTC().Format(time.RFC3339)}
+	if a.Known {
+		out.Available, out.AgentsOnQueue, out.AgentsIdle, out.Waiting = &a.Available, &a.AgentsOnQueue, &a.AgentsIdle, &a.Waiting
+	}
+	if a.EstimatedWait != nil {
+		seconds := int(*a.EstimatedWait / time.Second)
+		out.EstimatedWaitSeconds = &seconds
+	}
+	return out
+}
+
+// Availability answers GET /<token>/availability: whether anyone is On Queue
+// to take a handover, and how long it would wait. The answer is kept a few
+// seconds per queue. skills and language are checked for shape; Genesys's
+// queue observation is per queue, so they do not narrow it.
+func (h *Bot) Availability(c *fiber.Ctx) error {
+	e, err := h.endpoint(c)
+	if err != nil {
+		return err
+	}
+	for _, param := range []string{"skills", "language"} {
+		if v := c.Query(param); len(v) > 1000 || strings.ContainsRune(v, 0) {
+			return botError(400, "invalid_"+param, param+" must be at most 1000 characters of text.")
+		}
+	}
+	return c.JSON(newAvailabilityJSON(h.Relay.Availability(c.UserContext(), e)))
 }
 
 type messageBody struct {
@@ -277,6 +322,12 @@ func (s *sessionStream) catchUp(ctx context.Context, w *bufio.Writer) error {
 
 func (s *sessionStream) writeMessage(w *bufio.Writer, m store.Message) {
 	id := strconv.FormatInt(m.ID, 10)
+	if m.Kind == store.KindQueue && m.Data.Queue != nil {
+		q := m.Data.Queue
+		s.write(w, "queue", id, map[string]any{"conversationId": m.ConversationID, "estimatedWaitSeconds": q.EstimatedWaitSeconds, "waiting": q.Waiting,
+			"waitedSeconds": q.WaitedSeconds, "time": m.CreatedAt})
+		return
+	}
 	if m.Kind == store.KindState {
 		s.write(w, "state", id, map[string]any{"conversationId": m.ConversationID, "state": m.Data.State, "reason": m.Data.Reason, "agentName": m.Data.AgentName, "time": m.CreatedAt})
 		return

@@ -39,6 +39,7 @@ type endpointInput struct {
 	FlowMessages     string // store.FlowMessagesShow or …Hide; "" for show
 	AttributeNames   map[string]string
 	CopilotBaseURL   string
+	Waiting          store.WaitingSettings
 }
 
 // Field names, shared by form inputs, error maps and the JSON API.
@@ -59,6 +60,19 @@ const (
 	fieldAttributeNames   = "attributeNames"
 	fieldCopilotBaseURL   = "copilotBaseUrl"
 	fieldFlowMessages     = "flowMessages"
+	fieldIfNoAgents       = "ifNoAgents"
+	fieldQueueUpdate      = "queueUpdateSeconds"
+	fieldQueueTimeout     = "queueTimeoutSeconds"
+	fieldInactivity       = "inactivitySeconds"
+	fieldMessages         = "messages"
+)
+
+// Bounds of the waiting settings (0 turns each off).
+const (
+	minQueueUpdateSeconds = 10
+	maxTimerSeconds       = 24 * 60 * 60
+	minTimeoutSeconds     = 60
+	maxMessageRunes       = 1000
 )
 
 const maxPriority = 1_000_000
@@ -96,6 +110,14 @@ func normalise(in endpointInput) endpointInput {
 	in.ClientID = strings.TrimSpace(in.ClientID)
 	in.Language = strings.TrimSpace(in.Language)
 	in.FlowMessages = cmp.Or(in.FlowMessages, store.FlowMessagesShow)
+	in.Waiting.IfNoAgents = cmp.Or(strings.TrimSpace(in.Waiting.IfNoAgents), store.IfNoAgentsQueue)
+	messages := map[string]string{}
+	for key, text := range in.Waiting.Messages {
+		if text = strings.TrimSpace(text); text != "" {
+			messages[key] = text
+		}
+	}
+	in.Waiting.Messages = messages
 	skills := make([]string, 0, len(in.Skills))
 	for _, skill := range in.Skills {
 		if skill = strings.TrimSpace(skill); skill != "" && !slices.Contains(skills, skill) {
@@ -135,6 +157,7 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 	if in.FlowMessages != store.FlowMessagesShow && in.FlowMessages != store.FlowMessagesHide {
 		errs[fieldFlowMessages] = fmt.Sprintf("Use %q or %q.", store.FlowMessagesShow, store.FlowMessagesHide)
 	}
+	validateWaiting(errs, in.Waiting)
 	if len(errs) > 0 {
 		return store.EndpointSettings{}, &ValidationError{Fields: errs}
 	}
@@ -151,7 +174,33 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 		FlowMessages:            in.FlowMessages,
 		AttributeNames:          attributeNames,
 		CopilotBaseURL:          copilotBaseURL,
+		Waiting:                 in.Waiting,
 	}, nil
+}
+
+// validateWaiting checks what the endpoint does for a waiting customer.
+func validateWaiting(errs map[string]string, w store.WaitingSettings) {
+	if w.IfNoAgents != store.IfNoAgentsQueue && w.IfNoAgents != store.IfNoAgentsRefuse {
+		errs[fieldIfNoAgents] = fmt.Sprintf("Use %q or %q.", store.IfNoAgentsQueue, store.IfNoAgentsRefuse)
+	}
+	if n := w.QueueUpdateSeconds; n != 0 && (n < minQueueUpdateSeconds || n > maxTimerSeconds) {
+		errs[fieldQueueUpdate] = fmt.Sprintf("Use 0 (no updates) or %d to %d seconds.", minQueueUpdateSeconds, maxTimerSeconds)
+	}
+	for field, n := range map[string]int{fieldQueueTimeout: w.QueueTimeoutSeconds, fieldInactivity: w.InactivitySeconds} {
+		if n != 0 && (n < minTimeoutSeconds || n > maxTimerSeconds) {
+			errs[field] = fmt.Sprintf("Use 0 (off) or 1 to %d minutes.", maxTimerSeconds/60)
+		}
+	}
+	for key, text := range w.Messages {
+		switch {
+		case !slices.Contains(store.MessageKeys, key):
+			errs[fieldMessages] = fmt.Sprintf("Unknown text %q; the texts are %s.", key, strings.Join(store.MessageKeys, ", "))
+		case utf8.RuneCountInString(text) > maxMessageRunes:
+			errs[fieldMessages+"."+key] = fmt.Sprintf("Use at most %d characters.", maxMessageRunes)
+		case strings.ContainsRune(text, 0):
+			errs[fieldMessages+"."+key] = "The text contains a NUL character."
+		}
+	}
 }
 
 func (r endpointRules) validateProvider(errs map[string]string, provider string, org store.Organisation) {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -67,7 +68,8 @@ func (h *Endpoints) List(c *fiber.Ctx) error {
 
 // New shows an empty endpoint form.
 func (h *Endpoints) New(c *fiber.Ctx) error {
-	values := views.EndpointFormValues{Organisation: store.DefaultOrganisation, RelayTyping: true, AttributeNames: attributeNameRows(nil)}
+	values := views.EndpointFormValues{Organisation: store.DefaultOrganisation, RelayTyping: true, AttributeNames: attributeNameRows(nil),
+		Waiting: formValues(store.Endpoint{Waiting: store.DefaultWaiting()}).Waiting}
 	if ok, _ := h.Features.GenesysCloudOMFor(values.Organisation); ok {
 		values.Provider = store.ProviderGenesysCloudOM
 	}
@@ -85,7 +87,7 @@ func (h *Endpoints) Show(c *fiber.Ctx) error {
 
 // Create saves a new endpoint from the form.
 func (h *Endpoints) Create(c *fiber.Ctx) error {
-	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes)}
+	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes), Waiting: store.DefaultWaiting()}
 	return h.save(c, e, func(ctx context.Context, e *store.Endpoint) error { return h.Store.CreateEndpoint(ctx, e) })
 }
 
@@ -224,7 +226,16 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		RelayTyping:      c.FormValue("relayTyping") == "true",
 		FlowMessages:     c.FormValue(fieldFlowMessages),
 		CopilotBaseURL:   c.FormValue(fieldCopilotBaseURL),
+		Waiting: views.WaitingFormValues{
+			IfNoAgents: c.FormValue(fieldIfNoAgents), QueueUpdateSeconds: c.FormValue(fieldQueueUpdate),
+			QueueTimeoutMinutes: c.FormValue("queueTimeoutMinutes"), InactivityMinutes: c.FormValue("inactivityMinutes"),
+		},
 	}
+	messages := map[string]string{}
+	for _, key := range store.MessageKeys {
+		messages[key] = c.FormValue("messages." + key)
+	}
+	values.Waiting.Messages = waitingMessageRows(messages)
 	attributeNames := map[string]string{}
 	for _, a := range relay.RoutingAttributes {
 		attributeNames[a.Key] = c.FormValue("attributeName." + a.Key)
@@ -241,6 +252,20 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 	var err error
 	if in.Priority, err = parsePriority(values.Priority); err != nil {
 		errs[fieldPriority] = err.Error()
+	}
+	in.Waiting = store.WaitingSettings{IfNoAgents: values.Waiting.IfNoAgents, Messages: messages}
+	for _, n := range []struct {
+		field, text string
+		unit        int
+		into        *int
+	}{
+		{fieldQueueUpdate, values.Waiting.QueueUpdateSeconds, 1, &in.Waiting.QueueUpdateSeconds},
+		{fieldQueueTimeout, values.Waiting.QueueTimeoutMinutes, 60, &in.Waiting.QueueTimeoutSeconds},
+		{fieldInactivity, values.Waiting.InactivityMinutes, 60, &in.Waiting.InactivitySeconds},
+	} {
+		if *n.into, err = parseWholeNumber(n.text, n.unit); err != nil {
+			errs[n.field] = err.Error()
+		}
 	}
 	if in.CustomAttributes, err = parseCustomAttributes(values.CustomAttributes); err != nil {
 		errs[fieldCustomAttributes] = err.Error()
@@ -265,7 +290,64 @@ func formValues(e store.Endpoint) views.EndpointFormValues {
 		Language: e.DefaultLanguage, Skills: strings.Join(e.DefaultSkills, ", "), Priority: priority,
 		CustomAttributes: attrs, RelayTyping: e.RelayTyping, AttributeNames: attributeNameRows(e.AttributeNames),
 		CopilotBaseURL: e.CopilotBaseURL, FlowMessages: e.FlowMessages,
+		Waiting: views.WaitingFormValues{
+			IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: strconv.Itoa(e.Waiting.QueueUpdateSeconds),
+			QueueTimeoutMinutes: strconv.Itoa(e.Waiting.QueueTimeoutSeconds / 60), InactivityMinutes: strconv.Itoa(e.Waiting.InactivitySeconds / 60),
+			Messages: waitingMessageRows(e.Waiting.Messages),
+		},
 	}
+}
+
+// waitingMessageLabels say what each text is, for the form.
+var waitingMessageLabels = map[string]string{
+	store.MessageAccepted:     "Handover accepted",
+	store.MessageStillWaiting: "Still waiting (with each queue update)",
+	store.MessageAgentJoined:  "Agent joined",
+	store.MessageAgentEnded:   "Agent ended the conversation",
+	store.MessageNoAgents:     "No agent available (when handed over anyway)",
+	store.MessageQueueTimeout: "Queue timeout",
+	store.MessageInactivity:   "Inactivity",
+	store.MessageFailed:       "Handover failed",
+	store.MessageCustomerLeft: "Customer left (the agent reads it)",
+}
+
+// waitingMessageExamples are placeholders for the texts with no default.
+var waitingMessageExamples = map[string]string{
+	store.MessageAccepted:     "e.g. You are in the queue; the wait is {wait}.",
+	store.MessageStillWaiting: "e.g. Still waiting: {waiting} ahead, about {wait}.",
+	store.MessageAgentJoined:  "e.g. {agent} has joined.",
+	store.MessageNoAgents:     "e.g. Nobody is available right now; please stay in the queue.",
+	store.MessageFailed:       "e.g. We could not reach an agent. Please try again later.",
+}
+
+// waitingMessageRows lists the texts with what the endpoint set for each.
+func waitingMessageRows(values map[string]string) []views.WaitingMessageRow {
+	rows := make([]views.WaitingMessageRow, len(store.MessageKeys))
+	for i, key := range store.MessageKeys {
+		placeholder := relay.DefaultText(key)
+		if placeholder == "" {
+			placeholder = waitingMessageExamples[key]
+		}
+		rows[i] = views.WaitingMessageRow{Key: key, Label: waitingMessageLabels[key], Placeholder: placeholder, Value: values[key]}
+	}
+	return rows
+}
+
+// parseWholeNumber reads a whole number of units (1 for seconds, 60 for
+// minutes) as seconds; empty is 0.
+func parseWholeNumber(text string, unit int) (int, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || n < 0 {
+		return 0, errors.New("Enter a whole number, 0 or more.")
+	}
+	if n > maxTimerSeconds/unit {
+		return 0, fmt.Errorf("Use at most %d.", maxTimerSeconds/unit)
+	}
+	return n * unit, nil
 }
 
 // previousSecretUntil says until when a rotated-out webhook secret verifies, if it still does.

@@ -39,6 +39,7 @@ type endpointRequest struct {
 	FlowMessages     *string           `json:"flowMessages"`
 	AttributeNames   map[string]string `json:"attributeNames"`
 	CopilotBaseURL   *string           `json:"copilotBaseUrl"`
+	waitingRequest
 
 	// Read-only fields of the response, accepted and ignored so that a body
 	// fetched with GET can be sent back with PUT.
@@ -74,6 +75,7 @@ type endpointResponse struct {
 	FlowMessages     string            `json:"flowMessages"`
 	AttributeNames   map[string]string `json:"attributeNames"`
 	CopilotBaseURL   string            `json:"copilotBaseUrl"`
+	waitingJSON
 	URLToken         string            `json:"urlToken"`
 	ConfigURL        string            `json:"configUrl"`
 	CreatedAt        time.Time         `json:"createdAt"`
@@ -88,7 +90,47 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		SendProfile: e.SendProfile, Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: effectiveAttributeNames(e),
 		CopilotBaseURL: e.CopilotBaseURL, URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		waitingJSON: waitingJSON{IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: e.Waiting.QueueUpdateSeconds,
+			QueueTimeoutSeconds: e.Waiting.QueueTimeoutSeconds, InactivitySeconds: e.Waiting.InactivitySeconds, Messages: e.Waiting.Messages},
 	}
+}
+
+// waitingRequest are the waiting settings of an endpoint request; absent
+// ones keep their value, and a message set to "" goes back to the default.
+type waitingRequest struct {
+	IfNoAgents          *string           `json:"ifNoAgents"`
+	QueueUpdateSeconds  *int              `json:"queueUpdateSeconds"`
+	QueueTimeoutSeconds *int              `json:"queueTimeoutSeconds"`
+	InactivitySeconds   *int              `json:"inactivitySeconds"`
+	Messages            map[string]string `json:"messages"`
+}
+
+// waitingJSON are the waiting settings as the API shows them.
+type waitingJSON struct {
+	IfNoAgents          string            `json:"ifNoAgents"`
+	QueueUpdateSeconds  int               `json:"queueUpdateSeconds"`
+	QueueTimeoutSeconds int               `json:"queueTimeoutSeconds"`
+	InactivitySeconds   int               `json:"inactivitySeconds"`
+	Messages            map[string]string `json:"messages"`
+}
+
+// merge lays the present fields over w.
+func (req waitingRequest) merge(w store.WaitingSettings) store.WaitingSettings {
+	if req.IfNoAgents != nil {
+		w.IfNoAgents = *req.IfNoAgents
+	}
+	for dst, src := range map[*int]*int{&w.QueueUpdateSeconds: req.QueueUpdateSeconds, &w.QueueTimeoutSeconds: req.QueueTimeoutSeconds, &w.InactivitySeconds: req.InactivitySeconds} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	messages := maps.Clone(w.Messages)
+	if messages == nil {
+		messages = map[string]string{}
+	}
+	maps.Copy(messages, req.Messages)
+	w.Messages = messages
+	return w
 }
 
 // APIList answers GET /api/v1/admin/endpoints.
@@ -124,7 +166,7 @@ func (h *Endpoints) APICreate(c *fiber.Ctx) error {
 		provider := store.ProviderGenesysCloudOM
 		req.HandoverProvider = &provider
 	}
-	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes), RelayTyping: true}
+	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes), RelayTyping: true, Waiting: store.DefaultWaiting()}
 	if err := h.apiSave(c, req, &e, h.Store.CreateEndpoint); err != nil {
 		return err
 	}
@@ -204,7 +246,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
 		Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: maps.Clone(e.AttributeNames),
-		CopilotBaseURL: e.CopilotBaseURL,
+		CopilotBaseURL: e.CopilotBaseURL, Waiting: req.waitingRequest.merge(e.Waiting),
 	}
 	if req.AttributeNames != nil {
 		if in.AttributeNames == nil {

@@ -76,6 +76,8 @@ func redirect(c *fiber.Ctx, url string) error {
 // apiError is the JSON error shape of every API route.
 type apiError struct {
 	Error apiErrorBody `json:"error"`
+	// Availability says why a handover was refused for want of agents.
+	Availability *availabilityJSON `json:"availability,omitempty"`
 }
 
 type apiErrorBody struct {
@@ -86,8 +88,12 @@ type apiErrorBody struct {
 
 // jsonError writes the JSON error shape; only ErrorHandler calls it.
 func jsonError(c *fiber.Ctx, status int, code, message string, fields map[string]string) error {
+	return writeAPIError(c, status, apiError{Error: apiErrorBody{Code: code, Message: message, Fields: fields}})
+}
+
+func writeAPIError(c *fiber.Ctx, status int, body apiError) error {
 	c.Vary("HX-Request")
-	return c.Status(status).JSON(apiError{Error: apiErrorBody{Code: code, Message: message, Fields: fields}})
+	return c.Status(status).JSON(body)
 }
 
 // Refusal is a request a handler refuses with a status and a code of its
@@ -119,6 +125,7 @@ var relayStatus = []struct {
 	{relay.ErrNoProvider, fiber.StatusConflict},
 	{relay.ErrTooLong, fiber.StatusRequestEntityTooLarge},
 	{relay.ErrGenesysSettings, fiber.StatusUnprocessableEntity},
+	{relay.ErrNoAgents, fiber.StatusConflict},
 }
 
 // WebhookStatus is how a webhook of each verdict is answered: 200 for one
@@ -171,7 +178,12 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 					break
 				}
 			}
-			return jsonError(c, status, refused.Code, refused.Message, nil)
+			body := apiError{Error: apiErrorBody{Code: refused.Code, Message: refused.Message}}
+			if refused.Availability != nil {
+				a := newAvailabilityJSON(*refused.Availability)
+				body.Availability = &a
+			}
+			return writeAPIError(c, status, body)
 		case errors.Is(err, relay.ErrNotInHandover):
 			return jsonError(c, fiber.StatusConflict, "not_in_handover", "This session is not in handover.", nil)
 		case errors.Is(err, relay.ErrReplayTruncated):

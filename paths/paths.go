@@ -60,9 +60,10 @@ const (
 	Static = "/static"
 
 	// The bot API under each endpoint's Config URL (/<token>).
-	BotMessage  = "/:token"
-	BotHandover = "/:token/handover"
-	BotTyping   = "/:token/sessions/:session/typing"
-	BotEnd      = "/:token/sessions/:session/end"
-	BotEvents   = "/:token/sessions/:session/events"
+	BotMessage      = "/:token"
+	BotHandover     = "/:token/handover"
+	BotAvailability = "/:token/availability"
+	BotTyping       = "/:token/sessions/:session/typing"
+	BotEnd          = "/:token/sessions/:session/end"
+	BotEvents       = "/:token/sessions/:session/events"
 )

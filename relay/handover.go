@@ -44,6 +44,8 @@ type Error struct {
 	Code    string
 	Field   string // the input field at fault; "" when it is no one field
 	Message string
+	// Availability is why ErrNoAgents refused the handover.
+	Availability *Availability
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -72,6 +74,9 @@ type HandoverRequest struct {
 	Priority         *int
 	CustomAttributes map[string]string
 	Transcript       []TranscriptEntry
+	// IfNoAgents overrides the endpoint's policy for this handover:
+	// store.IfNoAgentsQueue or store.IfNoAgentsRefuse; "" keeps it.
+	IfNoAgents string
 }
 
 // Profile is the user as the bot knows them.
@@ -144,6 +149,17 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 			return store.Conversation{}, err
 		}
 	}
+	switch policy := firstNonEmpty(req.IfNoAgents, e.Waiting.IfNoAgents); policy {
+	case store.IfNoAgentsQueue, "":
+	case store.IfNoAgentsRefuse:
+		// Refused before anything reaches Genesys; an unknown availability
+		// (a refused permission, an outage) never refuses a handover.
+		if a := r.Availability(ctx, e); a.Known && !a.Available {
+			return store.Conversation{}, noAgents(a)
+		}
+	default:
+		return store.Conversation{}, refuseField("ifNoAgents", "invalid_if_no_agents", "ifNoAgents is %q or %q, not %q.", store.IfNoAgentsQueue, store.IfNoAgentsRefuse, policy)
+	}
 	// Resolve the deployment now when it is unknown, so a wrong Deployment
 	// Name is a clear error at once; when Genesys is merely unreachable the
 	// handover is accepted and the outbox resolves it later.
@@ -211,6 +227,7 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 	r.log.InfoContext(ctx, "handover queued", slog.Int64("endpoint_id", e.ID), slog.String("session_id", conv.SessionID), slog.Int("messages", len(parts)))
 	r.obs.HandoverQueued()
 	r.notifyOutbox()
+	r.wakeWaiting()
 	r.publish(conv)
 	return conv, nil
 }
@@ -402,7 +419,15 @@ func (r *Relay) end(ctx context.Context, conv store.Conversation, state, reason 
 		if err := tx.InsertMessage(ctx, &event); err != nil {
 			return err
 		}
-		if text, ok := goodbyes[reason]; ok {
+		text := goodbyes[reason]
+		if key, ok := reasonTexts[reason]; ok {
+			e, err := tx.EndpointByID(ctx, conv.EndpointID)
+			if err != nil {
+				return err
+			}
+			text = waitingText(e, key, textFill{agent: conv.AgentName})
+		}
+		if text != "" {
 			bye := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromBot, Kind: store.KindText,
 				Text: text, CreatedAt: now}
 			if err := tx.InsertMessage(ctx, &bye); err != nil {

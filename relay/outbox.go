@@ -322,17 +322,38 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 			return err
 		}))
 	case store.OutboxDisconnect:
-		return r.disconnectCustomer(ctx, c, conv, integrationID, call)
+		var body disconnectRequest
+		if item.Payload != "" {
+			if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
+				return fmt.Errorf("decode queued disconnect: %w", err)
+			}
+		}
+		return r.disconnectCustomer(ctx, c, e, conv, integrationID, body.Note, call)
 	}
 	return fmt.Errorf("unknown outbox kind %q", item.Kind)
 }
 
-// disconnectCustomer ends the Genesys side when the user left: the customer
-// participant is disconnected; where the OAuth client may not do that, the
-// agent gets a last message saying the customer left (docs/genesys.md §Inbound).
-func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, conv store.Conversation, integrationID string, call func(func() error) error) error {
+// disconnectRequest is the outbox's disconnect call: Note, when set, is a
+// last message the agent reads first (why the conversation ends).
+type disconnectRequest struct {
+	Note string `json:"note,omitempty"`
+}
+
+// disconnectCustomer ends the Genesys side when the user left (or a timeout
+// ended the handover): the agent reads the note when there is one, then the
+// customer participant is disconnected; where the OAuth client may not do
+// that, the agent gets the endpoint's "customer left" text instead
+// (docs/genesys.md §Inbound).
+func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, e store.Endpoint, conv store.Conversation, integrationID, note string, call func(func() error) error) error {
 	if conv.GenesysConversationID == "" {
 		return nil // Genesys never had the conversation
+	}
+	if note != "" {
+		msg := genesys.InboundMessage{Text: note, Channel: genesys.InboundChannel{
+			MessageID: fmt.Sprintf("hov-note-%d", conv.ID), From: customerRecipient(conv), Time: genesys.TimestampOf(r.store.Now())}}
+		if err := call(func() error { _, err := c.client.SendMessage(ctx, integrationID, msg, false); return err }); err != nil {
+			return err
+		}
 	}
 	var gc genesys.MessageConversation
 	err := call(func() (err error) {
@@ -358,7 +379,7 @@ func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, conv 
 		break
 	}
 	r.log.WarnContext(ctx, "could not disconnect the customer; telling the agent instead", slog.Int64("conversation_id", conv.ID), slog.Any("error", err))
-	msg := genesys.InboundMessage{Text: "The customer has left the chat.", Channel: genesys.InboundChannel{
+	msg := genesys.InboundMessage{Text: waitingText(e, store.MessageCustomerLeft, textFill{}), Channel: genesys.InboundChannel{
 		MessageID: fmt.Sprintf("hov-left-%d", conv.ID), From: customerRecipient(conv), Time: genesys.TimestampOf(r.store.Now())}}
 	return call(func() error {
 		_, err := c.client.SendMessage(ctx, integrationID, msg, false)

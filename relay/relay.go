@@ -62,6 +62,12 @@ type Config struct {
 	// verdict with (handlers.WebhookStatus: one table, owned there); the
 	// webhook log records it. Nil records 0.
 	WebhookStatus func(verdict string) int
+	// AvailabilityCacheFor is how long a queue's availability is reused
+	// before Genesys is asked again; 5 s when zero.
+	AvailabilityCacheFor time.Duration
+	// WaitingInterval is how often waiting handovers are looked at: queue
+	// updates, the queue timeout and the inactivity timeout; 5 s when zero.
+	WaitingInterval time.Duration
 	// LogMaxBytes caps the estimated size of the webhook and Genesys call
 	// logs together (store.LogBytes); PruneLogs deletes the oldest rows
 	// beyond it. 0 for no cap.
@@ -102,6 +108,12 @@ func (c *Config) defaults() {
 	if c.RefusedLogPerMinute <= 0 {
 		c.RefusedLogPerMinute = DefaultRefusedLogPerMinute
 	}
+	if c.AvailabilityCacheFor <= 0 {
+		c.AvailabilityCacheFor = 5 * time.Second
+	}
+	if c.WaitingInterval <= 0 {
+		c.WaitingInterval = 5 * time.Second
+	}
 }
 
 // Relay is the running handover engine.
@@ -124,6 +136,10 @@ type Relay struct {
 	webhookOverflow atomic.Bool  // a queue was full: the sweep must pick up what it dropped
 
 	refused *refusedLimiter // refused webhooks logged per source and minute
+
+	availability availabilityCache
+	// waitingWake makes the waiting loop look now (a new handover).
+	waitingWake chan struct{}
 }
 
 // endpointClient is the Genesys client of one endpoint's settings.
@@ -159,6 +175,9 @@ func New(cfg Config) *Relay {
 		clients:  map[int64]*endpointClient{},
 		profiles: contentProfiles{entries: map[int64]contentProfile{}},
 		refused:  newRefusedLimiter(cfg.RefusedLogPerMinute),
+
+		availability: availabilityCache{entries: map[string]*availabilityEntry{}},
+		waitingWake:  make(chan struct{}, 1),
 	}
 	for range webhookShards {
 		r.webhookQueues = append(r.webhookQueues, make(chan int64, webhookQueueSize))
@@ -181,6 +200,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	wg.Go(func() { r.runOutbox(ctx) })
 	wg.Go(func() { r.pollConversations(ctx) })
 	wg.Go(func() { r.watchNotifications(ctx) })
+	wg.Go(func() { r.watchWaiting(ctx) })
 	wg.Go(func() { r.flushRefusedCountsEvery(ctx, refusedFlushInterval) })
 	wg.Wait()
 	return nil

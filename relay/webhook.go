@@ -560,7 +560,21 @@ func (r *Relay) markAgentJoined(ctx context.Context, tx *store.Store, conv store
 	}
 	event := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindState,
 		Data: store.MessageData{State: store.StateAgentJoined, AgentName: agentName}, CreatedAt: at}
-	return true, tx.InsertMessage(ctx, &event)
+	if err := tx.InsertMessage(ctx, &event); err != nil {
+		return false, err
+	}
+	e, err := tx.EndpointByID(ctx, conv.EndpointID)
+	if err != nil {
+		return false, err
+	}
+	if text := waitingText(e, store.MessageAgentJoined, textFill{agent: agentName}); text != "" {
+		msg := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindText,
+			Text: text, CreatedAt: at}
+		if err := tx.InsertMessage(ctx, &msg); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func hasTyping(h genesys.Webhook) bool {

@@ -22,11 +22,12 @@ const (
 	ReasonAgentEnded     = "agent_ended"
 	ReasonUserEnded      = "user_ended"
 	ReasonUndelivered    = "undelivered"
-	ReasonInactivity     = "inactivity"      // Genesys ended an idle conversation
+	ReasonInactivity     = "inactivity"      // Genesys, or the endpoint's inactivity timeout, ended an idle conversation
 	ReasonTimeout        = "timeout"         // a Genesys timeout ended it
 	ReasonSessionExpired = "session_expired" // the messaging session expired in Genesys
 	ReasonTransferred    = "transferred"     // moved out of the queue's reach (another flow, an external party)
 	ReasonError          = "error"           // an error or transport failure in Genesys
+	ReasonQueueTimeout   = "queue_timeout"   // no agent took the handover within the endpoint's queue timeout
 )
 
 // Conversation is one handover of one bot session to Genesys.
@@ -57,6 +58,10 @@ type Conversation struct {
 	LastMessageAt      *time.Time
 	LastMessagePreview string
 	LastMessageFrom    string
+	// NextQueueUpdateAt is when the waiting session's next queue event is
+	// due; LastExchangeAt when the user or the agent last wrote.
+	NextQueueUpdateAt *time.Time
+	LastExchangeAt    *time.Time
 }
 
 // Open tells whether the conversation is still with Genesys.
@@ -235,4 +240,47 @@ func (s *Store) LatestConversationOfUser(ctx context.Context, endpointID int64, 
 		return Conversation{}, fmt.Errorf("find the latest conversation of user %q: %w", userID, translate(err))
 	}
 	return c, nil
+}
+
+// Waiting is an open handover with its endpoint's waiting settings: what
+// the relay's waiting loop looks at.
+type Waiting struct {
+	Conversation
+	QueueUpdateSeconds  int
+	QueueTimeoutSeconds int
+	InactivitySeconds   int
+}
+
+// WaitingAfter returns up to limit open handovers, ids after afterID, that
+// are queued or with an agent and whose endpoint has a queue update, a queue
+// timeout, an inactivity timeout or a text of its own.
+func (s *Store) WaitingAfter(ctx context.Context, afterID int64, limit int) ([]Waiting, error) {
+	var out []Waiting
+	err := s.db.WithContext(ctx).Table("conversations AS c").
+		Select("c.*, e.queue_update_seconds, e.queue_timeout_seconds, e.inactivity_seconds").
+		Joins("JOIN endpoints AS e ON e.id = c.endpoint_id").
+		Where("c.ended_at IS NULL AND c.state IN ? AND c.id > ?", []string{StateQueued, StateAgentJoined}, afterID).
+		Where("e.queue_update_seconds > 0 OR e.queue_timeout_seconds > 0 OR e.inactivity_seconds > 0 OR e.messages <> '{}'").
+		Order("c.id").Limit(limit).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("read waiting conversations: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimQueueUpdate moves a waiting handover's next queue update from due
+// (nil: none was set) to next, and tells whether this caller did it: of
+// several instances, one sends each update.
+func (s *Store) ClaimQueueUpdate(ctx context.Context, id int64, due *time.Time, next time.Time) (bool, error) {
+	q := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ? AND ended_at IS NULL AND state = ?", id, StateQueued)
+	if due == nil {
+		q = q.Where("next_queue_update_at IS NULL")
+	} else {
+		q = q.Where("next_queue_update_at = ?", *due)
+	}
+	res := q.UpdateColumn("next_queue_update_at", next)
+	if res.Error != nil {
+		return false, fmt.Errorf("claim queue update of conversation %d: %w", id, res.Error)
+	}
+	return res.RowsAffected == 1, nil
 }

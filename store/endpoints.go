@@ -58,6 +58,7 @@ type Endpoint struct {
 	AttributeNames map[string]string `gorm:"serializer:json"`
 	// CopilotBaseURL is the AI Copilot app agents open beside the chat; "" means Handover's own /copilot workspace.
 	CopilotBaseURL string
+	Waiting        WaitingSettings `gorm:"embedded"`
 
 	// IntegrationID is what DeploymentName resolved to; IntegrationError is why
 	// it did not, in words for the endpoint page.
@@ -67,6 +68,49 @@ type Endpoint struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// WaitingSettings are what an endpoint does for a customer waiting for an
+// agent: refuse a handover nobody can take, tell the session about the
+// queue, end a wait or a silence that lasts too long, and what the user
+// reads meanwhile.
+type WaitingSettings struct {
+	IfNoAgents          string // IfNoAgentsQueue or IfNoAgentsRefuse
+	QueueUpdateSeconds  int    // queue events every so many seconds while waiting; 0 = off
+	QueueTimeoutSeconds int    // end a wait longer than this; 0 = off
+	InactivitySeconds   int    // end a conversation silent this long once an agent joined; 0 = off
+	// Messages are the texts the user (and, for MessageCustomerLeft, the
+	// agent) reads, by MessageAccepted, …; a missing one keeps the default.
+	Messages map[string]string `gorm:"serializer:json"`
+}
+
+// DefaultWaiting is a new endpoint's waiting settings: hand over even when
+// nobody is On Queue, a queue event every minute, no timeouts, no texts.
+func DefaultWaiting() WaitingSettings {
+	return WaitingSettings{IfNoAgents: IfNoAgentsQueue, QueueUpdateSeconds: 60, Messages: map[string]string{}}
+}
+
+// What a handover does when nobody is On Queue.
+const (
+	IfNoAgentsQueue  = "queue"  // hand over anyway, and wait
+	IfNoAgentsRefuse = "refuse" // refuse with the availability
+)
+
+// The texts of WaitingSettings.Messages.
+const (
+	MessageAccepted     = "accepted"
+	MessageStillWaiting = "stillWaiting"
+	MessageAgentJoined  = "agentJoined"
+	MessageAgentEnded   = "agentEnded"
+	MessageNoAgents     = "noAgents"
+	MessageQueueTimeout = "queueTimeout"
+	MessageInactivity   = "inactivity"
+	MessageFailed       = "failed"
+	MessageCustomerLeft = "customerLeft"
+)
+
+// MessageKeys lists the texts in the order the console shows them.
+var MessageKeys = []string{MessageAccepted, MessageStillWaiting, MessageAgentJoined, MessageAgentEnded, MessageNoAgents,
+	MessageQueueTimeout, MessageInactivity, MessageFailed, MessageCustomerLeft}
 
 // What an endpoint does with Architect flow messages.
 const (
@@ -84,6 +128,7 @@ type EndpointSettings struct {
 	DefaultSkills           []string
 	DefaultPriority         int
 	DefaultCustomAttributes map[string]string
+	Waiting                 WaitingSettings
 	RelayTyping             bool
 	FlowMessages            string
 	AttributeNames          map[string]string
@@ -133,6 +178,7 @@ func (e *Endpoint) Configure(s EndpointSettings, grace time.Duration, now time.T
 	e.FlowMessages = s.FlowMessages
 	e.AttributeNames = s.AttributeNames
 	e.CopilotBaseURL = s.CopilotBaseURL
+	e.Waiting = s.Waiting
 }
 
 // ListEndpoints returns every endpoint with its organisation, by name.
@@ -233,6 +279,12 @@ func (s *Store) sealSecrets(e *Endpoint) error {
 	}
 	if e.AttributeNames == nil {
 		e.AttributeNames = map[string]string{}
+	}
+	if e.Waiting.IfNoAgents == "" {
+		e.Waiting.IfNoAgents = IfNoAgentsQueue
+	}
+	if e.Waiting.Messages == nil {
+		e.Waiting.Messages = map[string]string{}
 	}
 	if e.FlowMessages == "" {
 		e.FlowMessages = FlowMessagesShow

@@ -21,6 +21,7 @@ const (
 
 // Message kinds.
 const (
+	KindQueue      = "queue"       // the queue as the waiting user sees it: Data.Queue
 	KindText       = "text"
 	KindTranscript = "transcript" // the bot conversation before the handover
 	KindTyping     = "typing"
@@ -80,6 +81,17 @@ type MessageData struct {
 	FinalReceipt  bool           `json:"finalReceipt,omitempty"`
 	AboutMessage  int64          `json:"aboutMessage,omitempty"`
 	Custom        map[string]any `json:"custom,omitempty"`
+	// Queue is a queue update (KindQueue).
+	Queue *QueueUpdate `json:"queue,omitempty"`
+}
+
+// QueueUpdate is what a waiting user hears about the queue.
+type QueueUpdate struct {
+	// EstimatedWaitSeconds is Genesys's estimate; nil when it has none.
+	EstimatedWaitSeconds *int `json:"estimatedWaitSeconds"`
+	Waiting              int  `json:"waiting"` // conversations waiting in the queue
+	// WaitedSeconds is how long this handover has waited so far.
+	WaitedSeconds int `json:"waitedSeconds"`
 }
 
 // Attachment is a file or image link in a message.
@@ -264,6 +276,15 @@ func messagePreview(m *Message) string {
 func updateLastMessage(db *gorm.DB, m *Message) error {
 	if m.Kind != KindText && m.Kind != KindTranscript {
 		return nil
+	}
+	if m.Kind == KindText && (m.Direction == FromUser || m.Direction == FromAgent) {
+		// The inactivity timer counts from the last word of either side.
+		err := db.Model(&Conversation{}).
+			Where("id = ? AND (last_exchange_at IS NULL OR last_exchange_at < ?)", m.ConversationID, m.CreatedAt).
+			UpdateColumn("last_exchange_at", m.CreatedAt).Error
+		if err != nil {
+			return err
+		}
 	}
 	preview := messagePreview(m)
 	if preview == "" {

@@ -128,6 +128,7 @@ func routes(app *fiber.App, d Deps) {
 	// first path segment is the endpoint's token, which matches anything.
 	bot := &handlers.Bot{Store: d.Store, Relay: d.Relay, Broker: d.Broker}
 	app.Post(paths.BotHandover, bot.Handover)
+	app.Get(paths.BotAvailability, bot.Availability)
 	app.Post(paths.BotTyping, bot.Typing)
 	app.Post(paths.BotEnd, bot.End)
 	app.Get(paths.BotEvents, bot.Events)

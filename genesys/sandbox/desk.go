@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,14 @@ type deskView struct {
 	Error     string
 	AgentName string
 	Skews     []deskChoice // the webhook clock skews offered, one selected
+	Queues    []deskQueue
+}
+
+// deskQueue is one queue with its agents On Queue, which the desk sets.
+type deskQueue struct {
+	ID, Name      string
+	AgentsOnQueue string
+	Figures       string // idle, waiting and with an agent, in words
 }
 
 // deskChoice is one option of a select.
@@ -187,6 +196,7 @@ func (s *Sandbox) registerDesk(r fiber.Router) {
 		return s.deskReceipts(id, formValue(c, "message"), formValue(c, "sequence"))
 	}))
 	r.Post("/desk/skew", s.deskSkew)
+	r.Post("/desk/queues/:queue/agents", s.deskAgentsOnQueue)
 }
 
 // deskReceipts sends one of the desk's receipt sequences for a customer
@@ -226,6 +236,29 @@ func (s *Sandbox) deskSkew(c *fiber.Ctx) error {
 		return render(c, fiber.StatusUnprocessableEntity, deskPage(v))
 	}
 	s.SkewWebhookClock(d)
+	target := base + "/desk"
+	if selected != "" {
+		target += "?c=" + url.QueryEscape(selected)
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// deskAgentsOnQueue sets a queue's agents On Queue and goes back.
+func (s *Sandbox) deskAgentsOnQueue(c *fiber.Ctx) error {
+	base := mountBase(c)
+	selected := formValue(c, "c")
+	n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("agents")))
+	if err == nil && (n < 0 || n > 1000) {
+		err = errors.New("out of range")
+	}
+	if err == nil {
+		err = s.SetAgentsOnQueue(c.Params("queue"), n)
+	}
+	if err != nil {
+		v := s.deskViewFor(base, selected)
+		v.Error = fmt.Sprintf("Agents On Queue: %q is not a whole number from 0 to 1000, or the queue does not exist.", c.FormValue("agents"))
+		return render(c, fiber.StatusUnprocessableEntity, deskPage(v))
+	}
 	target := base + "/desk"
 	if selected != "" {
 		target += "?c=" + url.QueryEscape(selected)
@@ -319,6 +352,11 @@ func (s *Sandbox) deskViewFor(base, selectedID string) deskView {
 	v := deskView{Base: base, AgentName: defaultAgentName}
 	for _, k := range deskSkews {
 		v.Skews = append(v.Skews, deskChoice{Value: k.d.String(), Label: k.label, Selected: k.d == s.skew})
+	}
+	for _, q := range s.queues {
+		f := s.figuresLocked(q)
+		v.Queues = append(v.Queues, deskQueue{ID: q.id, Name: q.name, AgentsOnQueue: strconv.Itoa(q.agentsOnQueue),
+			Figures: fmt.Sprintf("%d idle, %d waiting, %d with an agent", f.AgentsIdle, f.Waiting, f.Interacting)})
 	}
 	// Waiting first, then connected, then ended; newest first within each.
 	order := map[string]int{StateWaiting: 0, StateConnected: 1, StateEnded: 2}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -385,5 +386,24 @@ func TestDeskPlaysFlowsOffersTransfersReceiptsWrapupAndSkew(t *testing.T) {
 	resp, body := submit(t, h.base, doc, "desk-skew-form", url.Values{"skew": {"soon"}, "c": {cid}})
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "desk-error") {
 		t.Errorf("a bad skew: %d", resp.StatusCode)
+	}
+}
+
+func TestDeskSetsTheAgentsOnQueueZeroIncluded(t *testing.T) {
+	h := startSandbox(t, nil)
+	_, doc, _ := getPage(t, h.base+"/desk")
+	if got := doc.Find(`[data-testid="desk-agents-on-queue"]`).AttrOr("value", ""); got != strconv.Itoa(DefaultAgentsOnQueue) {
+		t.Fatalf("the desk shows %q agents On Queue, want the default %d", got, DefaultAgentsOnQueue)
+	}
+	resp, _ := submit(t, h.base, doc, "desk-queue-form", url.Values{"agents": {"0"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set agents: %d", resp.StatusCode)
+	}
+	if f, err := h.sb.QueueFigures(testQueueID); err != nil || f.AgentsOnQueue != 0 {
+		t.Fatalf("after setting 0: %+v, %v", f, err)
+	}
+	resp, body := submit(t, h.base, doc, "desk-queue-form", url.Values{"agents": {"-3"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "not a whole number from 0 to 1000") {
+		t.Fatalf("a negative count: %d", resp.StatusCode)
 	}
 }
