@@ -76,10 +76,10 @@ type endpointResponse struct {
 	AttributeNames   map[string]string `json:"attributeNames"`
 	CopilotBaseURL   string            `json:"copilotBaseUrl"`
 	waitingJSON
-	URLToken         string            `json:"urlToken"`
-	ConfigURL        string            `json:"configUrl"`
-	CreatedAt        time.Time         `json:"createdAt"`
-	UpdatedAt        time.Time         `json:"updatedAt"`
+	URLToken  string    `json:"urlToken"`
+	ConfigURL string    `json:"configUrl"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 func (h *Endpoints) response(e store.Endpoint) endpointResponse {

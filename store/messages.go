@@ -21,7 +21,7 @@ const (
 
 // Message kinds.
 const (
-	KindQueue      = "queue"       // the queue as the waiting user sees it: Data.Queue
+	KindQueue      = "queue" // the queue as the waiting user sees it: Data.Queue
 	KindText       = "text"
 	KindTranscript = "transcript" // the bot conversation before the handover
 	KindTyping     = "typing"
