@@ -202,9 +202,10 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	// conversations list in the admin's: each stays in the foreground, as
 	// headless Chromium pauses a background tab's page.
 	chatTab := browser(t)
-	within(t, chatTab, 10*time.Second, "open the demo chat",
+	within(t, chatTab, 10*time.Second, "open the demo chat: it says whether an agent is available",
 		chromedp.Navigate(base+"/chat/"+e.URLToken),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=chat-page]`)),
+		chromedp.WaitVisible(`//*[@data-testid="chat-availability"][@data-available="true"][contains(., "agents available")]`),
 	)
 	within(t, tab, 10*time.Second, "open the conversations",
 		chromedp.Navigate(base+"/conversations"),
@@ -216,6 +217,9 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	)
 	within(t, tab, 2*time.Second, "the handover appears in the conversations list",
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=conversation-row]`)))
+	within(t, chatTab, 5*time.Second, "the chat shows the wait while queued",
+		chromedp.WaitVisible(`//*[@data-testid="chat-wait"][contains(., "in the queue")][contains(., "estimated wait")]`),
+		audit(t, "demo-chat-waiting"))
 
 	// The agent answers in Genesys.
 	var conv store.Conversation

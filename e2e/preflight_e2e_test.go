@@ -12,6 +12,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/handover-relay/handover/genesys/sandbox"
 	"github.com/handover-relay/handover/internal/testkit"
 	"github.com/handover-relay/handover/store"
 )
@@ -56,7 +57,7 @@ func runPreflight(t *testing.T, inst *instance, client *http.Client, endpointID 
 		status, _ := s.Attr("data-status")
 		out[key] = preflightCheck{status: status, detail: s.Find(`[data-testid="preflight-detail"]`).Text(), fix: s.Find(`[data-testid="preflight-fix"]`).Text()}
 	})
-	if len(out) != 6 {
+	if len(out) != 7 {
 		t.Fatalf("%d checks shown: %v", len(out), out)
 	}
 	return out
@@ -177,5 +178,22 @@ func TestPreflightFailsWithTheFixWhenTheWebhookURLOrDeploymentNameIsWrong(t *tes
 	doc, _ := goquery.NewDocumentFromReader(resp.Body)
 	if doc.Find(`[data-testid="preflight-check"][data-check="token"][data-status="fail"]`).Length() != 1 {
 		t.Fatal("the endpoint page does not show the latest run")
+	}
+}
+
+func TestPreflightSaysWhichFeatureIsOffWhenAQueuePermissionIsMissing(t *testing.T) {
+	g := startSandbox(t, nil)
+	d := newDeployment(t, g)
+	inst := d.start()
+	client := testkit.SignedInClient(t, inst.base, "admin", "e2e-password")
+	g.SetFault(sandbox.Fault{Status: http.StatusForbidden, PathContains: "/estimatedwaittime"})
+
+	checks := runPreflight(t, inst, client, d.endpoint.ID)
+	c := checks["availability"]
+	if c.status != store.CheckWarning || !strings.Contains(c.detail, "the estimated wait") || !strings.Contains(c.fix, "routing:queue:view") {
+		t.Fatalf("availability check with routing:queue:view missing: %+v", c)
+	}
+	if checks["token"].status != store.CheckPassed {
+		t.Fatalf("the other checks changed: %v", checks)
 	}
 }

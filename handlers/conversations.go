@@ -62,6 +62,7 @@ func (h *Conversations) List(c *fiber.Ctx) error {
 			State: conv.State, EndReason: conv.EndReason, Agent: conv.AgentName, GenesysID: conv.GenesysConversationID,
 			LastMessage: conv.LastMessagePreview, LastMessageFrom: conv.LastMessageFrom, LastMessageAt: timeOrZero(conv.LastMessageAt),
 			CopilotURL: copilotURL(conv.UserID, conv.SessionID, names.tokens[conv.EndpointID]),
+			Wait:       waitText(conv, consoleNow(h.Now)),
 		}
 	}
 	q := f.query()
@@ -115,6 +116,7 @@ func (h *Conversations) Show(c *fiber.Ctx) error {
 		return err
 	}
 	props := conversationProps(conv, names, messages, hooks, calls, outbox)
+	props.Wait = waitText(conv, consoleNow(h.Now))
 	if wantsPart(c, views.ConversationDetailID) {
 		return render(c, fiber.StatusOK, views.ConversationDetail(props))
 	}
@@ -206,6 +208,11 @@ func messageEntry(m store.Message, item store.OutboxItem) views.TimelineEntry {
 		}
 	case store.KindFlowHidden:
 		e.Detail = "Architect flow message, hidden from the user (endpoint setting)"
+	case store.KindQueue:
+		e.Kind, e.Delivery, e.Who = views.EntryQueue, "", "Genesys"
+		if q := m.Data.Queue; q != nil {
+			e.Text = fmt.Sprintf("waited %s; %d in the queue; estimated wait %s", time.Duration(q.WaitedSeconds)*time.Second, q.Waiting, estimateText(q.EstimatedWaitSeconds))
+		}
 	}
 	if m.Direction == store.FromFlow && m.Kind == store.KindText {
 		e.Detail = "Architect flow message, shown to the user as from the system"
@@ -258,4 +265,25 @@ func timeOrZero(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return *t
+}
+
+// waitText is how long the handover waited for an agent: so far while it
+// is queued, until the join once an agent joined; "" for one that ended
+// without an agent.
+func waitText(c store.Conversation, now time.Time) string {
+	switch {
+	case c.AgentJoinedAt != nil:
+		return "waited " + c.AgentJoinedAt.Sub(c.CreatedAt).Round(time.Second).String()
+	case c.State == store.StateQueued:
+		return "waiting " + now.Sub(c.CreatedAt).Round(time.Second).String()
+	}
+	return ""
+}
+
+// estimateText says Genesys's estimated wait, or that it gave none.
+func estimateText(seconds *int) string {
+	if seconds == nil {
+		return "unknown"
+	}
+	return (time.Duration(*seconds) * time.Second).String()
 }

@@ -210,13 +210,30 @@ func (h *Dashboard) props(c *fiber.Ctx) (views.DashboardProps, error) {
 		{Key: "connected", Label: "Connected to an agent", Value: count(d.Connected), Link: list(store.StateAgentJoined)},
 		{Key: "ended", Label: "Ended", Value: count(d.Ended), Link: list(store.StateEnded)},
 		{Key: "failed", Label: "Failed", Value: count(d.Failed), Link: list(store.StateFailed)},
+		{Key: "wait-median", Label: "Median wait for an agent", Value: formatWait(d.WaitMedian, d.Joins), Link: list(store.StateAgentJoined),
+			Note: fmt.Sprintf("over %d handovers an agent joined", d.Joins)},
 		{Key: "first-reply-median", Label: "Median time to first agent message", Value: formatWait(d.FirstReplyMedian, d.FirstReplies), Link: list(""), Note: replyNote},
 		{Key: "first-reply-p95", Label: "95th percentile time to first agent message", Value: formatWait(d.FirstReplyP95, d.FirstReplies), Link: list(""), Note: replyNote},
 		{Key: "webhook-rejected", Label: "Webhooks rejected (signature or shape)", Value: count(d.WebhookRejected), Link: "/webhooks?since=24h&verdict=rejected"},
 		{Key: "outbox", Label: "Calls waiting for Genesys", Value: count(d.OutboxBacklog), Link: "/api-calls?status=failed",
 			Note: backlogNote(d.OutboxBacklog, d.OutboxOldest)},
 	}
-	return views.DashboardProps{Window: "24 hours", Cards: cards}, nil
+	props := views.DashboardProps{Window: "24 hours", Cards: cards}
+	if len(d.WaitingNow) > 0 {
+		endpoints, err := h.Store.ListEndpoints(c.UserContext())
+		if err != nil {
+			return views.DashboardProps{}, err
+		}
+		names := newEndpointNames(endpoints)
+		for _, w := range d.WaitingNow {
+			props.WaitingNow = append(props.WaitingNow, views.WaitingRow{
+				Endpoint: names.name(w.EndpointID), Waiting: w.Waiting,
+				Longest: h.now().Sub(w.OldestSince).Round(time.Second).String(),
+				Link:    fmt.Sprintf("/conversations?endpoint=%d&state=%s", w.EndpointID, store.StateQueued),
+			})
+		}
+	}
+	return props, nil
 }
 
 func formatWait(d time.Duration, samples int) string {

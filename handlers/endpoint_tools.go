@@ -41,7 +41,8 @@ type EndpointTools struct {
 // OAuth client's role: the inbound calls, reading what Handover sent, listing
 // integrations, disconnecting the customer, the analytics fallback of end
 // detection, and reading the supported content profile that attachments are
-// checked against (docs/genesys.md §OAuth, §SupportedContent).
+// checked against, and the queue's figures for availability and the
+// estimated wait (docs/genesys.md §OAuth, §SupportedContent, §Queues).
 var RequiredPermissions = []string{
 	"conversation:message:receive",
 	"conversation:message:create",
@@ -50,6 +51,8 @@ var RequiredPermissions = []string{
 	"conversation:communication:disconnect",
 	"analytics:conversationDetail:view",
 	"messaging:supportedContent:view",
+	"analytics:queueObservation:view",
+	"routing:queue:view",
 }
 
 func (h *EndpointTools) webhookURL() string { return h.PublicURL + paths.GenesysWebhook }

@@ -153,7 +153,7 @@ func TestEndpointPageShowsChatCopilotSetupAndPreflightSections(t *testing.T) {
 		}
 		var perms []string
 		setup.Find(`[data-testid="setup-permissions"] code`).Each(func(_ int, s *goquery.Selection) { perms = append(perms, s.Text()) })
-		if strings.Join(perms, " ") != strings.Join(handlers.RequiredPermissions, " ") || len(perms) != 7 {
+		if strings.Join(perms, " ") != strings.Join(handlers.RequiredPermissions, " ") || len(perms) != 9 {
 			t.Errorf("permissions %v", perms)
 		}
 		for _, step := range []string{"configuration", "integration", "queue", "flow", "routing", "events", "oauth"} {
@@ -298,7 +298,7 @@ func TestPreflightRunsShowsFailuresWithFixesAndIsKept(t *testing.T) {
 		status[key], _ = s.Attr("data-status")
 		fixes[key] = s.Find(`[data-testid="preflight-fix"]`).Text()
 	})
-	want := map[string]string{"token": "fail", "deployment": "skip", "webhook_url": "skip", "webhook_secret": "pass", "queue_id": "pass", "queue_topic": "skip"}
+	want := map[string]string{"token": "fail", "deployment": "skip", "webhook_url": "skip", "webhook_secret": "pass", "queue_id": "pass", "queue_topic": "skip", "availability": "skip"}
 	for key, st := range want {
 		if status[key] != st {
 			t.Errorf("check %s: %q, want %q", key, status[key], st)
@@ -320,7 +320,7 @@ func TestPreflightRunsShowsFailuresWithFixesAndIsKept(t *testing.T) {
 		t.Fatalf("plain post: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	latest, err := a.store.LatestPreflightResult(context.Background(), e.ID)
-	if err != nil || len(latest.Results) != 6 || latest.Passed() {
+	if err != nil || len(latest.Results) != 7 || latest.Passed() {
 		t.Fatalf("kept result %+v, %v", latest, err)
 	}
 	if n, _ := a.store.PreflightResultCount(context.Background(), e.ID); n != 2 {

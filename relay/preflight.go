@@ -24,6 +24,7 @@ const (
 	CheckWebhookSecret = "webhook_secret"
 	CheckQueueID       = "queue_id"
 	CheckQueueTopic    = "queue_topic"
+	CheckAvailability  = "availability"
 )
 
 // preflightTimeout bounds a whole run; each Genesys call has its own, shorter deadline.
@@ -70,6 +71,7 @@ func (p *preflightRun) checks(ctx context.Context, webhookURL string) {
 		titleSecret     = "The webhook secret is longer than 15 characters"
 		titleQueueID    = "The Queue ID is a UUID"
 		titleTopic      = "The Notifications topic of the queue is permitted"
+		titleQueueCalls = "The queue's agents and estimated wait can be read"
 	)
 	tokenOK := p.checkToken(ctx, titleToken)
 
@@ -119,6 +121,57 @@ func (p *preflightRun) checks(ctx context.Context, webhookURL string) {
 	default:
 		p.checkQueueTopic(ctx, titleTopic)
 	}
+
+	switch {
+	case !tokenOK:
+		p.add(CheckAvailability, titleQueueCalls, store.CheckSkipped, "Needs a token.", "")
+	case !queueOK:
+		p.add(CheckAvailability, titleQueueCalls, store.CheckSkipped, "Needs a queue id.", "")
+	default:
+		p.checkQueueCalls(ctx, titleQueueCalls)
+	}
+}
+
+// checkQueueCalls makes the two calls of an availability check. A refused
+// one turns features off rather than breaking handovers, so it is a
+// warning that names them and the permission that turns them on.
+func (p *preflightRun) checkQueueCalls(ctx context.Context, title string) {
+	var o genesys.QueueObservation
+	observeErr := p.call(ctx, func() (err error) { o, err = p.client.client.ObserveQueue(ctx, p.e.QueueID); return err })
+	var seconds int
+	var estimated bool
+	estimateErr := p.call(ctx, func() (err error) {
+		seconds, estimated, err = p.client.client.EstimatedWaitTime(ctx, p.e.QueueID)
+		return err
+	})
+	var off, fixes []string
+	if observeErr != nil {
+		off = append(off, "availability (GET …/availability answers unknown, ifNoAgents refuse never refuses, queue updates carry no queue length)")
+		fixes = append(fixes, permissionFix("analytics:queueObservation:view", observeErr))
+	}
+	if estimateErr != nil {
+		off = append(off, "the estimated wait")
+		fixes = append(fixes, permissionFix("routing:queue:view", estimateErr))
+	}
+	if len(off) > 0 {
+		p.add(CheckAvailability, title, store.CheckWarning, "Off: "+strings.Join(off, "; ")+". Handovers still work.", strings.Join(fixes, " "))
+		return
+	}
+	detail := fmt.Sprintf("%d agents On Queue (%d idle), %d waiting; ", o.AgentsOnQueue, o.AgentsIdle, o.Waiting)
+	if estimated {
+		detail += fmt.Sprintf("estimated wait %s.", time.Duration(seconds)*time.Second)
+	} else {
+		detail += "no estimated wait from Genesys now."
+	}
+	p.add(CheckAvailability, title, store.CheckPassed, detail, "")
+}
+
+// permissionFix says how to turn a refused queue call back on.
+func permissionFix(permission string, err error) string {
+	if apiErr, ok := errors.AsType[*genesys.APIError](err); ok && apiErr.Status == http.StatusForbidden {
+		return "Give the OAuth client's role the permission " + permission + "."
+	}
+	return "Genesys did not answer (" + err.Error() + "); run the check again."
 }
 
 func (p *preflightRun) checkToken(ctx context.Context, title string) bool {

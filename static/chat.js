@@ -23,6 +23,9 @@
   var humanButton = document.getElementById("chat-human");
   var leaveButton = document.getElementById("chat-leave");
   var newButton = document.getElementById("chat-new");
+  var availabilityLine = document.getElementById("chat-availability");
+  var waitLine = document.getElementById("chat-wait");
+  var AVAILABILITY_EVERY_MS = 30000;
 
   // state survives a reload of the tab (sessionStorage), so the chat continues.
   var state = load();
@@ -55,7 +58,44 @@
     badge.setAttribute("data-state", mode);
     leaveButton.hidden = !inHandover();
     humanButton.disabled = inHandover();
+    availabilityLine.hidden = inHandover();
+    if (mode !== "queued") {
+      waitLine.hidden = true;
+      state.queue = null;
+    }
+    if (mode === "bot") checkAvailability();
   }
+
+  // Availability: whether anyone is On Queue before "Talk to a human".
+  function minutes(seconds) {
+    if (seconds === null || seconds === undefined) return "unknown";
+    if (seconds < 60) return "less than a minute";
+    var m = Math.round(seconds / 60);
+    return m === 1 ? "about a minute" : "about " + m + " minutes";
+  }
+  function checkAvailability() {
+    fetch(base + "/availability", { headers: { Accept: "application/json" } }).then(function (resp) {
+      return resp.ok ? resp.json() : null;
+    }).then(function (a) {
+      if (!a || inHandover()) return;
+      if (!a.known) availabilityLine.textContent = "Whether an agent is available is not known right now.";
+      else if (!a.available) availabilityLine.textContent = "No agent is available right now.";
+      else availabilityLine.textContent = a.agentsOnQueue + (a.agentsOnQueue === 1 ? " agent" : " agents") + " available; estimated wait " + minutes(a.estimatedWaitSeconds) + ".";
+      availabilityLine.setAttribute("data-available", a.known ? String(a.available) : "unknown");
+    }, function () { /* Handover unreachable: say nothing */ });
+  }
+  setInterval(function () { if (state.mode === "bot") checkAvailability(); }, AVAILABILITY_EVERY_MS);
+
+  // The wait while queued: the last queue update, and the time waited so far.
+  function showWait() {
+    if (state.mode !== "queued" || !state.queue) return;
+    var waited = Math.max(0, Math.round((Date.now() - state.queue.since) / 1000));
+    var mm = Math.floor(waited / 60), ss = waited % 60;
+    waitLine.textContent = "Waiting " + mm + ":" + (ss < 10 ? "0" : "") + ss + " · " + state.queue.waiting + " in the queue · estimated wait " +
+      minutes(state.queue.estimatedWaitSeconds) + ".";
+    waitLine.hidden = false;
+  }
+  setInterval(showWait, 1000);
 
   // An entry is {from, text, time, phase, attachments, quickReplies, cards,
   // datePicker, listPicker, messageId, answered}.
@@ -276,6 +316,13 @@
       if (!fresh(ev)) return;
       onState(JSON.parse(ev.data));
     });
+    events.addEventListener("queue", function (ev) {
+      if (!fresh(ev)) return;
+      var d = JSON.parse(ev.data);
+      state.queue = { since: Date.parse(d.time) - d.waitedSeconds * 1000, waiting: d.waiting, estimatedWaitSeconds: d.estimatedWaitSeconds };
+      save();
+      showWait();
+    });
     events.addEventListener("typing", function (ev) {
       var d = JSON.parse(ev.data);
       typing.hidden = false;
@@ -309,6 +356,8 @@
         hideTyping();
         if (d.reason === "user_ended") system("You left the conversation. You are chatting with the bot again.");
         else if (d.reason === "agent_ended") system("The agent ended the conversation.");
+        else if (d.reason === "queue_timeout") system("No agent took the conversation in time.");
+        else if (d.reason === "inactivity") system("The conversation ended after a period of inactivity.");
         else system("The conversation with the agent ended.");
         break;
       case "failed":

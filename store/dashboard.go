@@ -21,6 +21,20 @@ type Dashboard struct {
 	WebhookRejected  int64
 	OutboxBacklog    int64
 	OutboxOldest     time.Duration
+	// WaitMedian is the median time from a handover to the agent joining,
+	// over Joins handovers; WaitingNow are the handovers waiting now, by
+	// endpoint (every one, not only those of the day).
+	WaitMedian time.Duration
+	Joins      int
+	WaitingNow []EndpointWaiting
+}
+
+// EndpointWaiting is how many handovers of one endpoint wait for an agent,
+// and since when the longest has.
+type EndpointWaiting struct {
+	EndpointID  int64
+	Waiting     int64
+	OldestSince time.Time
 }
 
 // maxFirstReplySamples bounds the work of the percentiles: the newest this many.
@@ -64,6 +78,39 @@ func (s *Store) DashboardSince(ctx context.Context, since time.Time) (Dashboard,
 	d.FirstReplies = len(waits)
 	d.FirstReplyMedian, d.FirstReplyP95 = percentile(waits, 50), percentile(waits, 95)
 
+	var joins []struct {
+		CreatedAt     time.Time
+		AgentJoinedAt time.Time
+	}
+	err = db.Model(&Conversation{}).Select("created_at, agent_joined_at").
+		Where("created_at >= ? AND agent_joined_at IS NOT NULL", since).
+		Order("id DESC").Limit(maxFirstReplySamples).Scan(&joins).Error
+	if err != nil {
+		return d, fmt.Errorf("read joins: %w", err)
+	}
+	waits = make([]time.Duration, len(joins))
+	for i, j := range joins {
+		waits[i] = j.AgentJoinedAt.Sub(j.CreatedAt)
+	}
+	d.Joins, d.WaitMedian = len(waits), percentile(waits, 50)
+	var waiting []struct {
+		EndpointID int64
+		Waiting    int64
+		Oldest     int64
+	}
+	err = db.Model(&Conversation{}).Select("endpoint_id, count(*) AS waiting, min(id) AS oldest").
+		Where("ended_at IS NULL AND state = ?", StateQueued).Group("endpoint_id").Order("endpoint_id").Scan(&waiting).Error
+	if err != nil {
+		return d, fmt.Errorf("count waiting handovers: %w", err)
+	}
+	for _, w := range waiting {
+		// The oldest waiting handover is the one with the smallest id.
+		var oldest Conversation
+		if err := db.Select("created_at").First(&oldest, w.Oldest).Error; err != nil {
+			return d, fmt.Errorf("read the oldest waiting handover: %w", err)
+		}
+		d.WaitingNow = append(d.WaitingNow, EndpointWaiting{EndpointID: w.EndpointID, Waiting: w.Waiting, OldestSince: oldest.CreatedAt})
+	}
 	if err := db.Model(&Webhook{}).Where("received_at >= ? AND verdict <> ?", since, VerdictValid).Count(&d.WebhookRejected).Error; err != nil {
 		return d, fmt.Errorf("count rejected webhooks: %w", err)
 	}

@@ -65,4 +65,11 @@ func TestDashboardCountsTheLastDay(t *testing.T) {
 	if d.FirstReplies != 3 || d.FirstReplyMedian != 20*time.Second || d.FirstReplyP95 != 30*time.Second {
 		t.Fatalf("first replies: %d, median %s, p95 %s", d.FirstReplies, d.FirstReplyMedian, d.FirstReplyP95)
 	}
+	// Agents joined halfway to the first reply: 5, 10 and 15 s.
+	if d.Joins != 3 || d.WaitMedian != 10*time.Second {
+		t.Fatalf("joins: %d, median wait %s", d.Joins, d.WaitMedian)
+	}
+	if len(d.WaitingNow) != 1 || d.WaitingNow[0].EndpointID != e.ID || d.WaitingNow[0].Waiting != 1 || !d.WaitingNow[0].OldestSince.Equal(now.Add(-time.Hour)) {
+		t.Fatalf("waiting now: %+v", d.WaitingNow)
+	}
 }

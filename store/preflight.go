@@ -11,6 +11,7 @@ const (
 	CheckPassed  = "pass"
 	CheckFailed  = "fail"
 	CheckSkipped = "skip" // not run: a check it depends on failed
+	CheckWarning = "warn" // works, with a feature off (Fix says which and how to turn it on)
 )
 
 // PreflightCheck is one check of an endpoint's Genesys set-up and its verdict.
@@ -30,10 +31,11 @@ type PreflightResult struct {
 	Results    []PreflightCheck `gorm:"serializer:json"`
 }
 
-// Passed tells whether every check that ran passed and none was skipped.
+// Passed tells whether every check that ran passed (or works with a
+// feature off) and none was skipped.
 func (p PreflightResult) Passed() bool {
 	for _, c := range p.Results {
-		if c.Status != CheckPassed {
+		if c.Status != CheckPassed && c.Status != CheckWarning {
 			return false
 		}
 	}

@@ -87,6 +87,8 @@ func ReasonLabel(reason string) string {
 		return "it timed out"
 	case "inactivity":
 		return "ended after a period of inactivity"
+	case "queue_timeout":
+		return "no agent took it within the queue timeout"
 	case "session_expired":
 		return "the messaging session expired in Genesys"
 	case "transferred":
