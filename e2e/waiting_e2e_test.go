@@ -246,3 +246,54 @@ func TestARefusedQueuePermissionMakesAvailabilityUnknownAndNeverFailsAHandover(t
 		t.Fatalf("a handover with availability unknown: %d %v", status, body)
 	}
 }
+
+func TestTheNoAgentsFailedAndCustomerLeftTextsReachTheirReaders(t *testing.T) {
+	d, inst, ahead := waitingDeployment(t, func(w *store.WaitingSettings) {
+		w.Messages = map[string]string{
+			store.MessageNoAgents:     "Nobody is On Queue; hold on.",
+			store.MessageFailed:       "We could not reach an agent.",
+			store.MessageCustomerLeft: "The customer closed the chat window.",
+		}
+	})
+	token := d.endpoint.URLToken
+	if err := d.genesys.SetAgentsOnQueue(e2eQueueID, 0); err != nil {
+		t.Fatal(err)
+	}
+	events := inst.events(token, "s1", "")
+	inst.post("/"+token+"/handover", map[string]any{"userId": "u1", "sessionId": "s1"})
+	if text := next(t, events, "message").Data["text"]; text != "Nobody is On Queue; hold on." {
+		t.Fatalf("no agents text %q", text)
+	}
+
+	// The customer leaves and Genesys refuses the disconnect: the agent reads the text.
+	conv := d.sandboxConversation(inst, "s1")
+	d.genesys.SetFault(sandbox.Fault{Status: http.StatusForbidden, PathContains: "/participants/"})
+	if status, body := inst.post("/"+token+"/sessions/s1/end", nil); status != http.StatusOK {
+		t.Fatalf("end: %d %v", status, body)
+	}
+	testkit.WaitFor(t, 5*time.Second, "the agent reads the customer-left text", func() bool {
+		c, _ := d.genesys.Conversation(conv.ID)
+		for _, text := range customerTexts(c) {
+			if text == "The customer closed the chat window." {
+				return true
+			}
+		}
+		return false
+	})
+	d.genesys.ClearFaults()
+
+	// A handover Genesys refuses outright fails, and the user reads why
+	// (agents back, so that no no-agents text comes in between).
+	if err := d.genesys.SetAgentsOnQueue(e2eQueueID, 2); err != nil {
+		t.Fatal(err)
+	}
+	ahead.Add(int64(time.Minute))
+	d.genesys.SetFault(sandbox.Fault{Status: http.StatusBadRequest, PathContains: "/inbound/open/message"})
+	failing := inst.events(token, "s2", "")
+	inst.post("/"+token+"/handover", map[string]any{"userId": "u2", "sessionId": "s2"})
+	for ev := next(t, failing, "state"); ev.Data["state"] != store.StateFailed; ev = next(t, failing, "state") {
+	}
+	if text := next(t, failing, "message").Data["text"]; text != "We could not reach an agent." {
+		t.Fatalf("failed text %q", text)
+	}
+}
