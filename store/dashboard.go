@@ -59,40 +59,17 @@ func (s *Store) DashboardSince(ctx context.Context, since time.Time) (Dashboard,
 	}
 	d.Requested, d.Queued, d.Connected, d.Ended, d.Failed = counts.Requested, counts.Queued, counts.Connected, counts.Ended, counts.Failed
 
-	// Percentiles in Go: the two dialects spell them differently, and the
-	// sample is bounded.
-	var replies []struct {
-		CreatedAt           time.Time
-		FirstAgentMessageAt time.Time
-	}
-	err = db.Model(&Conversation{}).Select("created_at, first_agent_message_at").
-		Where("created_at >= ? AND first_agent_message_at IS NOT NULL", since).
-		Order("id DESC").Limit(maxFirstReplySamples).Scan(&replies).Error
+	replies, err := s.sinceHandover(ctx, "first_agent_message_at", since)
 	if err != nil {
-		return d, fmt.Errorf("read first replies: %w", err)
+		return d, err
 	}
-	waits := make([]time.Duration, len(replies))
-	for i, r := range replies {
-		waits[i] = r.FirstAgentMessageAt.Sub(r.CreatedAt)
-	}
-	d.FirstReplies = len(waits)
-	d.FirstReplyMedian, d.FirstReplyP95 = percentile(waits, 50), percentile(waits, 95)
-
-	var joins []struct {
-		CreatedAt     time.Time
-		AgentJoinedAt time.Time
-	}
-	err = db.Model(&Conversation{}).Select("created_at, agent_joined_at").
-		Where("created_at >= ? AND agent_joined_at IS NOT NULL", since).
-		Order("id DESC").Limit(maxFirstReplySamples).Scan(&joins).Error
+	d.FirstReplies = len(replies)
+	d.FirstReplyMedian, d.FirstReplyP95 = percentile(replies, 50), percentile(replies, 95)
+	joins, err := s.sinceHandover(ctx, "agent_joined_at", since)
 	if err != nil {
-		return d, fmt.Errorf("read joins: %w", err)
+		return d, err
 	}
-	waits = make([]time.Duration, len(joins))
-	for i, j := range joins {
-		waits[i] = j.AgentJoinedAt.Sub(j.CreatedAt)
-	}
-	d.Joins, d.WaitMedian = len(waits), percentile(waits, 50)
+	d.Joins, d.WaitMedian = len(joins), percentile(joins, 50)
 	var waiting []struct {
 		EndpointID int64
 		Waiting    int64
@@ -129,4 +106,26 @@ func percentile(values []time.Duration, p int) time.Duration {
 	slices.Sort(sorted)
 	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 × n)
 	return sorted[max(rank, 1)-1]
+}
+
+// sinceHandover is how long after the handover each conversation created
+// since reached column (a time column of conversations), the newest
+// maxFirstReplySamples of those that did. Percentiles are taken in Go: the
+// two dialects spell them differently, and the sample is bounded.
+func (s *Store) sinceHandover(ctx context.Context, column string, since time.Time) ([]time.Duration, error) {
+	var rows []struct {
+		CreatedAt time.Time
+		Reached   time.Time
+	}
+	err := s.db.WithContext(ctx).Model(&Conversation{}).Select("created_at, "+column+" AS reached").
+		Where("created_at >= ? AND "+column+" IS NOT NULL", since).
+		Order("id DESC").Limit(maxFirstReplySamples).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", column, err)
+	}
+	out := make([]time.Duration, len(rows))
+	for i, r := range rows {
+		out[i] = r.Reached.Sub(r.CreatedAt)
+	}
+	return out, nil
 }
