@@ -35,7 +35,7 @@ import (
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "handover")
-	build := exec.Command("go", "build", "-o", bin, "handover")
+	build := exec.Command("go", "build", "-o", bin, "github.com/handover-relay/handover")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
