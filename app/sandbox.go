@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 
 	"github.com/handover-relay/handover/paths"
 	"github.com/handover-relay/handover/secret"
@@ -53,7 +54,9 @@ func (s *App) seedSandbox(ctx context.Context) error {
 		if err := s.Store.CreateEndpoint(ctx, e); err != nil {
 			return fmt.Errorf("create the Sandbox endpoint: %w", err)
 		}
-		s.log.Info("created the Sandbox endpoint", slog.String("config_url", s.cfg.PublicURL+"/"+e.URLToken))
+		// The URL token is the bot's credential: the log names the console
+		// page that shows it, never the token (docs/privacy.md).
+		s.log.Info("created the Sandbox endpoint", slog.String("endpoint", s.cfg.PublicURL+"/endpoints/"+strconv.FormatInt(e.ID, 10)))
 	} else if e.Host != s.LocalURL+paths.Sandbox {
 		// The listen address changed since the endpoint was made.
 		e.Host = s.LocalURL + paths.Sandbox

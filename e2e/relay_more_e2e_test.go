@@ -141,11 +141,16 @@ func TestTheDefaultStartHandsOverToTheMountedSandbox(t *testing.T) {
 	addr := testkit.FreeAddr(t)
 	env := map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + t.TempDir() + "/h.db", "HANDOVER_ADMIN_PASSWORD": "pw-for-the-test", "HANDOVER_POLL_INTERVAL": "200ms"}
 	logs, _ := startServer(t, env)
-	match := strings.SplitN(logs.String(), "config_url=http://"+addr+"/", 2)
-	if len(match) != 2 {
+	if !strings.Contains(logs.String(), "created the Sandbox endpoint") {
 		t.Fatalf("the log names no Sandbox endpoint:\n%s", logs)
 	}
-	token := strings.Fields(match[1])[0]
+	// The Config URL is on the console's endpoints page, not in the log.
+	client := testkit.SignedInClient(t, "http://"+addr, "admin", "pw-for-the-test")
+	page := httpGetWith(t, client, "http://"+addr+"/endpoints")
+	token := between(page, `data-testid="config-url">http://`+addr+`/`, `<`)
+	if token == "" || strings.Contains(logs.String(), token) {
+		t.Fatalf("the Sandbox endpoint's token %q: missing from the console, or in the log", token)
+	}
 	inst := &instance{t: t, base: "http://" + addr}
 	events := inst.events(token, "demo", "")
 	status, out := inst.post("/"+token, map[string]any{"userId": "u", "sessionId": "demo", "text": "I want a human please"})
@@ -161,19 +166,25 @@ func TestTheDefaultStartHandsOverToTheMountedSandbox(t *testing.T) {
 		convID = between(httpGet(t, inst.base+"/sandbox/genesys/desk/list"), `/sandbox/genesys/desk?c=`, `"`)
 		return convID != ""
 	})
-	// The sandbox's flow greets the customer: from the system, not an agent.
-	// The demo endpoint's own "accepted" text may come first.
-	ev := next(t, events, "message")
-	if ev.Data["origin"] == nil && strings.HasPrefix(ev.Data["text"].(string), "You are in the queue") {
-		ev = next(t, events, "message")
+	// The demo endpoint's own waiting texts (system messages without an
+	// origin) come when the waiting loop sends them: skip them.
+	nextNotWaitingText := func(kinds ...string) sseEvent {
+		for {
+			ev := next(t, events, kinds...)
+			if ev.Event != "message" || ev.Data["from"] != "system" || ev.Data["origin"] != nil {
+				return ev
+			}
+		}
 	}
+	// The sandbox's flow greets the customer: from the system, not an agent.
+	ev := nextNotWaitingText("message")
 	if ev.Data["from"] != "system" || ev.Data["origin"] != "genesys_flow" || ev.Data["text"] != app.SandboxGreeting {
 		t.Fatalf("the flow greeting arrived as %v", ev.Data)
 	}
 	postForm(t, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/accept", "agent=Desk+Agent")
 	postForm(t, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/reply", "text=Hello+from+the+desk")
 	for {
-		ev := next(t, events, "message", "state")
+		ev := nextNotWaitingText("message", "state")
 		if ev.Event == "state" && ev.Data["state"] == "agent_joined" && ev.Data["agentName"] != "Desk Agent" {
 			t.Fatalf("joined as %v, want the agent's name from Genesys's participants", ev.Data)
 		}
@@ -188,7 +199,13 @@ func TestTheDefaultStartHandsOverToTheMountedSandbox(t *testing.T) {
 
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	return httpGetWith(t, http.DefaultClient, url)
+}
+
+// httpGetWith reads url's body with client (a signed-in one, for example).
+func httpGetWith(t *testing.T, client *http.Client, url string) string {
+	t.Helper()
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,7 +198,7 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		}
 		if status >= 500 {
 			logger.ErrorContext(c.UserContext(), "request failed", slog.String("request_id", requestID),
-				slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Any("error", err))
+				slog.String("method", c.Method()), slog.String("path", LoggedPath(c)), slog.Any("error", err))
 		}
 		if wantsJSON(c) {
 			var fields map[string]string
@@ -217,6 +217,29 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		return page(c, status, title, "", views.ErrorPage(props))
 	}
 }
+
+// LoggedPath is the request's path as logs show it: the route's pattern
+// (/:token/sessions/:session/events) when the route has parameters, since
+// those carry the endpoint's URL token, session ids and record ids; else the
+// path with every segment long enough to be a token redacted (a request no
+// route matched, such as a mistyped Config URL). Query strings (the
+// Copilot's URLToken and auth) are never logged.
+func LoggedPath(c *fiber.Ctx) string {
+	if route := c.Route(); route != nil && strings.Contains(route.Path, ":") {
+		return route.Path
+	}
+	segments := strings.Split(c.Path(), "/")
+	for i, s := range segments {
+		if len(s) > maxLoggedSegment {
+			segments[i] = "{redacted}"
+		}
+	}
+	return strings.Join(segments, "/")
+}
+
+// maxLoggedSegment is the longest path segment the log keeps as it is: URL
+// tokens are 64 characters, the console's paths and file names far fewer.
+const maxLoggedSegment = 40
 
 func wantsJSON(c *fiber.Ctx) bool {
 	return strings.HasPrefix(c.Path(), "/api/") || (c.Accepts(fiber.MIMETextHTML, fiber.MIMEApplicationJSON) == fiber.MIMEApplicationJSON)

@@ -72,7 +72,7 @@ func New(d Deps) *fiber.App {
 	app := fiber.New(cfg)
 
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
-		d.Logger.ErrorContext(c.UserContext(), "panic while serving a request", slog.Any("panic", e), slog.String("path", c.Path()))
+		d.Logger.ErrorContext(c.UserContext(), "panic while serving a request", slog.Any("panic", e), slog.String("path", handlers.LoggedPath(c)))
 	}}))
 	app.Use(handlers.ClientAddresses{TrustedProxies: d.Config.TrustedProxies}.Remember)
 	app.Use(requestid.New())
@@ -120,7 +120,7 @@ func accessLog(logger *slog.Logger) fiber.Handler {
 		}
 		logger.LogAttrs(c.UserContext(), level, "request",
 			slog.String("method", c.Method()),
-			slog.String("path", c.Path()),
+			slog.String("path", handlers.LoggedPath(c)),
 			slog.Int("status", c.Response().StatusCode()),
 			slog.Duration("latency", time.Since(start)),
 			slog.String("remote_ip", handlers.ClientAddress(c)),
