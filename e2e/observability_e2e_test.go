@@ -91,6 +91,8 @@ func TestMetricsFollowAHandoverAndNeedTheToken(t *testing.T) {
 		`handover_genesys_request_duration_seconds_count{method="POST",route="/oauth/token"} `,
 		`handover_outbox_backlog 0`,
 		`handover_outbox_oldest_age_seconds 0`,
+		`handover_handovers_open{state="queued"} 0`,
+		`handover_handovers_open{state="agent_joined"} 0`,
 		`handover_sse_watchers 1`,
 		`go_goroutines `,
 	}

@@ -26,6 +26,10 @@ type Sources struct {
 	Outbox interface {
 		OutboxBacklog(ctx context.Context) (int64, time.Duration, error)
 	}
+	// Open counts the handovers open now, waiting for an agent and with one.
+	Open interface {
+		OpenHandovers(ctx context.Context) (queued, withAgent int64, err error)
+	}
 	// Watchers counts the open event-stream subscriptions (live.Broker).
 	Watchers interface{ Subscribers() int }
 	Logger   *slog.Logger
@@ -104,6 +108,9 @@ func New(src Sources) *Metrics {
 	if src.Outbox != nil {
 		m.registry.MustRegister(&outboxCollector{outbox: src.Outbox, log: logger})
 	}
+	if src.Open != nil {
+		m.registry.MustRegister(&openCollector{open: src.Open, log: logger})
+	}
 	if src.Watchers != nil {
 		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "handover_sse_watchers", Help: "Open live event streams (bot sessions and console pages) on this instance.",
@@ -178,6 +185,31 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(outboxBacklogDesc, prometheus.GaugeValue, float64(count))
 	ch <- prometheus.MustNewConstMetric(outboxAgeDesc, prometheus.GaugeValue, max(age.Seconds(), 0))
+}
+
+// openCollector reads the open handovers once per scrape (all instances).
+type openCollector struct {
+	open interface {
+		OpenHandovers(ctx context.Context) (queued, withAgent int64, err error)
+	}
+	log *slog.Logger
+}
+
+var openDesc = prometheus.NewDesc("handover_handovers_open", "Handovers open now (all instances), by state: queued (waiting for an agent) or agent_joined.", []string{"state"}, nil)
+
+func (c *openCollector) Describe(ch chan<- *prometheus.Desc) { ch <- openDesc }
+
+func (c *openCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	queued, withAgent, err := c.open.OpenHandovers(ctx)
+	if err != nil {
+		c.log.Error("metrics: count the open handovers", slog.Any("error", err))
+		ch <- prometheus.NewInvalidMetric(openDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(queued), "queued")
+	ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(withAgent), "agent_joined")
 }
 
 // Transport wraps next (http.DefaultTransport when nil) so that every

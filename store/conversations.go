@@ -284,3 +284,17 @@ func (s *Store) ClaimQueueUpdate(ctx context.Context, id int64, due *time.Time, 
 	}
 	return res.RowsAffected == 1, nil
 }
+
+// OpenHandovers counts the handovers open now: waiting for an agent, and
+// with one. One statement, so a scrape sees one moment.
+func (s *Store) OpenHandovers(ctx context.Context) (queued, withAgent int64, err error) {
+	var counts struct{ Queued, WithAgent int64 }
+	err = s.db.WithContext(ctx).Model(&Conversation{}).Where("ended_at IS NULL").Select(
+		"coalesce(sum(CASE WHEN state = ? THEN 1 ELSE 0 END), 0) AS queued, "+
+			"coalesce(sum(CASE WHEN state = ? THEN 1 ELSE 0 END), 0) AS with_agent", StateQueued, StateAgentJoined).
+		Scan(&counts).Error
+	if err != nil {
+		return 0, 0, fmt.Errorf("count open handovers: %w", err)
+	}
+	return counts.Queued, counts.WithAgent, nil
+}
