@@ -40,6 +40,7 @@ type endpointInput struct {
 	AttributeNames   map[string]string
 	CopilotBaseURL   string
 	Waiting          store.WaitingSettings
+	Privacy          store.PrivacySettings
 }
 
 // Field names, shared by form inputs, error maps and the JSON API.
@@ -65,6 +66,7 @@ const (
 	fieldQueueTimeout     = "queueTimeoutSeconds"
 	fieldInactivity       = "inactivitySeconds"
 	fieldMessages         = "messages"
+	fieldRetentionDays    = "conversationRetentionDays"
 )
 
 // Bounds of the waiting settings (0 turns each off).
@@ -73,6 +75,7 @@ const (
 	maxTimerSeconds       = 24 * 60 * 60
 	minTimeoutSeconds     = 60
 	maxMessageRunes       = 1000
+	maxRetentionDays      = 3650
 )
 
 const maxPriority = 1_000_000
@@ -158,6 +161,9 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 		errs[fieldFlowMessages] = fmt.Sprintf("Use %q or %q.", store.FlowMessagesShow, store.FlowMessagesHide)
 	}
 	validateWaiting(errs, in.Waiting)
+	if n := in.Privacy.ConversationRetentionDays; n < 0 || n > maxRetentionDays {
+		errs[fieldRetentionDays] = fmt.Sprintf("Use 0 (keep) or 1 to %d days.", maxRetentionDays)
+	}
 	if len(errs) > 0 {
 		return store.EndpointSettings{}, &ValidationError{Fields: errs}
 	}
@@ -175,6 +181,7 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 		AttributeNames:          attributeNames,
 		CopilotBaseURL:          copilotBaseURL,
 		Waiting:                 in.Waiting,
+		Privacy:                 in.Privacy,
 	}, nil
 }
 

@@ -69,7 +69,7 @@ func (h *Endpoints) List(c *fiber.Ctx) error {
 // New shows an empty endpoint form.
 func (h *Endpoints) New(c *fiber.Ctx) error {
 	values := views.EndpointFormValues{Organisation: store.DefaultOrganisation, RelayTyping: true, AttributeNames: attributeNameRows(nil),
-		Waiting: formValues(store.Endpoint{Waiting: store.DefaultWaiting()}).Waiting}
+		Waiting: formValues(store.Endpoint{Waiting: store.DefaultWaiting()}).Waiting, Privacy: formValues(store.Endpoint{Privacy: store.DefaultPrivacy()}).Privacy}
 	if ok, _ := h.Features.GenesysCloudOMFor(values.Organisation); ok {
 		values.Provider = store.ProviderGenesysCloudOM
 	}
@@ -87,7 +87,7 @@ func (h *Endpoints) Show(c *fiber.Ctx) error {
 
 // Create saves a new endpoint from the form.
 func (h *Endpoints) Create(c *fiber.Ctx) error {
-	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes), Waiting: store.DefaultWaiting()}
+	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes), Waiting: store.DefaultWaiting(), Privacy: store.DefaultPrivacy()}
 	return h.save(c, e, func(ctx context.Context, e *store.Endpoint) error { return h.Store.CreateEndpoint(ctx, e) })
 }
 
@@ -236,6 +236,11 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		messages[key] = c.FormValue("messages." + key)
 	}
 	values.Waiting.Messages = waitingMessageRows(messages)
+	values.Privacy = views.PrivacyFormValues{
+		MaskSensitiveLogging: c.FormValue("maskSensitiveLogging") == "true", MaskIPAddress: c.FormValue("maskIpAddress") == "true",
+		CollectConversations: c.FormValue("collectConversations") == "true", InputSanitization: c.FormValue("inputSanitization") == "true",
+		RetentionDays: c.FormValue(fieldRetentionDays),
+	}
 	attributeNames := map[string]string{}
 	for _, a := range relay.RoutingAttributes {
 		attributeNames[a.Key] = c.FormValue("attributeName." + a.Key)
@@ -254,6 +259,13 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		errs[fieldPriority] = err.Error()
 	}
 	in.Waiting = store.WaitingSettings{IfNoAgents: values.Waiting.IfNoAgents, Messages: messages}
+	in.Privacy = store.PrivacySettings{MaskSensitiveLogging: values.Privacy.MaskSensitiveLogging, MaskIPAddress: values.Privacy.MaskIPAddress,
+		DiscardConversationText: !values.Privacy.CollectConversations, KeepInputHTML: !values.Privacy.InputSanitization}
+	if days, err := parseWholeNumber(values.Privacy.RetentionDays, 1); err != nil {
+		errs[fieldRetentionDays] = err.Error()
+	} else {
+		in.Privacy.ConversationRetentionDays = days
+	}
 	for _, n := range []struct {
 		field, text string
 		unit        int
@@ -294,6 +306,11 @@ func formValues(e store.Endpoint) views.EndpointFormValues {
 			IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: strconv.Itoa(e.Waiting.QueueUpdateSeconds),
 			QueueTimeoutMinutes: strconv.Itoa(e.Waiting.QueueTimeoutSeconds / 60), InactivityMinutes: strconv.Itoa(e.Waiting.InactivitySeconds / 60),
 			Messages: waitingMessageRows(e.Waiting.Messages),
+		},
+		Privacy: views.PrivacyFormValues{
+			MaskSensitiveLogging: e.Privacy.MaskSensitiveLogging, MaskIPAddress: e.Privacy.MaskIPAddress,
+			CollectConversations: !e.Privacy.DiscardConversationText, InputSanitization: !e.Privacy.KeepInputHTML,
+			RetentionDays: strconv.Itoa(e.Privacy.ConversationRetentionDays),
 		},
 	}
 }

@@ -40,6 +40,7 @@ type endpointRequest struct {
 	AttributeNames   map[string]string `json:"attributeNames"`
 	CopilotBaseURL   *string           `json:"copilotBaseUrl"`
 	waitingRequest
+	privacyRequest
 
 	// Read-only fields of the response, accepted and ignored so that a body
 	// fetched with GET can be sent back with PUT.
@@ -76,6 +77,7 @@ type endpointResponse struct {
 	AttributeNames   map[string]string `json:"attributeNames"`
 	CopilotBaseURL   string            `json:"copilotBaseUrl"`
 	waitingJSON
+	privacyJSON
 	URLToken  string    `json:"urlToken"`
 	ConfigURL string    `json:"configUrl"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -92,7 +94,52 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		CopilotBaseURL: e.CopilotBaseURL, URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 		waitingJSON: waitingJSON{IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: e.Waiting.QueueUpdateSeconds,
 			QueueTimeoutSeconds: e.Waiting.QueueTimeoutSeconds, InactivitySeconds: e.Waiting.InactivitySeconds, Messages: e.Waiting.Messages},
+		privacyJSON: newPrivacyJSON(e.Privacy),
 	}
+}
+
+// privacyJSON is an endpoint's data protection as the API shows it.
+type privacyJSON struct {
+	MaskSensitiveLogging      bool `json:"maskSensitiveLogging"`
+	MaskIPAddress             bool `json:"maskIpAddress"`
+	CollectConversations      bool `json:"collectConversations"`
+	InputSanitization         bool `json:"inputSanitization"`
+	ConversationRetentionDays int  `json:"conversationRetentionDays"`
+}
+
+func newPrivacyJSON(p store.PrivacySettings) privacyJSON {
+	return privacyJSON{MaskSensitiveLogging: p.MaskSensitiveLogging, MaskIPAddress: p.MaskIPAddress, CollectConversations: !p.DiscardConversationText,
+		InputSanitization: !p.KeepInputHTML, ConversationRetentionDays: p.ConversationRetentionDays}
+}
+
+// privacyRequest is the data protection of an endpoint request; absent
+// fields keep their value.
+type privacyRequest struct {
+	MaskSensitiveLogging      *bool `json:"maskSensitiveLogging"`
+	MaskIPAddress             *bool `json:"maskIpAddress"`
+	CollectConversations      *bool `json:"collectConversations"`
+	InputSanitization         *bool `json:"inputSanitization"`
+	ConversationRetentionDays *int  `json:"conversationRetentionDays"`
+}
+
+// merge lays the present fields over p.
+func (req privacyRequest) merge(p store.PrivacySettings) store.PrivacySettings {
+	if req.MaskSensitiveLogging != nil {
+		p.MaskSensitiveLogging = *req.MaskSensitiveLogging
+	}
+	if req.MaskIPAddress != nil {
+		p.MaskIPAddress = *req.MaskIPAddress
+	}
+	if req.CollectConversations != nil {
+		p.DiscardConversationText = !*req.CollectConversations
+	}
+	if req.InputSanitization != nil {
+		p.KeepInputHTML = !*req.InputSanitization
+	}
+	if req.ConversationRetentionDays != nil {
+		p.ConversationRetentionDays = *req.ConversationRetentionDays
+	}
+	return p
 }
 
 // waitingRequest are the waiting settings of an endpoint request; absent
@@ -166,7 +213,7 @@ func (h *Endpoints) APICreate(c *fiber.Ctx) error {
 		provider := store.ProviderGenesysCloudOM
 		req.HandoverProvider = &provider
 	}
-	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes), RelayTyping: true, Waiting: store.DefaultWaiting()}
+	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes), RelayTyping: true, Waiting: store.DefaultWaiting(), Privacy: store.DefaultPrivacy()}
 	if err := h.apiSave(c, req, &e, h.Store.CreateEndpoint); err != nil {
 		return err
 	}
@@ -246,7 +293,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
 		Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: maps.Clone(e.AttributeNames),
-		CopilotBaseURL: e.CopilotBaseURL, Waiting: req.waitingRequest.merge(e.Waiting),
+		CopilotBaseURL: e.CopilotBaseURL, Waiting: req.waitingRequest.merge(e.Waiting), Privacy: req.privacyRequest.merge(e.Privacy),
 	}
 	if req.AttributeNames != nil {
 		if in.AttributeNames == nil {

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -277,5 +278,36 @@ func TestAdminAPIShowsAndRenamesParticipantDataNames(t *testing.T) {
 	resp, out := a.api(http.MethodPut, path, seededKey, `{"attributeNames":{"colour":"x"}}`)
 	if resp.StatusCode != http.StatusUnprocessableEntity || out["error"].(map[string]any)["fields"].(map[string]any)["attributeNames"] == nil {
 		t.Fatalf("unknown attribute: %d %v", resp.StatusCode, out)
+	}
+}
+
+func TestTheAdminAPISetsTheWaitingAndDataProtectionFieldsByTheirNames(t *testing.T) {
+	a := newAPITestApp(t, nil)
+	resp, created := a.api(http.MethodPost, "/api/v1/admin/endpoints", seededKey, apiEndpointBody)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %v", resp.StatusCode, created)
+	}
+	// A new endpoint's defaults.
+	for field, want := range map[string]any{"ifNoAgents": "queue", "queueUpdateSeconds": float64(60), "queueTimeoutSeconds": float64(0), "inactivitySeconds": float64(0),
+		"maskSensitiveLogging": false, "maskIpAddress": false, "collectConversations": true, "inputSanitization": true, "conversationRetentionDays": float64(90)} {
+		if created[field] != want {
+			t.Errorf("new endpoint %s = %v, want %v", field, created[field], want)
+		}
+	}
+	path := fmt.Sprintf("/api/v1/admin/endpoints/%v", created["id"])
+	resp, updated := a.api(http.MethodPut, path, seededKey, `{"ifNoAgents":"refuse","queueTimeoutSeconds":600,"messages":{"accepted":"Queued: {wait}."},
+		"collectConversations":false,"inputSanitization":false,"maskIpAddress":true,"conversationRetentionDays":7}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("update: %d %v", resp.StatusCode, updated)
+	}
+	messages, _ := updated["messages"].(map[string]any)
+	if updated["ifNoAgents"] != "refuse" || updated["queueTimeoutSeconds"] != float64(600) || messages["accepted"] != "Queued: {wait}." ||
+		updated["collectConversations"] != false || updated["inputSanitization"] != false || updated["maskIpAddress"] != true || updated["conversationRetentionDays"] != float64(7) {
+		t.Fatalf("after the update: %v", updated)
+	}
+	resp, refused := a.api(http.MethodPut, path, seededKey, `{"ifNoAgents":"maybe","queueUpdateSeconds":3,"messages":{"greeting":"hi"}}`)
+	fields, _ := refused["error"].(map[string]any)["fields"].(map[string]any)
+	if resp.StatusCode != http.StatusUnprocessableEntity || fields["ifNoAgents"] == nil || fields["queueUpdateSeconds"] == nil || fields["messages"] == nil {
+		t.Fatalf("bad waiting settings: %d %v", resp.StatusCode, refused)
 	}
 }

@@ -35,6 +35,11 @@ func validEndpointForm() url.Values {
 		"priority":         {"5"},
 		"customAttributes": {`{"tier": "gold"}`},
 		"relayTyping":      {"true"},
+		// The form's defaults, as the browser sends them unchanged.
+		"queueUpdateSeconds":        {"60"},
+		"collectConversations":      {"true"},
+		"inputSanitization":         {"true"},
+		"conversationRetentionDays": {"90"},
 	}
 }
 
@@ -399,5 +404,27 @@ func TestTheDashboardCountsAndLinksToTheLists(t *testing.T) {
 	frag := readBody(t, a.request(http.MethodGet, "/dashboard/cards", nil, map[string]string{"HX-Request": "true"}))
 	if strings.Contains(frag, "<html") || !strings.Contains(frag, `data-testid="dashboard-cards"`) {
 		t.Fatal("the live fragment is not the cards alone")
+	}
+}
+
+func TestDataProtectionSettingsThroughTheFormAndTheAPINames(t *testing.T) {
+	a := newTestApp(t, nil)
+	a.signIn()
+	form := validEndpointForm()
+	form.Set("maskSensitiveLogging", "true")
+	form.Del("collectConversations")
+	form.Set("conversationRetentionDays", "30")
+	if resp := a.postForm("/endpoints", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", resp.StatusCode, readBody(t, resp))
+	}
+	e := a.onlyEndpoint()
+	want := store.PrivacySettings{MaskSensitiveLogging: true, DiscardConversationText: true, ConversationRetentionDays: 30}
+	if e.Privacy != want {
+		t.Fatalf("stored %+v, want %+v", e.Privacy, want)
+	}
+	form.Set("conversationRetentionDays", "-1")
+	doc := a.document(a.postForm(endpointPath(e), form), http.StatusUnprocessableEntity)
+	if doc.Find(`[data-testid="error-conversationRetentionDays"]`).Length() != 1 {
+		t.Fatal("a negative retention was not refused next to its field")
 	}
 }

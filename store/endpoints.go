@@ -59,6 +59,7 @@ type Endpoint struct {
 	// CopilotBaseURL is the AI Copilot app agents open beside the chat; "" means Handover's own /copilot workspace.
 	CopilotBaseURL string
 	Waiting        WaitingSettings `gorm:"embedded"`
+	Privacy        PrivacySettings `gorm:"embedded"`
 
 	// IntegrationID is what DeploymentName resolved to; IntegrationError is why
 	// it did not, in words for the endpoint page.
@@ -82,6 +83,32 @@ type WaitingSettings struct {
 	// agent) reads, by MessageAccepted, …; a missing one keeps the default.
 	Messages map[string]string `gorm:"serializer:json"`
 }
+
+// PrivacySettings are an endpoint's data protection (docs/privacy.md). Their
+// zero value is the behaviour before they existed; the admin API names the
+// two negated ones collectConversations and inputSanitization.
+type PrivacySettings struct {
+	// MaskSensitiveLogging keeps the text, user id and custom data of the
+	// endpoint's conversations out of the webhook log once a webhook is
+	// processed, and out of the process log.
+	MaskSensitiveLogging bool
+	// MaskIPAddress masks client addresses logged for the endpoint's
+	// public routes.
+	MaskIPAddress bool
+	// DiscardConversationText keeps times, kinds, states, receipts and agent
+	// names of a conversation but no text once it ended, and an outbox call's
+	// text once it is delivered.
+	DiscardConversationText bool
+	// KeepInputHTML relays user text as sent, tags included.
+	KeepInputHTML bool
+	// ConversationRetentionDays deletes an ended conversation, with all that
+	// belongs to it, this many days after it ended; 0 keeps it.
+	ConversationRetentionDays int
+}
+
+// DefaultPrivacy is a new endpoint's data protection: conversations kept 90
+// days, HTML removed from user input, nothing masked.
+func DefaultPrivacy() PrivacySettings { return PrivacySettings{ConversationRetentionDays: 90} }
 
 // DefaultWaiting is a new endpoint's waiting settings: hand over even when
 // nobody is On Queue, a queue event every minute, no timeouts, no texts.
@@ -129,6 +156,7 @@ type EndpointSettings struct {
 	DefaultPriority         int
 	DefaultCustomAttributes map[string]string
 	Waiting                 WaitingSettings
+	Privacy                 PrivacySettings
 	RelayTyping             bool
 	FlowMessages            string
 	AttributeNames          map[string]string
@@ -179,6 +207,7 @@ func (e *Endpoint) Configure(s EndpointSettings, grace time.Duration, now time.T
 	e.AttributeNames = s.AttributeNames
 	e.CopilotBaseURL = s.CopilotBaseURL
 	e.Waiting = s.Waiting
+	e.Privacy = s.Privacy
 }
 
 // ListEndpoints returns every endpoint with its organisation, by name.
