@@ -196,7 +196,7 @@ func (s *App) Serve(ctx context.Context) error {
 			s.log.Error("prune expired rate limits", slog.Any("error", err))
 		}
 	})
-	go s.Relay.PruneLogsEvery(ctx, s.cfg.WebhookRetention, time.Hour)
+	go s.Relay.PruneEvery(ctx, s.cfg.WebhookRetention, time.Hour)
 	attrs := []any{slog.String("console", s.cfg.PublicURL+"/"), slog.String("listen", s.listener.Addr().String()), slog.String("database", string(s.Store.Dialect())),
 		slog.Int("max_connections", s.maxConnections), slog.Int("file_handle_limit", s.fileHandles)}
 	if s.Sandbox != nil {

@@ -22,6 +22,7 @@ const (
 	sessionCookie   = "handover_session"
 	loginCSRFCookie = "handover_login_csrf"
 	localSession    = "session"
+	localAPIKey     = "apiKey"
 	csrfFormField   = "_csrf"
 	csrfHeader      = "X-CSRF-Token"
 )
@@ -157,14 +158,24 @@ func (a *Auth) RequireAPIKey(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="handover"`)
 		return &Refusal{Status: fiber.StatusUnauthorized, Code: "unauthorized", Message: "Send an admin API key as Authorization: Bearer <key>."}
 	}
-	if _, err := a.Store.APIKeyByHash(c.UserContext(), secret.HashToken(strings.TrimSpace(key))); err != nil {
+	apiKey, err := a.Store.APIKeyByHash(c.UserContext(), secret.HashToken(strings.TrimSpace(key)))
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="handover", error="invalid_token"`)
 			return &Refusal{Status: fiber.StatusUnauthorized, Code: "unauthorized", Message: "The API key is unknown or revoked."}
 		}
 		return err
 	}
+	c.Locals(localAPIKey, apiKey)
 	return c.Next()
+}
+
+// apiActor names the API key of the request, for audit records.
+func apiActor(c *fiber.Ctx) string {
+	if k, ok := c.Locals(localAPIKey).(store.APIKey); ok {
+		return fmt.Sprintf("API key %q (%s…)", k.Name, k.Prefix)
+	}
+	return "API key"
 }
 
 func (a *Auth) renderLogin(c *fiber.Ctx, status int, props views.LoginProps) error {

@@ -75,6 +75,7 @@ func (h *Conversations) List(c *fiber.Ctx) error {
 	props := views.ConversationsProps{
 		Filters:   views.ConversationFilters{Endpoint: f.endpoint, State: state, Since: f.since, From: f.from, To: f.to, Search: search},
 		Endpoints: names.options, States: conversationStates, Periods: periods(f.since), Rows: rows,
+		Notice: noticeText(c.Query("notice")),
 	}
 	props.ListURL, props.Pager = pageLinks("/conversations", q, f.before, result.Next)
 	if wantsPart(c, views.ConversationListID) {
@@ -117,6 +118,7 @@ func (h *Conversations) Show(c *fiber.Ctx) error {
 	}
 	props := conversationProps(conv, names, messages, hooks, calls, outbox)
 	props.Wait = waitText(conv, consoleNow(h.Now))
+	props.CSRFToken = csrfToken(c)
 	if wantsPart(c, views.ConversationDetailID) {
 		return render(c, fiber.StatusOK, views.ConversationDetail(props))
 	}

@@ -416,6 +416,8 @@ func noticeText(code string) string {
 		return "Organisation added."
 	case "deleted":
 		return "Endpoint deleted."
+	case "erased":
+		return "The person's data was erased: their conversations, timelines, queued calls and log rows are gone. An audit record keeps the counts."
 	}
 	return ""
 }

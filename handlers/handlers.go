@@ -126,6 +126,7 @@ var relayStatus = []struct {
 	{relay.ErrTooLong, fiber.StatusRequestEntityTooLarge},
 	{relay.ErrGenesysSettings, fiber.StatusUnprocessableEntity},
 	{relay.ErrNoAgents, fiber.StatusConflict},
+	{relay.ErrErasurePending, fiber.StatusServiceUnavailable},
 }
 
 // WebhookStatus is how a webhook of each verdict is answered: 200 for one

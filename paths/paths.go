@@ -20,6 +20,7 @@ const (
 	ConsoleEvents      = "/console/events"
 	Conversations      = "/conversations"
 	Conversation       = "/conversations/:id"
+	ConversationErase  = "/conversations/:id/erase-contact"
 	Webhooks           = "/webhooks"
 	Webhook            = "/webhooks/:id"
 	WebhookReplay      = "/webhooks/:id/replay"
@@ -42,6 +43,8 @@ const (
 	// The JSON admin API.
 	APIEndpoints = "/api/v1/admin/endpoints"
 	APIEndpoint  = "/api/v1/admin/endpoints/:id"
+	// One person's data, exported (GET) and erased (DELETE).
+	APIContact = "/api/v1/admin/contacts/:userId"
 
 	// What Genesys calls: the Open Messaging webhook (the URL admins paste
 	// into the integration) and Process Automation events.

@@ -36,6 +36,7 @@ type engine struct {
 	relay   *relay.Relay
 	genesys *sandbox.Sandbox
 	e       store.Endpoint
+	dbURL   string // the SQLite database, for tests that read its files
 }
 
 // newEngine starts the sandbox on a loopback port and the relay's workers
@@ -63,7 +64,8 @@ func newEngine(t *testing.T, tune func(*relay.Config)) *engine {
 	// Webhooks go nowhere: the tests hand them to the relay themselves.
 	sb.AddIntegration(engineDeployment, "http://127.0.0.1:1/webhook", engineSecret)
 
-	s := storetest.OpenWith(t, storetest.DatabaseURL(t, store.SQLite), store.Options{})
+	dbURL := storetest.DatabaseURL(t, store.SQLite)
+	s := storetest.OpenWith(t, dbURL, store.Options{})
 	e := store.Endpoint{OrganisationID: 1, Name: "engine", URLToken: "engine-token", Provider: store.ProviderGenesysCloudOM,
 		Host: base, DeploymentName: engineDeployment, QueueID: engineQueueID, ClientID: "engine-client", ClientSecret: "engine-client-secret",
 		WebhookSecret: engineSecret, DefaultLanguage: "english", DefaultSkills: []string{"support"}, DefaultPriority: 3,
@@ -81,7 +83,7 @@ func newEngine(t *testing.T, tune func(*relay.Config)) *engine {
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &engine{t: t, store: s, relay: r, genesys: sb, e: e}
+	return &engine{t: t, store: s, relay: r, genesys: sb, e: e, dbURL: dbURL}
 }
 
 // inboundMessages are the customer messages Genesys accepted, in order.

@@ -506,20 +506,24 @@ func transcriptText(entries []TranscriptEntry) string {
 }
 
 func checkIDs(userID, sessionID string) error {
-	switch {
-	case strings.TrimSpace(sessionID) == "":
-		return refuseField("sessionId", "missing_session_id", "sessionId is required.")
-	case strings.TrimSpace(userID) == "":
-		return refuseField("userId", "missing_user_id", "userId is required.")
-	case len(sessionID) > 200 || len(userID) > 200:
-		return refuseField("sessionId", "id_too_long", "userId and sessionId may have at most 200 characters.")
-	case !utf8.ValidString(sessionID) || !utf8.ValidString(userID):
-		return refuseField("sessionId", "invalid_id", "userId and sessionId must be valid UTF-8.")
-	}
-	if err := refuseNUL("userId", userID); err != nil {
+	if err := checkID("sessionId", "missing_session_id", sessionID); err != nil {
 		return err
 	}
-	return refuseNUL("sessionId", sessionID)
+	return checkID("userId", "missing_user_id", userID)
+}
+
+// checkID refuses an id the store and Genesys cannot take: empty, over 200
+// characters, not UTF-8, or holding U+0000.
+func checkID(field, missingCode, id string) error {
+	switch {
+	case strings.TrimSpace(id) == "":
+		return refuseField(field, missingCode, "%s is required.", field)
+	case len(id) > 200:
+		return refuseField(field, "id_too_long", "%s may have at most 200 characters.", field)
+	case !utf8.ValidString(id):
+		return refuseField(field, "invalid_id", "%s must be valid UTF-8.", field)
+	}
+	return refuseNUL(field, id)
 }
 
 // refuseNUL refuses a value that holds U+0000: PostgreSQL cannot store it

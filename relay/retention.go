@@ -53,17 +53,17 @@ func (r *Relay) PruneLogs(ctx context.Context, retention time.Duration) error {
 	return nil
 }
 
-// PruneLogsEvery runs PruneLogs at once and then every interval until ctx
-// ends; not at all when neither a retention nor a size cap is set.
-func (r *Relay) PruneLogsEvery(ctx context.Context, retention, interval time.Duration) {
-	if retention <= 0 && r.cfg.LogMaxBytes <= 0 {
-		return
-	}
+// PruneEvery runs PruneLogs (with the log retention) and PruneConversations
+// (with each endpoint's) at once and then every interval until ctx ends.
+func (r *Relay) PruneEvery(ctx context.Context, logRetention, interval time.Duration) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
-		if err := r.PruneLogs(ctx, retention); err != nil && ctx.Err() == nil {
+		if err := r.PruneLogs(ctx, logRetention); err != nil && ctx.Err() == nil {
 			r.log.ErrorContext(ctx, "prune old logs", slog.Any("error", err))
+		}
+		if _, err := r.PruneConversations(ctx); err != nil && ctx.Err() == nil {
+			r.log.ErrorContext(ctx, "delete conversations past their retention", slog.Any("error", err))
 		}
 		select {
 		case <-ctx.Done():

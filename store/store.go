@@ -85,7 +85,9 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		}
 		// WAL lets readers run beside the writer; IMMEDIATE transactions take the
 		// write lock up front so two writers wait (busy_timeout) instead of failing.
-		dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
+		// secure_delete zeroes what a delete frees, so an erased text leaves no
+		// byte in the file (docs/privacy.md).
+		dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_secure_delete=on"
 		dialector, dialect = sqlite.Open(dsn), SQLite
 	case config.IsPostgres(databaseURL):
 		dialector, dialect = postgres.Open(databaseURL), Postgres

@@ -71,6 +71,8 @@ func routes(app *fiber.App, d Deps) {
 	apiCalls := &handlers.APICalls{Store: d.Store}
 	app.Get(paths.Conversations, console(conversations.List)...)
 	app.Get(paths.Conversation, console(conversations.Show)...)
+	contacts := &handlers.Contacts{Store: d.Store, Eraser: d.Relay}
+	app.Post(paths.ConversationErase, console(contacts.EraseFromConversation)...)
 	app.Get(paths.Webhooks, console(webhookLog.List)...)
 	app.Get(paths.Webhook, console(webhookLog.Show)...)
 	app.Post(paths.WebhookReplay, console(webhookLog.Replay)...)
@@ -100,6 +102,8 @@ func routes(app *fiber.App, d Deps) {
 	app.Get(paths.APIEndpoint, api(endpoints.APIGet)...)
 	app.Put(paths.APIEndpoint, api(endpoints.APIUpdate)...)
 	app.Delete(paths.APIEndpoint, api(endpoints.APIDelete)...)
+	app.Get(paths.APIContact, api(contacts.APIExport)...)
+	app.Delete(paths.APIContact, api(contacts.APIErase)...)
 
 	// What Genesys calls: the Open Messaging webhook (the URL admins paste
 	// into the integration) and Process Automation events.
