@@ -144,11 +144,17 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 			return store.Conversation{}, err
 		}
 	}
+	transcript := make([]TranscriptEntry, len(req.Transcript))
 	for i, entry := range req.Transcript {
 		if err := refuseNUL(fmt.Sprintf("transcript[%d].text", i), entry.Text); err != nil {
 			return store.Conversation{}, err
 		}
+		if entry.Source == "user" {
+			entry.Text = r.sanitizer.userText(e, entry.Text)
+		}
+		transcript[i] = entry
 	}
+	req.Transcript = transcript
 	switch policy := firstNonEmpty(req.IfNoAgents, e.Waiting.IfNoAgents); policy {
 	case store.IfNoAgentsQueue, "":
 	case store.IfNoAgentsRefuse:
@@ -290,7 +296,13 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 		if err := refuseNUL("data.quickReply", q.Text+q.Payload+q.OriginatingMessageID); err != nil {
 			return store.Message{}, err
 		}
+		click := *q
+		click.Text = r.sanitizer.userText(e, click.Text)
+		m.QuickReply = &click
 	}
+	// Tags go before the length and emptiness checks: a text of tags alone
+	// is refused as an empty one, and nothing is stored.
+	m.Text = r.sanitizer.userText(e, m.Text)
 	if n := utf8.RuneCountInString(m.Text); n > genesys.MaxTextRunes {
 		tooLong := refuse(ErrTooLong, "text_too_long", "The text has %d characters; Genesys accepts at most %d in one message.", n, genesys.MaxTextRunes)
 		tooLong.Field = "text"

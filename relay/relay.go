@@ -138,6 +138,7 @@ type Relay struct {
 	refused *refusedLimiter // refused webhooks logged per source and minute
 
 	availability availabilityCache
+	sanitizer    inputSanitizer
 	// waitingWake makes the waiting loop look now (a new handover).
 	waitingWake chan struct{}
 }
@@ -177,6 +178,7 @@ func New(cfg Config) *Relay {
 		refused:  newRefusedLimiter(cfg.RefusedLogPerMinute),
 
 		availability: availabilityCache{entries: map[string]*availabilityEntry{}},
+		sanitizer:    newInputSanitizer(),
 		waitingWake:  make(chan struct{}, 1),
 	}
 	for range webhookShards {
