@@ -371,6 +371,7 @@ func (h *Bot) endpoint(c *fiber.Ctx) (store.Endpoint, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Endpoint{}, botError(404, "unknown_endpoint", "No endpoint has this Config URL.")
 	}
+	rememberEndpoint(c, e)
 	return e, err
 }
 

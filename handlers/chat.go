@@ -32,6 +32,7 @@ func (h *Chat) Page(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	rememberEndpoint(c, e)
 	// Agents send images from anywhere: the chat may show them (and only them).
 	imgSources := "'self' data: https:"
 	if !strings.HasPrefix(h.PublicURL, "https://") {

@@ -6,10 +6,16 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/handover-relay/handover/store"
 )
 
-// localClientAddress is the c.Locals key of the address ClientAddresses decided.
-const localClientAddress = "clientAddress"
+// localClientAddress is the c.Locals key of the address ClientAddresses
+// decided; localMaskAddress marks a request of an endpoint that masks it.
+const (
+	localClientAddress = "clientAddress"
+	localMaskAddress   = "maskClientAddress"
+)
 
 // ClientAddresses decides which address a request came from: the one that
 // sign-in throttling counts against and every log line names.
@@ -95,4 +101,42 @@ func ClientAddress(c *fiber.Ctx) string {
 		return addr
 	}
 	return c.Context().RemoteIP().String()
+}
+
+// rememberEndpoint marks a public request as one of endpoint e, so that its
+// client address is logged masked when the endpoint asks for it
+// (maskIpAddress, docs/privacy.md).
+func rememberEndpoint(c *fiber.Ctx, e store.Endpoint) {
+	if e.Privacy.MaskIPAddress {
+		c.Locals(localMaskAddress, true)
+	}
+}
+
+// LoggedClientAddress is the client address as the request log shows it:
+// masked (MaskAddress) on the public routes of an endpoint with maskIpAddress.
+func LoggedClientAddress(c *fiber.Ctx) string {
+	addr := ClientAddress(c)
+	if mask, _ := c.Locals(localMaskAddress).(bool); mask {
+		return MaskAddress(addr)
+	}
+	return addr
+}
+
+// MaskAddress keeps the network part of an address and zeroes the host:
+// the first 24 bits of IPv4, the first 48 of IPv6 (the convention of web
+// analytics' IP anonymisation). Anything that is not an address becomes "***".
+func MaskAddress(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return "***"
+	}
+	bits := 48
+	if a.Unmap().Is4() {
+		a, bits = a.Unmap(), 24
+	}
+	prefix, err := a.WithZone("").Prefix(bits)
+	if err != nil {
+		return "***"
+	}
+	return prefix.Addr().String()
 }

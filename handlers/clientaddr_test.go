@@ -44,3 +44,19 @@ func TestTheClientAddressIsTheRightmostForwardedAddressThatIsNoTrustedProxy(t *t
 		t.Fatalf("without trusted proxies the header was believed: %s", got)
 	}
 }
+
+func TestMaskAddressKeepsTheNetworkAndZeroesTheHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.77":        "203.0.113.0",
+		"127.0.0.1":           "127.0.0.0",
+		"::ffff:198.51.100.9": "198.51.100.0",
+		"2001:db8:abcd:12::1": "2001:db8:abcd::",
+		"fe80::1%eth0":        "fe80::",
+		"not an address":      "***",
+		"":                    "***",
+	} {
+		if got := handlers.MaskAddress(in); got != want {
+			t.Errorf("MaskAddress(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -74,6 +74,7 @@ func (h *Copilot) authorise(c *fiber.Ctx) (store.Endpoint, error) {
 	if err != nil {
 		return store.Endpoint{}, err
 	}
+	rememberEndpoint(c, e)
 	if subtle.ConstantTimeCompare([]byte(e.URLToken), []byte(token)) != 1 {
 		return store.Endpoint{}, errCopilotForbidden
 	}

@@ -123,7 +123,7 @@ func accessLog(logger *slog.Logger) fiber.Handler {
 			slog.String("path", handlers.LoggedPath(c)),
 			slog.Int("status", c.Response().StatusCode()),
 			slog.Duration("latency", time.Since(start)),
-			slog.String("remote_ip", handlers.ClientAddress(c)),
+			slog.String("remote_ip", handlers.LoggedClientAddress(c)),
 		)
 		return nil
 	}
