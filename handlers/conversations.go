@@ -241,6 +241,9 @@ func messageEntry(m store.Message, item store.OutboxItem) views.TimelineEntry {
 	if m.Kind == store.KindText && m.Direction == store.FromSystem && m.Data.Reason != "" {
 		details = append(details, m.Data.Reason)
 	}
+	if (m.Kind == store.KindText || m.Kind == store.KindTranscript || m.Kind == store.KindFlowHidden) && m.Text == "" && len(details) == 0 {
+		details = append(details, "text not kept: the endpoint does not collect conversations")
+	}
 	if m.Delivery == store.DeliveryPending && item.ID != 0 && item.Attempts > 0 {
 		details = append(details, fmt.Sprintf("%d attempts so far, next at %s", item.Attempts, item.NextAttemptAt.UTC().Format("15:04:05")))
 		if e.Error == "" {

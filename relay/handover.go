@@ -431,12 +431,19 @@ func (r *Relay) end(ctx context.Context, conv store.Conversation, state, reason 
 		if err := tx.InsertMessage(ctx, &event); err != nil {
 			return err
 		}
-		text := goodbyes[reason]
-		if key, ok := reasonTexts[reason]; ok {
-			e, err := tx.EndpointByID(ctx, conv.EndpointID)
-			if err != nil {
+		e, err := tx.EndpointByID(ctx, conv.EndpointID)
+		if err != nil {
+			return err
+		}
+		if e.Privacy.DiscardConversationText {
+			// collectConversations off: the texts were kept only while the
+			// bot might read them again from its stream (docs/privacy.md).
+			if err := tx.ForgetConversationText(ctx, conv.ID, event.ID); err != nil {
 				return err
 			}
+		}
+		text := goodbyes[reason]
+		if key, ok := reasonTexts[reason]; ok {
 			text = waitingText(e, key, textFill{agent: conv.AgentName})
 		}
 		if text != "" {

@@ -112,6 +112,12 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 		if err := r.store.MarkOutboxSent(context.WithoutCancel(ctx), item.ID, attempt); err != nil {
 			r.log.ErrorContext(ctx, "mark outbox item sent", slog.Int64("outbox_id", item.ID), slog.Any("error", err))
 		}
+		if used.Privacy.DiscardConversationText {
+			// collectConversations off: Genesys has the text, so Handover keeps none.
+			if err := r.store.ForgetDeliveredText(context.WithoutCancel(ctx), item); err != nil {
+				r.log.ErrorContext(ctx, "forget a delivered text", slog.Int64("outbox_id", item.ID), slog.Any("error", err))
+			}
+		}
 		r.log.DebugContext(ctx, "Genesys call delivered", slog.Int64("outbox_id", item.ID), slog.String("kind", item.Kind), slog.Int("attempt", attempt))
 		return
 	}

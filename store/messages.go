@@ -294,3 +294,46 @@ func updateLastMessage(db *gorm.DB, m *Message) error {
 		Where("id = ? AND (last_message_at IS NULL OR last_message_at <= ?)", m.ConversationID, m.CreatedAt).
 		UpdateColumns(map[string]any{"last_message_at": m.CreatedAt, "last_message_preview": preview, "last_message_from": m.Direction}).Error
 }
+
+// textKinds are the timeline entries that carry what somebody wrote.
+var textKinds = []string{KindText, KindTranscript, KindFlowHidden}
+
+// ForgetDeliveredText keeps no text of a call Genesys accepted, for an
+// endpoint that does not collect conversations (docs/privacy.md): the
+// outbox item's body and the text, attachments and replies of the timeline
+// entry it delivered go; its kind, times and delivery state stay.
+func (s *Store) ForgetDeliveredText(ctx context.Context, item OutboxItem) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		db := tx.db.WithContext(ctx)
+		if err := db.Exec("UPDATE outbox SET payload = '{}' WHERE id = ?", item.ID).Error; err != nil {
+			return fmt.Errorf("forget the text of outbox item %d: %w", item.ID, err)
+		}
+		if item.MessageID == nil {
+			return nil
+		}
+		if err := db.Exec("UPDATE messages SET text = '', data = '{}' WHERE id = ? AND kind IN ?", *item.MessageID, textKinds).Error; err != nil {
+			return fmt.Errorf("forget the text of message %d: %w", *item.MessageID, err)
+		}
+		return tx.forgetPreview(ctx, item.ConversationID)
+	})
+}
+
+// ForgetConversationText removes the text of every timeline entry of a
+// conversation before entry beforeID (the entry that ended it: what follows
+// is the goodbye the bot has yet to read), for an endpoint that does not
+// collect conversations.
+func (s *Store) ForgetConversationText(ctx context.Context, conversationID, beforeID int64) error {
+	err := s.db.WithContext(ctx).Exec("UPDATE messages SET text = '', data = '{}' WHERE conversation_id = ? AND id < ? AND kind IN ?",
+		conversationID, beforeID, textKinds).Error
+	if err != nil {
+		return fmt.Errorf("forget the texts of conversation %d: %w", conversationID, err)
+	}
+	return s.forgetPreview(ctx, conversationID)
+}
+
+func (s *Store) forgetPreview(ctx context.Context, conversationID int64) error {
+	if err := s.db.WithContext(ctx).Exec("UPDATE conversations SET last_message_preview = '' WHERE id = ?", conversationID).Error; err != nil {
+		return fmt.Errorf("forget the last message of conversation %d: %w", conversationID, err)
+	}
+	return nil
+}
