@@ -190,6 +190,9 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		case errors.Is(err, relay.ErrReplayTruncated):
 			status, code, title, message = fiber.StatusConflict, "not_replayable", "Cannot replay",
 				fmt.Sprintf("The log kept only the first %d KB of this webhook's body, so its signature cannot be verified again and it cannot be replayed.", relay.MaxRefusedBody>>10)
+		case errors.Is(err, relay.ErrReplayMasked):
+			status, code, title, message = fiber.StatusConflict, "not_replayable", "Cannot replay",
+				"The endpoint masks sensitive logging, so the log keeps this webhook's body masked: it is no longer what Genesys signed and cannot be replayed."
 		case errors.Is(err, store.ErrNotFound):
 			status, code, title, message = fiber.StatusNotFound, "not_found", "Not found", "There is nothing at this address. It may have been deleted."
 		case errors.As(err, &validation):

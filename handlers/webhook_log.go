@@ -109,6 +109,7 @@ func (h *WebhookLog) Show(c *fiber.Ctx) error {
 	slices.SortFunc(props.Headers, func(a, b views.KeyValue) int { return cmp.Compare(a.Key, b.Key) })
 	props.Body, props.BodyIsJSON = prettyJSON(w.Body)
 	props.BodyBytes, props.BodySHA256, props.BodyTruncated, props.BodyKept = w.BodyBytes, w.BodySHA256, w.Truncated(), len(w.Body)
+	props.BodyMasked = w.Masked
 	for _, r := range replays {
 		props.Replays = append(props.Replays, webhookRow(r, names))
 	}

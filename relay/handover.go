@@ -230,7 +230,11 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 		return store.Conversation{}, err
 	}
 	ctx = logging.WithConversationID(ctx, conv.ID)
-	r.log.InfoContext(ctx, "handover queued", slog.Int64("endpoint_id", e.ID), slog.String("session_id", conv.SessionID), slog.Int("messages", len(parts)))
+	session := conv.SessionID
+	if e.Privacy.MaskSensitiveLogging {
+		session = genesys.Masked // the process log is a log too (docs/privacy.md)
+	}
+	r.log.InfoContext(ctx, "handover queued", slog.Int64("endpoint_id", e.ID), slog.String("session_id", session), slog.Int("messages", len(parts)))
 	r.obs.HandoverQueued()
 	r.notifyOutbox()
 	r.wakeWaiting()

@@ -29,6 +29,9 @@ func (r *Relay) ReplayWebhook(ctx context.Context, id int64) (store.Webhook, err
 	if original.Truncated() {
 		return store.Webhook{}, ErrReplayTruncated
 	}
+	if original.Masked {
+		return store.Webhook{}, ErrReplayMasked
+	}
 	started := time.Now()
 	replay := store.Webhook{ReceivedAt: r.store.Now(), Headers: original.Headers, ReplayOf: &original.ID}
 	check, err := r.checkWebhook(ctx, []byte(original.Body), headerValue(original.Headers, genesys.SignatureHeader), started, 0)
@@ -60,6 +63,10 @@ func (r *Relay) ReplayWebhook(ctx context.Context, id int64) (store.Webhook, err
 	}
 	return r.store.WebhookByID(ctx, replay.ID)
 }
+
+// ErrReplayMasked refuses to replay a webhook whose logged body was masked
+// (maskSensitiveLogging): it is no longer what Genesys signed.
+var ErrReplayMasked = errors.New("this webhook's body was masked in the log (the endpoint masks sensitive logging), so it cannot be replayed")
 
 // ErrReplayTruncated refuses to replay a webhook whose log row kept only the
 // start of its body: its signature cannot be verified again.

@@ -51,6 +51,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 	// UTC, as the store writes every time: SQLite compares times as text.
 	log := store.Webhook{ReceivedAt: in.ReceivedAt.UTC(), Headers: maskHeaders(in.Headers)}
 	var customerID string // channel.to.id, once parsed: it picks the processor
+	var check webhookCheck
 	result := func(verdict, detail string) (WebhookResult, error) {
 		log.Status, log.Verdict, log.VerdictDetail = r.webhookStatus(verdict), verdict, detail
 		if refusedVerdict(verdict) {
@@ -64,6 +65,11 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		// Only a valid webhook is processed from its stored body; of any
 		// other the log keeps the start, with the whole body's length and hash.
 		logBody(&log, in.Body, verdict == store.VerdictValid)
+		masks := r.masksLogs(ctx, r.store, check.endpointID)
+		if masks && verdict != store.VerdictValid {
+			// Never processed, so masked at once.
+			log.Body, log.Masked = string(genesys.MaskBody([]byte(log.Body))), true
+		}
 		log.LatencyUS = time.Since(in.ReceivedAt).Microseconds()
 		if verdict != store.VerdictValid {
 			// Refused, or signed but outside the replay window: logged, never applied.
@@ -80,6 +86,11 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		}
 		if duplicate {
 			r.obs.Webhook(VerdictDuplicate)
+			if masks {
+				if err := r.store.MaskWebhook(ctx, log.ID, string(genesys.MaskBody([]byte(log.Body)))); err != nil {
+					return WebhookResult{}, err
+				}
+			}
 		} else {
 			r.obs.Webhook(verdict)
 		}
@@ -350,6 +361,9 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 		conv, err = tx.ConversationByCustomerID(ctx, hook.Channel.To.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			outcome = store.OutcomeNoConversation
+			if err := r.maskProcessed(ctx, tx, w, w.EndpointID); err != nil {
+				return err
+			}
 			return tx.FinishWebhook(ctx, id, outcome, nil, now)
 		}
 		if err != nil {
@@ -386,6 +400,9 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 			r.log.InfoContext(ctx, "webhook of an unknown type logged and ignored", slog.Int64("webhook_id", id), slog.String("type", hook.Type))
 		}
 		if err != nil {
+			return err
+		}
+		if err := r.maskProcessed(ctx, tx, w, &conv.EndpointID); err != nil {
 			return err
 		}
 		return tx.FinishWebhook(ctx, id, outcome, &conv.ID, now)
@@ -648,4 +665,23 @@ func startOf(body []byte, n int) []byte {
 		cut--
 	}
 	return body[:cut]
+}
+
+// masksLogs tells whether the endpoint (nil: none known) keeps people's
+// data out of its logs (maskSensitiveLogging, docs/privacy.md).
+func (r *Relay) masksLogs(ctx context.Context, s *store.Store, endpointID *int64) bool {
+	if endpointID == nil {
+		return false
+	}
+	e, err := s.EndpointByID(ctx, *endpointID)
+	return err == nil && e.Privacy.MaskSensitiveLogging
+}
+
+// maskProcessed masks a webhook's logged body in the transaction that
+// records it processed: until then the relay needs the body whole.
+func (r *Relay) maskProcessed(ctx context.Context, tx *store.Store, w store.Webhook, endpointID *int64) error {
+	if w.Masked || !r.masksLogs(ctx, tx, endpointID) {
+		return nil
+	}
+	return tx.MaskWebhook(ctx, w.ID, string(genesys.MaskBody([]byte(w.Body))))
 }

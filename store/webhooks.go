@@ -59,6 +59,9 @@ type Webhook struct {
 	// ClockSkewMS is channel.time minus the time received, in milliseconds,
 	// when it is more than a minute either way; 0 otherwise.
 	ClockSkewMS int64
+	// Masked tells that the body was masked for an endpoint with
+	// maskSensitiveLogging (docs/privacy.md): it can no longer be replayed.
+	Masked bool
 }
 
 // Truncated tells whether the log kept only the start of the body.
@@ -114,6 +117,14 @@ func (s *Store) FinishWebhook(ctx context.Context, id int64, outcome string, con
 	}
 	if err := s.db.WithContext(ctx).Model(&Webhook{}).Where("id = ?", id).Updates(updates).Error; err != nil {
 		return fmt.Errorf("finish webhook %d: %w", id, err)
+	}
+	return nil
+}
+
+// MaskWebhook replaces a logged webhook's body by its masked form.
+func (s *Store) MaskWebhook(ctx context.Context, id int64, body string) error {
+	if err := s.db.WithContext(ctx).Model(&Webhook{}).Where("id = ?", id).Updates(map[string]any{"body": body, "masked": true}).Error; err != nil {
+		return fmt.Errorf("mask webhook %d: %w", id, err)
 	}
 	return nil
 }
