@@ -19,10 +19,14 @@ import (
 // Without masking the same conversation's texts are in the webhook log, so
 // the check can fail.
 func TestMaskSensitiveLoggingKeepsTextsAndIDsOutOfTheLogsButDeliversThem(t *testing.T) {
-	for _, masked := range []bool{true, false} {
-		t.Run("masked="+strconv.FormatBool(masked), func(t *testing.T) {
+	for _, run := range []struct {
+		dialect store.Dialect
+		masked  bool
+	}{{store.SQLite, true}, {store.SQLite, false}, {store.Postgres, true}} {
+		masked := run.masked
+		t.Run(string(run.dialect)+"/masked="+strconv.FormatBool(masked), func(t *testing.T) {
 			g := startSandbox(t, nil)
-			d := newDeployment(t, g)
+			d := newDeploymentOn(t, g, run.dialect)
 			inst := d.start()
 			e := d.endpoint
 			e.Privacy.MaskSensitiveLogging = masked

@@ -128,3 +128,68 @@ func TestEndedConversationsBeforeListsOnlyEndedOnesOfThatEndpointOlderThanTheCut
 		}
 	})
 }
+
+// TestForgettingTextsKeepsKindsTimesAndDeliveryStates is collectConversations
+// off on both databases (docs/privacy.md): a delivered call forgets its body
+// and its entry's text; the end forgets the texts before it, not the goodbye.
+func TestForgettingTextsKeepsKindsTimesAndDeliveryStates(t *testing.T) {
+	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
+		s := storetest.NewOf(t, d, store.Options{})
+		ctx := context.Background()
+		e := &store.Endpoint{OrganisationID: 1, Name: "E", URLToken: "t", Waiting: store.DefaultWaiting()}
+		if err := s.CreateEndpoint(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		c := &store.Conversation{EndpointID: e.ID, SessionID: "s", UserID: "u", CustomerID: "c", State: store.StateQueued}
+		if err := s.CreateConversation(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		insert := func(from, text string) store.Message {
+			t.Helper()
+			m := store.Message{ConversationID: c.ID, EndpointID: e.ID, SessionID: "s", Direction: from, Kind: store.KindText, Text: text, Delivery: store.DeliverySent,
+				Data: store.MessageData{Attachments: []store.Attachment{{URL: "https://x/" + text}}}}
+			if err := s.InsertMessage(ctx, &m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		user := insert(store.FromUser, "user-text")
+		item := store.OutboxItem{ConversationID: c.ID, EndpointID: e.ID, MessageID: &user.ID, Kind: store.OutboxMessage, Payload: `{"text":"user-text"}`}
+		if err := s.InsertOutbox(ctx, &item); err != nil {
+			t.Fatal(err)
+		}
+		agent := insert(store.FromAgent, "agent-text")
+		if err := s.ForgetDeliveredText(ctx, item); err != nil {
+			t.Fatal(err)
+		}
+		texts := func() map[int64]store.Message {
+			msgs, err := s.ConversationMessages(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[int64]store.Message{}
+			for _, m := range msgs {
+				out[m.ID] = m
+			}
+			return out
+		}
+		got := texts()
+		if got[user.ID].Text != "" || len(got[user.ID].Data.Attachments) != 0 || got[user.ID].Delivery != store.DeliverySent || got[agent.ID].Text != "agent-text" {
+			t.Fatalf("after the delivery: user %+v, agent %+v", got[user.ID], got[agent.ID])
+		}
+		if outbox, _ := s.OutboxOf(ctx, c.ID); len(outbox) != 1 || outbox[0].Payload != "{}" {
+			t.Fatalf("outbox after the delivery: %+v", outbox)
+		}
+		bye := insert(store.FromBot, "goodbye")
+		if err := s.ForgetConversationText(ctx, c.ID, bye.ID); err != nil {
+			t.Fatal(err)
+		}
+		got = texts()
+		if got[agent.ID].Text != "" || got[bye.ID].Text != "goodbye" {
+			t.Fatalf("after the end: agent %q, goodbye %q", got[agent.ID].Text, got[bye.ID].Text)
+		}
+		if conv, _ := s.ConversationByID(ctx, c.ID); conv.LastMessagePreview != "" {
+			t.Fatalf("the preview keeps %q", conv.LastMessagePreview)
+		}
+	})
+}
