@@ -119,7 +119,7 @@ func TestExportReturnsWhatAPersonSentInOrderAndErasureLeavesNothingOfThem(t *tes
 				Deleted store.Deleted `json:"deleted"`
 			}
 			if status := inst.adminAPI(http.MethodDelete, path, &erased); status != http.StatusOK {
-				t.Fatalf("erase: %d", status)
+				t.Fatalf("erase: %d; the server said:\n%s", status, failedRequests(inst.logs.String()))
 			}
 			if erased.Deleted.Conversations != 1 || erased.Deleted.Messages < 5 || erased.Deleted.Webhooks == 0 || erased.Deleted.APICalls == 0 {
 				t.Fatalf("erase answered %+v", erased.Deleted)
@@ -160,4 +160,15 @@ func TestExportReturnsWhatAPersonSentInOrderAndErasureLeavesNothingOfThem(t *tes
 			}
 		})
 	}
+}
+
+// failedRequests are the process log's lines about requests that failed.
+func failedRequests(logs string) string {
+	var out []string
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "request failed") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

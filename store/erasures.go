@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Erasure is the audit record of one erasure of a person's data
@@ -109,42 +112,71 @@ func (s *Store) DeleteConversations(ctx context.Context, convs []Conversation) (
 		ids[i] = c.ID
 	}
 	var d Deleted
+	var err error
+	for attempt := 1; ; attempt++ {
+		d, err = s.deleteConversations(ctx, convs, ids)
+		if err == nil || !retryable(err) || attempt == 5 {
+			break
+		}
+	}
+	if err != nil {
+		return Deleted{}, fmt.Errorf("delete conversations: %w", err)
+	}
+	return d, nil
+}
+
+// deleteConversations is one attempt of DeleteConversations. Its order
+// follows the webhook processor's (a webhook row, then its conversation, then
+// the timeline), so the two seldom wait on each other in a cycle; when they
+// do, PostgreSQL ends one of them and DeleteConversations tries again.
+func (s *Store) deleteConversations(ctx context.Context, convs []Conversation, ids []int64) (Deleted, error) {
+	var d Deleted
 	err := s.InTx(ctx, func(tx *Store) error {
 		db := tx.db.WithContext(ctx)
-		// Messages and outbox items would go by ON DELETE CASCADE too; deleting
-		// them first is what counts them.
 		type step struct {
 			n     *int64
 			query string
 			args  []any
 		}
-		steps := []step{
-			{&d.Messages, "DELETE FROM messages WHERE conversation_id IN ?", []any{ids}},
-			{&d.Outbox, "DELETE FROM outbox WHERE conversation_id IN ?", []any{ids}},
-			{&d.APICalls, "DELETE FROM api_calls WHERE conversation_id IN ?", []any{ids}},
-			{&d.Webhooks, "DELETE FROM webhooks WHERE conversation_id IN ?", []any{ids}},
-		}
+		steps := []step{{&d.Webhooks, "DELETE FROM webhooks WHERE conversation_id IN ?", []any{ids}}}
 		for _, c := range convs {
-			if c.CustomerID == "" {
-				continue
+			if c.CustomerID != "" {
+				steps = append(steps, step{&d.Webhooks, `DELETE FROM webhooks WHERE conversation_id IS NULL AND endpoint_id = ? AND body LIKE ? ESCAPE '\'`,
+					[]any{c.EndpointID, "%" + likeEscaper.Replace(`"`+c.CustomerID+`"`) + "%"}})
 			}
-			steps = append(steps, step{&d.Webhooks, `DELETE FROM webhooks WHERE conversation_id IS NULL AND endpoint_id = ? AND body LIKE ? ESCAPE '\'`,
-				[]any{c.EndpointID, "%" + likeEscaper.Replace(`"`+c.CustomerID+`"`) + "%"}})
 		}
-		steps = append(steps, step{&d.Conversations, "DELETE FROM conversations WHERE id IN ?", []any{ids}})
-		for _, st := range steps {
+		var locked []int64
+		steps = append(steps,
+			// Messages and outbox items would go by ON DELETE CASCADE too;
+			// deleting them first is what counts them.
+			step{&d.Outbox, "DELETE FROM outbox WHERE conversation_id IN ?", []any{ids}},
+			step{&d.Messages, "DELETE FROM messages WHERE conversation_id IN ?", []any{ids}},
+			step{&d.APICalls, "DELETE FROM api_calls WHERE conversation_id IN ?", []any{ids}},
+			step{&d.Conversations, "DELETE FROM conversations WHERE id IN ?", []any{ids}},
+		)
+		for i, st := range steps {
+			if st.n == &d.Outbox && s.dialect == Postgres {
+				// The conversations next: nobody adds to their timeline meanwhile.
+				if err := db.Raw("SELECT id FROM conversations WHERE id IN ? ORDER BY id FOR UPDATE", ids).Scan(&locked).Error; err != nil {
+					return err
+				}
+			}
 			res := db.Exec(st.query, st.args...)
 			if res.Error != nil {
-				return res.Error
+				return fmt.Errorf("step %d: %w", i, res.Error)
 			}
 			*st.n += res.RowsAffected
 		}
 		return nil
 	})
-	if err != nil {
-		return Deleted{}, fmt.Errorf("delete conversations: %w", err)
-	}
-	return d, nil
+	return d, err
+}
+
+// retryable tells a PostgreSQL deadlock or serialization failure, after
+// which the whole transaction may simply run again.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 // likeEscaper escapes the wildcards of a LIKE pattern (ESCAPE '\').
