@@ -358,7 +358,9 @@ func nextWithin(t *testing.T, bound time.Duration, events <-chan sseEvent, kinds
 func (d *deployment) sandboxConversation(inst *instance, sessionID string) sandbox.Conversation {
 	d.t.Helper()
 	var conv store.Conversation
-	testkit.WaitFor(d.t, 5*time.Second, "the Genesys conversation id", func() bool {
+	// A generous bound: under -race on a small machine, the 200-session test
+	// queues hundreds of calls before this session's first one.
+	testkit.WaitFor(d.t, 30*time.Second, "the Genesys conversation id", func() bool {
 		c, err := inst.srv.Store.LatestConversation(context.Background(), d.endpoint.ID, sessionID)
 		conv = c
 		return err == nil && c.GenesysConversationID != ""

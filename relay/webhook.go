@@ -65,8 +65,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		// Only a valid webhook is processed from its stored body; of any
 		// other the log keeps the start, with the whole body's length and hash.
 		logBody(&log, in.Body, verdict == store.VerdictValid)
-		masks := r.masksLogs(ctx, r.store, check.endpointID)
-		if masks && verdict != store.VerdictValid {
+		if verdict != store.VerdictValid && r.masksLogs(ctx, r.store, check.endpointID) {
 			// Never processed, so masked at once.
 			log.Body, log.Masked = string(genesys.MaskBody([]byte(log.Body))), true
 		}
@@ -86,7 +85,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		}
 		if duplicate {
 			r.obs.Webhook(VerdictDuplicate)
-			if masks {
+			if r.masksLogs(ctx, r.store, check.endpointID) {
 				if err := r.store.MaskWebhook(ctx, log.ID, string(genesys.MaskBody([]byte(log.Body)))); err != nil {
 					return WebhookResult{}, err
 				}
