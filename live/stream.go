@@ -95,6 +95,13 @@ func (s *Stream) run(conn net.Conn) {
 		conn.Read(one[:])
 		close(gone)
 	}()
+	defer func() {
+		// fasthttp hands the connection's read buffer to another
+		// connection as soon as the hijack handler returns: the reader
+		// must be done with it first. A deadline in the past ends its Read.
+		conn.SetReadDeadline(time.Unix(1, 0))
+		<-gone
+	}()
 	chunks := httputil.NewChunkedWriter(conn)
 	defer chunks.Close() // the last chunk: a clean end of the response
 	w := bufio.NewWriterSize(chunks, streamBufferSize)
