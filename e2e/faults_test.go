@@ -189,8 +189,14 @@ func TestRevokedCredentialsAreAVisibleErrorNotASilentLoss(t *testing.T) {
 		e, _ := inst.srv.Store.EndpointByID(context.Background(), d.endpoint.ID)
 		return strings.Contains(e.IntegrationError, "refused the OAuth client")
 	})
-	items, _ := inst.srv.Store.OutboxOf(context.Background(), 1)
-	last := items[len(items)-1]
+	// The relay records the refusal on the endpoint first, then schedules
+	// the retry with the error: wait for that second write too.
+	var last store.OutboxItem
+	testkit.WaitFor(t, 5*time.Second, "the message's call rescheduled with the refusal", func() bool {
+		items, _ := inst.srv.Store.OutboxOf(context.Background(), 1)
+		last = items[len(items)-1]
+		return last.LastError != "" || last.Status != store.OutboxPending
+	})
 	if last.Status != store.OutboxPending || !strings.Contains(last.LastError, "401") {
 		t.Fatalf("the message's call: %s %q; want it pending with the 401 as its error", last.Status, last.LastError)
 	}
