@@ -49,13 +49,9 @@ func (r *Relay) EraseContact(ctx context.Context, e Erasure) (store.Deleted, err
 		if !conv.Open() {
 			continue
 		}
-		_, err := r.end(ctx, conv, store.StateEnded, store.ReasonUserEnded, func(tx *store.Store) error {
-			return r.enqueue(ctx, tx, conv, nil, store.OutboxDisconnect, struct{}{})
-		})
-		if err != nil {
+		if _, err := r.endAsUserLeft(ctx, conv); err != nil {
 			return store.Deleted{}, err
 		}
-		r.notifyOutbox()
 	}
 	if err := r.awaitOutbox(ctx, ids); err != nil {
 		return store.Deleted{}, err

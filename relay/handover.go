@@ -390,6 +390,12 @@ func (r *Relay) EndByUser(ctx context.Context, e store.Endpoint, sessionID strin
 	if err != nil {
 		return store.Conversation{}, err
 	}
+	return r.endAsUserLeft(ctx, conv)
+}
+
+// endAsUserLeft ends a handover because the user left and queues the
+// disconnect of the customer in Genesys: the end route's and an erasure's end.
+func (r *Relay) endAsUserLeft(ctx context.Context, conv store.Conversation) (store.Conversation, error) {
 	ended, err := r.end(ctx, conv, store.StateEnded, store.ReasonUserEnded, func(tx *store.Store) error {
 		return r.enqueue(ctx, tx, conv, nil, store.OutboxDisconnect, struct{}{})
 	})
