@@ -67,7 +67,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		logBody(&log, in.Body, verdict == store.VerdictValid)
 		if verdict != store.VerdictValid && r.masksLogs(ctx, r.store, check.endpointID) {
 			// Never processed, so masked at once.
-			log.Body, log.Masked = string(genesys.MaskBody([]byte(log.Body))), true
+			log.Body, log.Masked = maskedBody(log.Body), true
 		}
 		log.LatencyUS = time.Since(in.ReceivedAt).Microseconds()
 		if verdict != store.VerdictValid {
@@ -86,7 +86,7 @@ func (r *Relay) ReceiveWebhook(ctx context.Context, in IncomingWebhook) (Webhook
 		if duplicate {
 			r.obs.Webhook(VerdictDuplicate)
 			if r.masksLogs(ctx, r.store, check.endpointID) {
-				if err := r.store.MaskWebhook(ctx, log.ID, string(genesys.MaskBody([]byte(log.Body)))); err != nil {
+				if err := r.store.MaskWebhook(ctx, log.ID, maskedBody(log.Body)); err != nil {
 					return WebhookResult{}, err
 				}
 			}
@@ -682,5 +682,8 @@ func (r *Relay) maskProcessed(ctx context.Context, tx *store.Store, w store.Webh
 	if w.Masked || !r.masksLogs(ctx, tx, endpointID) {
 		return nil
 	}
-	return tx.MaskWebhook(ctx, w.ID, string(genesys.MaskBody([]byte(w.Body))))
+	return tx.MaskWebhook(ctx, w.ID, maskedBody(w.Body))
 }
+
+// maskedBody is a logged webhook body as a masking endpoint's log keeps it.
+func maskedBody(body string) string { return string(genesys.MaskBody([]byte(body))) }
