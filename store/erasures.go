@@ -133,39 +133,45 @@ func (s *Store) deleteConversations(ctx context.Context, convs []Conversation, i
 	var d Deleted
 	err := s.InTx(ctx, func(tx *Store) error {
 		db := tx.db.WithContext(ctx)
-		type step struct {
+		exec := func(n *int64, query string, args ...any) error {
+			res := db.Exec(query, args...)
+			*n += res.RowsAffected
+			return res.Error
+		}
+		if err := exec(&d.Webhooks, "DELETE FROM webhooks WHERE conversation_id IN ?", ids); err != nil {
+			return err
+		}
+		for _, c := range convs {
+			if c.CustomerID == "" {
+				continue
+			}
+			err := exec(&d.Webhooks, `DELETE FROM webhooks WHERE conversation_id IS NULL AND endpoint_id = ? AND body LIKE ? ESCAPE '\'`,
+				c.EndpointID, "%"+likeEscaper.Replace(`"`+c.CustomerID+`"`)+"%")
+			if err != nil {
+				return err
+			}
+		}
+		if s.dialect == Postgres {
+			// The conversations next, so nobody adds to their timelines meanwhile.
+			var locked []int64
+			if err := db.Raw("SELECT id FROM conversations WHERE id IN ? ORDER BY id FOR UPDATE", ids).Scan(&locked).Error; err != nil {
+				return err
+			}
+		}
+		// Outbox items and messages would go by ON DELETE CASCADE too;
+		// deleting them first is what counts them.
+		for _, step := range []struct {
 			n     *int64
 			query string
-			args  []any
-		}
-		steps := []step{{&d.Webhooks, "DELETE FROM webhooks WHERE conversation_id IN ?", []any{ids}}}
-		for _, c := range convs {
-			if c.CustomerID != "" {
-				steps = append(steps, step{&d.Webhooks, `DELETE FROM webhooks WHERE conversation_id IS NULL AND endpoint_id = ? AND body LIKE ? ESCAPE '\'`,
-					[]any{c.EndpointID, "%" + likeEscaper.Replace(`"`+c.CustomerID+`"`) + "%"}})
+		}{
+			{&d.Outbox, "DELETE FROM outbox WHERE conversation_id IN ?"},
+			{&d.Messages, "DELETE FROM messages WHERE conversation_id IN ?"},
+			{&d.APICalls, "DELETE FROM api_calls WHERE conversation_id IN ?"},
+			{&d.Conversations, "DELETE FROM conversations WHERE id IN ?"},
+		} {
+			if err := exec(step.n, step.query, ids); err != nil {
+				return err
 			}
-		}
-		var locked []int64
-		steps = append(steps,
-			// Messages and outbox items would go by ON DELETE CASCADE too;
-			// deleting them first is what counts them.
-			step{&d.Outbox, "DELETE FROM outbox WHERE conversation_id IN ?", []any{ids}},
-			step{&d.Messages, "DELETE FROM messages WHERE conversation_id IN ?", []any{ids}},
-			step{&d.APICalls, "DELETE FROM api_calls WHERE conversation_id IN ?", []any{ids}},
-			step{&d.Conversations, "DELETE FROM conversations WHERE id IN ?", []any{ids}},
-		)
-		for i, st := range steps {
-			if st.n == &d.Outbox && s.dialect == Postgres {
-				// The conversations next: nobody adds to their timeline meanwhile.
-				if err := db.Raw("SELECT id FROM conversations WHERE id IN ? ORDER BY id FOR UPDATE", ids).Scan(&locked).Error; err != nil {
-					return err
-				}
-			}
-			res := db.Exec(st.query, st.args...)
-			if res.Error != nil {
-				return fmt.Errorf("step %d: %w", i, res.Error)
-			}
-			*st.n += res.RowsAffected
 		}
 		return nil
 	})
