@@ -407,17 +407,3 @@ func providerName(provider string) string {
 	}
 	return "None"
 }
-
-func noticeText(code string) string {
-	switch code {
-	case "saved":
-		return "Endpoint saved."
-	case "organisation":
-		return "Organisation added."
-	case "deleted":
-		return "Endpoint deleted."
-	case "erased":
-		return "The person's data was erased: their conversations, timelines, queued calls and log rows are gone. An audit record keeps the counts."
-	}
-	return ""
-}

@@ -285,3 +285,19 @@ func conflictAsValidation(err error, field, message string) error {
 	}
 	return err
 }
+
+// noticeText is the words of a ?notice= code that a redirect after a
+// console action carries (saved, deleted, erased, …).
+func noticeText(code string) string {
+	switch code {
+	case "saved":
+		return "Endpoint saved."
+	case "organisation":
+		return "Organisation added."
+	case "deleted":
+		return "Endpoint deleted."
+	case "erased":
+		return "The person's data was erased: their conversations, timelines, queued calls and log rows are gone. An audit record keeps the counts."
+	}
+	return ""
+}
