@@ -18,10 +18,7 @@ func TestDeletingConversationsTakesEverythingOfThemAndNothingElse(t *testing.T) 
 	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
 		s := storetest.NewOf(t, d, store.Options{})
 		ctx := context.Background()
-		e := &store.Endpoint{OrganisationID: 1, Name: "E", URLToken: "t", Waiting: store.DefaultWaiting()}
-		if err := s.CreateEndpoint(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+		e := createEndpoint(t, s, "E")
 		seed := func(session, user, customer string) store.Conversation {
 			t.Helper()
 			c := &store.Conversation{EndpointID: e.ID, SessionID: session, UserID: user, CustomerID: customer, State: store.StateQueued}
@@ -96,13 +93,7 @@ func TestEndedConversationsBeforeListsOnlyEndedOnesOfThatEndpointOlderThanTheCut
 	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
 		s := storetest.NewOf(t, d, store.Options{})
 		ctx := context.Background()
-		var endpoints [2]*store.Endpoint
-		for i := range endpoints {
-			endpoints[i] = &store.Endpoint{OrganisationID: 1, Name: string(rune('A' + i)), URLToken: string(rune('a' + i)), Waiting: store.DefaultWaiting()}
-			if err := s.CreateEndpoint(ctx, endpoints[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
+		endpoints := [2]*store.Endpoint{createEndpoint(t, s, "A"), createEndpoint(t, s, "B")}
 		cut := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 		conv := func(e *store.Endpoint, session string, ended *time.Time) int64 {
 			t.Helper()
@@ -136,10 +127,7 @@ func TestForgettingTextsKeepsKindsTimesAndDeliveryStates(t *testing.T) {
 	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
 		s := storetest.NewOf(t, d, store.Options{})
 		ctx := context.Background()
-		e := &store.Endpoint{OrganisationID: 1, Name: "E", URLToken: "t", Waiting: store.DefaultWaiting()}
-		if err := s.CreateEndpoint(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+		e := createEndpoint(t, s, "E")
 		c := &store.Conversation{EndpointID: e.ID, SessionID: "s", UserID: "u", CustomerID: "c", State: store.StateQueued}
 		if err := s.CreateConversation(ctx, c); err != nil {
 			t.Fatal(err)
@@ -192,4 +180,14 @@ func TestForgettingTextsKeepsKindsTimesAndDeliveryStates(t *testing.T) {
 			t.Fatalf("the preview keeps %q", conv.LastMessagePreview)
 		}
 	})
+}
+
+// createEndpoint stores an endpoint named name (its URL token too).
+func createEndpoint(t *testing.T, s *store.Store, name string) *store.Endpoint {
+	t.Helper()
+	e := &store.Endpoint{OrganisationID: 1, Name: name, URLToken: name, Waiting: store.DefaultWaiting()}
+	if err := s.CreateEndpoint(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
