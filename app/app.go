@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/handover-relay/handover/metrics"
 	"github.com/handover-relay/handover/paths"
 	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/secret"
 	"github.com/handover-relay/handover/store"
 	"github.com/handover-relay/handover/web"
 )
@@ -117,6 +120,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 		WebhookStatus:       handlers.WebhookStatus,
 		PollInterval:        cfg.PollInterval,
 		SingleInstance:      st.Dialect() == store.SQLite,
+		Instance:            store.Instance{ID: secret.NewToken(8), Version: Version(), Address: instanceAddress(listener.Addr())},
+		HeartbeatInterval:   cfg.InstanceHeartbeat,
+		DeadAfter:           cfg.InstanceDeadAfter,
 		RefusedLogPerMinute: cfg.RefusedLogPerMinute,
 		LogMaxBytes:         cfg.LogMaxBytes,
 	}
@@ -211,6 +217,11 @@ func (s *App) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
+	// Take no more Genesys work at once and hand over what is held (outbox
+	// leases, the OAuth clients' channels), so that another instance goes
+	// on within seconds while this one drains its HTTP requests. A webhook
+	// stored meanwhile is processed by the next instance's sweep.
+	stopRelay()
 	s.broker.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
@@ -226,6 +237,49 @@ func (s *App) Serve(ctx context.Context) error {
 		s.Sandbox.Close()
 	}
 	return err
+}
+
+// Version is the build's version: the module's, or the VCS revision of a
+// development build.
+func Version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	revision, dirty := "", false
+	for _, setting := range info.Settings {
+		switch setting.Key {
+		case "vcs.revision":
+			revision = setting.Value
+		case "vcs.modified":
+			dirty = setting.Value == "true"
+		}
+	}
+	if revision == "" {
+		return "devel"
+	}
+	if len(revision) > 12 {
+		revision = revision[:12]
+	}
+	if dirty {
+		revision += "-dirty"
+	}
+	return revision
+}
+
+// instanceAddress is how the instances page names this one: host name and port.
+func instanceAddress(addr net.Addr) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok {
+		return net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+	}
+	return host
 }
 
 // loopbackAddr turns a listen address into one this process can call.

@@ -51,6 +51,8 @@ type Config struct {
 	GenesysRequestsPerMinute int           // HANDOVER_GENESYS_REQUESTS_PER_MINUTE
 	OutboxRetryFor           time.Duration // HANDOVER_OUTBOX_RETRY_FOR
 	PollInterval             time.Duration // HANDOVER_POLL_INTERVAL
+	InstanceHeartbeat        time.Duration // HANDOVER_INSTANCE_HEARTBEAT: how often an instance says it is alive
+	InstanceDeadAfter        time.Duration // HANDOVER_INSTANCE_DEAD_AFTER: silent this long, an instance is dead and its work moves on
 	WebhookRetention         time.Duration // HANDOVER_WEBHOOK_RETENTION: webhook and Genesys call logs older are deleted; 0 keeps them
 	RefusedLogPerMinute      int           // HANDOVER_REFUSED_LOG_PER_MINUTE: refused webhooks logged as rows per source and minute
 	LogMaxBytes              int64         // HANDOVER_LOG_MAX_BYTES: the webhook and Genesys call logs together; 0 for no cap
@@ -122,6 +124,11 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.WebhookSecretGrace = durationEnv("HANDOVER_WEBHOOK_SECRET_GRACE", "24h", true)
 	cfg.OutboxRetryFor = durationEnv("HANDOVER_OUTBOX_RETRY_FOR", "15m", false)
 	cfg.PollInterval = durationEnv("HANDOVER_POLL_INTERVAL", "30s", false)
+	cfg.InstanceHeartbeat = durationEnv("HANDOVER_INSTANCE_HEARTBEAT", "2s", false)
+	cfg.InstanceDeadAfter = durationEnv("HANDOVER_INSTANCE_DEAD_AFTER", "10s", false)
+	if cfg.InstanceDeadAfter < 2*cfg.InstanceHeartbeat {
+		errs = append(errs, fmt.Errorf("HANDOVER_INSTANCE_DEAD_AFTER (%s) must be at least twice HANDOVER_INSTANCE_HEARTBEAT (%s), or living instances would count as dead", cfg.InstanceDeadAfter, cfg.InstanceHeartbeat))
+	}
 	cfg.WebhookRetention = durationEnv("HANDOVER_WEBHOOK_RETENTION", "336h", true)
 	rpm, err := strconv.Atoi(env("HANDOVER_GENESYS_REQUESTS_PER_MINUTE", "300"))
 	if err != nil || rpm <= 0 {

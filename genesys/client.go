@@ -58,6 +58,10 @@ type Config struct {
 	// requests included, after its answer (or failure): the caller's call
 	// log, so that no caller spells an API path. Nil for none.
 	OnCall func(ctx context.Context, c Call)
+	// BeforeCall is asked before every API request (not token requests),
+	// the repeat after a 401 too: the caller's request budget. An error
+	// stops the request and is returned as the call's. Nil for none.
+	BeforeCall func(ctx context.Context) error
 }
 
 // Call is one request the client made, as OnCall sees it.
@@ -82,6 +86,7 @@ type Client struct {
 	callTimeout time.Duration
 	now         func() time.Time
 	onCall      func(context.Context, Call)
+	beforeCall  func(context.Context) error
 
 	// tokenLock is a one-slot semaphore rather than a mutex so that a caller
 	// waiting for another's token fetch can give up when its context ends.
@@ -112,6 +117,7 @@ func NewClient(cfg Config) (*Client, error) {
 		callTimeout: cfg.CallTimeout,
 		now:         cfg.Now,
 		onCall:      cfg.OnCall,
+		beforeCall:  cfg.BeforeCall,
 		tokenLock:   make(chan struct{}, 1),
 	}
 	if c.http == nil {
@@ -327,6 +333,11 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	defer cancel()
 
 	for attempt := 1; ; attempt++ {
+		if c.beforeCall != nil {
+			if err := c.beforeCall(ctx); err != nil {
+				return err
+			}
+		}
 		token, err := c.accessToken(ctx)
 		if err != nil {
 			return err

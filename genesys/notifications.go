@@ -49,9 +49,30 @@ func (c *Client) CreateNotificationChannel(ctx context.Context) (NotificationCha
 	return ch, err
 }
 
+// ListNotificationChannels lists the channels of the whole OAuth client,
+// not only of this token (includechannels=oauthclient, docs/genesys.md
+// §Notifications): another instance's token made the one to reuse.
+func (c *Client) ListNotificationChannels(ctx context.Context) ([]NotificationChannel, error) {
+	var out struct {
+		Entities []NotificationChannel `json:"entities"`
+	}
+	err := c.call(ctx, http.MethodGet, "/api/v2/notifications/channels", url.Values{"includechannels": {"oauthclient"}}, nil, &out)
+	return out.Entities, err
+}
+
+// AddSubscriptions adds topics to those of the channel (POST with
+// ignoreErrors), leaving the others as they are.
+func (c *Client) AddSubscriptions(ctx context.Context, channelID string, topics []string) ([]ChannelTopic, error) {
+	return c.subscriptions(ctx, http.MethodPost, channelID, topics)
+}
+
 // SetSubscriptions replaces the channel's topics (PUT with ignoreErrors, so a
 // topic the client may not see comes back Rejected instead of failing all).
 func (c *Client) SetSubscriptions(ctx context.Context, channelID string, topics []string) ([]ChannelTopic, error) {
+	return c.subscriptions(ctx, http.MethodPut, channelID, topics)
+}
+
+func (c *Client) subscriptions(ctx context.Context, method, channelID string, topics []string) ([]ChannelTopic, error) {
 	body := make([]ChannelTopic, len(topics))
 	for i, t := range topics {
 		body[i] = ChannelTopic{ID: t}
@@ -59,7 +80,7 @@ func (c *Client) SetSubscriptions(ctx context.Context, channelID string, topics 
 	var out struct {
 		Entities []ChannelTopic `json:"entities"`
 	}
-	err := c.call(ctx, http.MethodPut, "/api/v2/notifications/channels/"+url.PathEscape(channelID)+"/subscriptions", url.Values{"ignoreErrors": {"true"}}, body, &out)
+	err := c.call(ctx, method, "/api/v2/notifications/channels/"+url.PathEscape(channelID)+"/subscriptions", url.Values{"ignoreErrors": {"true"}}, body, &out)
 	return out.Entities, err
 }
 

@@ -38,11 +38,14 @@ const (
 	AccountPassword    = "/settings/account/password"
 	SignOutEverywhere  = "/settings/account/sign-out-everywhere"
 	APIKeys            = "/apikeys"
+	Instances          = "/instances"
 	APIKeyRevoke       = "/apikeys/:id/revoke"
 
 	// The JSON admin API.
 	APIEndpoints = "/api/v1/admin/endpoints"
 	APIEndpoint  = "/api/v1/admin/endpoints/:id"
+	// The instances on the database and what each owns (docs/scaling.md).
+	APIInstances = "/api/v1/admin/instances"
 	// One person's data, exported (GET) and erased (DELETE).
 	APIContact = "/api/v1/admin/contacts/:userId"
 

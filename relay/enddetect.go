@@ -8,10 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/fasthttp/websocket"
 
 	"github.com/handover-relay/handover/genesys"
 	"github.com/handover-relay/handover/logging"
@@ -206,6 +203,9 @@ func (r *Relay) pollConversations(ctx context.Context) {
 		}
 		seen := make(map[int64]bool, len(open))
 		for _, conv := range open {
+			if !r.ownsEndpoint(conv.EndpointID) {
+				continue // its OAuth client's owner polls it
+			}
 			seen[conv.ID] = true
 			if time.Since(lastPolled[conv.ID]) < r.cfg.PollInterval {
 				continue
@@ -225,8 +225,6 @@ func (r *Relay) pollConversations(ctx context.Context) {
 		}
 	}
 }
-
-var errBudget = errors.New("rate budget kept for user messages")
 
 // PollConversation reads one conversation's participants from Genesys and applies them.
 func (r *Relay) PollConversation(ctx context.Context, conv store.Conversation) error {
@@ -249,10 +247,7 @@ func (r *Relay) readParticipants(ctx context.Context, e store.Endpoint, conv sto
 	if err != nil {
 		return nil, err
 	}
-	if c.limiter.Tokens() < float64(c.limiter.Burst())/2 || !c.limiter.Allow() {
-		return nil, errBudget
-	}
-	gc, err := c.client.GetConversation(withCall(ctx, callInfo{conversationID: &conv.ID}), conv.GenesysConversationID)
+	gc, err := c.client.GetConversation(withCall(withPriority(ctx, forSpare), callInfo{conversationID: &conv.ID}), conv.GenesysConversationID)
 	if err != nil {
 		return nil, err
 	}
@@ -360,151 +355,4 @@ func (r *Relay) HandleTrigger(ctx context.Context, e store.Endpoint, ev TriggerE
 		conv = current
 	}
 	return conv, nil
-}
-
-// watchNotifications keeps one Notifications WebSocket per endpoint that
-// hands over to a queue, and reconciles by polling after every (re)connect.
-func (r *Relay) watchNotifications(ctx context.Context) {
-	type watcher struct {
-		key    string
-		cancel context.CancelFunc
-	}
-	watchers := map[int64]watcher{}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		endpoints, err := r.store.ListEndpoints(ctx)
-		if err != nil && ctx.Err() == nil {
-			r.log.ErrorContext(ctx, "list endpoints for notifications", slog.Any("error", err))
-		}
-		want := map[int64]bool{}
-		for _, e := range endpoints {
-			if e.Provider != store.ProviderGenesysCloudOM || e.QueueID == "" || e.ClientID == "" {
-				continue
-			}
-			want[e.ID] = true
-			key := e.Host + "|" + e.ClientID + "|" + e.ClientSecret + "|" + e.QueueID
-			if w, ok := watchers[e.ID]; ok && w.key == key {
-				continue
-			} else if ok {
-				w.cancel()
-			}
-			wctx, cancel := context.WithCancel(ctx)
-			watchers[e.ID] = watcher{key: key, cancel: cancel}
-			wg.Go(func() { r.notificationLoop(wctx, e) })
-		}
-		for id, w := range watchers {
-			if !want[id] {
-				w.cancel()
-				delete(watchers, id)
-			}
-		}
-		sleep(ctx, 30*time.Second)
-		if ctx.Err() != nil {
-			return
-		}
-	}
-}
-
-// notificationLoop connects, reads and reconnects with backoff until ctx ends.
-func (r *Relay) notificationLoop(ctx context.Context, e store.Endpoint) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		started := time.Now()
-		err := r.readNotifications(ctx, e)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(started) > time.Minute {
-			backoff = time.Second
-		}
-		r.log.WarnContext(ctx, "notifications connection ended; reconnecting", slog.Int64("endpoint_id", e.ID), slog.Duration("in", backoff), slog.Any("error", err))
-		sleep(ctx, backoff)
-		backoff = min(backoff*2, 5*time.Minute)
-	}
-}
-
-// notificationReadTimeout: Genesys sends a heartbeat every 30 s; two missed
-// mean the socket is dead even if TCP has not noticed.
-const notificationReadTimeout = 75 * time.Second
-
-func (r *Relay) readNotifications(ctx context.Context, e store.Endpoint) error {
-	c, err := r.client(e)
-	if err != nil {
-		return err
-	}
-	ch, err := c.client.CreateNotificationChannel(ctx)
-	if err != nil {
-		return fmt.Errorf("create notification channel: %w", err)
-	}
-	topic := genesys.QueueConversationsTopic(e.QueueID)
-	topics, err := c.client.SetSubscriptions(ctx, ch.ID, []string{topic})
-	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", topic, err)
-	}
-	for _, t := range topics {
-		if t.State == "Rejected" {
-			// Polling still works; say why the fast path does not.
-			return fmt.Errorf("topic %s rejected: %s (missing %s)", t.ID, t.RejectionReason, strings.Join(t.MissingPermissions, ", "))
-		}
-	}
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, ch.ConnectURI, nil)
-	if err != nil {
-		return fmt.Errorf("connect notifications socket: %w", err)
-	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	r.log.InfoContext(ctx, "notifications connected", slog.Int64("endpoint_id", e.ID), slog.String("topic", topic))
-	r.reconcile(ctx, e.ID)
-
-	for {
-		conn.SetReadDeadline(time.Now().Add(notificationReadTimeout))
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			return fmt.Errorf("read notifications: %w", err)
-		}
-		var ev genesys.NotificationEvent
-		if err := json.Unmarshal(data, &ev); err != nil {
-			r.log.WarnContext(ctx, "unreadable notification", slog.Any("error", err))
-			continue
-		}
-		switch {
-		case ev.TopicName == genesys.TopicHeartbeat:
-		case ev.TopicName == genesys.TopicSocketClosing || strings.HasPrefix(ev.TopicName, "v2.system."):
-			return fmt.Errorf("Genesys closes the socket (%s)", ev.TopicName)
-		case ev.TopicName == topic:
-			var snapshot genesys.MessageConversation
-			if err := json.Unmarshal(ev.EventBody, &snapshot); err != nil {
-				r.log.WarnContext(ctx, "unreadable queue event", slog.Any("error", err))
-				continue
-			}
-			conv, err := r.store.ConversationByGenesysID(ctx, snapshot.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // another system's conversation on the same queue
-			}
-			if err == nil {
-				err = r.applyGenesysState(ctx, conv, snapshot.Participants)
-			}
-			if err != nil {
-				r.log.ErrorContext(ctx, "apply queue event", slog.String("genesys_conversation_id", snapshot.ID), slog.Any("error", err))
-			}
-		}
-	}
-}
-
-// reconcile polls the endpoint's open conversations after a (re)connect, for
-// the events the socket missed while it was down.
-func (r *Relay) reconcile(ctx context.Context, endpointID int64) {
-	open, err := r.store.OpenConversationsWithGenesysID(ctx, 1000)
-	if err != nil {
-		return
-	}
-	for _, conv := range open {
-		if conv.EndpointID == endpointID {
-			if err := r.PollConversation(ctx, conv); errors.Is(err, errBudget) {
-				return
-			}
-		}
-	}
 }

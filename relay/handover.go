@@ -170,7 +170,7 @@ func (r *Relay) StartHandover(ctx context.Context, e store.Endpoint, req Handove
 	// Name is a clear error at once; when Genesys is merely unreachable the
 	// handover is accepted and the outbox resolves it later.
 	if e.IntegrationID == "" {
-		if _, err := r.integrationID(ctx, e, false); err != nil && !genesys.IsRetryable(err) {
+		if _, err := r.integrationID(withPriority(ctx, forUserNow), e, false); err != nil && !transient(err) {
 			return store.Conversation{}, refuse(ErrGenesysSettings, "deployment_not_found", "The endpoint's Genesys settings do not work: %v", err)
 		}
 	}

@@ -253,18 +253,6 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 	if err != nil {
 		return err
 	}
-	// call makes one Genesys call within the OAuth client's request budget.
-	call := func(fn func() error) error {
-		reservation := c.limiter.Reserve()
-		if delay := reservation.Delay(); delay > maxLimiterWait {
-			reservation.Cancel()
-			return errPostponed{delay: delay}
-		} else if delay > 0 {
-			sleep(ctx, delay)
-		}
-		return fn()
-	}
-
 	switch item.Kind {
 	case store.OutboxMessage:
 		var msg genesys.InboundMessage
@@ -272,11 +260,7 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 			return fmt.Errorf("decode queued message: %w", err)
 		}
 		prefetch := conv.GenesysConversationID == ""
-		var resp genesys.MessageResponse
-		err := call(func() (err error) {
-			resp, err = c.client.SendMessage(ctx, integrationID, msg, prefetch)
-			return err
-		})
+		resp, err := c.client.SendMessage(ctx, integrationID, msg, prefetch)
 		if err = r.refreshOnUnknownIntegration(ctx, e, err); err != nil {
 			return err
 		}
@@ -297,11 +281,7 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
 			return fmt.Errorf("decode queued quick reply: %w", err)
 		}
-		var resp genesys.MessageResponse
-		err := call(func() (err error) {
-			resp, err = c.client.SendStructuredResponse(ctx, integrationID, body)
-			return err
-		})
+		resp, err := c.client.SendStructuredResponse(ctx, integrationID, body)
 		if err = r.refreshOnUnknownIntegration(ctx, e, err); err != nil {
 			return err
 		}
@@ -314,19 +294,15 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
 			return fmt.Errorf("decode queued event: %w", err)
 		}
-		return r.refreshOnUnknownIntegration(ctx, e, call(func() error {
-			_, err := c.client.SendEvent(ctx, integrationID, body)
-			return err
-		}))
+		_, err := c.client.SendEvent(ctx, integrationID, body)
+		return r.refreshOnUnknownIntegration(ctx, e, err)
 	case store.OutboxReceipt:
 		var body genesys.InboundReceipt
 		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
 			return fmt.Errorf("decode queued receipt: %w", err)
 		}
-		return r.refreshOnUnknownIntegration(ctx, e, call(func() error {
-			_, err := c.client.SendReceipt(ctx, integrationID, body)
-			return err
-		}))
+		_, err := c.client.SendReceipt(ctx, integrationID, body)
+		return r.refreshOnUnknownIntegration(ctx, e, err)
 	case store.OutboxDisconnect:
 		var body disconnectRequest
 		if item.Payload != "" {
@@ -334,7 +310,7 @@ func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversat
 				return fmt.Errorf("decode queued disconnect: %w", err)
 			}
 		}
-		return r.disconnectCustomer(ctx, c, e, conv, integrationID, body.Note, call)
+		return r.disconnectCustomer(ctx, c, e, conv, integrationID, body.Note)
 	}
 	return fmt.Errorf("unknown outbox kind %q", item.Kind)
 }
@@ -350,22 +326,18 @@ type disconnectRequest struct {
 // customer participant is disconnected; where the OAuth client may not do
 // that, the agent gets the endpoint's "customer left" text instead
 // (docs/genesys.md §Inbound).
-func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, e store.Endpoint, conv store.Conversation, integrationID, note string, call func(func() error) error) error {
+func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, e store.Endpoint, conv store.Conversation, integrationID, note string) error {
 	if conv.GenesysConversationID == "" {
 		return nil // Genesys never had the conversation
 	}
 	if note != "" {
 		msg := genesys.InboundMessage{Text: note, Channel: genesys.InboundChannel{
 			MessageID: fmt.Sprintf("hov-note-%d", conv.ID), From: customerRecipient(conv), Time: genesys.TimestampOf(r.store.Now())}}
-		if err := call(func() error { _, err := c.client.SendMessage(ctx, integrationID, msg, false); return err }); err != nil {
+		if _, err := c.client.SendMessage(ctx, integrationID, msg, false); err != nil {
 			return err
 		}
 	}
-	var gc genesys.MessageConversation
-	err := call(func() (err error) {
-		gc, err = c.client.GetConversation(ctx, conv.GenesysConversationID)
-		return err
-	})
+	gc, err := c.client.GetConversation(ctx, conv.GenesysConversationID)
 	if err != nil {
 		return err
 	}
@@ -376,10 +348,8 @@ func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, e sto
 		if p.State == genesys.ParticipantStateDisconnected || p.State == "terminated" {
 			return nil
 		}
-		err = call(func() error {
-			return c.client.DisconnectParticipant(ctx, conv.GenesysConversationID, p.ID)
-		})
-		if err == nil || genesys.IsRetryable(err) {
+		err = c.client.DisconnectParticipant(ctx, conv.GenesysConversationID, p.ID)
+		if err == nil || transient(err) {
 			return err
 		}
 		break
@@ -387,10 +357,8 @@ func (r *Relay) disconnectCustomer(ctx context.Context, c *endpointClient, e sto
 	r.log.WarnContext(ctx, "could not disconnect the customer; telling the agent instead", slog.Int64("conversation_id", conv.ID), slog.Any("error", err))
 	msg := genesys.InboundMessage{Text: waitingText(e, store.MessageCustomerLeft, textFill{}), Channel: genesys.InboundChannel{
 		MessageID: fmt.Sprintf("hov-left-%d", conv.ID), From: customerRecipient(conv), Time: genesys.TimestampOf(r.store.Now())}}
-	return call(func() error {
-		_, err := c.client.SendMessage(ctx, integrationID, msg, false)
-		return err
-	})
+	_, err = c.client.SendMessage(ctx, integrationID, msg, false)
+	return err
 }
 
 // refreshOnUnknownIntegration forgets a cached integration id that Genesys no

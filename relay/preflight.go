@@ -39,7 +39,7 @@ const preflightTimeout = 60 * time.Second
 // every other call; the run creates one notification channel, which nothing
 // connects to and Genesys drops first.
 func (r *Relay) Preflight(ctx context.Context, e store.Endpoint, webhookURL string) (store.PreflightResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	ctx, cancel := context.WithTimeout(withPriority(ctx, forWaiting), preflightTimeout)
 	defer cancel()
 	run := preflightRun{r: r, e: e}
 	run.checks(ctx, webhookURL)
@@ -136,14 +136,8 @@ func (p *preflightRun) checks(ctx context.Context, webhookURL string) {
 // one turns features off rather than breaking handovers, so it is a
 // warning that names them and the permission that turns them on.
 func (p *preflightRun) checkQueueCalls(ctx context.Context, title string) {
-	var o genesys.QueueObservation
-	observeErr := p.call(ctx, func() (err error) { o, err = p.client.client.ObserveQueue(ctx, p.e.QueueID); return err })
-	var seconds int
-	var estimated bool
-	estimateErr := p.call(ctx, func() (err error) {
-		seconds, estimated, err = p.client.client.EstimatedWaitTime(ctx, p.e.QueueID)
-		return err
-	})
+	o, observeErr := p.client.client.ObserveQueue(ctx, p.e.QueueID)
+	seconds, estimated, estimateErr := p.client.client.EstimatedWaitTime(ctx, p.e.QueueID)
 	var off, fixes []string
 	if observeErr != nil {
 		off = append(off, "availability (GET …/availability answers unknown, ifNoAgents refuse never refuses, queue updates carry no queue length)")
@@ -186,7 +180,7 @@ func (p *preflightRun) checkToken(ctx context.Context, title string) bool {
 	}
 	p.client = c
 	loginURL := genesys.Host(p.e.Host).LoginURL()
-	err = p.call(ctx, func() error { return c.client.CheckToken(ctx) })
+	err = c.client.CheckToken(ctx)
 	if err == nil {
 		p.add(CheckToken, title, store.CheckPassed, "Genesys issued a token at "+loginURL+".", "")
 		return true
@@ -200,12 +194,7 @@ func (p *preflightRun) checkToken(ctx context.Context, title string) bool {
 }
 
 func (p *preflightRun) checkDeployment(ctx context.Context, title string) (genesys.Integration, bool) {
-	var integration genesys.Integration
-	err := p.call(ctx, func() error {
-		var err error
-		integration, err = p.client.client.ResolveIntegration(ctx, p.e.DeploymentName)
-		return err
-	})
+	integration, err := p.client.client.ResolveIntegration(ctx, p.e.DeploymentName)
 	if err != nil {
 		fix := "In Genesys Cloud, Admin › Message › Platforms, copy the exact name of the Open Messaging integration into this endpoint's Deployment Name."
 		if apiErr, ok := errors.AsType[*genesys.APIError](err); ok && apiErr.Status == http.StatusForbidden {
@@ -243,19 +232,17 @@ func (p *preflightRun) record(ctx context.Context, integrationID, errText string
 
 func (p *preflightRun) checkQueueTopic(ctx context.Context, title string) {
 	topic := genesys.QueueConversationsTopic(strings.ToLower(p.e.QueueID))
+	// The OAuth client's own channel, with the topic added: a preflight
+	// must not spend one of the client's 20 channels (docs/scaling.md).
+	name := ownershipName(clientKey(p.e))
+	noted, err := p.r.store.OwnershipNote(ctx, name)
 	var channel genesys.NotificationChannel
-	err := p.call(ctx, func() error {
-		var err error
-		channel, err = p.client.client.CreateNotificationChannel(ctx)
-		return err
-	})
+	if err == nil {
+		channel, err = p.r.notificationChannel(ctx, p.client, noted, func(id string) error { return p.r.store.NoteUnowned(ctx, name, id) })
+	}
 	var topics []genesys.ChannelTopic
 	if err == nil {
-		err = p.call(ctx, func() error {
-			var err error
-			topics, err = p.client.client.SetSubscriptions(ctx, channel.ID, []string{topic})
-			return err
-		})
+		topics, err = p.client.client.AddSubscriptions(ctx, channel.ID, []string{topic})
 	}
 	const fixPermission = "Give the OAuth client's role a permission that lets it see the queue's conversations, granted on the division that holds the queue, and check that the Queue ID names an existing queue. Until then Handover notices agents joining and leaving only by polling each conversation."
 	if err != nil {
@@ -281,15 +268,6 @@ func (p *preflightRun) checkQueueTopic(ctx context.Context, title string) {
 		return
 	}
 	p.add(CheckQueueTopic, title, store.CheckFailed, "Genesys did not list "+topic+" among the channel's subscriptions.", fixPermission)
-}
-
-// call makes one Genesys call within the client's request budget; the
-// client records it in the call log.
-func (p *preflightRun) call(ctx context.Context, fn func() error) error {
-	if err := p.client.limiter.Wait(ctx); err != nil {
-		return fmt.Errorf("wait for the request budget: %w", err)
-	}
-	return fn()
 }
 
 // SameWebhookURL tells whether two webhook URLs name the same place: scheme

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/handover-relay/handover/genesys"
 	"github.com/handover-relay/handover/live"
 	"github.com/handover-relay/handover/secret"
@@ -48,8 +46,18 @@ type Config struct {
 	// PollInterval is how often an open conversation's state is read from
 	// Genesys when no notification has said anything about it.
 	PollInterval time.Duration
-	// SingleInstance lets a start release outbox leases at once (SQLite).
+	// SingleInstance lets a start release outbox leases at once and keep
+	// the Genesys budget in memory (SQLite): no other instance shares them.
 	SingleInstance bool
+	// Instance is who this process is among the instances on the database
+	// (its ID owns outbox leases and ownerships); a random ID when empty.
+	Instance store.Instance
+	// HeartbeatInterval is how often the instance says it is alive and
+	// renews what it owns; 2 s when zero. DeadAfter is how long an instance
+	// may stay silent before the others take its work over; 10 s when zero
+	// (docs/scaling.md).
+	HeartbeatInterval time.Duration
+	DeadAfter         time.Duration
 	// Observer is told about handovers and webhooks (metrics); nil for none.
 	Observer Observer
 	// CallTimeout bounds each Genesys call; genesys.DefaultCallTimeout when zero.
@@ -114,6 +122,15 @@ func (c *Config) defaults() {
 	if c.WaitingInterval <= 0 {
 		c.WaitingInterval = 5 * time.Second
 	}
+	if c.Instance.ID == "" {
+		c.Instance.ID = secret.NewToken(8)
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 2 * time.Second
+	}
+	if c.DeadAfter <= 0 {
+		c.DeadAfter = 10 * time.Second
+	}
 }
 
 // Relay is the running handover engine.
@@ -123,14 +140,18 @@ type Relay struct {
 	broker   *live.Broker
 	log      *slog.Logger
 	obs      Observer
-	instance string // this process's outbox lease owner
+	instance string // this process's id: the owner of its outbox leases and ownerships
 
 	wake chan struct{} // the outbox has something new
 
 	mu      sync.Mutex
 	clients map[int64]*endpointClient
+	budgets map[string]budget // by clientKey
 
 	profiles contentProfiles // supported content profiles, per endpoint
+	// owned is the endpoints whose OAuth client this instance owns: it polls
+	// their conversations (watchNotifications keeps it).
+	owned atomic.Pointer[map[int64]bool]
 
 	webhookQueues   []chan int64 // webhook ids, sharded by customer id to keep order
 	webhookOverflow atomic.Bool  // a queue was full: the sweep must pick up what it dropped
@@ -147,7 +168,7 @@ type Relay struct {
 type endpointClient struct {
 	fingerprint string
 	client      *genesys.Client
-	limiter     *rate.Limiter
+	budget      budget // the OAuth client's request budget
 }
 
 // webhookQueueSize is how many stored webhooks each processor can have
@@ -171,9 +192,10 @@ func New(cfg Config) *Relay {
 		broker:   cfg.Broker,
 		log:      cfg.Logger,
 		obs:      cfg.Observer,
-		instance: secret.NewToken(8),
+		instance: cfg.Instance.ID,
 		wake:     make(chan struct{}, 1),
 		clients:  map[int64]*endpointClient{},
+		budgets:  map[string]budget{},
 		profiles: contentProfiles{entries: map[int64]contentProfile{}},
 		refused:  newRefusedLimiter(cfg.RefusedLogPerMinute),
 
@@ -194,7 +216,14 @@ func (r *Relay) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// Registered before any lease is taken, so that the others can tell
+	// when this instance dies.
+	if err := r.store.Heartbeat(ctx, r.cfg.Instance); err != nil {
+		return err
+	}
+	defer r.stopInstance(ctx)
 	var wg sync.WaitGroup
+	wg.Go(func() { r.heartbeat(ctx) })
 	for _, queue := range r.webhookQueues {
 		wg.Go(func() { r.processWebhooks(ctx, queue) })
 	}
@@ -225,23 +254,20 @@ func (r *Relay) client(e store.Endpoint) (*endpointClient, error) {
 	if c, ok := r.clients[e.ID]; ok && c.fingerprint == fingerprint {
 		return c, nil
 	}
+	// One budget per OAuth client: endpoints sharing it share the budget,
+	// and every call of theirs spends from it.
+	key := clientKey(e)
+	b, ok := r.budgets[key]
+	if !ok {
+		b = r.newBudget(key)
+		r.budgets[key] = b
+	}
 	client, err := genesys.NewClient(genesys.Config{Host: genesys.Host(e.Host), ClientID: e.ClientID, ClientSecret: e.ClientSecret, HTTPClient: r.cfg.HTTPClient, CallTimeout: r.cfg.CallTimeout,
-		OnCall: r.callRecorder(e.ID)})
+		OnCall: r.callRecorder(e.ID), BeforeCall: func(ctx context.Context) error { return spendFor(ctx, b) }})
 	if err != nil {
 		return nil, err
 	}
-	// One budget per OAuth client: endpoints sharing credentials share it.
-	var limiter *rate.Limiter
-	for _, other := range r.clients {
-		if other.client != nil && other.fingerprint == fingerprint {
-			limiter = other.limiter
-		}
-	}
-	if limiter == nil {
-		perMinute := r.cfg.RequestsPerMinute
-		limiter = rate.NewLimiter(rate.Limit(float64(perMinute)/60), max(1, perMinute/10))
-	}
-	c := &endpointClient{fingerprint: fingerprint, client: client, limiter: limiter}
+	c := &endpointClient{fingerprint: fingerprint, client: client, budget: b}
 	r.clients[e.ID] = c
 	return c, nil
 }
@@ -258,7 +284,7 @@ func (r *Relay) integrationID(ctx context.Context, e store.Endpoint, refresh boo
 	}
 	integration, err := c.client.ResolveIntegration(ctx, e.DeploymentName)
 	if err != nil {
-		if !genesys.IsRetryable(err) {
+		if !transient(err) {
 			// Shown on the endpoint page: the admin has to fix the settings.
 			if recErr := r.store.SetEndpointIntegration(ctx, e.ID, "", err.Error()); recErr != nil {
 				r.log.ErrorContext(ctx, "record integration error", slog.Any("error", recErr))

@@ -97,23 +97,16 @@ func (r *Relay) askAvailability(ctx context.Context, e store.Endpoint) Availabil
 		a.Problem = err.Error()
 		return a
 	}
-	call := func(fn func() error) error {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return err
-		}
-		return fn()
-	}
-	var o genesys.QueueObservation
-	if err := call(func() (err error) { o, err = c.client.ObserveQueue(ctx, e.QueueID); return err }); err != nil {
+	ctx = withPriority(ctx, forWaiting)
+	o, err := c.client.ObserveQueue(ctx, e.QueueID)
+	if err != nil {
 		a.Problem = availabilityProblem("analytics:queueObservation:view", err)
 		r.log.WarnContext(ctx, "queue availability unknown", slog.Int64("endpoint_id", e.ID), slog.Any("error", err))
 		return a
 	}
 	a.Known, a.Available = true, o.AgentsOnQueue > 0
 	a.AgentsOnQueue, a.AgentsIdle, a.Waiting = o.AgentsOnQueue, o.AgentsIdle, o.Waiting
-	var seconds int
-	var estimated bool
-	if err := call(func() (err error) { seconds, estimated, err = c.client.EstimatedWaitTime(ctx, e.QueueID); return err }); err != nil {
+	if seconds, estimated, err := c.client.EstimatedWaitTime(ctx, e.QueueID); err != nil {
 		a.Problem = availabilityProblem("routing:queue:view", err)
 	} else if estimated {
 		wait := time.Duration(seconds) * time.Second

@@ -77,6 +77,8 @@ func routes(app *fiber.App, d Deps) {
 	app.Get(paths.Webhook, console(webhookLog.Show)...)
 	app.Post(paths.WebhookReplay, console(webhookLog.Replay)...)
 	app.Get(paths.APICalls, console(apiCalls.List)...)
+	instances := &handlers.Instances{Store: d.Store, DeadAfter: d.Config.InstanceDeadAfter}
+	app.Get(paths.Instances, console(instances.Page)...)
 	app.Post(paths.Logout, console(auth.Logout)...)
 	app.Get(paths.Endpoints, console(endpoints.List)...)
 	app.Get(paths.EndpointNew, console(endpoints.New)...)
@@ -102,6 +104,7 @@ func routes(app *fiber.App, d Deps) {
 	app.Get(paths.APIEndpoint, api(endpoints.APIGet)...)
 	app.Put(paths.APIEndpoint, api(endpoints.APIUpdate)...)
 	app.Delete(paths.APIEndpoint, api(endpoints.APIDelete)...)
+	app.Get(paths.APIInstances, api(instances.APIList)...)
 	app.Get(paths.APIContact, api(contacts.APIExport)...)
 	app.Delete(paths.APIContact, api(contacts.APIErase)...)
 

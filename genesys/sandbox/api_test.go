@@ -444,3 +444,36 @@ func TestUnknownAPIPathsAnswerAnErrorBody(t *testing.T) {
 	}
 
 }
+
+// Genesys limits an OAuth client, not one of its tokens: several instances,
+// each with its own token, share the limit (docs/genesys.md §RateLimits).
+func TestTheRateLimitCountsEveryTokenOfAClientTogether(t *testing.T) {
+	h := startSandbox(t, func(c *Config) { c.RequestsPerMinute = 4 })
+	first, second := h.token(t), h.token(t)
+	for i, tok := range []string{first, second, first, second} {
+		if resp, body := h.call(t, tok, http.MethodGet, "/api/v2/notifications/channels", nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("call %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := h.call(t, first, http.MethodGet, "/api/v2/notifications/channels", nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("fifth call of the client with either token: %d, want 429", resp.StatusCode)
+	}
+	if calls := h.sb.APICalls(); len(calls) != 4 || calls[0].ClientID != testClientID || calls[0].Path != "/api/v2/notifications/channels" {
+		t.Fatalf("APICalls() = %+v, want the 4 accepted calls", calls)
+	}
+}
+
+func TestFaultSlowAnswerDoesTheWorkBeforeTheAnswerIsLate(t *testing.T) {
+	h := startSandbox(t, nil)
+	in := h.sb.AddIntegration("bot", "http://127.0.0.1:1/webhook", testWebhookKey)
+	h.sb.SetFault(Fault{SlowAnswer: time.Minute, Count: 1, PathContains: "/inbound/open/message"})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := h.client(t, testClientSecret).SendMessage(ctx, in.ID, customerMessage("c", "m-1", "hi", nil), true)
+	if err == nil {
+		t.Fatal("the answer came before the caller gave up")
+	}
+	if inbound := h.sb.Inbound(); len(inbound) != 1 || inbound[0].Kind != KindMessage {
+		t.Fatalf("Inbound() = %+v, want the message recorded although its answer never came", inbound)
+	}
+}

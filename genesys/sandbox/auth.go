@@ -25,8 +25,19 @@ import (
 type token struct {
 	clientID string
 	expires  time.Time
-	calls    []time.Time // oldest first, pruned to the sliding minute
 }
+
+// APICall is one accepted /api/v2 call, for tests that count what a client
+// spent.
+type APICall struct {
+	ClientID string
+	Method   string
+	Path     string
+	Time     time.Time
+}
+
+// maxAPICalls is how many accepted calls APICalls remembers.
+const maxAPICalls = 10000
 
 const rateWindow = time.Minute
 
@@ -98,13 +109,13 @@ func (s *Sandbox) applyFaults(c *fiber.Ctx) error {
 	if !matched {
 		return c.Next()
 	}
+	if f.SlowAnswer > 0 {
+		err := c.Next()
+		s.wait(f.SlowAnswer)
+		return err
+	}
 	if f.Latency > 0 {
-		timer := time.NewTimer(f.Latency)
-		select {
-		case <-timer.C:
-		case <-s.ctx.Done():
-			timer.Stop()
-		}
+		s.wait(f.Latency)
 	}
 	switch {
 	case f.Reset:
@@ -118,6 +129,16 @@ func (s *Sandbox) applyFaults(c *fiber.Ctx) error {
 		return s.apiError(c, f.Status, faultCode(f.Status), "Injected fault: "+statusText(f.Status))
 	}
 	return c.Next()
+}
+
+// wait sleeps for d, or until the sandbox closes.
+func (s *Sandbox) wait(d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-s.ctx.Done():
+	}
 }
 
 // resetConnection drops the TCP connection without writing an answer. The
@@ -252,14 +273,18 @@ func (s *Sandbox) authenticate(c *fiber.Ctx) error {
 		s.mu.Unlock()
 		return s.apiError(c, fiber.StatusUnauthorized, "bad.credentials", "Invalid login credentials.")
 	}
-	// A sliding minute: calls older than a minute no longer count.
+	// A sliding minute per OAuth client, whatever the token: several
+	// instances of one client share the limit (docs/genesys.md §RateLimits).
+	clientID := tok.clientID
+	calls := s.clientCalls[clientID]
 	cut := 0
-	for cut < len(tok.calls) && !tok.calls[cut].After(now.Add(-rateWindow)) {
+	for cut < len(calls) && !calls[cut].After(now.Add(-rateWindow)) {
 		cut++
 	}
-	tok.calls = tok.calls[cut:]
-	if len(tok.calls) >= s.cfg.RequestsPerMinute {
-		retryAfter := tok.calls[0].Add(rateWindow).Sub(now)
+	calls = calls[cut:]
+	s.clientCalls[clientID] = calls
+	if len(calls) >= s.cfg.RequestsPerMinute {
+		retryAfter := calls[0].Add(rateWindow).Sub(now)
 		s.mu.Unlock()
 		limit := s.cfg.RequestsPerMinute
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ceilSeconds(retryAfter)))
@@ -274,16 +299,30 @@ func (s *Sandbox) authenticate(c *fiber.Ctx) error {
 	}
 	// Refused calls are not counted, so a client that backs off for
 	// Retry-After gets through exactly then.
-	tok.calls = append(tok.calls, now)
-	clientID := tok.clientID
+	s.clientCalls[clientID] = append(calls, now)
+	if len(s.apiCalls) >= maxAPICalls {
+		s.apiCalls = slices.Delete(s.apiCalls, 0, len(s.apiCalls)-maxAPICalls+1)
+	}
+	s.apiCalls = append(s.apiCalls, APICall{ClientID: clientID, Method: c.Method(), Path: strings.Clone(c.Path()), Time: now})
 	s.mu.Unlock()
+	c.Locals(localToken, strings.Clone(value))
 	c.Locals(localClientID, clientID)
 	return c.Next()
 }
 
 type localsKey int
 
-const localClientID localsKey = iota
+const (
+	localClientID localsKey = iota
+	localToken
+)
+
+// APICalls returns the last accepted /api/v2 calls (up to 10,000), oldest first.
+func (s *Sandbox) APICalls() []APICall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.apiCalls)
+}
 
 func (s *Sandbox) unknownAPIPath(c *fiber.Ctx) error {
 	return s.apiError(c, fiber.StatusNotFound, "not.found", fmt.Sprintf("No resource found for %s %s", c.Method(), c.Path()))

@@ -38,6 +38,7 @@ var queueTopic = regexp.MustCompile(`^v2\.routing\.queues\.([^.]+)\.conversation
 type notificationChannel struct {
 	id       string
 	clientID string
+	token    string // the access token that created it
 	created  time.Time
 	expires  time.Time
 	topics   []string // permitted topics, in subscription order
@@ -119,10 +120,12 @@ func (s *Sandbox) connectURI(channelID string) string {
 // recently, preferring channels without a socket.
 func (s *Sandbox) createChannel(c *fiber.Ctx) error {
 	clientID, _ := c.Locals(localClientID).(string)
+	tok, _ := c.Locals(localToken).(string)
 	now := s.now()
 	ch := &notificationChannel{
 		id:       "streaming-0-" + strings.ReplaceAll(uuid.NewString(), "-", ""),
 		clientID: clientID,
+		token:    tok,
 		created:  now,
 		expires:  now.Add(channelLifetime),
 	}
@@ -150,6 +153,28 @@ func (s *Sandbox) createChannel(c *fiber.Ctx) error {
 	return c.JSON(channelResource{ConnectURI: s.connectURI(ch.id), ID: ch.id, Expires: genesys.FormatTime(ch.expires)})
 }
 
+// ChannelInfo is what a test sees of a notification channel.
+type ChannelInfo struct {
+	ID        string
+	ClientID  string
+	Topics    []string
+	Connected bool // a WebSocket is open on it
+}
+
+// Channels returns the channels that have not expired, of every client.
+func (s *Sandbox) Channels() []ChannelInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ChannelInfo
+	for id := range s.channels {
+		if ch := s.channelLocked(id); ch != nil {
+			out = append(out, ChannelInfo{ID: ch.id, ClientID: ch.clientID, Topics: slices.Clone(ch.topics), Connected: ch.socket != nil})
+		}
+	}
+	slices.SortFunc(out, func(a, b ChannelInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
 func (s *Sandbox) dropChannelLocked(ch *notificationChannel) {
 	if ch.socket != nil {
 		ch.socket.close()
@@ -158,13 +183,17 @@ func (s *Sandbox) dropChannelLocked(ch *notificationChannel) {
 	delete(s.channels, ch.id)
 }
 
-// listChannels is GET /api/v2/notifications/channels: this client's channels.
+// listChannels is GET /api/v2/notifications/channels: the channels of this
+// token, or with includechannels=oauthclient of the whole OAuth client
+// (docs/genesys.md §Notifications).
 func (s *Sandbox) listChannels(c *fiber.Ctx) error {
 	clientID, _ := c.Locals(localClientID).(string)
+	tok, _ := c.Locals(localToken).(string)
+	wholeClient := c.Query("includechannels") == "oauthclient"
 	s.mu.Lock()
 	out := []channelResource{}
 	for _, ch := range s.channels {
-		if ch.clientID == clientID {
+		if ch.clientID == clientID && (wholeClient || ch.token == tok) {
 			out = append(out, channelResource{ConnectURI: s.connectURI(ch.id), ID: ch.id, Expires: genesys.FormatTime(ch.expires)})
 		}
 	}

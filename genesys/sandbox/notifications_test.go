@@ -285,3 +285,39 @@ func waitForSocket(t *testing.T, h *harness, channelID string) {
 		return h.sb.channels[channelID].socket != nil
 	})
 }
+
+// A channel is listed for the token that made it, and for any token of the
+// client with includechannels=oauthclient (docs/genesys.md §Notifications).
+func TestChannelsAreListedPerTokenOrForTheWholeClient(t *testing.T) {
+	h := startSandbox(t, nil)
+	maker, other := h.token(t), h.token(t)
+	resp, body := h.call(t, maker, http.MethodPost, "/api/v2/notifications/channels", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	var created struct{ ID string }
+	if err := json.Unmarshal(body, &created); err != nil || created.ID == "" {
+		t.Fatalf("create answer %s: %v", body, err)
+	}
+	count := func(tok, query string) int {
+		t.Helper()
+		resp, body := h.call(t, tok, http.MethodGet, "/api/v2/notifications/channels"+query, nil)
+		var listing struct{ Entities []struct{ ID string } }
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &listing) != nil {
+			t.Fatalf("list%s: %d %s", query, resp.StatusCode, body)
+		}
+		return len(listing.Entities)
+	}
+	if n := count(maker, ""); n != 1 {
+		t.Errorf("the maker's token lists %d channels, want 1", n)
+	}
+	if n := count(other, ""); n != 0 {
+		t.Errorf("another token lists %d channels by default, want 0", n)
+	}
+	if n := count(other, "?includechannels=oauthclient"); n != 1 {
+		t.Errorf("another token lists %d of the client's channels, want 1", n)
+	}
+	if channels := h.sb.Channels(); len(channels) != 1 || channels[0].ID != created.ID || channels[0].Connected {
+		t.Errorf("Channels() = %+v, want the one, not connected", channels)
+	}
+}

@@ -124,6 +124,10 @@ type Fault struct {
 	Status     int           // answer this status with an ErrorBody (0: answer normally)
 	RetryAfter time.Duration // with Status: send Retry-After in whole seconds
 	Latency    time.Duration // wait this long before answering (or failing)
+	// SlowAnswer does the call's work at once and then waits this long
+	// before answering: the call reached Genesys but its answer is late,
+	// as when the caller dies while it is in flight.
+	SlowAnswer time.Duration
 	Reset      bool          // close the TCP connection without an answer
 	Count      int           // how many calls it hits; 0 = until cleared
 	// PathContains limits the fault to paths containing it; "" = every API
@@ -280,6 +284,8 @@ type Sandbox struct {
 	closed        bool
 	clients       map[string]string // client id → secret
 	tokens        map[string]*token
+	clientCalls   map[string][]time.Time // per OAuth client, pruned to the sliding minute
+	apiCalls      []APICall
 	queues        []queue
 	integrations  []*integration
 	convs         map[string]*Conversation
@@ -398,6 +404,7 @@ func New(cfg Config) (*Sandbox, error) {
 		cancel:        cancel,
 		clients:       map[string]string{},
 		tokens:        map[string]*token{},
+		clientCalls:   map[string][]time.Time{},
 		convs:         map[string]*Conversation{},
 		active:        map[threadKey]string{},
 		dedupe:        map[dedupeKey]*genesys.MessageResponse{},
