@@ -128,8 +128,8 @@ type Fault struct {
 	// before answering: the call reached Genesys but its answer is late,
 	// as when the caller dies while it is in flight.
 	SlowAnswer time.Duration
-	Reset      bool          // close the TCP connection without an answer
-	Count      int           // how many calls it hits; 0 = until cleared
+	Reset      bool // close the TCP connection without an answer
+	Count      int  // how many calls it hits; 0 = until cleared
 	// PathContains limits the fault to paths containing it; "" = every API
 	// and token path.
 	PathContains string
