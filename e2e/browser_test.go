@@ -336,8 +336,13 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	}
 
 	// The other main pages: accessible, and pictured for the README.
-	for name, path := range map[string]string{"dashboard": "/", "dashboard-week": "/?range=7d", "api-calls": "/api-calls", "settings": "/settings", "apikeys": "/apikeys", "account": "/account", "endpoint-new": "/endpoints/new", "agent-desk": "/sandbox/genesys/desk"} {
+	for name, path := range map[string]string{"dashboard": "/", "dashboard-week": "/?range=7d", "api-calls": "/api-calls", "settings": "/settings", "apikeys": "/apikeys", "account": "/account", "endpoint-new": "/endpoints/new", "agent-desk": "/sandbox/genesys/desk", "instances": "/instances"} {
 		within(t, tab, 10*time.Second, "screenshot "+name, chromedp.Navigate(base+path), chromedp.WaitReady(chromedp.CSS("body")), audit(t, name))
+	}
+	// The instances page lists this process, alive, owning the sandbox's OAuth client.
+	within(t, tab, 10*time.Second, "open the instances page", chromedp.Navigate(base+"/instances"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="instance-row"]`)))
+	if state, owns := textOf(t, tab, `[data-testid="instance-state"]`), textOf(t, tab, `[data-testid="instance-owns"]`); state != "alive" || !strings.Contains(owns, "Sandbox") {
+		t.Fatalf("instances page: state %q, owns %q; want alive, owning the Sandbox endpoint's client", state, owns)
 	}
 }
 
