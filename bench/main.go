@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -243,31 +244,9 @@ func startHandover(binary, dir, databaseURL string) (*handover, error) {
 	sb.AddQueue(queueID, "Bench")
 	h.integrID = sb.AddIntegration(deployment, h.base+"/handover/genesysCloudOM", webhookSecret).ID
 
-	h.cmd = exec.Command(binary)
-	h.cmd.Dir = dir
-	h.cmd.Env = append(os.Environ(),
-		"HANDOVER_ADDR="+addr, "HANDOVER_DATABASE_URL="+databaseURL, "HANDOVER_SANDBOX=false",
-		"HANDOVER_ADMIN_PASSWORD="+adminPassword, "HANDOVER_ADMIN_API_KEY="+adminAPIKey,
-		"HANDOVER_SECRET_KEY="+strings.Repeat("ab", 32), "HANDOVER_LOG_LEVEL=warn", "HANDOVER_METRICS_TOKEN="+metricsToken,
-		"HANDOVER_GENESYS_REQUESTS_PER_MINUTE=100000000", "HANDOVER_POLL_INTERVAL=1h")
-	h.cmd.Stderr = h.stderrBuf
-	if err := h.cmd.Start(); err != nil {
+	if h.cmd, err = launch(binary, dir, databaseURL, addr, h.stderrBuf); err != nil {
+		h.stopSB()
 		return nil, err
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := client.Get(h.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			h.stop()
-			return nil, fmt.Errorf("Handover did not start:\n%s", h.stderrBuf)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	endpoint := map[string]any{"name": "Bench", "host": sbBase, "deploymentName": deployment, "queueId": queueID,
 		"webhookSecret": webhookSecret, "clientId": clientID, "clientSecret": clientSecret, "relayTyping": true}
@@ -280,6 +259,38 @@ func startHandover(binary, dir, databaseURL string) (*handover, error) {
 	}
 	h.token = created.URLToken
 	return h, nil
+}
+
+// launch runs the binary on the database, listening on addr, and waits
+// until it is ready.
+func launch(binary, dir, databaseURL, addr string, stderr *bytes.Buffer) (*exec.Cmd, error) {
+	cmd := exec.Command(binary)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"HANDOVER_ADDR="+addr, "HANDOVER_DATABASE_URL="+databaseURL, "HANDOVER_SANDBOX=false",
+		"HANDOVER_ADMIN_PASSWORD="+adminPassword, "HANDOVER_ADMIN_API_KEY="+adminAPIKey,
+		"HANDOVER_SECRET_KEY="+strings.Repeat("ab", 32), "HANDOVER_LOG_LEVEL=warn", "HANDOVER_METRICS_TOKEN="+metricsToken,
+		"HANDOVER_GENESYS_REQUESTS_PER_MINUTE=100000000", "HANDOVER_POLL_INTERVAL=1h")
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := client.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("Handover did not start:\n%s", stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (h *handover) stop() {
@@ -499,7 +510,120 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	results = append(results, result{"Memory per event stream", fmt.Sprintf("%s, %d bot session streams open at once", dialect, min(len(sessions), sessionStreams)),
 		fmt.Sprintf("%.1f KB each in use after a garbage collection (Go heap and stacks); RSS grew by %.1f KB each, garbage of the catch-up included",
 			float64(perStream.inUse)/1024, float64(perStream.rss)/1024), "≤ 32 KB"})
+
+	// 6. Failover, where several instances share the database: last, as it
+	// kills the instance measured so far.
+	if dialect == "PostgreSQL" {
+		rs, err := h.failovers(binary, dir, databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, rs...)
+	}
 	return results, nil
+}
+
+// inFlight is how many Genesys calls the failover measure holds on the
+// instance that goes: one per outbox worker.
+const inFlight = 16
+
+// failovers measures how long the Genesys calls an instance had in flight
+// wait when it dies (SIGKILL: the others notice its silence) and when it is
+// stopped (SIGTERM: it hands them over).
+func (h *handover) failovers(binary, dir, databaseURL string) ([]result, error) {
+	var results []result
+	going := h.cmd
+	goingBase := h.base
+	var others []*exec.Cmd
+	defer func() {
+		for _, cmd := range others {
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		}
+	}()
+	for _, sig := range []os.Signal{os.Kill, syscall.SIGTERM} {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		next, err := launch(binary, dir, databaseURL, addr, &bytes.Buffer{})
+		if err != nil {
+			return nil, err
+		}
+		took, err := h.failover(going, goingBase, sig, fmt.Sprintf("fail%d", len(results)))
+		if err != nil {
+			next.Process.Kill()
+			return nil, err
+		}
+		name, target := "Failover (SIGKILL)", "< 15 s (dead after 10 s of silence)"
+		if sig == syscall.SIGTERM {
+			name, target = "Failover (SIGTERM)", "< 3 s"
+		}
+		results = append(results, result{name, fmt.Sprintf("PostgreSQL, two instances, %d calls in flight on the one that goes", inFlight),
+			fmt.Sprintf("%s until the other had sent them all", took.Round(10*time.Millisecond)), target})
+		if sig != os.Kill {
+			others = append(others, going)
+		}
+		going, goingBase = next, "http://"+addr
+	}
+	others = append(others, going)
+	return results, nil
+}
+
+// failover holds inFlight calls of the instance at base at Genesys (they
+// arrive; their answers do not), ends it with sig, and times until another
+// instance has sent each of them again.
+func (h *handover) failover(cmd *exec.Cmd, base string, sig os.Signal, prefix string) (time.Duration, error) {
+	messages := func() (all, repeats int) {
+		for _, rec := range h.genesys.Inbound() {
+			if rec.Kind == sandbox.KindMessage {
+				all++
+				if rec.Duplicate {
+					repeats++
+				}
+			}
+		}
+		return all, repeats
+	}
+	before, repeatsBefore := messages()
+	h.genesys.SetFault(sandbox.Fault{SlowAnswer: 10 * time.Minute, Count: inFlight, PathContains: "/inbound/open/message"})
+	for i := range inFlight {
+		sid := fmt.Sprintf("%s-%02d", prefix, i)
+		body, _ := json.Marshal(map[string]any{"userId": "u-" + sid, "sessionId": sid})
+		resp, err := client.Post(base+"/"+h.token+"/handover", "application/json", bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return 0, fmt.Errorf("handover %s: %d", sid, resp.StatusCode)
+		}
+	}
+	if err := waitUntil(time.Minute, func() bool { all, _ := messages(); return all >= before+inFlight }); err != nil {
+		return 0, fmt.Errorf("the calls to hold never reached Genesys: %w", err)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		return 0, err
+	}
+	gone := time.Now()
+	if err := waitUntil(time.Minute, func() bool { _, repeats := messages(); return repeats >= repeatsBefore+inFlight }); err != nil {
+		return 0, fmt.Errorf("the calls in flight were not sent again: %w", err)
+	}
+	took := time.Since(gone)
+	cmd.Wait()
+	return took, nil
+}
+
+// waitUntil polls cond until it holds or the time is up.
+func waitUntil(limit time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s", limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 // sessionStreams is how many bot session streams the memory measure opens.
