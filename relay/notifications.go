@@ -59,6 +59,21 @@ func OwnershipEndpoints(name string, endpoints []store.Endpoint) []store.Endpoin
 	return nil
 }
 
+// Ownerships names what one instance at a time must run for the endpoints
+// there are now: an ownership per OAuth client.
+func (r *Relay) Ownerships(ctx context.Context) ([]string, error) {
+	endpoints, err := r.store.ListEndpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for key := range notificationGroups(endpoints) {
+		names = append(names, ownershipName(key))
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
 // notificationGroups groups the endpoints that hand over to Genesys by OAuth client.
 func notificationGroups(endpoints []store.Endpoint) map[string]notificationGroup {
 	groups := map[string]notificationGroup{}
