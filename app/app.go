@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 	// The demo's sandbox plays Genesys as it is (docs/genesys.md §RealGenesys):
 	// a flow greets the customer before any agent, webhooks name the
 	// integration rather than the agent, and receipts follow one another.
-	sandboxCfg := sandbox.Config{PublicBaseURL: s.LocalURL + paths.Sandbox, Logger: logger, FlowGreeting: SandboxGreeting,
+	sandboxCfg := sandbox.Config{PublicBaseURL: s.LocalURL + paths.Sandbox, Logger: logger, FlowGreeting: SandboxGreeting, DeskCSRF: handlers.CSRFToken,
 		NicknameIsIntegrationName: true, ReceiptSequence: []string{genesys.ReceiptSent, genesys.ReceiptDelivered}}
 	if tune != nil && tune.Timings != nil {
 		tune.Timings(&relayCfg, &sandboxCfg)
@@ -209,6 +209,10 @@ func (s *App) Serve(ctx context.Context) error {
 		attrs = append(attrs, slog.String("sandbox_agent_desk", s.cfg.PublicURL+paths.SandboxDesk))
 	}
 	s.log.Info("Handover is running", attrs...)
+	if s.Sandbox != nil && !s.cfg.Development {
+		s.log.Warn("THE GENESYS SANDBOX IS ON at a public address: a fake Genesys with an agent desk (behind the console's sign-in) for tests and demos; unset HANDOVER_SANDBOX for production",
+			slog.String("public_url", s.cfg.PublicURL))
+	}
 
 	var err error
 	select {

@@ -45,7 +45,10 @@ type Config struct {
 	MetricsToken string // HANDOVER_METRICS_TOKEN
 
 	// Relay tuning.
-	Sandbox                  bool          // HANDOVER_SANDBOX: mount the Genesys sandbox and its endpoint
+	Sandbox bool // HANDOVER_SANDBOX: mount the Genesys sandbox and its endpoint; default Development
+	// Development: the public URL is this machine (no HANDOVER_PUBLIC_URL, or
+	// a loopback one), so nobody else reaches the sandbox it turns on.
+	Development              bool
 	WebhookReplayWindow      time.Duration // HANDOVER_WEBHOOK_REPLAY_WINDOW (formerly HANDOVER_WEBHOOK_MAX_AGE)
 	WebhookSecretGrace       time.Duration // HANDOVER_WEBHOOK_SECRET_GRACE
 	GenesysRequestsPerMinute int           // HANDOVER_GENESYS_REQUESTS_PER_MINUTE
@@ -112,7 +115,8 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		return d
 	}
-	cfg.Sandbox = boolEnv("HANDOVER_SANDBOX", true)
+	sandboxSet := strings.TrimSpace(getenv("HANDOVER_SANDBOX")) != ""
+	cfg.Sandbox = boolEnv("HANDOVER_SANDBOX", false)
 	// The replay window replaced a 15-minute maximum age that answered 401
 	// to correctly signed webhooks from a skewed clock; an old manifest's
 	// HANDOVER_WEBHOOK_MAX_AGE still sets it.
@@ -194,6 +198,13 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("HANDOVER_PUBLIC_URL: %q is not an http(s) URL such as https://handover.example.com", public))
 	}
 	cfg.PublicURL = strings.TrimRight(public, "/")
+	// The sandbox (a fake Genesys with an agent desk and fault switches) is
+	// for development: on by default only where the public URL is this
+	// machine; elsewhere only when asked for (docs/security.md).
+	cfg.Development = err == nil && isLoopbackHost(u.Hostname())
+	if !sandboxSet {
+		cfg.Sandbox = cfg.Development
+	}
 
 	if cfg.SecretKeyFile == "" {
 		if path, ok := SQLitePath(cfg.DatabaseURL); ok {
@@ -224,6 +235,15 @@ func SQLitePath(databaseURL string) (string, bool) {
 // IsPostgres tells whether the database URL names a PostgreSQL server.
 func IsPostgres(databaseURL string) bool {
 	return strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://")
+}
+
+// isLoopbackHost tells localhost and loopback addresses.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // localAddress turns a listen address such as ":8080" into "localhost:8080" for links in the log.

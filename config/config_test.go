@@ -90,3 +90,28 @@ func TestFeatureFlagsAdmitOrganisationsByName(t *testing.T) {
 		t.Errorf("switched off: %v %q", ok, reason)
 	}
 }
+
+// The sandbox is a fake Genesys with an agent desk: on by default only for a
+// development start, whose public URL is this machine.
+func TestTheSandboxMountsByDefaultOnlyInDevelopment(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want bool
+	}{
+		{"no public URL", nil, true},
+		{"a loopback public URL", map[string]string{"HANDOVER_PUBLIC_URL": "http://127.0.0.1:9000"}, true},
+		{"localhost", map[string]string{"HANDOVER_PUBLIC_URL": "http://localhost:8080"}, true},
+		{"a public URL", map[string]string{"HANDOVER_PUBLIC_URL": "https://handover.example.com"}, false},
+		{"a public URL, asked for", map[string]string{"HANDOVER_PUBLIC_URL": "https://handover.example.com", "HANDOVER_SANDBOX": "true"}, true},
+		{"development, refused", map[string]string{"HANDOVER_SANDBOX": "false"}, false},
+	} {
+		cfg, err := Load(env(c.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Sandbox != c.want {
+			t.Errorf("%s: sandbox %v, want %v", c.name, cfg.Sandbox, c.want)
+		}
+	}
+}

@@ -163,9 +163,24 @@ func TestTheDefaultStartHandsOverToTheMountedSandbox(t *testing.T) {
 	// The agent desk shows the conversation; accept and answer through its forms.
 	var convID string
 	testkit.WaitFor(t, 5*time.Second, "the conversation on the agent desk", func() bool {
-		convID = between(httpGet(t, inst.base+"/sandbox/genesys/desk/list"), `/sandbox/genesys/desk?c=`, `"`)
+		convID = between(httpGetWith(t, client, inst.base+"/sandbox/genesys/desk/list"), `/sandbox/genesys/desk?c=`, `"`)
 		return convID != ""
 	})
+	// The desk is the console's: anonymous, it is the sign-in page; signed
+	// in, its forms carry the console's CSRF token.
+	if anonymous := httpGet(t, inst.base+"/sandbox/genesys/desk/list"); strings.Contains(anonymous, convID) {
+		t.Fatal("the agent desk shows conversations to anyone")
+	}
+	if status := postFormWith(t, http.DefaultClient, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/accept", "agent=Intruder"); status < 300 || status >= 400 {
+		t.Fatalf("an anonymous accept on the desk: %d, want a redirect to the sign-in", status)
+	}
+	csrf := between(httpGetWith(t, client, inst.base+"/sandbox/genesys/desk?c="+convID), `name="_csrf" value="`, `"`)
+	if csrf == "" {
+		t.Fatal("the desk's forms carry no CSRF token")
+	}
+	if status := postFormWith(t, client, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/accept", "agent=Forged"); status != http.StatusForbidden {
+		t.Fatalf("a desk form without the CSRF token: %d, want 403", status)
+	}
 	// The demo endpoint's own waiting texts (system messages without an
 	// origin) come when the waiting loop sends them: skip them.
 	nextNotWaitingText := func(kinds ...string) sseEvent {
@@ -181,8 +196,12 @@ func TestTheDefaultStartHandsOverToTheMountedSandbox(t *testing.T) {
 	if ev.Data["from"] != "system" || ev.Data["origin"] != "genesys_flow" || ev.Data["text"] != app.SandboxGreeting {
 		t.Fatalf("the flow greeting arrived as %v", ev.Data)
 	}
-	postForm(t, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/accept", "agent=Desk+Agent")
-	postForm(t, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/reply", "text=Hello+from+the+desk")
+	if status := postFormWith(t, client, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/accept", "agent=Desk+Agent&_csrf="+csrf); status >= 400 {
+		t.Fatalf("accept on the desk: %d", status)
+	}
+	if status := postFormWith(t, client, inst.base+"/sandbox/genesys/desk/conversations/"+convID+"/reply", "text=Hello+from+the+desk&_csrf="+csrf); status >= 400 {
+		t.Fatalf("reply on the desk: %d", status)
+	}
 	for {
 		ev := nextNotWaitingText("message", "state")
 		if ev.Event == "state" && ev.Data["state"] == "agent_joined" && ev.Data["agentName"] != "Desk Agent" {
@@ -222,16 +241,18 @@ func httpGetWith(t *testing.T, client *http.Client, url string) string {
 	return b.String()
 }
 
-func postForm(t *testing.T, url, form string) {
+// postFormWith posts a form with client, following no redirect, and
+// returns the status.
+func postFormWith(t *testing.T, client *http.Client, url, form string) int {
 	t.Helper()
-	resp, err := http.Post(url, "application/x-www-form-urlencoded", strings.NewReader(form))
+	noRedirect := *client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirect.Post(url, "application/x-www-form-urlencoded", strings.NewReader(form))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		t.Fatalf("POST %s: %d", url, resp.StatusCode)
-	}
+	return resp.StatusCode
 }
 
 func between(s, start, end string) string {

@@ -120,6 +120,9 @@ func isPublic(template string) bool {
 	case "/login", "/healthz", "/readyz", "/metrics", "/copilot":
 		return true
 	}
+	if strings.HasPrefix(template, "/sandbox/genesys/desk") {
+		return false // the agent desk and its fault switches are the console's
+	}
 	for _, prefix := range []string{"/static/", "/handover/genesysCloudOM", "/sandbox/genesys/", "/copilot/", "/chat/", "/:token"} {
 		if strings.HasPrefix(template, prefix) {
 			return true

@@ -222,6 +222,10 @@ func currentSession(c *fiber.Ctx) (store.Session, bool) {
 	return sess, ok
 }
 
+// CSRFToken is the signed-in admin's CSRF token, for forms that views
+// outside this package render (the sandbox's agent desk).
+func CSRFToken(c *fiber.Ctx) string { return csrfToken(c) }
+
 func csrfToken(c *fiber.Ctx) string {
 	sess, _ := currentSession(c)
 	return sess.CSRFToken

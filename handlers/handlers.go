@@ -21,6 +21,11 @@ import (
 // sandbox agent desk's address, when the sandbox runs.
 const LocalSandboxDesk = "sandboxDesk"
 
+// LocalSandboxExposed is the c.Locals key that says the sandbox runs outside
+// development (HANDOVER_SANDBOX=true with a public URL): every console page
+// says so.
+const LocalSandboxExposed = "sandboxExposed"
+
 // ValidationError carries a message per field. It is answered with 422.
 type ValidationError struct {
 	Fields map[string]string
@@ -56,6 +61,7 @@ func page(c *fiber.Ctx, status int, title, active string, content templ.Componen
 	}
 	layout := views.Layout{Title: title, Active: active}
 	layout.SandboxDesk, _ = c.Locals(LocalSandboxDesk).(string)
+	layout.SandboxExposed, _ = c.Locals(LocalSandboxExposed).(bool)
 	if sess, ok := currentSession(c); ok {
 		layout.Username = sess.Admin.Username
 		layout.CSRFToken = sess.CSRFToken

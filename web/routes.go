@@ -114,9 +114,11 @@ func routes(app *fiber.App, d Deps) {
 	app.Post(paths.GenesysWebhook, webhook.Receive)
 	app.Post(paths.GenesysEvents, webhook.Trigger)
 
-	// The Genesys Cloud sandbox: a fake Genesys for demos and tests.
+	// The Genesys Cloud sandbox: a fake Genesys for demos and tests. Its
+	// API authenticates with OAuth as Genesys's does; its agent desk (and
+	// the fault switches on it) is the console's, behind sign-in and CSRF.
 	if d.Sandbox != nil {
-		d.Sandbox.Register(app.Group(paths.Sandbox))
+		d.Sandbox.Register(app.Group(paths.Sandbox), auth.RequireAdmin, auth.RequireCSRF)
 	}
 
 	// Endpoint tools: the Copilot URLs and the Genesys pre-flight check on each

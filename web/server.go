@@ -88,6 +88,7 @@ func New(d Deps) *fiber.App {
 	if d.Sandbox != nil {
 		app.Use(func(c *fiber.Ctx) error {
 			c.Locals(handlers.LocalSandboxDesk, paths.SandboxDesk)
+			c.Locals(handlers.LocalSandboxExposed, !d.Config.Development)
 			return c.Next()
 		})
 	}

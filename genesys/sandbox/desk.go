@@ -43,6 +43,7 @@ type deskView struct {
 	AgentName string
 	Skews     []deskChoice // the webhook clock skews offered, one selected
 	Queues    []deskQueue
+	CSRF      string // the console's CSRF token for the forms; "" when unguarded
 }
 
 // deskQueue is one queue with its agents On Queue, which the desk sets.
@@ -139,64 +140,65 @@ func (v deskView) listURL() string {
 	return v.url("/list?c=", url.QueryEscape(v.Selected.ID))
 }
 
-func (s *Sandbox) registerDesk(r fiber.Router) {
-	r.Get("/desk", s.deskPage)
-	r.Get("/desk/list", s.deskList)
-	r.Get("/desk/conversations/:id/transcript", s.deskTranscript)
-	r.Post("/desk/conversations/:id/accept", s.deskAction(func(id string, c *fiber.Ctx) error {
+func (s *Sandbox) registerDesk(r fiber.Router, guard []fiber.Handler) {
+	guarded := func(h fiber.Handler) []fiber.Handler { return append(slices.Clone(guard), h) }
+	r.Get("/desk", guarded(s.deskPage)...)
+	r.Get("/desk/list", guarded(s.deskList)...)
+	r.Get("/desk/conversations/:id/transcript", guarded(s.deskTranscript)...)
+	r.Post("/desk/conversations/:id/accept", guarded(s.deskAction(func(id string, c *fiber.Ctx) error {
 		return s.Accept(id, formValue(c, "agent"))
-	}))
-	r.Post("/desk/conversations/:id/reply", s.deskAction(func(id string, c *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/reply", guarded(s.deskAction(func(id string, c *fiber.Ctx) error {
 		_, err := s.AgentSend(id, formValue(c, "text"), formValue(c, "image_url"))
 		return err
-	}))
-	r.Post("/desk/conversations/:id/quick-replies", s.deskAction(func(id string, c *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/quick-replies", guarded(s.deskAction(func(id string, c *fiber.Ctx) error {
 		_, err := s.AgentQuickReplies(id, formValue(c, "text"), strings.Split(formValue(c, "options"), "\n"))
 		return err
-	}))
-	r.Post("/desk/conversations/:id/typing", s.deskAction(func(id string, _ *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/typing", guarded(s.deskAction(func(id string, _ *fiber.Ctx) error {
 		return s.AgentTyping(id)
-	}))
-	r.Post("/desk/conversations/:id/end", s.deskAction(func(id string, _ *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/end", guarded(s.deskAction(func(id string, _ *fiber.Ctx) error {
 		return s.AgentEnd(id)
-	}))
-	r.Post("/desk/conversations/:id/offer", s.deskAction(func(id string, c *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/offer", guarded(s.deskAction(func(id string, c *fiber.Ctx) error {
 		return s.Offer(id, formValue(c, "agent"))
-	}))
-	r.Post("/desk/conversations/:id/decline", s.deskAction(func(id string, _ *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/decline", guarded(s.deskAction(func(id string, _ *fiber.Ctx) error {
 		return s.DeclineOffer(id)
-	}))
-	r.Post("/desk/conversations/:id/offer-timeout", s.deskAction(func(id string, _ *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/offer-timeout", guarded(s.deskAction(func(id string, _ *fiber.Ctx) error {
 		return s.OfferTimeout(id)
-	}))
-	r.Post("/desk/conversations/:id/transfer-agent", s.deskAction(func(id string, c *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/transfer-agent", guarded(s.deskAction(func(id string, c *fiber.Ctx) error {
 		return s.TransferToAgent(id, formValue(c, "agent"))
-	}))
-	r.Post("/desk/conversations/:id/transfer-queue", s.deskAction(func(id string, c *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/transfer-queue", guarded(s.deskAction(func(id string, c *fiber.Ctx) error {
 		return s.TransferToQueue(id, formValue(c, "queue"))
-	}))
-	r.Post("/desk/conversations/:id/wrapup", s.deskAction(func(id string, c *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/wrapup", guarded(s.deskAction(func(id string, c *fiber.Ctx) error {
 		return s.FinishWrapup(id, formValue(c, "code"))
-	}))
-	r.Post("/desk/conversations/:id/customer-end", s.deskAction(func(id string, _ *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/customer-end", guarded(s.deskAction(func(id string, _ *fiber.Ctx) error {
 		return s.CustomerEnd(id)
-	}))
-	r.Post("/desk/conversations/:id/flow-message", s.deskAction(func(id string, c *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/flow-message", guarded(s.deskAction(func(id string, c *fiber.Ctx) error {
 		_, err := s.FlowMessage(id, formValue(c, "text"))
 		return err
-	}))
-	r.Post("/desk/conversations/:id/flow-buttons", s.deskAction(func(id string, _ *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/flow-buttons", guarded(s.deskAction(func(id string, _ *fiber.Ctx) error {
 		_, err := s.FlowStructured(id, deskFlowQuestion, []genesys.Content{
 			{ContentType: genesys.ContentTypeQuickReply, QuickReply: &genesys.QuickReply{Text: "Yes", Payload: "Yes", Action: "Message"}},
 			{ContentType: genesys.ContentTypeQuickReply, QuickReply: &genesys.QuickReply{Text: "No", Payload: "No", Action: "Message"}},
 		})
 		return err
-	}))
-	r.Post("/desk/conversations/:id/receipts", s.deskAction(func(id string, c *fiber.Ctx) error {
+	}))...)
+	r.Post("/desk/conversations/:id/receipts", guarded(s.deskAction(func(id string, c *fiber.Ctx) error {
 		return s.deskReceipts(id, formValue(c, "message"), formValue(c, "sequence"))
-	}))
-	r.Post("/desk/skew", s.deskSkew)
-	r.Post("/desk/queues/:queue/agents", s.deskAgentsOnQueue)
+	}))...)
+	r.Post("/desk/skew", guarded(s.deskSkew)...)
+	r.Post("/desk/queues/:queue/agents", guarded(s.deskAgentsOnQueue)...)
 }
 
 // deskReceipts sends one of the desk's receipt sequences for a customer
@@ -231,7 +233,7 @@ func (s *Sandbox) deskSkew(c *fiber.Ctx) error {
 	selected := formValue(c, "c")
 	d, err := time.ParseDuration(formValue(c, "skew"))
 	if err != nil || d < -24*time.Hour || d > 24*time.Hour {
-		v := s.deskViewFor(base, selected)
+		v := s.deskViewFor(c, base, selected)
 		v.Error = fmt.Sprintf("Skew %q is not a duration within a day, such as -20m or 3m.", formValue(c, "skew"))
 		return render(c, fiber.StatusUnprocessableEntity, deskPage(v))
 	}
@@ -255,7 +257,7 @@ func (s *Sandbox) deskAgentsOnQueue(c *fiber.Ctx) error {
 		err = s.SetAgentsOnQueue(c.Params("queue"), n)
 	}
 	if err != nil {
-		v := s.deskViewFor(base, selected)
+		v := s.deskViewFor(c, base, selected)
 		v.Error = fmt.Sprintf("Agents On Queue: %q is not a whole number from 0 to 1000, or the queue does not exist.", c.FormValue("agents"))
 		return render(c, fiber.StatusUnprocessableEntity, deskPage(v))
 	}
@@ -291,17 +293,17 @@ func render(c *fiber.Ctx, status int, component templ.Component) error {
 }
 
 func (s *Sandbox) deskPage(c *fiber.Ctx) error {
-	v := s.deskViewFor(mountBase(c), c.Query("c"))
+	v := s.deskViewFor(c, mountBase(c), c.Query("c"))
 	return render(c, fiber.StatusOK, deskPage(v))
 }
 
 func (s *Sandbox) deskList(c *fiber.Ctx) error {
-	v := s.deskViewFor(mountBase(c), c.Query("c"))
+	v := s.deskViewFor(c, mountBase(c), c.Query("c"))
 	return render(c, fiber.StatusOK, deskList(v))
 }
 
 func (s *Sandbox) deskTranscript(c *fiber.Ctx) error {
-	v := s.deskViewFor(mountBase(c), c.Params("id"))
+	v := s.deskViewFor(c, mountBase(c), c.Params("id"))
 	if v.Selected == nil {
 		return render(c, fiber.StatusNotFound, deskNotFound())
 	}
@@ -315,7 +317,7 @@ func (s *Sandbox) deskAction(action func(id string, c *fiber.Ctx) error) fiber.H
 		id := strings.Clone(c.Params("id"))
 		base := mountBase(c)
 		if err := action(id, c); err != nil {
-			v := s.deskViewFor(base, id)
+			v := s.deskViewFor(c, base, id)
 			v.Error = deskErrorText(err)
 			status := fiber.StatusUnprocessableEntity
 			if errors.Is(err, ErrConversationNotFound) {
@@ -345,11 +347,14 @@ func deskErrorText(err error) string {
 	return msg
 }
 
-func (s *Sandbox) deskViewFor(base, selectedID string) deskView {
+func (s *Sandbox) deskViewFor(c *fiber.Ctx, base, selectedID string) deskView {
+	v := deskView{Base: base, AgentName: defaultAgentName}
+	if s.cfg.DeskCSRF != nil {
+		v.CSRF = s.cfg.DeskCSRF(c)
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v := deskView{Base: base, AgentName: defaultAgentName}
 	for _, k := range deskSkews {
 		v.Skews = append(v.Skews, deskChoice{Value: k.d.String(), Label: k.label, Selected: k.d == s.skew})
 	}

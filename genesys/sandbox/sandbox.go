@@ -112,6 +112,9 @@ type Config struct {
 	HTTPClient     *http.Client // for webhooks; default one with timeouts
 	Logger         *slog.Logger
 	Now            func() time.Time
+	// DeskCSRF, when set, gives the CSRF token the agent desk's forms carry
+	// (the console's, when the desk is behind its sign-in).
+	DeskCSRF func(c *fiber.Ctx) string
 	// OnInbound, when set, is called for every accepted inbound call as it is
 	// recorded (benchmarks time the relay with it). It runs with the
 	// sandbox's lock held: it must return quickly and not call the sandbox.
@@ -468,8 +471,10 @@ func (s *Sandbox) goBackgroundLocked(f func()) bool {
 }
 
 // Register mounts every route on r: the caller decides the prefix, for
-// example app.Group("/sandbox/genesys"), or a bare fiber.App in tests.
-func (s *Sandbox) Register(r fiber.Router) {
+// example app.Group("/sandbox/genesys"), or a bare fiber.App in tests. The
+// agent desk's routes run deskGuard first (Handover's console sign-in and
+// CSRF check); the API is Genesys's and authenticates with OAuth.
+func (s *Sandbox) Register(r fiber.Router, deskGuard ...fiber.Handler) {
 	r.Post("/oauth/token", s.applyFaults, s.issueToken)
 
 	api := r.Group("/api/v2", s.applyFaults, s.authenticate)
@@ -496,7 +501,7 @@ func (s *Sandbox) Register(r fiber.Router) {
 
 	r.Get("/streaming/channels/:channelId", s.checkSocketUpgrade, s.socketHandler())
 
-	s.registerDesk(r)
+	s.registerDesk(r, deskGuard)
 }
 
 // AddClient lets an OAuth client with these credentials get tokens.

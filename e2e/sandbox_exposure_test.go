@@ -1,0 +1,37 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/handover-relay/handover/internal/testkit"
+)
+
+// The sandbox is a fake Genesys with an agent desk and fault switches: a
+// start with a public URL has none unless HANDOVER_SANDBOX asks for it, and
+// then the log says so loudly (docs/security.md).
+func TestAStartWithAPublicURLHasNoSandboxUnlessAskedFor(t *testing.T) {
+	for _, asked := range []bool{false, true} {
+		addr := testkit.FreeAddr(t)
+		env := map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + t.TempDir() + "/h.db",
+			"HANDOVER_ADMIN_PASSWORD": "pw-for-the-test", "HANDOVER_PUBLIC_URL": "https://handover.example.com"}
+		if asked {
+			env["HANDOVER_SANDBOX"] = "true"
+		}
+		logs, stop := startServer(t, env)
+		resp, err := http.Get("http://" + addr + "/sandbox/genesys/api/v2/notifications/channels")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		mounted := resp.StatusCode != http.StatusNotFound
+		warned := strings.Contains(logs.String(), "THE GENESYS SANDBOX IS ON")
+		if mounted != asked || warned != asked {
+			t.Errorf("HANDOVER_SANDBOX asked %v: sandbox API answered %d, warning in the log %v", asked, resp.StatusCode, warned)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
