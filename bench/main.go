@@ -546,13 +546,17 @@ func (h *handover) failovers(binary, dir, databaseURL string) ([]result, error) 
 		if err != nil {
 			return nil, err
 		}
-		next, err := launch(binary, dir, databaseURL, addr, &bytes.Buffer{})
+		var next *exec.Cmd
+		// The other instance starts once the calls are held, so that it
+		// holds none of them itself.
+		took, err := h.failover(going, goingBase, sig, fmt.Sprintf("fail%d", len(results)), func() (err error) {
+			next, err = launch(binary, dir, databaseURL, addr, &bytes.Buffer{})
+			return err
+		})
 		if err != nil {
-			return nil, err
-		}
-		took, err := h.failover(going, goingBase, sig, fmt.Sprintf("fail%d", len(results)))
-		if err != nil {
-			next.Process.Kill()
+			if next != nil {
+				next.Process.Kill()
+			}
 			return nil, err
 		}
 		name, target := "Failover (SIGKILL)", "< 15 s (dead after 10 s of silence)"
@@ -571,9 +575,9 @@ func (h *handover) failovers(binary, dir, databaseURL string) ([]result, error) 
 }
 
 // failover holds inFlight calls of the instance at base at Genesys (they
-// arrive; their answers do not), ends it with sig, and times until another
-// instance has sent each of them again.
-func (h *handover) failover(cmd *exec.Cmd, base string, sig os.Signal, prefix string) (time.Duration, error) {
+// arrive; their answers do not), starts another instance, ends the first
+// with sig, and times until the other has sent each of them again.
+func (h *handover) failover(cmd *exec.Cmd, base string, sig os.Signal, prefix string, startOther func() error) (time.Duration, error) {
 	messages := func() (all, repeats int) {
 		for _, rec := range h.genesys.Inbound() {
 			if rec.Kind == sandbox.KindMessage {
@@ -601,6 +605,9 @@ func (h *handover) failover(cmd *exec.Cmd, base string, sig os.Signal, prefix st
 	}
 	if err := waitUntil(time.Minute, func() bool { all, _ := messages(); return all >= before+inFlight }); err != nil {
 		return 0, fmt.Errorf("the calls to hold never reached Genesys: %w", err)
+	}
+	if err := startOther(); err != nil {
+		return 0, err
 	}
 	if err := cmd.Process.Signal(sig); err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -45,7 +46,7 @@ func (r *Relay) newBudget(key string) budget {
 	if r.cfg.SingleInstance {
 		return memoryBudget{rate.NewLimiter(rate.Limit(perMinute/60), int(burst))}
 	}
-	return sharedBudget{store: r.store, key: key, perSecond: perMinute / 60, size: burst}
+	return &sharedBudget{store: r.store, key: key, perSecond: perMinute / 60, size: burst}
 }
 
 // memoryBudget is one instance's bucket.
@@ -62,19 +63,50 @@ func (b memoryBudget) take(_ context.Context, keep float64) (time.Duration, erro
 
 func (b memoryBudget) burst() float64 { return float64(b.limiter.Burst()) }
 
-// sharedBudget is the bucket every instance on the database takes from.
+// sharedBudget is the bucket every instance on the database takes from. A
+// user's call takes from a small local reserve, refilled from the bucket in
+// batches of 50 ms of the rate (one request at Genesys's usual rates), so that
+// a high budget does not cost a transaction per call; the reserve is dropped
+// when not spent within sharedReserveFor, so it never lets the instances
+// together spend more than the bucket gave.
 type sharedBudget struct {
 	store     *store.Store
 	key       string
 	perSecond float64
 	size      float64
+
+	mu           sync.Mutex
+	reserve      int
+	reserveUntil time.Time
 }
 
-func (b sharedBudget) take(ctx context.Context, keep float64) (time.Duration, error) {
-	return b.store.TakeGenesysBudget(ctx, b.key, b.perSecond, b.size, keep)
+// sharedReserveFor is how long requests taken from the bucket in a batch
+// may wait to be spent.
+const sharedReserveFor = 100 * time.Millisecond
+
+func (b *sharedBudget) take(ctx context.Context, keep float64) (time.Duration, error) {
+	if keep > 0 {
+		// Background work: measured against the bucket itself.
+		_, wait, err := b.store.TakeGenesysBudget(ctx, b.key, b.perSecond, b.size, keep, 1)
+		return wait, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	if b.reserve > 0 && now.Before(b.reserveUntil) {
+		b.reserve--
+		return 0, nil
+	}
+	batch := max(1, min(int(b.perSecond/20), int(b.size/4)))
+	n, wait, err := b.store.TakeGenesysBudget(ctx, b.key, b.perSecond, b.size, 0, batch)
+	if err != nil || n == 0 {
+		return wait, err
+	}
+	b.reserve, b.reserveUntil = n-1, now.Add(sharedReserveFor)
+	return 0, nil
 }
 
-func (b sharedBudget) burst() float64 { return b.size }
+func (b *sharedBudget) burst() float64 { return b.size }
 
 // spend takes one request for a user's call (a message, a receipt, a
 // disconnect): these may use the whole budget. It waits up to

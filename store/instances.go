@@ -214,11 +214,15 @@ type GenesysBudget struct {
 	UpdatedAt time.Time
 }
 
-// TakeGenesysBudget spends one request of the OAuth client's bucket (refilled
-// at perSecond up to burst) if at least keep tokens remain after it. It
-// returns 0 when taken, else how long until there would be enough.
-func (s *Store) TakeGenesysBudget(ctx context.Context, clientKey string, perSecond, burst, keep float64) (time.Duration, error) {
-	var wait time.Duration
+// TakeGenesysBudget takes up to want requests from the OAuth client's bucket
+// (refilled at perSecond up to burst), as many as leave at least keep
+// behind. It returns how many it took; when none, how long until one could
+// be.
+func (s *Store) TakeGenesysBudget(ctx context.Context, clientKey string, perSecond, burst, keep float64, want int) (int, time.Duration, error) {
+	var (
+		taken int
+		wait  time.Duration
+	)
 	err := s.InTx(ctx, func(tx *Store) error {
 		now := tx.now()
 		if err := tx.db.Clauses(clause.OnConflict{DoNothing: true}).Create(&GenesysBudget{ClientKey: clientKey, Tokens: burst, UpdatedAt: now}).Error; err != nil {
@@ -236,8 +240,10 @@ func (s *Store) TakeGenesysBudget(ctx context.Context, clientKey string, perSeco
 		if elapsed := now.Sub(b.UpdatedAt); elapsed > 0 { // a clock behind another instance's adds nothing
 			tokens = min(burst, tokens+elapsed.Seconds()*perSecond)
 		}
-		if need := keep + 1; tokens < need {
-			wait = time.Duration((need - tokens) / perSecond * float64(time.Second))
+		taken = min(want, int(tokens-keep))
+		if taken < 1 {
+			taken = 0
+			wait = time.Duration((keep + 1 - tokens) / perSecond * float64(time.Second))
 			return nil
 		}
 		updatedAt := b.UpdatedAt
@@ -245,10 +251,10 @@ func (s *Store) TakeGenesysBudget(ctx context.Context, clientKey string, perSeco
 			updatedAt = now
 		}
 		return tx.db.Model(&GenesysBudget{}).Where("client_key = ?", clientKey).
-			Updates(map[string]any{"tokens": tokens - 1, "updated_at": updatedAt}).Error
+			Updates(map[string]any{"tokens": tokens - float64(taken), "updated_at": updatedAt}).Error
 	})
 	if err != nil {
-		return 0, fmt.Errorf("take from the Genesys budget: %w", err)
+		return 0, 0, fmt.Errorf("take from the Genesys budget: %w", err)
 	}
-	return wait, nil
+	return taken, wait, nil
 }

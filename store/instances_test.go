@@ -158,9 +158,9 @@ func TestTheSharedGenesysBudgetRefillsAtItsRateAndKeepsAReserve(t *testing.T) {
 		ctx := context.Background()
 		take := func(s *store.Store, keep float64) time.Duration {
 			t.Helper()
-			wait, err := s.TakeGenesysBudget(ctx, "client-1", 1, 6, keep)
-			if err != nil {
-				t.Fatal(err)
+			n, wait, err := s.TakeGenesysBudget(ctx, "client-1", 1, 6, keep, 1)
+			if err != nil || (n == 0) == (wait == 0) {
+				t.Fatalf("took %d, wait %s, %v", n, wait, err)
 			}
 			return wait
 		}
@@ -186,9 +186,9 @@ func TestTheSharedGenesysBudgetRefillsAtItsRateAndKeepsAReserve(t *testing.T) {
 		if wait := take(b, 0); wait != 0 {
 			t.Fatalf("a message may use the reserve: wait %s", wait)
 		}
-		// Another client has its own bucket.
-		if wait, err := a.TakeGenesysBudget(ctx, "client-2", 1, 6, 0); err != nil || wait != 0 {
-			t.Fatalf("client-2: wait %s, %v", wait, err)
+		// Another client has its own bucket; a batch takes what there is.
+		if n, wait, err := a.TakeGenesysBudget(ctx, "client-2", 1, 6, 0, 10); err != nil || n != 6 || wait != 0 {
+			t.Fatalf("client-2, a batch of 10 from a full bucket of 6: took %d, wait %s, %v; want 6", n, wait, err)
 		}
 	})
 }
