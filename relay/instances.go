@@ -14,10 +14,10 @@ import (
 // instanceKeep is how long a dead instance stays listed.
 const instanceKeep = time.Hour
 
-// heartbeat says this instance is alive and takes over dead ones' work,
-// every HeartbeatInterval until ctx ends.
+// heartbeat says this instance is alive every HeartbeatInterval, and twice
+// as often looks for dead instances whose work to take over, until ctx ends.
 func (r *Relay) heartbeat(ctx context.Context) {
-	tick := time.NewTicker(r.cfg.HeartbeatInterval)
+	tick := time.NewTicker(r.cfg.HeartbeatInterval / 2)
 	defer tick.Stop()
 	for beats := 0; ; beats++ {
 		select {
@@ -25,11 +25,13 @@ func (r *Relay) heartbeat(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if err := r.store.Heartbeat(ctx, r.cfg.Instance); err != nil {
-			if ctx.Err() == nil {
-				r.log.ErrorContext(ctx, "heartbeat", slog.Any("error", err))
+		if beats%2 == 1 {
+			if err := r.store.Heartbeat(ctx, r.cfg.Instance); err != nil {
+				if ctx.Err() == nil {
+					r.log.ErrorContext(ctx, "heartbeat", slog.Any("error", err))
+				}
+				continue
 			}
-			continue
 		}
 		freed, err := r.store.ReleaseWorkOfDeadInstances(ctx, r.cfg.DeadAfter)
 		if err != nil {
@@ -42,7 +44,7 @@ func (r *Relay) heartbeat(ctx context.Context) {
 			r.log.WarnContext(ctx, "an instance died holding Genesys calls; the living send them", slog.Int64("calls", freed))
 			r.notifyOutbox()
 		}
-		if beats%100 == 0 {
+		if beats%200 == 0 {
 			if err := r.store.PruneInstances(ctx, instanceKeep); err != nil {
 				r.log.ErrorContext(ctx, "prune instances", slog.Any("error", err))
 			}
