@@ -57,7 +57,9 @@ func bootstrap(ctx context.Context, cfg config.Config, st *store.Store, logger *
 			return fmt.Errorf("seed HANDOVER_ADMIN_API_KEY: %w", err)
 		}
 	}
-	return nil
+	// Endpoints made before the Copilot and the demo chat had credentials
+	// of their own get them now.
+	return st.FillEndpointTokens(ctx)
 }
 
 // every calls fn each interval until ctx ends.

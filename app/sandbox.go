@@ -49,7 +49,7 @@ func (s *App) seedSandbox(ctx context.Context) error {
 			ClientID: sandboxClientID, ClientSecret: secret.NewToken(24), WebhookSecret: secret.NewToken(24),
 			SendProfile: true, DefaultLanguage: "english", DefaultSkills: []string{"support"}, DefaultPriority: 5,
 			DefaultCustomAttributes: map[string]string{"source": "handover-demo"}, RelayTyping: true,
-			Waiting: sandboxWaiting(),
+			Waiting: sandboxWaiting(), DemoChat: true,
 		}
 		if err := s.Store.CreateEndpoint(ctx, e); err != nil {
 			return fmt.Errorf("create the Sandbox endpoint: %w", err)

@@ -178,6 +178,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name=clientSecret]`), clientSecret),
 		chromedp.SendKeys(chromedp.CSS(`input[name=language]`), "english"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=skills]`), "billing"),
+		chromedp.Click(chromedp.CSS(`[data-testid=demo-chat-toggle]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid=save-endpoint]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=endpoints-table]`)),
 		audit(t, "endpoints"),
@@ -203,7 +204,7 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 	// headless Chromium pauses a background tab's page.
 	chatTab := browser(t)
 	within(t, chatTab, 10*time.Second, "open the demo chat: it says whether an agent is available",
-		chromedp.Navigate(base+"/chat/"+e.URLToken),
+		chromedp.Navigate(base+"/chat/"+e.DemoToken),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=chat-page]`)),
 		chromedp.WaitVisible(`//*[@data-testid="chat-availability"][@data-available="true"][contains(., "agents available")]`),
 	)
@@ -316,15 +317,16 @@ func TestAnAdminWatchesAHandoverLiveInTheBrowser(t *testing.T) {
 		t.Fatalf("after the replay the agent's message is stored %d times", copies)
 	}
 
-	// The Copilot workspace opens for the right token, and a wrong one gets 403.
+	// The Copilot workspace opens for its own token; a wrong one, and the
+	// bot's URL token, get 403.
 	copilot := base + "/copilot?userId=" + conv.UserID + "&sessionId=" + conv.SessionID + "&URLToken="
 	within(t, tab, 10*time.Second, "open the Copilot workspace",
-		chromedp.Navigate(copilot+e.URLToken),
+		chromedp.Navigate(copilot+e.CopilotToken),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=copilot-page]`)),
 		audit(t, "copilot"))
 	ctx403, cancel := context.WithTimeout(tab, 10*time.Second)
 	defer cancel()
-	resp, err := chromedp.Run(ctx403, chromedp.NavigateResponse(copilot+"wrong-token"))
+	resp, err := chromedp.Run(ctx403, chromedp.NavigateResponse(copilot+e.URLToken))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,8 @@ func TestTheURLTokenNeverReachesTheProcessLog(t *testing.T) {
 	if resp, err := http.Post(inst.base+"/"+token+"/sessions/s1/typing", "application/json", nil); err == nil {
 		resp.Body.Close()
 	}
-	for _, path := range []string{"/" + token + "/availability", "/chat/" + token, "/copilot?userId=u1&sessionId=s1&URLToken=" + token, "/" + token + "/nowhere"} {
+	copilotToken, demoToken := d.endpoint.CopilotToken, d.endpoint.DemoToken
+	for _, path := range []string{"/" + token + "/availability", "/chat/" + demoToken, "/copilot?userId=u1&sessionId=s1&URLToken=" + copilotToken, "/copilot?URLToken=" + token, "/" + token + "/nowhere"} {
 		resp, err := http.Get(inst.base + path)
 		if err != nil {
 			t.Fatal(err)
@@ -33,6 +34,11 @@ func TestTheURLTokenNeverReachesTheProcessLog(t *testing.T) {
 	logs := inst.logs.String()
 	if !strings.Contains(logs, `"path":"/:token/handover"`) {
 		t.Fatalf("the request log does not name the route pattern:\n%s", logs)
+	}
+	for name, other := range map[string]string{"Copilot token": copilotToken, "demo chat token": demoToken} {
+		if strings.Contains(logs, other) {
+			t.Errorf("the %s is in the log", name)
+		}
 	}
 	if strings.Contains(logs, token) {
 		for _, line := range strings.Split(logs, "\n") {

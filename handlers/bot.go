@@ -365,8 +365,12 @@ func (s *sessionStream) write(w *bufio.Writer, event, id string, data any) {
 	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, payload)
 }
 
-// endpoint finds the endpoint of the Config URL's token.
+// endpoint finds the endpoint of the Config URL's token, or the one the
+// demo chat's Guard found for its link.
 func (h *Bot) endpoint(c *fiber.Ctx) (store.Endpoint, error) {
+	if e, ok := c.Locals(localChatEndpoint).(store.Endpoint); ok {
+		return e, nil
+	}
 	e, err := h.Store.EndpointByToken(c.UserContext(), c.Params("token"))
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Endpoint{}, botError(404, "unknown_endpoint", "No endpoint has this Config URL.")

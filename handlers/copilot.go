@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/handover-relay/handover/genesys"
 	"github.com/handover-relay/handover/store"
@@ -17,7 +20,7 @@ import (
 
 // CopilotStore is what the Copilot workspace needs from the store.
 type CopilotStore interface {
-	EndpointByToken(ctx context.Context, token string) (store.Endpoint, error)
+	EndpointByCopilotToken(ctx context.Context, token string) (store.Endpoint, error)
 	LatestConversation(ctx context.Context, endpointID int64, sessionID string) (store.Conversation, error)
 	LatestConversationOfUser(ctx context.Context, endpointID int64, userID string) (store.Conversation, error)
 	ConversationMessages(ctx context.Context, conversationID int64) ([]store.Message, error)
@@ -25,10 +28,14 @@ type CopilotStore interface {
 
 // Copilot serves the agents' Copilot workspace: the user's profile, the
 // handover attributes and the bot transcript beside the chat in Genesys
-// Cloud. Agents are not Handover admins: the endpoint's URL token in the
-// address is the only authorisation.
+// Cloud. Agents are not Handover admins: the endpoint's Copilot token in the
+// address (URLToken, the seed's parameter name) is their credential, and it
+// opens nothing else; the bot's URL token does not open the workspace. An
+// endpoint with a Copilot JWT secret also wants a signed auth JWT
+// (docs/security.md).
 type Copilot struct {
-	Store CopilotStore
+	Store  CopilotStore
+	Logger *slog.Logger
 }
 
 // errCopilotForbidden says nothing about why: not which endpoint, not whether it exists.
@@ -60,25 +67,66 @@ func (h *Copilot) Workspace(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.PublicPage("Copilot", true, "", views.CopilotPage(props)))
 }
 
-// authorise finds the endpoint of the URLToken and compares the token in
-// constant time. Anything wrong is the same 403.
+// authorise finds the endpoint of the Copilot token (the URLToken
+// parameter) and compares it in constant time, then checks the auth JWT when
+// the endpoint wants one. Anything wrong is the same 403; the log says why.
 func (h *Copilot) authorise(c *fiber.Ctx) (store.Endpoint, error) {
 	token := c.Query("URLToken")
 	if token == "" {
 		return store.Endpoint{}, errCopilotForbidden
 	}
-	e, err := h.Store.EndpointByToken(c.UserContext(), token)
+	e, err := h.Store.EndpointByCopilotToken(c.UserContext(), token)
 	if errors.Is(err, store.ErrNotFound) {
+		h.refuse(c, "no endpoint has this Copilot token")
 		return store.Endpoint{}, errCopilotForbidden
 	}
 	if err != nil {
 		return store.Endpoint{}, err
 	}
 	rememberEndpoint(c, e)
-	if subtle.ConstantTimeCompare([]byte(e.URLToken), []byte(token)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(e.CopilotToken), []byte(token)) != 1 {
 		return store.Endpoint{}, errCopilotForbidden
 	}
+	if e.CopilotJWTSecret != "" {
+		if err := verifyCopilotJWT(c.Query("auth"), e.CopilotJWTSecret, c.Query("userId"), c.Query("sessionId")); err != nil {
+			h.refuse(c, "auth JWT: "+err.Error())
+			return store.Endpoint{}, errCopilotForbidden
+		}
+	}
 	return e, nil
+}
+
+// refuse logs why a Copilot request got 403 (the answer says nothing).
+func (h *Copilot) refuse(c *fiber.Ctx, why string) {
+	if h.Logger != nil {
+		h.Logger.WarnContext(c.UserContext(), "Copilot request refused", slog.String("reason", why), slog.String("remote_ip", LoggedClientAddress(c)))
+	}
+}
+
+// copilotJWTClaims are what a Copilot auth JWT may say besides exp: when it
+// names the user or the session, they must be the ones the link asks for.
+type copilotJWTClaims struct {
+	UserID    string `json:"userId,omitempty"`
+	SessionID string `json:"sessionId,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// verifyCopilotJWT checks an auth JWT as Cognigy's Copilot does: HS256 with
+// the endpoint's Copilot secret, exp required and in the future.
+func verifyCopilotJWT(raw, secret, userID, sessionID string) error {
+	if raw == "" {
+		return errors.New("missing")
+	}
+	var claims copilotJWTClaims
+	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return []byte(secret), nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired(), jwt.WithLeeway(5*time.Second))
+	if err != nil {
+		return err
+	}
+	if (claims.UserID != "" && claims.UserID != userID) || (claims.SessionID != "" && claims.SessionID != sessionID) {
+		return errors.New("made for another user or session")
+	}
+	return nil
 }
 
 // conversation is the session's newest handover when a session id is given
@@ -152,7 +200,7 @@ func stateText(state, reason, agent string) string {
 // copilotRefreshURL is the request's own address, for the workspace to fetch itself again.
 func copilotRefreshURL(c *fiber.Ctx) string {
 	q := url.Values{}
-	for _, k := range []string{"userId", "sessionId", "URLToken"} {
+	for _, k := range []string{"userId", "sessionId", "URLToken", "auth"} {
 		if v := c.Query(k); v != "" {
 			q.Set(k, v)
 		}

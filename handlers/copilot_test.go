@@ -59,7 +59,7 @@ func TestCopilotWorkspaceShowsTheHandoverWithTheRightTokenAndNoConsoleSession(t 
 	e := handedOver(t, admin, "Support bot")
 	agent := newTestAppOn(t, admin) // a browser without a console session
 
-	for _, path := range []string{copilotPath("user 1", "s&1", e.URLToken), copilotPath("user 1", "", e.URLToken), copilotPath("", "s&1", e.URLToken)} {
+	for _, path := range []string{copilotPath("user 1", "s&1", e.CopilotToken), copilotPath("user 1", "", e.CopilotToken), copilotPath("", "s&1", e.CopilotToken)} {
 		resp := agent.get(path)
 		doc := agent.document(resp, http.StatusOK)
 		checks := map[string]string{
@@ -88,7 +88,7 @@ func TestCopilotWorkspaceShowsTheHandoverWithTheRightTokenAndNoConsoleSession(t 
 		if trigger, _ := live.Attr("hx-trigger"); trigger != "every 2s" {
 			t.Errorf("%s: the workspace refreshes on %q", path, trigger)
 		}
-		if src, _ := live.Attr("hx-get"); !strings.HasPrefix(src, "/copilot?") || !strings.Contains(src, url.QueryEscape(e.URLToken)) {
+		if src, _ := live.Attr("hx-get"); !strings.HasPrefix(src, "/copilot?") || !strings.Contains(src, url.QueryEscape(e.CopilotToken)) {
 			t.Errorf("%s: refreshes from %q", path, src)
 		}
 	}
@@ -97,7 +97,7 @@ func TestCopilotWorkspaceShowsTheHandoverWithTheRightTokenAndNoConsoleSession(t 
 	if _, err := agent.relay.SendUserMessage(context.Background(), e, relay.UserMessage{UserID: "user 1", SessionID: "s&1", Text: "Are you there?"}); err != nil {
 		t.Fatal(err)
 	}
-	resp := agent.request(http.MethodGet, copilotPath("user 1", "s&1", e.URLToken), nil, map[string]string{"HX-Request": "true"})
+	resp := agent.request(http.MethodGet, copilotPath("user 1", "s&1", e.CopilotToken), nil, map[string]string{"HX-Request": "true"})
 	doc := agent.document(resp, http.StatusOK)
 	if doc.Find("title").Length() != 0 || doc.Find(`[data-testid="copilot-workspace"]`).Length() != 1 {
 		t.Fatal("the refresh is not the fragment")
@@ -117,11 +117,12 @@ func TestCopilotWorkspaceRefusesAWrongOrMissingTokenAndShowsNothing(t *testing.T
 	secrets := []string{"Secret Support Endpoint", "Janet", "Doeberg", "german", "C-4711", "My invoice is wrong", "billing", e.URLToken}
 	for name, path := range map[string]string{
 		"missing token":       copilotPath("user 1", "s&1", ""),
-		"wrong token":         copilotPath("user 1", "s&1", strings.Repeat("0", len(e.URLToken))),
-		"token one char off":  copilotPath("user 1", "s&1", e.URLToken[:len(e.URLToken)-1]+"x"),
+		"wrong token":         copilotPath("user 1", "s&1", strings.Repeat("0", len(e.CopilotToken))),
+		"token one char off":  copilotPath("user 1", "s&1", e.CopilotToken[:len(e.CopilotToken)-1]+"x"),
+		"the bot's URL token": copilotPath("user 1", "s&1", e.URLToken),
 		"empty token":         "/copilot?userId=user+1&sessionId=s%261&URLToken=",
 		"nothing":             "/copilot",
-		"token with a suffix": copilotPath("user 1", "s&1", e.URLToken+"0"),
+		"token with a suffix": copilotPath("user 1", "s&1", e.CopilotToken+"0"),
 	} {
 		for _, hx := range []bool{false, true} {
 			headers := map[string]string{}
@@ -143,7 +144,7 @@ func TestCopilotWorkspaceRefusesAWrongOrMissingTokenAndShowsNothing(t *testing.T
 
 	// Another endpoint's token opens that endpoint's workspace, which has no
 	// handover of this user.
-	doc := agent.document(agent.get(copilotPath("user 1", "s&1", other.URLToken)), http.StatusOK)
+	doc := agent.document(agent.get(copilotPath("user 1", "s&1", other.CopilotToken)), http.StatusOK)
 	if doc.Find(`[data-testid="copilot-no-handover"]`).Length() != 1 || strings.Contains(doc.Text(), "Janet") {
 		t.Fatal("another endpoint's token shows this endpoint's handover")
 	}
@@ -155,7 +156,7 @@ func TestOnlyTheCopilotWorkspaceMayBeFramedAndOnlyByGenesys(t *testing.T) {
 	e := handedOver(t, admin, "Support bot")
 	agent := newTestAppOn(t, admin)
 
-	for _, path := range []string{copilotPath("user 1", "s&1", e.URLToken), copilotPath("user 1", "s&1", "wrong")} {
+	for _, path := range []string{copilotPath("user 1", "s&1", e.CopilotToken), copilotPath("user 1", "s&1", "wrong")} {
 		resp := agent.get(path)
 		if xfo := resp.Header.Get("X-Frame-Options"); xfo != "" {
 			t.Errorf("%s: X-Frame-Options %q", path, xfo)
@@ -175,7 +176,7 @@ func TestOnlyTheCopilotWorkspaceMayBeFramedAndOnlyByGenesys(t *testing.T) {
 	}
 
 	// Every other page keeps refusing to be framed.
-	for _, path := range []string{"/login", "/endpoints", "/chat/" + e.URLToken} {
+	for _, path := range []string{"/login", "/endpoints", "/chat/" + e.DemoToken} {
 		resp := admin.get(path)
 		if xfo := resp.Header.Get("X-Frame-Options"); xfo != "DENY" {
 			t.Errorf("%s: X-Frame-Options %q", path, xfo)
@@ -189,21 +190,30 @@ func TestOnlyTheCopilotWorkspaceMayBeFramedAndOnlyByGenesys(t *testing.T) {
 func TestDemoChatPageRendersForAValidTokenOnly(t *testing.T) {
 	admin := newTestApp(t, nil)
 	admin.signIn()
-	e := admin.createEndpoint(validEndpointForm())
+	form := validEndpointForm()
+	form.Set("demoChat", "true")
+	e := admin.createEndpoint(form)
 	visitor := newTestAppOn(t, admin)
 
-	resp := visitor.get("/chat/" + e.URLToken)
+	resp := visitor.get("/chat/" + e.DemoToken)
 	csp := resp.Header.Get("Content-Security-Policy")
-	doc := visitor.document(resp, http.StatusOK)
+	raw := readBody(t, resp)
+	if resp.StatusCode != http.StatusOK || strings.Contains(raw, e.URLToken) {
+		t.Fatalf("demo chat page: %d, or it holds the bot's URL token", resp.StatusCode)
+	}
+	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(raw))
 	page := doc.Find(`[data-testid="chat-page"]`)
-	if token, _ := page.Attr("data-token"); token != e.URLToken {
-		t.Fatalf("data-token %q", token)
+	if api, _ := page.Attr("data-api"); api != "/chat/"+e.DemoToken+"/api" {
+		t.Fatalf("data-api %q", api)
+	}
+	if key, _ := page.Attr("data-session-key"); len(key) < 40 {
+		t.Fatalf("session key %q", key)
 	}
 	sid, _ := page.Attr("data-session-id")
 	if len(sid) < 20 {
 		t.Fatalf("session id %q is not random enough", sid)
 	}
-	again := visitor.document(visitor.get("/chat/"+e.URLToken), http.StatusOK)
+	again := visitor.document(visitor.get("/chat/"+e.DemoToken), http.StatusOK)
 	if sid2, _ := again.Find(`[data-testid="chat-page"]`).Attr("data-session-id"); sid2 == sid {
 		t.Fatal("two visits got the same session id")
 	}

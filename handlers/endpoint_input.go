@@ -39,9 +39,15 @@ type endpointInput struct {
 	FlowMessages     string // store.FlowMessagesShow or …Hide; "" for show
 	AttributeNames   map[string]string
 	CopilotBaseURL   string
+	CopilotJWTSecret *string // nil: keep the stored one; "": no JWT
+	DemoChat         bool
 	Waiting          store.WaitingSettings
 	Privacy          store.PrivacySettings
 }
+
+// minCopilotJWTSecret is the shortest Copilot JWT secret: 256 bits, as
+// RFC 7518 §3.2 asks of an HS256 key.
+const minCopilotJWTSecret = 32
 
 // Field names, shared by form inputs, error maps and the JSON API.
 const (
@@ -60,6 +66,8 @@ const (
 	fieldCustomAttributes = "customAttributes"
 	fieldAttributeNames   = "attributeNames"
 	fieldCopilotBaseURL   = "copilotBaseUrl"
+	fieldCopilotJWTSecret = "copilotJwtSecret"
+	fieldDemoChat         = "demoChat"
 	fieldFlowMessages     = "flowMessages"
 	fieldIfNoAgents       = "ifNoAgents"
 	fieldQueueUpdate      = "queueUpdateSeconds"
@@ -157,6 +165,9 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 	if err != nil {
 		errs[fieldCopilotBaseURL] = err.Error()
 	}
+	if in.CopilotJWTSecret != nil && *in.CopilotJWTSecret != "" && len(*in.CopilotJWTSecret) < minCopilotJWTSecret {
+		errs[fieldCopilotJWTSecret] = fmt.Sprintf("Use at least %d characters (HS256 wants a key as long as its hash), or none to turn the JWT off.", minCopilotJWTSecret)
+	}
 	if in.FlowMessages != store.FlowMessagesShow && in.FlowMessages != store.FlowMessagesHide {
 		errs[fieldFlowMessages] = fmt.Sprintf("Use %q or %q.", store.FlowMessagesShow, store.FlowMessagesHide)
 	}
@@ -180,6 +191,8 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 		FlowMessages:            in.FlowMessages,
 		AttributeNames:          attributeNames,
 		CopilotBaseURL:          copilotBaseURL,
+		CopilotJWTSecret:        in.CopilotJWTSecret,
+		DemoChat:                in.DemoChat,
 		Waiting:                 in.Waiting,
 		Privacy:                 in.Privacy,
 	}, nil

@@ -66,7 +66,7 @@ func (h *EndpointTools) sections(c *fiber.Ctx, e store.Endpoint) (*views.Endpoin
 	copilot := h.copilotSection(e, c.Query("userId"), c.Query("sessionId"))
 	return &views.EndpointTools{
 		EndpointID: e.ID,
-		ChatURL:    "/chat/" + url.PathEscape(e.URLToken),
+		ChatURL:    h.demoChatURL(e),
 		Copilot:    copilot,
 		Setup:      h.setupGuide(e, copilot.EmbeddingURL),
 		Preflight:  pre,
@@ -89,6 +89,14 @@ func (h *EndpointTools) preflightView(c *fiber.Ctx, endpointID int64) (views.Pre
 	return v, nil
 }
 
+// demoChatURL is the endpoint's demo web chat link, when its demo chat is on.
+func (h *EndpointTools) demoChatURL(e store.Endpoint) string {
+	if !e.DemoChat || e.DemoToken == "" {
+		return ""
+	}
+	return h.PublicURL + "/chat/" + url.PathEscape(e.DemoToken)
+}
+
 // copilotBase is the endpoint's AI Copilot, or Handover's own workspace.
 func (h *EndpointTools) copilotBase(e store.Endpoint) (base string, external bool) {
 	if e.CopilotBaseURL != "" {
@@ -102,11 +110,11 @@ func (h *EndpointTools) copilotSection(e store.Endpoint, userID, sessionID strin
 	userID, sessionID = strings.TrimSpace(userID), strings.TrimSpace(sessionID)
 	s := views.CopilotSection{
 		EndpointID: e.ID, BaseURL: base, External: external, UserID: userID, SessionID: sessionID,
-		EmbeddingURL: CopilotEmbeddingURL(base, e.URLToken),
+		EmbeddingURL: CopilotEmbeddingURL(base, e.CopilotToken),
 		UserIDName:   relay.AttributeName(e, "userId"),
 	}
 	if userID != "" {
-		s.StandaloneURL = CopilotURL(base, userID, sessionID, e.URLToken)
+		s.StandaloneURL = CopilotURL(base, userID, sessionID, e.CopilotToken)
 	}
 	return s
 }

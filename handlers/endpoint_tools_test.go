@@ -106,16 +106,13 @@ func TestEndpointPageShowsChatCopilotSetupAndPreflightSections(t *testing.T) {
 			t.Fatalf("HX-Request %v: full layout %v", hx, hasLayout)
 		}
 
-		chat := doc.Find(`[data-testid="open-demo-chat"]`)
-		if href, _ := chat.Attr("href"); href != "/chat/"+e.URLToken {
-			t.Errorf("demo chat link %q", href)
-		}
-		if target, _ := chat.Attr("target"); target != "_blank" {
-			t.Errorf("demo chat opens in %q", target)
+		// The demo chat is off for a new endpoint: no link.
+		if doc.Find(`[data-testid="open-demo-chat"]`).Length() != 0 || doc.Find(`[data-testid="demo-chat-off"]`).Length() != 1 {
+			t.Error("a new endpoint offers a demo chat link")
 		}
 
 		embed := doc.Find(`[data-testid="copilot-embedding-url"]`).Text()
-		if embed != publicURL+"/copilot?userId={{userId}}&URLToken="+e.URLToken {
+		if embed != publicURL+"/copilot?userId={{userId}}&URLToken="+e.CopilotToken {
 			t.Errorf("embedding URL %q", embed)
 		}
 		if doc.Find(`[data-testid="copilot-script-steps"] li`).Length() < 5 {
@@ -193,7 +190,7 @@ func TestStandaloneCopilotURLIsRenderedForTheGivenIDs(t *testing.T) {
 		t.Fatalf("stored Copilot base %q", e.CopilotBaseURL)
 	}
 	q := url.Values{"userId": {"Jane & Joe #1"}, "sessionId": {"s 1"}}
-	want := handlers.CopilotURL("https://copilot.example.com", "Jane & Joe #1", "s 1", e.URLToken)
+	want := handlers.CopilotURL("https://copilot.example.com", "Jane & Joe #1", "s 1", e.CopilotToken)
 
 	resp := a.request(http.MethodGet, endpointPath(e)+"/copilot-url?"+q.Encode(), nil, map[string]string{"HX-Request": "true"})
 	doc := a.document(resp, http.StatusOK)
@@ -216,7 +213,7 @@ func TestStandaloneCopilotURLIsRenderedForTheGivenIDs(t *testing.T) {
 	if got := doc.Find(`[data-testid="copilot-standalone-url"]`).Text(); got != want {
 		t.Fatalf("page shows %q, want %q", got, want)
 	}
-	if got := doc.Find(`[data-testid="copilot-embedding-url"]`).Text(); got != "https://copilot.example.com/?userId={{userId}}&URLToken="+e.URLToken {
+	if got := doc.Find(`[data-testid="copilot-embedding-url"]`).Text(); got != "https://copilot.example.com/?userId={{userId}}&URLToken="+e.CopilotToken {
 		t.Fatalf("embedding URL %q", got)
 	}
 }

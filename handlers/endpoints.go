@@ -226,6 +226,7 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		RelayTyping:      c.FormValue("relayTyping") == "true",
 		FlowMessages:     c.FormValue(fieldFlowMessages),
 		CopilotBaseURL:   c.FormValue(fieldCopilotBaseURL),
+		DemoChat:         c.FormValue(fieldDemoChat) == "true",
 		Waiting: views.WaitingFormValues{
 			IfNoAgents: c.FormValue(fieldIfNoAgents), QueueUpdateSeconds: c.FormValue(fieldQueueUpdate),
 			QueueTimeoutMinutes: c.FormValue("queueTimeoutMinutes"), InactivityMinutes: c.FormValue("inactivityMinutes"),
@@ -252,6 +253,14 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		WebhookSecret: c.FormValue(fieldWebhookSecret), ClientSecret: c.FormValue(fieldClientSecret),
 		SendProfile: values.SendProfile, Language: values.Language, Skills: splitSkills(values.Skills), RelayTyping: values.RelayTyping,
 		AttributeNames: attributeNames, CopilotBaseURL: values.CopilotBaseURL, FlowMessages: values.FlowMessages,
+		DemoChat: values.DemoChat,
+	}
+	// The JWT secret is write-only: empty keeps it, the checkbox removes it.
+	if jwtSecret := c.FormValue(fieldCopilotJWTSecret); jwtSecret != "" {
+		in.CopilotJWTSecret = &jwtSecret
+	} else if c.FormValue("copilotJwtOff") == "true" {
+		off := ""
+		in.CopilotJWTSecret = &off
 	}
 	errs := map[string]string{}
 	var err error
@@ -301,7 +310,7 @@ func formValues(e store.Endpoint) views.EndpointFormValues {
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
 		Language: e.DefaultLanguage, Skills: strings.Join(e.DefaultSkills, ", "), Priority: priority,
 		CustomAttributes: attrs, RelayTyping: e.RelayTyping, AttributeNames: attributeNameRows(e.AttributeNames),
-		CopilotBaseURL: e.CopilotBaseURL, FlowMessages: e.FlowMessages,
+		CopilotBaseURL: e.CopilotBaseURL, FlowMessages: e.FlowMessages, CopilotJWTSet: e.CopilotJWTSecret != "", DemoChat: e.DemoChat,
 		Waiting: views.WaitingFormValues{
 			IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: strconv.Itoa(e.Waiting.QueueUpdateSeconds),
 			QueueTimeoutMinutes: strconv.Itoa(e.Waiting.QueueTimeoutSeconds / 60), InactivityMinutes: strconv.Itoa(e.Waiting.InactivitySeconds / 60),

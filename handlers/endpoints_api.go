@@ -39,6 +39,8 @@ type endpointRequest struct {
 	FlowMessages     *string           `json:"flowMessages"`
 	AttributeNames   map[string]string `json:"attributeNames"`
 	CopilotBaseURL   *string           `json:"copilotBaseUrl"`
+	CopilotJWTSecret *string           `json:"copilotJwtSecret"`
+	DemoChat         *bool             `json:"demoChat"`
 	waitingRequest
 	privacyRequest
 
@@ -50,6 +52,10 @@ type endpointRequest struct {
 	HostWarning      any `json:"hostWarning"`
 	WebhookSecretSet any `json:"webhookSecretSet"`
 	ClientSecretSet  any `json:"clientSecretSet"`
+	CopilotToken     any `json:"copilotToken"`
+	CopilotEmbedding any `json:"copilotEmbeddingUrl"`
+	CopilotJWTSet    any `json:"copilotJwtSecretSet"`
+	DemoChatURL      any `json:"demoChatUrl"`
 	CreatedAt        any `json:"createdAt"`
 	UpdatedAt        any `json:"updatedAt"`
 }
@@ -76,6 +82,13 @@ type endpointResponse struct {
 	FlowMessages     string            `json:"flowMessages"`
 	AttributeNames   map[string]string `json:"attributeNames"`
 	CopilotBaseURL   string            `json:"copilotBaseUrl"`
+	// The agents' credential, and the URL for a Genesys Script's Web Page
+	// component that carries it (docs/security.md).
+	CopilotToken        string `json:"copilotToken"`
+	CopilotEmbeddingURL string `json:"copilotEmbeddingUrl"`
+	CopilotJWTSecretSet bool   `json:"copilotJwtSecretSet"`
+	DemoChat            bool   `json:"demoChat"`
+	DemoChatURL         string `json:"demoChatUrl,omitempty"`
 	waitingJSON
 	privacyJSON
 	URLToken  string    `json:"urlToken"`
@@ -92,6 +105,8 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		SendProfile: e.SendProfile, Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: effectiveAttributeNames(e),
 		CopilotBaseURL: e.CopilotBaseURL, URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		CopilotToken: e.CopilotToken, CopilotEmbeddingURL: h.Tools.copilotSection(e, "", "").EmbeddingURL, CopilotJWTSecretSet: e.CopilotJWTSecret != "",
+		DemoChat: e.DemoChat, DemoChatURL: h.Tools.demoChatURL(e),
 		waitingJSON: waitingJSON{IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: e.Waiting.QueueUpdateSeconds,
 			QueueTimeoutSeconds: e.Waiting.QueueTimeoutSeconds, InactivitySeconds: e.Waiting.InactivitySeconds, Messages: e.Waiting.Messages},
 		privacyJSON: newPrivacyJSON(e.Privacy),
@@ -294,6 +309,10 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 		Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: maps.Clone(e.AttributeNames),
 		CopilotBaseURL: e.CopilotBaseURL, Waiting: req.waitingRequest.merge(e.Waiting), Privacy: req.privacyRequest.merge(e.Privacy),
+		CopilotJWTSecret: req.CopilotJWTSecret, DemoChat: e.DemoChat,
+	}
+	if req.DemoChat != nil {
+		in.DemoChat = *req.DemoChat
 	}
 	if req.AttributeNames != nil {
 		if in.AttributeNames == nil {

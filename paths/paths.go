@@ -60,7 +60,15 @@ const (
 
 	// Public pages: the agents' Copilot workspace and the demo web chat.
 	Copilot = "/copilot"
-	Chat    = "/chat/:token"
+	Chat    = "/chat/:demo"
+	// The demo chat's API under its link: the bot API's handlers, each
+	// session opened by its key.
+	ChatMessage      = Chat + "/api"
+	ChatHandover     = Chat + "/api/handover"
+	ChatAvailability = Chat + "/api/availability"
+	ChatTyping       = Chat + "/api/sessions/:session/typing"
+	ChatEnd          = Chat + "/api/sessions/:session/end"
+	ChatEvents       = Chat + "/api/sessions/:session/events"
 
 	// Static files.
 	Static = "/static"

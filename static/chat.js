@@ -8,9 +8,10 @@
   var root = document.getElementById("chat");
   if (!root) return;
 
-  var token = root.getAttribute("data-token");
-  var base = "/" + encodeURIComponent(token);
-  var storageKey = "handover.chat." + token;
+  // The chat's own API under its link; each session has a key from the
+  // server that opens that session only (docs/security.md).
+  var base = root.getAttribute("data-api");
+  var storageKey = "handover.chat." + base;
   var agentWords = new RegExp("\\b(" + root.getAttribute("data-agent-words") + ")\\b", "i");
   var TYPING_EVERY_MS = 3000;
   var CONNECTING = "One moment, I am connecting you with an agent.";
@@ -30,8 +31,8 @@
   // state survives a reload of the tab (sessionStorage), so the chat continues.
   var state = load();
   if (!state) {
-    var sid = root.getAttribute("data-session-id");
-    state = { sessionId: sid, userId: "demo-user-" + sid.replace(/^demo-/, "").slice(0, 12), mode: "bot", lastEventId: 0, entries: [] };
+    state = { sessionId: root.getAttribute("data-session-id"), userId: root.getAttribute("data-user-id"), key: root.getAttribute("data-session-key"),
+      mode: "bot", lastEventId: 0, entries: [] };
   }
   document.getElementById("chat-session").textContent = state.sessionId;
 
@@ -220,7 +221,7 @@
   function post(path, body) {
     return fetch(base + path, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-Chat-Key": state.key },
       body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (resp) {
       return resp.text().then(function (raw) {
@@ -297,8 +298,8 @@
   var events = null;
   var typingTimer = null;
   function connect() {
-    var url = base + "/sessions/" + encodeURIComponent(state.sessionId) + "/events";
-    if (state.lastEventId) url += "?lastEventId=" + encodeURIComponent(state.lastEventId);
+    var url = base + "/sessions/" + encodeURIComponent(state.sessionId) + "/events?key=" + encodeURIComponent(state.key);
+    if (state.lastEventId) url += "&lastEventId=" + encodeURIComponent(state.lastEventId);
     events = new EventSource(url);
     events.addEventListener("message", function (ev) {
       if (!fresh(ev)) return;

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/handover-relay/handover/secret"
 )
 
 // Handover providers an endpoint can use.
@@ -58,6 +60,20 @@ type Endpoint struct {
 	AttributeNames map[string]string `gorm:"serializer:json"`
 	// CopilotBaseURL is the AI Copilot app agents open beside the chat; "" means Handover's own /copilot workspace.
 	CopilotBaseURL string
+	// CopilotToken is the agents' credential: it opens the endpoint's
+	// Copilot workspace and nothing else (docs/security.md). When
+	// CopilotJWTSecret is set, the workspace also wants a signed auth JWT.
+	CopilotToken           string
+	CopilotJWTSecret       string `gorm:"-"`
+	CopilotJWTSecretSealed string
+	// DemoChat serves the demo web chat at /chat/<DemoToken>; the link is
+	// the chat's only credential and is revoked by a new token.
+	DemoChat  bool
+	DemoToken string
+	// PreviousURLToken still opens the bot API until PreviousURLTokenUntil:
+	// the grace period of a rotation.
+	PreviousURLToken      string
+	PreviousURLTokenUntil *time.Time
 	Waiting        WaitingSettings `gorm:"embedded"`
 	Privacy        PrivacySettings `gorm:"embedded"`
 
@@ -161,6 +177,10 @@ type EndpointSettings struct {
 	FlowMessages            string
 	AttributeNames          map[string]string
 	CopilotBaseURL          string
+	// CopilotJWTSecret, when set, replaces the Copilot JWT secret ("" in
+	// it turns the JWT off); nil keeps it.
+	CopilotJWTSecret *string
+	DemoChat         bool
 }
 
 // GenesysSettings are an endpoint's Genesys Cloud settings.
@@ -206,6 +226,14 @@ func (e *Endpoint) Configure(s EndpointSettings, grace time.Duration, now time.T
 	e.FlowMessages = s.FlowMessages
 	e.AttributeNames = s.AttributeNames
 	e.CopilotBaseURL = s.CopilotBaseURL
+	if s.CopilotJWTSecret != nil {
+		e.CopilotJWTSecret = *s.CopilotJWTSecret
+	}
+	if s.DemoChat && !e.DemoChat {
+		// Turned on: a new link, so one turned off (revoked) stays dead.
+		e.DemoToken = secret.NewToken(32)
+	}
+	e.DemoChat = s.DemoChat
 	e.Waiting = s.Waiting
 	e.Privacy = s.Privacy
 }
@@ -235,6 +263,44 @@ func (s *Store) EndpointByToken(ctx context.Context, token string) (Endpoint, er
 	return s.endpointWhere(ctx, "endpoints.url_token = ?", token)
 }
 
+// EndpointByCopilotToken finds the endpoint whose Copilot token is token.
+func (s *Store) EndpointByCopilotToken(ctx context.Context, token string) (Endpoint, error) {
+	if token == "" {
+		return Endpoint{}, fmt.Errorf("find endpoint: %w", ErrNotFound)
+	}
+	return s.endpointWhere(ctx, "endpoints.copilot_token = ?", token)
+}
+
+// EndpointByDemoToken finds the endpoint whose demo chat link carries token.
+func (s *Store) EndpointByDemoToken(ctx context.Context, token string) (Endpoint, error) {
+	if token == "" {
+		return Endpoint{}, fmt.Errorf("find endpoint: %w", ErrNotFound)
+	}
+	return s.endpointWhere(ctx, "endpoints.demo_token = ?", token)
+}
+
+// FillEndpointTokens gives every endpoint made before they existed its
+// Copilot and demo tokens.
+func (s *Store) FillEndpointTokens(ctx context.Context) error {
+	var rows []Endpoint
+	if err := s.db.WithContext(ctx).Select("id", "copilot_token", "demo_token").Where("copilot_token = '' OR demo_token = ''").Find(&rows).Error; err != nil {
+		return fmt.Errorf("find endpoints without tokens: %w", err)
+	}
+	for _, e := range rows {
+		updates := map[string]any{}
+		if e.CopilotToken == "" {
+			updates["copilot_token"] = secret.NewToken(32)
+		}
+		if e.DemoToken == "" {
+			updates["demo_token"] = secret.NewToken(32)
+		}
+		if err := s.db.WithContext(ctx).Model(&Endpoint{}).Where("id = ?", e.ID).UpdateColumns(updates).Error; err != nil {
+			return fmt.Errorf("give endpoint %d its tokens: %w", e.ID, err)
+		}
+	}
+	return nil
+}
+
 func (s *Store) endpointWhere(ctx context.Context, query string, arg any) (Endpoint, error) {
 	var e Endpoint
 	if err := s.db.WithContext(ctx).Joins("Organisation").Where(query, arg).Take(&e).Error; err != nil {
@@ -246,9 +312,16 @@ func (s *Store) endpointWhere(ctx context.Context, query string, arg any) (Endpo
 	return e, nil
 }
 
-// CreateEndpoint inserts e (ID, timestamps and sealed secrets are filled in).
-// ErrConflict when the organisation already has an endpoint of that name.
+// CreateEndpoint inserts e (ID, timestamps and sealed secrets are filled in,
+// and the Copilot and demo tokens when empty). ErrConflict when the
+// organisation already has an endpoint of that name.
 func (s *Store) CreateEndpoint(ctx context.Context, e *Endpoint) error {
+	if e.CopilotToken == "" {
+		e.CopilotToken = secret.NewToken(32)
+	}
+	if e.DemoToken == "" {
+		e.DemoToken = secret.NewToken(32)
+	}
 	if err := s.sealSecrets(e); err != nil {
 		return err
 	}
@@ -328,6 +401,9 @@ func (s *Store) sealSecrets(e *Endpoint) error {
 	if e.PreviousWebhookSecretSealed, err = s.box.Seal(e.PreviousWebhookSecret); err != nil {
 		return fmt.Errorf("seal previous webhook secret: %w", err)
 	}
+	if e.CopilotJWTSecretSealed, err = s.box.Seal(e.CopilotJWTSecret); err != nil {
+		return fmt.Errorf("seal Copilot JWT secret: %w", err)
+	}
 	return nil
 }
 
@@ -341,6 +417,9 @@ func (s *Store) openSecrets(e *Endpoint) error {
 	}
 	if e.PreviousWebhookSecret, err = s.box.Open(e.PreviousWebhookSecretSealed); err != nil {
 		return fmt.Errorf("endpoint %d previous webhook secret: %w", e.ID, err)
+	}
+	if e.CopilotJWTSecret, err = s.box.Open(e.CopilotJWTSecretSealed); err != nil {
+		return fmt.Errorf("endpoint %d Copilot JWT secret: %w", e.ID, err)
 	}
 	return nil
 }

@@ -12,8 +12,10 @@ import templruntime "github.com/a-h/templ/runtime"
 // ChatProps configure the demo web chat of one endpoint. static/chat.js
 // reads them from the data- attributes: the page has no inline script.
 type ChatProps struct {
-	Token        string // the endpoint's URL token: the chat talks to the bot API under it
+	APIBase      string // the chat's API under its link (never the bot's URL token)
 	SessionID    string // a fresh random session id, used unless the tab already has one
+	UserID       string // the user the session writes as
+	SessionKey   string // the server's key of the session: it opens this session only
 	EndpointName string
 	AgentWords   string // the demo bot's words for "hand me over" (a regular expression alternation)
 	CanHandOver  bool   // the endpoint has a handover provider
@@ -36,14 +38,14 @@ func ChatPage(p ChatProps) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"chat\" id=\"chat\" data-testid=\"chat-page\" data-token=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"chat\" id=\"chat\" data-testid=\"chat-page\" data-api=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var2 string
-		templ_7745c5c3_Var2, templ_7745c5c3_Err = templruntime.NewAttributeExpression(p.Token).Resolve(ctx)
+		templ_7745c5c3_Var2, templ_7745c5c3_Err = templruntime.NewAttributeExpression(p.APIBase).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 14, Col: 77}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 16, Col: 77}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var2)
 		if templ_7745c5c3_Err != nil {
@@ -56,49 +58,75 @@ func ChatPage(p ChatProps) templ.Component {
 		var templ_7745c5c3_Var3 string
 		templ_7745c5c3_Var3, templ_7745c5c3_Err = templruntime.NewAttributeExpression(p.SessionID).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 14, Col: 109}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 16, Col: 109}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var3)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\" data-agent-words=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\" data-user-id=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var4 string
-		templ_7745c5c3_Var4, templ_7745c5c3_Err = templruntime.NewAttributeExpression(p.AgentWords).Resolve(ctx)
+		templ_7745c5c3_Var4, templ_7745c5c3_Err = templruntime.NewAttributeExpression(p.UserID).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 14, Col: 143}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 16, Col: 135}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var4)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\"><div class=\"actions chat-head\"><h1>Demo chat</h1><span class=\"badge\" id=\"chat-state\" data-testid=\"chat-state\" data-state=\"bot\">With the bot</span></div><p class=\"muted\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" data-session-key=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var5 string
-		templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(p.EndpointName)
+		templ_7745c5c3_Var5, templ_7745c5c3_Err = templruntime.NewAttributeExpression(p.SessionKey).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 19, Col: 35}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 16, Col: 169}
 		}
-		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var5)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, ": you are the end user. Type \"agent\" or press \"Talk to a human\" to be handed over to a Genesys Cloud agent.</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" data-agent-words=\"")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		var templ_7745c5c3_Var6 string
+		templ_7745c5c3_Var6, templ_7745c5c3_Err = templruntime.NewAttributeExpression(p.AgentWords).Resolve(ctx)
+		if templ_7745c5c3_Err != nil {
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 16, Col: 203}
+		}
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var6)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\"><div class=\"actions chat-head\"><h1>Demo chat</h1><span class=\"badge\" id=\"chat-state\" data-testid=\"chat-state\" data-state=\"bot\">With the bot</span></div><p class=\"muted\">")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		var templ_7745c5c3_Var7 string
+		templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(p.EndpointName)
+		if templ_7745c5c3_Err != nil {
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/chat.templ`, Line: 21, Col: 35}
+		}
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, ": you are the end user. Type \"agent\" or press \"Talk to a human\" to be handed over to a Genesys Cloud agent.</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		if !p.CanHandOver {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<p class=\"warning\" data-testid=\"chat-no-provider\">This endpoint has no handover provider, so a handover will be refused.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<p class=\"warning\" data-testid=\"chat-no-provider\">This endpoint has no handover provider, so a handover will be refused.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<noscript><p class=\"danger\">The demo chat needs JavaScript.</p></noscript><ol class=\"chat-log\" id=\"chat-transcript\" data-testid=\"chat-transcript\" aria-live=\"polite\" tabindex=\"0\" aria-label=\"Conversation\"></ol><p class=\"muted chat-typing\" id=\"chat-typing\" data-testid=\"chat-typing\" hidden>The agent is typing…</p><form id=\"chat-form\" class=\"chat-form\" data-testid=\"chat-form\" autocomplete=\"off\"><input type=\"text\" id=\"chat-input\" name=\"text\" maxlength=\"4000\" placeholder=\"Type a message\" aria-label=\"Message\" data-testid=\"chat-input\"> <button type=\"submit\" id=\"chat-send\" data-testid=\"chat-send\">Send</button></form><p class=\"muted chat-wait\" id=\"chat-wait\" data-testid=\"chat-wait\" aria-live=\"polite\" hidden></p><div class=\"actions\"><button type=\"button\" class=\"secondary\" id=\"chat-human\" data-testid=\"chat-talk-to-human\" aria-describedby=\"chat-availability\">Talk to a human</button> <small class=\"muted\" id=\"chat-availability\" data-testid=\"chat-availability\" aria-live=\"polite\"></small> <button type=\"button\" class=\"secondary outline\" id=\"chat-leave\" data-testid=\"chat-leave\" hidden>Leave</button> <button type=\"button\" class=\"secondary outline\" id=\"chat-new\" data-testid=\"chat-new-session\">New session</button></div><p class=\"muted\"><small>Session <span class=\"mono\" id=\"chat-session\" data-testid=\"chat-session-id\"></span></small></p></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<noscript><p class=\"danger\">The demo chat needs JavaScript.</p></noscript><ol class=\"chat-log\" id=\"chat-transcript\" data-testid=\"chat-transcript\" aria-live=\"polite\" tabindex=\"0\" aria-label=\"Conversation\"></ol><p class=\"muted chat-typing\" id=\"chat-typing\" data-testid=\"chat-typing\" hidden>The agent is typing…</p><form id=\"chat-form\" class=\"chat-form\" data-testid=\"chat-form\" autocomplete=\"off\"><input type=\"text\" id=\"chat-input\" name=\"text\" maxlength=\"4000\" placeholder=\"Type a message\" aria-label=\"Message\" data-testid=\"chat-input\"> <button type=\"submit\" id=\"chat-send\" data-testid=\"chat-send\">Send</button></form><p class=\"muted chat-wait\" id=\"chat-wait\" data-testid=\"chat-wait\" aria-live=\"polite\" hidden></p><div class=\"actions\"><button type=\"button\" class=\"secondary\" id=\"chat-human\" data-testid=\"chat-talk-to-human\" aria-describedby=\"chat-availability\">Talk to a human</button> <small class=\"muted\" id=\"chat-availability\" data-testid=\"chat-availability\" aria-live=\"polite\"></small> <button type=\"button\" class=\"secondary outline\" id=\"chat-leave\" data-testid=\"chat-leave\" hidden>Leave</button> <button type=\"button\" class=\"secondary outline\" id=\"chat-new\" data-testid=\"chat-new-session\">New session</button></div><p class=\"muted\"><small>Session <span class=\"mono\" id=\"chat-session\" data-testid=\"chat-session-id\"></span></small></p></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

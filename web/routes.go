@@ -128,14 +128,20 @@ func routes(app *fiber.App, d Deps) {
 	endpoints.Tools = &handlers.EndpointTools{Store: d.Store, Preflight: d.Relay, PublicURL: d.Config.PublicURL}
 	app.Get(paths.EndpointCopilotURL, console(endpoints.Tools.CopilotURL)...)
 	app.Post(paths.EndpointPreflight, console(endpoints.Tools.RunPreflight)...)
-	copilot := &handlers.Copilot{Store: d.Store}
+	copilot := &handlers.Copilot{Store: d.Store, Logger: d.Logger}
 	app.Get(paths.Copilot, handlers.FrameableByGenesys, copilot.Workspace)
+	bot := &handlers.Bot{Store: d.Store, Relay: d.Relay, Broker: d.Broker}
 	chat := &handlers.Chat{Store: d.Store, PublicURL: d.Config.PublicURL}
 	app.Get(paths.Chat, chat.Page)
+	app.Post(paths.ChatMessage, chat.Guard(true), bot.Message)
+	app.Post(paths.ChatHandover, chat.Guard(true), bot.Handover)
+	app.Get(paths.ChatAvailability, chat.Guard(false), bot.Availability)
+	app.Post(paths.ChatTyping, chat.Guard(true), bot.Typing)
+	app.Post(paths.ChatEnd, chat.Guard(true), bot.End)
+	app.Get(paths.ChatEvents, chat.Guard(true), bot.Events)
 
 	// The bot API under each endpoint's Config URL. Registered last: its
 	// first path segment is the endpoint's token, which matches anything.
-	bot := &handlers.Bot{Store: d.Store, Relay: d.Relay, Broker: d.Broker}
 	app.Post(paths.BotHandover, bot.Handover)
 	app.Get(paths.BotAvailability, bot.Availability)
 	app.Post(paths.BotTyping, bot.Typing)
