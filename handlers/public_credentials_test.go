@@ -52,7 +52,9 @@ func TestACopilotAuthJWTIsRequiredWhenTheEndpointSetsASecret(t *testing.T) {
 	}
 	agent := newTestAppOn(t, admin)
 	future, past := time.Now().Add(time.Hour).Unix(), time.Now().Add(-time.Hour).Unix()
-	withAuth := func(auth string) string { return copilotPath("user 1", "s&1", e.CopilotToken) + "&auth=" + url.QueryEscape(auth) }
+	withAuth := func(auth string) string {
+		return copilotPath("user 1", "s&1", e.CopilotToken) + "&auth=" + url.QueryEscape(auth)
+	}
 	for name, c := range map[string]struct {
 		path string
 		want int

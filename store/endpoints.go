@@ -74,8 +74,8 @@ type Endpoint struct {
 	// the grace period of a rotation.
 	PreviousURLToken      string
 	PreviousURLTokenUntil *time.Time
-	Waiting        WaitingSettings `gorm:"embedded"`
-	Privacy        PrivacySettings `gorm:"embedded"`
+	Waiting               WaitingSettings `gorm:"embedded"`
+	Privacy               PrivacySettings `gorm:"embedded"`
 
 	// IntegrationID is what DeploymentName resolved to; IntegrationError is why
 	// it did not, in words for the endpoint page.
