@@ -51,6 +51,7 @@ type Config struct {
 	Development              bool
 	WebhookReplayWindow      time.Duration // HANDOVER_WEBHOOK_REPLAY_WINDOW (formerly HANDOVER_WEBHOOK_MAX_AGE)
 	WebhookSecretGrace       time.Duration // HANDOVER_WEBHOOK_SECRET_GRACE
+	URLTokenGrace            time.Duration // HANDOVER_URL_TOKEN_GRACE: how long a rotated URL token still opens the bot API
 	GenesysRequestsPerMinute int           // HANDOVER_GENESYS_REQUESTS_PER_MINUTE
 	OutboxRetryFor           time.Duration // HANDOVER_OUTBOX_RETRY_FOR
 	PollInterval             time.Duration // HANDOVER_POLL_INTERVAL
@@ -126,6 +127,7 @@ func Load(getenv func(string) string) (Config, error) {
 		cfg.WebhookReplayWindow = durationEnv("HANDOVER_WEBHOOK_REPLAY_WINDOW", "24h", true)
 	}
 	cfg.WebhookSecretGrace = durationEnv("HANDOVER_WEBHOOK_SECRET_GRACE", "24h", true)
+	cfg.URLTokenGrace = durationEnv("HANDOVER_URL_TOKEN_GRACE", "24h", true)
 	cfg.OutboxRetryFor = durationEnv("HANDOVER_OUTBOX_RETRY_FOR", "15m", false)
 	cfg.PollInterval = durationEnv("HANDOVER_POLL_INTERVAL", "30s", false)
 	cfg.InstanceHeartbeat = durationEnv("HANDOVER_INSTANCE_HEARTBEAT", "2s", false)

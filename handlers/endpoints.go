@@ -27,6 +27,7 @@ type EndpointStore interface {
 	CreateEndpoint(ctx context.Context, e *store.Endpoint) error
 	UpdateEndpoint(ctx context.Context, e *store.Endpoint) error
 	DeleteEndpoint(ctx context.Context, id int64) error
+	RotateURLToken(ctx context.Context, id int64, grace time.Duration) (store.Endpoint, error)
 	ListOrganisations(ctx context.Context) ([]store.Organisation, error)
 	OrganisationByName(ctx context.Context, name string) (store.Organisation, error)
 }
@@ -38,6 +39,7 @@ type Endpoints struct {
 	PublicURL            string
 	AllowInsecureGenesys bool
 	WebhookSecretGrace   time.Duration // how long a replaced webhook secret still verifies
+	URLTokenGrace        time.Duration // how long a rotated URL token still opens the bot API
 	// Tools renders a saved endpoint's demo chat, Copilot, setup and
 	// pre-flight sections; nil leaves them out.
 	Tools *EndpointTools
@@ -146,6 +148,32 @@ func (h *Endpoints) Delete(c *fiber.Ctx) error {
 	return redirect(c, "/endpoints?notice=deleted")
 }
 
+// RotateURLToken answers POST /endpoints/:id/rotate-url-token: a new Config
+// URL; the old one works for the grace period.
+func (h *Endpoints) RotateURLToken(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if _, err := h.Store.RotateURLToken(c.UserContext(), id, h.URLTokenGrace); err != nil {
+		return err
+	}
+	return redirect(c, "/endpoints/"+strconv.FormatInt(id, 10)+"?notice=url-token-rotated")
+}
+
+// APIRotateURLToken answers POST /api/v1/admin/endpoints/:id/rotate-url-token.
+func (h *Endpoints) APIRotateURLToken(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	e, err := h.Store.RotateURLToken(c.UserContext(), id, h.URLTokenGrace)
+	if err != nil {
+		return err
+	}
+	return c.JSON(h.response(e))
+}
+
 // ProviderChoice re-renders the provider select for the organisation picked in the form.
 func (h *Endpoints) ProviderChoice(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.ProviderSelect(h.providerChoice(c.Query("organisation"), c.Query("provider")), nil))
@@ -181,6 +209,10 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 	}
 	if e.ID != 0 {
 		props.ConfigURL = h.configURL(e)
+		props.Notice = noticeText(c.Query("notice"))
+		if until := activeUntil(e.PreviousURLTokenUntil, time.Now()); until != nil {
+			props.PreviousURLTokenUntil = until.UTC().Format("2006-01-02 15:04 UTC")
+		}
 		props.WebhookURL = h.PublicURL + paths.GenesysWebhook
 		props.HostWarning = genesys.Host(e.Host).Warning()
 		props.IntegrationID, props.IntegrationError = e.IntegrationID, e.IntegrationError

@@ -56,6 +56,7 @@ type endpointRequest struct {
 	CopilotEmbedding any `json:"copilotEmbeddingUrl"`
 	CopilotJWTSet    any `json:"copilotJwtSecretSet"`
 	DemoChatURL      any `json:"demoChatUrl"`
+	PreviousURLUntil any `json:"previousUrlTokenUntil"`
 	CreatedAt        any `json:"createdAt"`
 	UpdatedAt        any `json:"updatedAt"`
 }
@@ -91,10 +92,12 @@ type endpointResponse struct {
 	DemoChatURL         string `json:"demoChatUrl,omitempty"`
 	waitingJSON
 	privacyJSON
-	URLToken  string    `json:"urlToken"`
-	ConfigURL string    `json:"configUrl"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	URLToken string `json:"urlToken"`
+	// PreviousURLTokenUntil: a rotated token still opens the bot API until then.
+	PreviousURLTokenUntil *time.Time `json:"previousUrlTokenUntil,omitempty"`
+	ConfigURL             string     `json:"configUrl"`
+	CreatedAt             time.Time  `json:"createdAt"`
+	UpdatedAt             time.Time  `json:"updatedAt"`
 }
 
 func (h *Endpoints) response(e store.Endpoint) endpointResponse {
@@ -105,12 +108,21 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		SendProfile: e.SendProfile, Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: effectiveAttributeNames(e),
 		CopilotBaseURL: e.CopilotBaseURL, URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-		CopilotToken: e.CopilotToken, CopilotEmbeddingURL: h.Tools.copilotSection(e, "", "").EmbeddingURL, CopilotJWTSecretSet: e.CopilotJWTSecret != "",
+		PreviousURLTokenUntil: activeUntil(e.PreviousURLTokenUntil, time.Now()),
+		CopilotToken:          e.CopilotToken, CopilotEmbeddingURL: h.Tools.copilotSection(e, "", "").EmbeddingURL, CopilotJWTSecretSet: e.CopilotJWTSecret != "",
 		DemoChat: e.DemoChat, DemoChatURL: h.Tools.demoChatURL(e),
 		waitingJSON: waitingJSON{IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: e.Waiting.QueueUpdateSeconds,
 			QueueTimeoutSeconds: e.Waiting.QueueTimeoutSeconds, InactivitySeconds: e.Waiting.InactivitySeconds, Messages: e.Waiting.Messages},
 		privacyJSON: newPrivacyJSON(e.Privacy),
 	}
+}
+
+// activeUntil is until when it is still in the future; nil once past.
+func activeUntil(until *time.Time, now time.Time) *time.Time {
+	if until == nil || !now.Before(*until) {
+		return nil
+	}
+	return until
 }
 
 // privacyJSON is an endpoint's data protection as the API shows it.

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/handover-relay/handover/handlers"
 	"github.com/handover-relay/handover/store"
 )
 
@@ -174,4 +176,42 @@ func TestOneDemoChatSessionCannotReadOrWriteAnother(t *testing.T) {
 	if resp := visitor.get("/chat/" + again.DemoToken); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the new link: %d, want 200", resp.StatusCode)
 	}
+}
+
+func TestARotatedURLTokenOpensTheBotAPIUntilItsGraceEnds(t *testing.T) {
+	now := time.Now()
+	a := newTestAppWith(t, map[string]string{"HANDOVER_URL_TOKEN_GRACE": "1h"}, store.Options{Now: func() time.Time { return now }})
+	if err := handlersSeedKey(a); err != nil {
+		t.Fatal(err)
+	}
+	resp, created := a.api(http.MethodPost, "/api/v1/admin/endpoints", seededKey, apiEndpointBody)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %v", resp.StatusCode, created)
+	}
+	old := created["urlToken"].(string)
+	id := fmt.Sprint(created["id"])
+	if resp, _ := a.api(http.MethodPost, "/api/v1/admin/endpoints/"+id+"/rotate-url-token", "", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("rotate without a key: %d, want 401", resp.StatusCode)
+	}
+	resp, rotated := a.api(http.MethodPost, "/api/v1/admin/endpoints/"+id+"/rotate-url-token", seededKey, "")
+	if resp.StatusCode != http.StatusOK || rotated["urlToken"] == old || rotated["previousUrlTokenUntil"] == nil {
+		t.Fatalf("rotate: %d %v", resp.StatusCode, rotated)
+	}
+	availability := func(token string) int {
+		return a.request(http.MethodGet, "/"+token+"/availability", nil, nil).StatusCode
+	}
+	if got := availability(rotated["urlToken"].(string)); got != http.StatusOK {
+		t.Fatalf("the new token: %d", got)
+	}
+	if got := availability(old); got != http.StatusOK {
+		t.Fatalf("the old token within its grace: %d, want 200", got)
+	}
+	now = now.Add(time.Hour + time.Second)
+	if got := availability(old); got != http.StatusNotFound {
+		t.Fatalf("the old token after its grace: %d, want 404", got)
+	}
+}
+
+func handlersSeedKey(a *testApp) error {
+	return handlers.SeedAPIKey(context.Background(), a.store, seededKey)
 }

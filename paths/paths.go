@@ -32,6 +32,7 @@ const (
 	EndpointDelete     = "/endpoints/:id/delete"
 	EndpointCopilotURL = "/endpoints/:id/copilot-url"
 	EndpointPreflight  = "/endpoints/:id/preflight"
+	EndpointRotateURL  = "/endpoints/:id/rotate-url-token"
 	Settings           = "/settings"
 	Organisations      = "/settings/organisations"
 	Account            = "/settings/account"
@@ -44,6 +45,8 @@ const (
 	// The JSON admin API.
 	APIEndpoints = "/api/v1/admin/endpoints"
 	APIEndpoint  = "/api/v1/admin/endpoints/:id"
+	// A new URL token; the old one opens the bot API for HANDOVER_URL_TOKEN_GRACE.
+	APIEndpointRotateURL = "/api/v1/admin/endpoints/:id/rotate-url-token"
 	// The instances on the database and what each owns (docs/scaling.md).
 	APIInstances = "/api/v1/admin/instances"
 	// One person's data, exported (GET) and erased (DELETE).

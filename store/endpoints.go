@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -260,7 +261,38 @@ func (s *Store) EndpointByID(ctx context.Context, id int64) (Endpoint, error) {
 
 // EndpointByToken finds the endpoint whose Config URL carries token.
 func (s *Store) EndpointByToken(ctx context.Context, token string) (Endpoint, error) {
-	return s.endpointWhere(ctx, "endpoints.url_token = ?", token)
+	e, err := s.endpointWhere(ctx, "endpoints.url_token = ?", token)
+	if errors.Is(err, ErrNotFound) && token != "" {
+		// A replaced token still opens the bot API during its grace period.
+		var previous Endpoint
+		previous, err = s.endpointWhere(ctx, "endpoints.previous_url_token = ?", token)
+		if err == nil && (previous.PreviousURLTokenUntil == nil || !s.now().Before(*previous.PreviousURLTokenUntil)) {
+			return Endpoint{}, fmt.Errorf("find endpoint: %w", ErrNotFound)
+		}
+		return previous, err
+	}
+	return e, err
+}
+
+// RotateURLToken gives the endpoint a new URL token; the old one still
+// opens the bot API for grace, so that the bot can move to the new Config
+// URL without losing a message.
+func (s *Store) RotateURLToken(ctx context.Context, id int64, grace time.Duration) (Endpoint, error) {
+	err := s.InTx(ctx, func(tx *Store) error {
+		e, err := tx.EndpointByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		updates := map[string]any{"url_token": secret.NewToken(32), "previous_url_token": "", "previous_url_token_until": nil}
+		if grace > 0 {
+			updates["previous_url_token"], updates["previous_url_token_until"] = e.URLToken, tx.now().Add(grace)
+		}
+		return tx.db.Model(&Endpoint{}).Where("id = ?", id).UpdateColumns(updates).Error
+	})
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("rotate the URL token of endpoint %d: %w", id, err)
+	}
+	return s.EndpointByID(ctx, id)
 }
 
 // EndpointByCopilotToken finds the endpoint whose Copilot token is token.
@@ -337,7 +369,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *Endpoint) error {
 		return err
 	}
 	e.UpdatedAt = s.now()
-	res := s.db.WithContext(ctx).Model(&Endpoint{ID: e.ID}).Select("*").Omit("ID", "CreatedAt", "URLToken", "Organisation", "ClockSkewMS", "ClockSkewAt").Updates(e)
+	res := s.db.WithContext(ctx).Model(&Endpoint{ID: e.ID}).Select("*").Omit("ID", "CreatedAt", "URLToken", "PreviousURLToken", "PreviousURLTokenUntil", "Organisation", "ClockSkewMS", "ClockSkewAt").Updates(e)
 	if res.Error != nil {
 		return fmt.Errorf("update endpoint %d: %w", e.ID, translate(res.Error))
 	}

@@ -24,7 +24,7 @@ func routes(app *fiber.App, d Deps) {
 	auth := &handlers.Auth{Store: d.Store, SecureCookies: d.Config.SecureCookies(), SessionLifetime: d.Config.SessionLifetime,
 		SessionIdleTimeout: d.Config.SessionIdleTimeout, Logger: d.Logger}
 	endpoints := &handlers.Endpoints{Store: d.Store, Features: d.Config.Features, PublicURL: d.Config.PublicURL, AllowInsecureGenesys: d.Config.AllowInsecureGenesys,
-		WebhookSecretGrace: d.Config.WebhookSecretGrace}
+		WebhookSecretGrace: d.Config.WebhookSecretGrace, URLTokenGrace: d.Config.URLTokenGrace}
 	settings := &handlers.Settings{Store: d.Store, Features: d.Config.Features, PublicURL: d.Config.PublicURL, Database: string(d.Store.Dialect())}
 	health := &handlers.Health{Ping: d.Store.Ping}
 
@@ -87,6 +87,7 @@ func routes(app *fiber.App, d Deps) {
 	app.Get(paths.Endpoint, console(endpoints.Show)...)
 	app.Post(paths.Endpoint, console(endpoints.Update)...)
 	app.Post(paths.EndpointDelete, console(endpoints.Delete)...)
+	app.Post(paths.EndpointRotateURL, console(endpoints.RotateURLToken)...)
 	app.Get(paths.Settings, console(settings.Page)...)
 	app.Post(paths.Organisations, console(settings.CreateOrganisation)...)
 	// The signed-in admin's own account: password, and signing out everywhere.
@@ -104,6 +105,7 @@ func routes(app *fiber.App, d Deps) {
 	app.Get(paths.APIEndpoint, api(endpoints.APIGet)...)
 	app.Put(paths.APIEndpoint, api(endpoints.APIUpdate)...)
 	app.Delete(paths.APIEndpoint, api(endpoints.APIDelete)...)
+	app.Post(paths.APIEndpointRotateURL, api(endpoints.APIRotateURLToken)...)
 	app.Get(paths.APIInstances, api(instances.APIList)...)
 	app.Get(paths.APIContact, api(contacts.APIExport)...)
 	app.Delete(paths.APIContact, api(contacts.APIErase)...)
