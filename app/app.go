@@ -201,6 +201,9 @@ func (s *App) Serve(ctx context.Context) error {
 		if _, err := s.Store.DeleteExpiredRateLimits(ctx); err != nil {
 			s.log.Error("prune expired rate limits", slog.Any("error", err))
 		}
+		if _, err := s.Store.DeleteExpiredHitCounts(ctx); err != nil {
+			s.log.Error("prune expired limit counts", slog.Any("error", err))
+		}
 	})
 	go s.Relay.PruneEvery(ctx, s.cfg.WebhookRetention, time.Hour)
 	attrs := []any{slog.String("console", s.cfg.PublicURL+"/"), slog.String("listen", s.listener.Addr().String()), slog.String("database", string(s.Store.Dialect())),

@@ -270,7 +270,10 @@ func launch(binary, dir, databaseURL, addr string, stderr *bytes.Buffer) (*exec.
 		"HANDOVER_ADDR="+addr, "HANDOVER_DATABASE_URL="+databaseURL, "HANDOVER_SANDBOX=false",
 		"HANDOVER_ADMIN_PASSWORD="+adminPassword, "HANDOVER_ADMIN_API_KEY="+adminAPIKey,
 		"HANDOVER_SECRET_KEY="+strings.Repeat("ab", 32), "HANDOVER_LOG_LEVEL=warn", "HANDOVER_METRICS_TOKEN="+metricsToken,
-		"HANDOVER_GENESYS_REQUESTS_PER_MINUTE=100000000", "HANDOVER_POLL_INTERVAL=1h")
+		"HANDOVER_GENESYS_REQUESTS_PER_MINUTE=100000000", "HANDOVER_POLL_INTERVAL=1h",
+		// The load comes from one address at machine speed: no public-surface limits.
+		"HANDOVER_LIMIT_HANDOVERS_PER_ENDPOINT=0", "HANDOVER_LIMIT_HANDOVERS_PER_ADDRESS=0", "HANDOVER_LIMIT_MESSAGES_PER_SESSION=0",
+		"HANDOVER_LIMIT_STREAMS_PER_ENDPOINT=0", "HANDOVER_LIMIT_STREAMS_PER_ADDRESS=0")
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

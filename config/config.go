@@ -62,6 +62,19 @@ type Config struct {
 	LogMaxBytes              int64         // HANDOVER_LOG_MAX_BYTES: the webhook and Genesys call logs together; 0 for no cap
 
 	Features Features
+	Limits   Limits
+}
+
+// Limits bound what one client can do on the public surfaces
+// (docs/security.md); each is counted for every instance together, and 0
+// turns it off.
+type Limits struct {
+	HandoversPerEndpoint   int // HANDOVER_LIMIT_HANDOVERS_PER_ENDPOINT: handovers an endpoint accepts a minute
+	HandoversPerAddress    int // HANDOVER_LIMIT_HANDOVERS_PER_ADDRESS: handovers one client address starts a minute, per endpoint
+	MessagesPerSession     int // HANDOVER_LIMIT_MESSAGES_PER_SESSION: user messages a second, per session
+	StreamsPerEndpoint     int // HANDOVER_LIMIT_STREAMS_PER_ENDPOINT: event streams open at once
+	StreamsPerAddress      int // HANDOVER_LIMIT_STREAMS_PER_ADDRESS: event streams one client address holds open
+	DemoSessionsPerAddress int // HANDOVER_LIMIT_DEMO_SESSIONS_PER_ADDRESS: demo chat sessions one address opens an hour
 }
 
 // DefaultDatabaseURL is where a fresh start keeps its data.
@@ -141,6 +154,21 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("HANDOVER_GENESYS_REQUESTS_PER_MINUTE: %q is not a positive whole number", getenv("HANDOVER_GENESYS_REQUESTS_PER_MINUTE")))
 	}
 	cfg.GenesysRequestsPerMinute = rpm
+	limit := func(key string, fallback int) int {
+		n, err := strconv.Atoi(env(key, strconv.Itoa(fallback)))
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a whole number (0 turns the limit off)", key, getenv(key)))
+		}
+		return n
+	}
+	cfg.Limits = Limits{
+		HandoversPerEndpoint:   limit("HANDOVER_LIMIT_HANDOVERS_PER_ENDPOINT", 300),
+		HandoversPerAddress:    limit("HANDOVER_LIMIT_HANDOVERS_PER_ADDRESS", 30),
+		MessagesPerSession:     limit("HANDOVER_LIMIT_MESSAGES_PER_SESSION", 5),
+		StreamsPerEndpoint:     limit("HANDOVER_LIMIT_STREAMS_PER_ENDPOINT", 10000),
+		StreamsPerAddress:      limit("HANDOVER_LIMIT_STREAMS_PER_ADDRESS", 1000),
+		DemoSessionsPerAddress: limit("HANDOVER_LIMIT_DEMO_SESSIONS_PER_ADDRESS", 30),
+	}
 	refused, err := strconv.Atoi(env("HANDOVER_REFUSED_LOG_PER_MINUTE", "60"))
 	if err != nil || refused <= 0 {
 		errs = append(errs, fmt.Errorf("HANDOVER_REFUSED_LOG_PER_MINUTE: %q is not a positive whole number", getenv("HANDOVER_REFUSED_LOG_PER_MINUTE")))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -275,11 +276,13 @@ func TestSIGKILLMidStreamLosesAndDoublesNothingThatWasAccepted(t *testing.T) {
 		perSender     = 1000 // at most, per session and kind: the stream runs until stopped
 		pause         = 10 * time.Millisecond
 	)
-	env := binaryEnv(map[string]string{
+	vars := map[string]string{
 		"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": dbURL, "HANDOVER_SANDBOX": "false",
 		"HANDOVER_ADMIN_API_KEY": apiKey, "HANDOVER_ADMIN_PASSWORD": "crash-test-password",
 		"HANDOVER_GENESYS_REQUESTS_PER_MINUTE": "1000000", "HANDOVER_LOG_LEVEL": "warn",
-	})
+	}
+	maps.Copy(vars, noLimits)
+	env := binaryEnv(vars)
 	proc := startBinary(t, bin, env, base)
 
 	g.AddClient(e2eClientID, clientSecret)

@@ -97,6 +97,13 @@ type deployment struct {
 	env      map[string]string // extra environment for every start
 }
 
+// noLimits turns every public-surface limit off (docs/security.md), for
+// suites that send at test speed from one address.
+var noLimits = map[string]string{
+	"HANDOVER_LIMIT_HANDOVERS_PER_ENDPOINT": "0", "HANDOVER_LIMIT_HANDOVERS_PER_ADDRESS": "0", "HANDOVER_LIMIT_MESSAGES_PER_SESSION": "0",
+	"HANDOVER_LIMIT_STREAMS_PER_ENDPOINT": "0", "HANDOVER_LIMIT_STREAMS_PER_ADDRESS": "0", "HANDOVER_LIMIT_DEMO_SESSIONS_PER_ADDRESS": "0",
+}
+
 // e2eSecretKey seals secrets on Postgres, where there is no key file; every
 // instance of a deployment shares it.
 const e2eSecretKey = "0707070707070707070707070707070707070707070707070707070707070707"
@@ -150,6 +157,9 @@ func (d *deployment) startAt(addr string) *instance {
 	if d.dialect == store.Postgres {
 		env["HANDOVER_SECRET_KEY"] = e2eSecretKey
 	}
+	// The relay suites drive many sessions from one address at test speed;
+	// the limits have suites of their own (limits_e2e_test.go).
+	maps.Copy(env, noLimits)
 	maps.Copy(env, d.env)
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {

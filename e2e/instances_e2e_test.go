@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -79,9 +80,8 @@ func (f *fleet) start(i int) *member {
 		"HANDOVER_SECRET_KEY": e2eSecretKey, "HANDOVER_ADMIN_API_KEY": fleetAPIKey, "HANDOVER_ADMIN_PASSWORD": "fleet-password",
 		"HANDOVER_GENESYS_REQUESTS_PER_MINUTE": "1000000", "HANDOVER_LOG_LEVEL": "info",
 	}
-	for k, v := range f.env {
-		vars[k] = v
-	}
+	maps.Copy(vars, noLimits)
+	maps.Copy(vars, f.env)
 	m.proc = startBinary(f.t, f.bin, binaryEnv(vars), m.base)
 	f.t.Cleanup(func() {
 		if f.t.Failed() {

@@ -48,6 +48,7 @@ type Bot struct {
 	// reconnects with Last-Event-ID and loses nothing.
 	StreamLifetime time.Duration
 	Heartbeat      time.Duration
+	Limits         *Limits // nil limits nothing
 }
 
 type handoverBody struct {
@@ -74,6 +75,9 @@ type handoverBody struct {
 func (h *Bot) Handover(c *fiber.Ctx) error {
 	e, err := h.endpoint(c)
 	if err != nil {
+		return err
+	}
+	if err := h.Limits.Handover(c, e); err != nil {
 		return err
 	}
 	var body handoverBody
@@ -166,6 +170,9 @@ func (h *Bot) Message(c *fiber.Ctx) error {
 	}
 	var body messageBody
 	if err := decodeJSON(c.Body(), &body); err != nil {
+		return err
+	}
+	if err := h.Limits.Message(c, e, body.SessionID); err != nil {
 		return err
 	}
 	m := relay.UserMessage{UserID: body.UserID, SessionID: body.SessionID, Text: body.Text, Custom: body.Data}
@@ -277,6 +284,10 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
+	closeStream, err := h.Limits.OpenStream(c, e)
+	if err != nil {
+		return err
+	}
 	// Copy what the stream needs: the fiber context is gone once it runs.
 	ctx := context.WithoutCancel(c.UserContext())
 	stream := &sessionStream{store: h.Store, endpointID: e.ID, sessionID: sessionID, lastID: lastID}
@@ -288,6 +299,7 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 		Typing: func(w *bufio.Writer, sig live.Signal) {
 			stream.write(w, "typing", "", map[string]any{"from": sig.From, "durationMs": sig.Duration})
 		},
+		Closed: closeStream,
 	}.Serve(c)
 }
 

@@ -33,6 +33,7 @@ type ChatStore interface {
 type Chat struct {
 	Store     ChatStore
 	PublicURL string
+	Limits    *Limits // demo chat sessions per address; nil limits nothing
 }
 
 // chatKeyHeader carries a chat session's key on the chat's API calls; an
@@ -48,6 +49,9 @@ const localChatEndpoint = "chatEndpoint"
 func (h *Chat) Page(c *fiber.Ctx) error {
 	e, err := h.endpoint(c)
 	if err != nil {
+		return err
+	}
+	if err := h.Limits.DemoSession(c); err != nil {
 		return err
 	}
 	// Agents send images from anywhere: the chat may show them (and only them).

@@ -34,6 +34,9 @@ type Stream struct {
 	Changed func(w *bufio.Writer, t Topic) error
 	// Typing writes a typing signal.
 	Typing func(w *bufio.Writer, s Signal)
+	// Closed, when set, is called once the stream has ended (the open
+	// stream counts of docs/security.md).
+	Closed func()
 }
 
 // streamBufferSize holds a few events; a larger write is flushed as it fills.
@@ -71,6 +74,9 @@ func (s Stream) Serve(c *fiber.Ctx) error {
 	raw := c.Context()
 	raw.HijackSetNoResponse(true)
 	raw.Hijack(func(conn net.Conn) {
+		if s.Closed != nil {
+			defer s.Closed()
+		}
 		// The headers as every middleware left them; the request context
 		// lives until this function returns.
 		if _, err := conn.Write(raw.Response.Header.Header()); err != nil {

@@ -11,6 +11,9 @@ import (
 // what dead instances held (outbox leases, ownerships), so their work moves
 // on within DeadAfter of their death instead of when a lease runs out.
 
+// InstanceID is this instance's id among the instances on the database.
+func (r *Relay) InstanceID() string { return r.instance }
+
 // instanceKeep is how long a dead instance stays listed.
 const instanceKeep = time.Hour
 

@@ -107,6 +107,10 @@ func (s *Store) ReleaseWorkOfDeadInstances(ctx context.Context, deadAfter time.D
 			return res.Error
 		}
 		freed = res.RowsAffected
+		// The streams they held are closed with them.
+		if err := tx.db.Where("instance_id IN (?)", tx.deadInstances(tx.db, cutoff)).Delete(&OpenStream{}).Error; err != nil {
+			return err
+		}
 		// An expired ownership keeps its row (and its note); only the owner goes.
 		return tx.db.Model(&Ownership{}).Where("owner IN (?)", tx.deadInstances(tx.db, cutoff)).
 			Update("expires_at", tx.now()).Error

@@ -132,8 +132,10 @@ func routes(app *fiber.App, d Deps) {
 	app.Post(paths.EndpointPreflight, console(endpoints.Tools.RunPreflight)...)
 	copilot := &handlers.Copilot{Store: d.Store, Logger: d.Logger}
 	app.Get(paths.Copilot, handlers.FrameableByGenesys, copilot.Workspace)
-	bot := &handlers.Bot{Store: d.Store, Relay: d.Relay, Broker: d.Broker}
-	chat := &handlers.Chat{Store: d.Store, PublicURL: d.Config.PublicURL}
+	// Limits on the public surfaces, counted in the database for every instance (docs/security.md).
+	limits := &handlers.Limits{Store: d.Store, Config: d.Config.Limits, Instance: d.Relay.InstanceID(), DeadAfter: d.Config.InstanceDeadAfter, Logger: d.Logger}
+	bot := &handlers.Bot{Store: d.Store, Relay: d.Relay, Broker: d.Broker, Limits: limits}
+	chat := &handlers.Chat{Store: d.Store, PublicURL: d.Config.PublicURL, Limits: limits}
 	app.Get(paths.Chat, chat.Page)
 	app.Post(paths.ChatMessage, chat.Guard(true), bot.Message)
 	app.Post(paths.ChatHandover, chat.Guard(true), bot.Handover)
