@@ -105,7 +105,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 			return nil, fmt.Errorf("listen on %s (HANDOVER_METRICS_ADDR): %w", cfg.MetricsAddr, err)
 		}
 	}
-	genesysHTTP := genesys.NewHTTPClient()
+	reach := genesys.HTTPOptions{AllowPrivate: cfg.AllowPrivateGenesys}
+	genesysHTTP := genesys.NewHTTPClientWith(reach)
 	genesysHTTP.Transport = s.Metrics.Transport(genesysHTTP.Transport)
 
 	relayCfg := relay.Config{
@@ -113,6 +114,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 		Broker:              s.broker,
 		Logger:              logger,
 		HTTPClient:          genesysHTTP,
+		Dialer:              genesys.NewDialer(reach),
 		Observer:            s.Metrics,
 		RetryFor:            cfg.OutboxRetryFor,
 		RequestsPerMinute:   cfg.GenesysRequestsPerMinute,

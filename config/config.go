@@ -33,6 +33,10 @@ type Config struct {
 	SecretKeyFile string // HANDOVER_SECRET_KEY_FILE, default beside the SQLite file
 
 	AllowInsecureGenesys bool           // HANDOVER_ALLOW_INSECURE_GENESYS
+	// AllowPrivateGenesys lets Genesys calls reach loopback, private and
+	// link-local addresses (HANDOVER_ALLOW_PRIVATE_GENESYS); by default only
+	// a development start or one with the sandbox may.
+	AllowPrivateGenesys bool
 	TrustedProxies       []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
 	SessionLifetime      time.Duration  // HANDOVER_SESSION_LIFETIME
 	SessionIdleTimeout   time.Duration  // HANDOVER_SESSION_IDLE_TIMEOUT: a session unused this long ends
@@ -235,6 +239,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if !sandboxSet {
 		cfg.Sandbox = cfg.Development
 	}
+	cfg.AllowPrivateGenesys = boolEnv("HANDOVER_ALLOW_PRIVATE_GENESYS", cfg.Development || cfg.Sandbox)
 
 	if cfg.SecretKeyFile == "" {
 		if path, ok := SQLitePath(cfg.DatabaseURL); ok {

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -134,11 +136,27 @@ func NewClient(cfg Config) (*Client, error) {
 
 // NewHTTPClient returns an HTTP client whose every phase has a timeout, so
 // that a stalled Genesys cannot hold a worker.
-func NewHTTPClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+func NewHTTPClient() *http.Client { return NewHTTPClientWith(HTTPOptions{AllowPrivate: true}) }
+
+// HTTPOptions are what an HTTP client for Genesys may reach.
+type HTTPOptions struct {
+	// AllowPrivate lets it connect to loopback, private and link-local
+	// addresses (a sandbox, a test, a proxy inside the network). Off, a
+	// custom Genesys host, or a notification connectUri, that resolves to
+	// one is refused when dialled, after DNS, so a name that changes its
+	// answer gains nothing (docs/security.md §SSRF).
+	AllowPrivate bool
+}
+
+// NewHTTPClientWith is the HTTP client for Genesys with the given reach.
+// It follows no redirect: the Platform API answers, and a 3xx is an error
+// rather than a way to another host.
+func NewHTTPClientWith(o HTTPOptions) *http.Client {
+	dialer := NewDialer(o)
 	return &http.Client{
 		// A backstop only: each call has its own, shorter deadline.
-		Timeout: time.Minute,
+		Timeout:       time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           dialer.DialContext,
@@ -152,6 +170,33 @@ func NewHTTPClient() *http.Client {
 		},
 	}
 }
+
+// NewDialer dials for Genesys (HTTP and the notifications WebSocket) within
+// the reach o allows.
+func NewDialer(o HTTPOptions) *net.Dialer {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !o.AllowPrivate {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			ip, err := netip.ParseAddr(host)
+			if err != nil {
+				return err
+			}
+			if ip = ip.Unmap(); ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
+				return fmt.Errorf("%w: %s", ErrPrivateAddress, ip)
+			}
+			return nil
+		}
+	}
+	return d
+}
+
+// ErrPrivateAddress is a dial to an address inside the network that the
+// configuration does not allow (HANDOVER_ALLOW_PRIVATE_GENESYS).
+var ErrPrivateAddress = errors.New("Genesys host resolves to a loopback, private or link-local address; set HANDOVER_ALLOW_PRIVATE_GENESYS=true to allow it")
 
 // ResolveIntegration finds the Open Messaging integration named name (the
 // endpoint's deployment name). Genesys has no name filter, so it pages

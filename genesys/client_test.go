@@ -952,3 +952,36 @@ func TestOnCallSeesARefusedTokenWithItsStatus(t *testing.T) {
 		t.Fatalf("OnCall saw %+v, want one refused token request with status 400", seen)
 	}
 }
+
+// A Genesys host is chosen by an admin: without HANDOVER_ALLOW_PRIVATE_GENESYS
+// it may not lead Handover to this machine or the network inside
+// (docs/security.md §SSRF), neither by its address nor by a redirect.
+func TestAGenesysHostOnAPrivateAddressIsRefusedUnlessAllowed(t *testing.T) {
+	fake := newFakeGenesys(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"id":"conv-1"}`) })
+	c, err := NewClient(Config{Host: Host(fake.srv.URL), ClientID: testClientID, ClientSecret: testClientSecret, HTTPClient: NewHTTPClientWith(HTTPOptions{AllowPrivate: false})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetConversation(t.Context(), "conv-1")
+	if !errors.Is(err, ErrPrivateAddress) || IsRetryable(err) {
+		t.Fatalf("error = %v, want a refusal of the loopback address that is not retried", err)
+	}
+	if _, err := fake.client(t, nil).GetConversation(t.Context(), "conv-1"); err != nil {
+		t.Fatalf("allowed, the same host: %v", err)
+	}
+}
+
+func TestARedirectFromGenesysIsNotFollowed(t *testing.T) {
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		t.Error("the redirect was followed")
+	}))
+	defer elsewhere.Close()
+	fake := newFakeGenesys(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/internal", http.StatusFound)
+	})
+	_, err := fake.client(t, nil).GetConversation(t.Context(), "conv-1")
+	apiErr, ok := errors.AsType[*APIError](err)
+	if !ok || apiErr.Status != http.StatusFound {
+		t.Fatalf("error = %v, want the 302 as an error", err)
+	}
+}

@@ -85,7 +85,8 @@ func IsRetryable(err error) bool {
 		_, badCert := errors.AsType[*tls.CertificateVerificationError](err)
 		_, unknownAuthority := errors.AsType[x509.UnknownAuthorityError](err)
 		_, wrongHost := errors.AsType[x509.HostnameError](err)
-		return !badCert && !unknownAuthority && !wrongHost
+		// A host inside the network stays refused until the settings change.
+		return !badCert && !unknownAuthority && !wrongHost && !errors.Is(err, ErrPrivateAddress)
 	}
 	// A context that ended before any request went out (for example while
 	// waiting for another call's token fetch) says nothing against the

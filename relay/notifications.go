@@ -242,7 +242,8 @@ func (r *Relay) readNotifications(ctx context.Context, g notificationGroup, chan
 	if len(permitted) == 0 {
 		return ch.ID, fmt.Errorf("every topic was rejected: %s", strings.Join(g.topics, ", "))
 	}
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, ch.ConnectURI, nil)
+	dialer := websocket.Dialer{NetDialContext: r.cfg.Dialer.DialContext, Proxy: http.ProxyFromEnvironment, HandshakeTimeout: 45 * time.Second}
+	conn, _, err := dialer.DialContext(ctx, ch.ConnectURI, nil)
 	if err != nil {
 		return ch.ID, fmt.Errorf("connect notifications socket: %w", err)
 	}

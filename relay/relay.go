@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,9 @@ type Config struct {
 	Broker     *live.Broker
 	Logger     *slog.Logger
 	HTTPClient *http.Client // for Genesys; genesys.NewHTTPClient() when nil
+	// Dialer dials the notifications WebSocket (within the same reach as
+	// HTTPClient); one that allows private addresses when nil.
+	Dialer *net.Dialer
 
 	// Outbox retries: exponential backoff with jitter from RetryBase up to
 	// RetryMax between attempts, for at most RetryFor after the message was
@@ -85,6 +89,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.HTTPClient == nil {
 		c.HTTPClient = genesys.NewHTTPClient()
+	}
+	if c.Dialer == nil {
+		c.Dialer = genesys.NewDialer(genesys.HTTPOptions{AllowPrivate: true})
 	}
 	if c.Broker == nil {
 		c.Broker = live.NewBroker()
