@@ -32,16 +32,16 @@ type Config struct {
 	SecretKey     string // HANDOVER_SECRET_KEY (hex or base64 of 32 bytes)
 	SecretKeyFile string // HANDOVER_SECRET_KEY_FILE, default beside the SQLite file
 
-	AllowInsecureGenesys bool           // HANDOVER_ALLOW_INSECURE_GENESYS
+	AllowInsecureGenesys bool // HANDOVER_ALLOW_INSECURE_GENESYS
 	// AllowPrivateGenesys lets Genesys calls reach loopback, private and
 	// link-local addresses (HANDOVER_ALLOW_PRIVATE_GENESYS); by default only
 	// a development start or one with the sandbox may.
 	AllowPrivateGenesys bool
-	TrustedProxies       []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
-	SessionLifetime      time.Duration  // HANDOVER_SESSION_LIFETIME
-	SessionIdleTimeout   time.Duration  // HANDOVER_SESSION_IDLE_TIMEOUT: a session unused this long ends
-	LogFormat            string         // HANDOVER_LOG_FORMAT: text or json
-	LogLevel             string         // HANDOVER_LOG_LEVEL
+	TrustedProxies      []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
+	SessionLifetime     time.Duration  // HANDOVER_SESSION_LIFETIME
+	SessionIdleTimeout  time.Duration  // HANDOVER_SESSION_IDLE_TIMEOUT: a session unused this long ends
+	LogFormat           string         // HANDOVER_LOG_FORMAT: text or json
+	LogLevel            string         // HANDOVER_LOG_LEVEL
 
 	// Prometheus metrics at /metrics: on MetricsAddr when set, otherwise on
 	// the main address behind Authorization: Bearer MetricsToken; neither: off.
