@@ -40,8 +40,8 @@ func clientKey(e store.Endpoint) string {
 
 // newBudget is the budget of one OAuth client: in the database when other
 // instances may share the client, in memory when this is the only one.
-func (r *Relay) newBudget(key string) budget {
-	perMinute := float64(r.cfg.RequestsPerMinute)
+func (r *Relay) newBudget(key string, requestsPerMinute int) budget {
+	perMinute := float64(requestsPerMinute)
 	burst := max(1, perMinute/10)
 	if r.cfg.SingleInstance {
 		return memoryBudget{rate.NewLimiter(rate.Limit(perMinute/60), int(burst))}
@@ -192,8 +192,10 @@ func withPriority(ctx context.Context, p priority) context.Context {
 	return context.WithValue(ctx, priorityKey{}, p)
 }
 
-// spendFor is every Genesys call's budget check (genesys.Config.BeforeCall).
-func spendFor(ctx context.Context, b budget) error {
+// spendFor is every Genesys call's budget check (genesys.Config.BeforeCall):
+// b is the OAuth client's budget, share the endpoint's fair share of it
+// (nil when the endpoint has the client alone), which user calls spend too.
+func spendFor(ctx context.Context, b, share budget) error {
 	p, _ := ctx.Value(priorityKey{}).(priority)
 	switch p {
 	case forSpare:
@@ -201,11 +203,31 @@ func spendFor(ctx context.Context, b budget) error {
 	case forWaiting:
 		return spendWaiting(ctx, b)
 	case forUserNow:
-		wait, err := b.take(ctx, 0)
-		if err != nil || wait == 0 {
+		for _, from := range []budget{share, b} {
+			if from == nil {
+				continue
+			}
+			if wait, err := from.take(ctx, 0); err != nil {
+				return err
+			} else if wait > 0 {
+				return errPostponed{delay: wait}
+			}
+		}
+		return nil
+	}
+	if share != nil {
+		if err := spend(ctx, share); err != nil {
 			return err
 		}
-		return errPostponed{delay: wait}
 	}
 	return spend(ctx, b)
+}
+
+// endpointsSharing is how many endpoints use the OAuth client; 1 until
+// watchNotifications has counted.
+func (r *Relay) endpointsSharing(key string) int {
+	if counts := r.sharing.Load(); counts != nil && (*counts)[key] > 1 {
+		return (*counts)[key]
+	}
+	return 1
 }

@@ -74,6 +74,16 @@ func (r *Relay) Ownerships(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
+// countSharing records how many endpoints use each OAuth client, for their
+// fair shares of its budget.
+func (r *Relay) countSharing(groups map[string]notificationGroup) {
+	counts := make(map[string]int, len(groups))
+	for key, g := range groups {
+		counts[key] = len(g.endpoints)
+	}
+	r.sharing.Store(&counts)
+}
+
 // notificationGroups groups the endpoints that hand over to Genesys by OAuth client.
 func notificationGroups(endpoints []store.Endpoint) map[string]notificationGroup {
 	groups := map[string]notificationGroup{}
@@ -131,6 +141,7 @@ func (r *Relay) watchNotifications(ctx context.Context) {
 			r.log.ErrorContext(ctx, "list endpoints for notifications", slog.Any("error", err))
 		}
 		groups := notificationGroups(endpoints)
+		r.countSharing(groups)
 		owned := map[int64]bool{}
 		for key, g := range groups {
 			own, held, err := r.store.Own(ctx, ownershipName(key), r.instance, r.cfg.DeadAfter, r.cfg.DeadAfter)

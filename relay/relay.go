@@ -159,6 +159,9 @@ type Relay struct {
 	// owned is the endpoints whose OAuth client this instance owns: it polls
 	// their conversations (watchNotifications keeps it).
 	owned atomic.Pointer[map[int64]bool]
+	// sharing counts the endpoints of each OAuth client (by clientKey), for
+	// their fair shares of its budget (watchNotifications keeps it).
+	sharing atomic.Pointer[map[string]int]
 
 	webhookQueues   []chan int64 // webhook ids, sharded by customer id to keep order
 	webhookOverflow atomic.Bool  // a queue was full: the sweep must pick up what it dropped
@@ -176,6 +179,8 @@ type endpointClient struct {
 	fingerprint string
 	client      *genesys.Client
 	budget      budget // the OAuth client's request budget
+	share       budget // the endpoint's fair share of it; nil when it has the client alone
+	sharing     int    // how many endpoints shared the client when it was made
 }
 
 // webhookQueueSize is how many stored webhooks each processor can have
@@ -258,23 +263,30 @@ func (r *Relay) client(e store.Endpoint) (*endpointClient, error) {
 	fingerprint := hex.EncodeToString(sum[:])
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.clients[e.ID]; ok && c.fingerprint == fingerprint {
+	key := clientKey(e)
+	sharing := r.endpointsSharing(key)
+	if c, ok := r.clients[e.ID]; ok && c.fingerprint == fingerprint && c.sharing == sharing {
 		return c, nil
 	}
 	// One budget per OAuth client: endpoints sharing it share the budget,
-	// and every call of theirs spends from it.
-	key := clientKey(e)
+	// and every call of theirs spends from it. A user's call also spends
+	// from its endpoint's fair share, so that a flood on one endpoint
+	// leaves the others theirs.
 	b, ok := r.budgets[key]
 	if !ok {
-		b = r.newBudget(key)
+		b = r.newBudget(key, r.cfg.RequestsPerMinute)
 		r.budgets[key] = b
 	}
+	var share budget
+	if sharing > 1 {
+		share = r.newBudget(fmt.Sprintf("%s:endpoint:%d", key, e.ID), max(1, r.cfg.RequestsPerMinute/sharing))
+	}
 	client, err := genesys.NewClient(genesys.Config{Host: genesys.Host(e.Host), ClientID: e.ClientID, ClientSecret: e.ClientSecret, HTTPClient: r.cfg.HTTPClient, CallTimeout: r.cfg.CallTimeout,
-		OnCall: r.callRecorder(e.ID), BeforeCall: func(ctx context.Context) error { return spendFor(ctx, b) }})
+		OnCall: r.callRecorder(e.ID), BeforeCall: func(ctx context.Context) error { return spendFor(ctx, b, share) }})
 	if err != nil {
 		return nil, err
 	}
-	c := &endpointClient{fingerprint: fingerprint, client: client, budget: b}
+	c := &endpointClient{fingerprint: fingerprint, client: client, budget: b, share: share, sharing: sharing}
 	r.clients[e.ID] = c
 	return c, nil
 }

@@ -156,3 +156,44 @@ func TestPollingLeavesHalfTheRateBudgetToMessages(t *testing.T) {
 		t.Fatalf("poll with less than half the budget left: %v, want errBudget (and no call to Genesys)", err)
 	}
 }
+
+// A flood on one endpoint spends its fair share of the OAuth client's
+// budget, not the other endpoints' (docs/security.md).
+func TestEachEndpointOfAnOAuthClientHasAFairShareOfItsBudget(t *testing.T) {
+	s := storetest.New(t)
+	ctx := withPriority(context.Background(), forUserNow)
+	var endpoints []store.Endpoint
+	for _, name := range []string{"Flooded", "Quiet"} {
+		e := store.Endpoint{OrganisationID: 1, Name: name, URLToken: "t-" + name, Provider: store.ProviderGenesysCloudOM,
+			Host: "http://127.0.0.1:1", ClientID: "shared-client", ClientSecret: "secret"}
+		if err := s.CreateEndpoint(context.Background(), &e); err != nil {
+			t.Fatal(err)
+		}
+		endpoints = append(endpoints, e)
+	}
+	r := New(Config{Store: s, RequestsPerMinute: 600, SingleInstance: true}) // a burst of 60, 30 each
+	r.countSharing(notificationGroups(endpoints))
+	flooded, err := r.client(endpoints[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := 0
+	for range 60 {
+		if spendFor(ctx, flooded.budget, flooded.share) != nil {
+			break
+		}
+		taken++
+	}
+	if taken != 30 {
+		t.Fatalf("the flooded endpoint took %d requests of a burst of 60 shared by two; want its half, 30", taken)
+	}
+	quiet, err := r.client(endpoints[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		if err := spendFor(ctx, quiet.budget, quiet.share); err != nil {
+			t.Fatalf("the quiet endpoint's request %d during the flood: %v", i+1, err)
+		}
+	}
+}
