@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -279,7 +280,7 @@ func TestEveryPageCarriesTheSecurityHeaders(t *testing.T) {
 	_, client := f.signIn()
 	anonymous := noRedirects(nil)
 	e := f.createEndpoint(t)
-	ids := map[string]string{"token": e.URLToken}
+	ids := map[string]string{"token": e.URLToken, "demo": e.demoToken()}
 	checked := 0
 	for _, r := range f.routeTable() {
 		if r.method != http.MethodGet || isStream(r.template) {
@@ -291,7 +292,7 @@ func TestEveryPageCarriesTheSecurityHeaders(t *testing.T) {
 		}
 		path := fill(r.template, ids)
 		if r.template == "/copilot" {
-			path += "?URLToken=" + e.URLToken
+			path += "?URLToken=" + e.CopilotToken
 		}
 		if strings.HasPrefix(r.template, "/static/") {
 			path = "/static/app.css"
@@ -368,8 +369,16 @@ func parseCSP(header string) map[string][]string {
 
 // createdEndpoint is what the admin API answered for a new endpoint.
 type createdEndpoint struct {
-	ID       int64  `json:"id"`
-	URLToken string `json:"urlToken"`
+	ID           int64  `json:"id"`
+	URLToken     string `json:"urlToken"`
+	CopilotToken string `json:"copilotToken"`
+	DemoChatURL  string `json:"demoChatUrl"`
+}
+
+// demoToken is the token in the endpoint's demo chat link.
+func (e createdEndpoint) demoToken() string {
+	_, token, _ := strings.Cut(e.DemoChatURL, "/chat/")
+	return token
 }
 
 // createEndpoint creates, through the admin API, an endpoint handing over to
@@ -382,14 +391,14 @@ func (f *fullServer) createEndpoint(t *testing.T) createdEndpoint {
 	f.srv.Sandbox.AddIntegration(deployment, f.srv.LocalURL+"/handover/genesysCloudOM", secWebhookSecret)
 	body, _ := json.Marshal(map[string]any{
 		"name": "Security", "host": f.srv.LocalURL + paths.Sandbox, "deploymentName": deployment, "queueId": secQueueID,
-		"webhookSecret": secWebhookSecret, "clientId": clientID, "clientSecret": secClientSecret, "relayTyping": true,
+		"webhookSecret": secWebhookSecret, "clientId": clientID, "clientSecret": secClientSecret, "relayTyping": true, "demoChat": true,
 	})
 	status, answer := f.api(http.MethodPost, "/api/v1/admin/endpoints", body)
 	if status != http.StatusCreated {
 		t.Fatalf("create endpoint: %d %s", status, answer)
 	}
 	var e createdEndpoint
-	if err := json.Unmarshal([]byte(answer), &e); err != nil || e.URLToken == "" {
+	if err := json.Unmarshal([]byte(answer), &e); err != nil || e.URLToken == "" || e.CopilotToken == "" || e.demoToken() == "" {
 		t.Fatalf("create endpoint answer %s: %v", answer, err)
 	}
 	return e
@@ -505,7 +514,7 @@ func TestNoSecretShowsInAnyPageLogLineOrWebhookLogRow(t *testing.T) {
 		case strings.HasPrefix(template, "/webhooks/"):
 			return map[string]string{"id": fmt.Sprint(webhookID)}
 		}
-		return map[string]string{"id": fmt.Sprint(e.ID), "token": e.URLToken, "session": "s1"}
+		return map[string]string{"id": fmt.Sprint(e.ID), "token": e.URLToken, "demo": e.demoToken(), "session": "s1"}
 	}
 	pages := 0
 	for _, r := range f.routeTable() {
@@ -514,7 +523,7 @@ func TestNoSecretShowsInAnyPageLogLineOrWebhookLogRow(t *testing.T) {
 		}
 		path := fill(r.template, idsFor(r.template))
 		if r.template == "/copilot" {
-			path += "?URLToken=" + e.URLToken + "&sessionId=s1"
+			path += "?URLToken=" + e.CopilotToken + "&sessionId=s1"
 		}
 		resp, body := do(t, client, http.MethodGet, f.base+path, "", nil)
 		if resp.StatusCode >= 500 {
@@ -569,24 +578,52 @@ func TestCopilotRefusesATokenThatDiffersInItsLastCharacter(t *testing.T) {
 		resp, _ := do(t, client, http.MethodGet, f.base+"/copilot?URLToken="+url.QueryEscape(token), "", nil)
 		return resp.StatusCode
 	}
-	if status := get(e.URLToken); status != http.StatusOK {
+	if status := get(e.CopilotToken); status != http.StatusOK {
 		t.Fatalf("the right token: %d", status)
 	}
-	last := e.URLToken[len(e.URLToken)-1]
+	last := e.CopilotToken[len(e.CopilotToken)-1]
 	other := byte('0')
 	if last == '0' {
 		other = '1'
 	}
 	for name, token := range map[string]string{
-		"last character changed": e.URLToken[:len(e.URLToken)-1] + string(other),
-		"last character dropped": e.URLToken[:len(e.URLToken)-1],
-		"one character added":    e.URLToken + "0",
-		"upper case":             strings.ToUpper(e.URLToken),
-		"trailing space":         e.URLToken + " ",
+		"last character changed": e.CopilotToken[:len(e.CopilotToken)-1] + string(other),
+		"last character dropped": e.CopilotToken[:len(e.CopilotToken)-1],
+		"one character added":    e.CopilotToken + "0",
+		"upper case":             strings.ToUpper(e.CopilotToken),
+		"trailing space":         e.CopilotToken + " ",
 		"empty":                  "",
 	} {
 		if status := get(token); status != http.StatusForbidden {
 			t.Errorf("%s: %d, want 403", name, status)
 		}
+	}
+}
+
+// docs/security.md names every public route with its credential and limits:
+// the route table is the list, so a new public route without its line fails.
+func TestEveryPublicRouteIsInTheSecurityDocument(t *testing.T) {
+	f := startFull(t)
+	doc, err := os.ReadFile("../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, r := range f.routeTable() {
+		if !isPublic(r.template) || r.method == http.MethodHead {
+			continue
+		}
+		name := "`" + r.method + " " + r.template + "`"
+		if strings.HasPrefix(r.template, paths.Sandbox+"/") {
+			// The sandbox's Genesys API is listed once, as Genesys's.
+			name = "`" + paths.Sandbox + "/…`"
+		}
+		if !strings.Contains(string(doc), name) {
+			t.Errorf("docs/security.md does not list %s", name)
+		}
+		checked++
+	}
+	if checked < 15 {
+		t.Fatalf("only %d public routes checked", checked)
 	}
 }
