@@ -84,11 +84,7 @@ func TestACopilotAuthJWTIsRequiredWhenTheEndpointSetsASecret(t *testing.T) {
 }
 
 func TestTheCopilotTokenAndTheDemoLinkDoNotOpenTheBotAPI(t *testing.T) {
-	admin := newTestApp(t, nil)
-	admin.signIn()
-	form := validEndpointForm()
-	form.Set("demoChat", "true")
-	e := admin.createEndpoint(form)
+	admin, e := demoChatEndpoint(t)
 	bot := newTestAppOn(t, admin)
 	for name, token := range map[string]string{"Copilot token": e.CopilotToken, "demo link": e.DemoToken} {
 		resp := bot.request(http.MethodPost, "/"+token, strings.NewReader(`{"userId":"u","sessionId":"s","text":"hi"}`), map[string]string{"Content-Type": "application/json"})
@@ -99,6 +95,16 @@ func TestTheCopilotTokenAndTheDemoLinkDoNotOpenTheBotAPI(t *testing.T) {
 	if resp := bot.request(http.MethodPost, "/"+e.URLToken, strings.NewReader(`{"userId":"u","sessionId":"s","text":"hi"}`), map[string]string{"Content-Type": "application/json"}); resp.StatusCode != http.StatusOK {
 		t.Errorf("the bot API with the URL token: %d, want 200 (the demo bot answers)", resp.StatusCode)
 	}
+}
+
+// demoChatEndpoint is a signed-in admin's new endpoint with its demo chat on.
+func demoChatEndpoint(t *testing.T) (*testApp, store.Endpoint) {
+	t.Helper()
+	admin := newTestApp(t, nil)
+	admin.signIn()
+	form := validEndpointForm()
+	form.Set("demoChat", "true")
+	return admin, admin.createEndpoint(form)
 }
 
 // chatSession is one demo chat page's session.
@@ -117,11 +123,7 @@ func (c chatSession) post(a *testApp, path, key, body string) *http.Response {
 }
 
 func TestOneDemoChatSessionCannotReadOrWriteAnother(t *testing.T) {
-	admin := newTestApp(t, nil)
-	admin.signIn()
-	form := validEndpointForm()
-	form.Set("demoChat", "true")
-	e := admin.createEndpoint(form)
+	admin, e := demoChatEndpoint(t)
 	visitor := newTestAppOn(t, admin)
 	mine, theirs := openChat(t, visitor, e.DemoToken), openChat(t, visitor, e.DemoToken)
 	if mine.sessionID == theirs.sessionID || mine.key == theirs.key {
