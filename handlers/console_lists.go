@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/handover-relay/handover/store"
 	"github.com/handover-relay/handover/views"
@@ -141,15 +142,15 @@ func wantsPart(c *fiber.Ctx, id string) bool {
 
 // endpointNames maps endpoint ids to names, and gives the filter's options.
 type endpointNames struct {
-	names   map[int64]string
-	tokens  map[int64]string
-	options []views.Option
+	names     map[int64]string
+	endpoints map[int64]store.Endpoint
+	options   []views.Option
 }
 
 func newEndpointNames(endpoints []store.Endpoint) endpointNames {
-	n := endpointNames{names: map[int64]string{}, tokens: map[int64]string{}}
+	n := endpointNames{names: map[int64]string{}, endpoints: map[int64]store.Endpoint{}}
 	for _, e := range endpoints {
-		n.names[e.ID], n.tokens[e.ID] = e.Name, e.URLToken
+		n.names[e.ID], n.endpoints[e.ID] = e.Name, e
 		n.options = append(n.options, views.Option{Value: strconv.FormatInt(e.ID, 10), Label: e.Name})
 	}
 	return n
@@ -173,9 +174,22 @@ func (n endpointNames) namePtr(id *int64) string {
 	return n.name(*id)
 }
 
-// copilotURL opens the Copilot workspace on a conversation's session.
-func copilotURL(userID, sessionID, urlToken string) string {
-	return "/copilot?userId=" + url.QueryEscape(userID) + "&sessionId=" + url.QueryEscape(sessionID) + "&URLToken=" + url.QueryEscape(urlToken)
+// copilotURL opens the endpoint's Copilot workspace on a conversation's
+// session, for a signed-in admin: with the Copilot token, and when the
+// endpoint wants an auth JWT, one the console signs for ten minutes.
+func (n endpointNames) copilotURL(endpointID int64, userID, sessionID string) string {
+	e, ok := n.endpoints[endpointID]
+	if !ok {
+		return ""
+	}
+	link := "/copilot?userId=" + url.QueryEscape(userID) + "&sessionId=" + url.QueryEscape(sessionID) + "&URLToken=" + url.QueryEscape(e.CopilotToken)
+	if e.CopilotJWTSecret != "" {
+		claims := copilotJWTClaims{UserID: userID, SessionID: sessionID, RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(time.Now().Add(10 * time.Minute))}}
+		if auth, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(e.CopilotJWTSecret)); err == nil {
+			link += "&auth=" + url.QueryEscape(auth)
+		}
+	}
+	return link
 }
 
 // consoleNow is the clock of the console lists (pinned in tests).

@@ -255,13 +255,26 @@ func TestCopilotLinksCarryTheSessionQueryEscaped(t *testing.T) {
 	e := a.consoleEndpoint("bot")
 	conv := a.conversation(store.Conversation{EndpointID: e.ID, SessionID: "s 1&x=y", UserID: "ann+bob@example.com"})
 	doc := a.document(a.get("/conversations"), http.StatusOK)
-	want := "/copilot?userId=ann%2Bbob%40example.com&sessionId=s+1%26x%3Dy&URLToken=" + e.URLToken
+	want := "/copilot?userId=ann%2Bbob%40example.com&sessionId=s+1%26x%3Dy&URLToken=" + e.CopilotToken
 	if got := doc.Find(`[data-testid="conversation-row"] [data-testid="copilot-link"]`).AttrOr("href", ""); got != want {
 		t.Fatalf("Copilot link %q, want %q", got, want)
 	}
 	doc = a.document(a.get(fmt.Sprintf("/conversations/%d", conv.ID)), http.StatusOK)
 	if got := doc.Find(`[data-testid="copilot-link"]`).AttrOr("href", ""); got != want {
 		t.Fatalf("Copilot link on the conversation page %q", got)
+	}
+	// An endpoint that wants an auth JWT: the console signs one for its link.
+	e.CopilotJWTSecret = copilotSecret
+	if err := a.store.UpdateEndpoint(context.Background(), &e); err != nil {
+		t.Fatal(err)
+	}
+	doc = a.document(a.get("/conversations"), http.StatusOK)
+	link := doc.Find(`[data-testid="conversation-row"] [data-testid="copilot-link"]`).AttrOr("href", "")
+	if !strings.HasPrefix(link, want+"&auth=") {
+		t.Fatalf("Copilot link of a JWT endpoint %q carries no auth", link)
+	}
+	if resp := newTestAppOn(t, a).get(link); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the console's Copilot link of a JWT endpoint: %d, want 200", resp.StatusCode)
 	}
 }
 

@@ -61,7 +61,7 @@ func (h *Conversations) List(c *fiber.Ctx) error {
 			ID: conv.ID, Created: conv.CreatedAt, Endpoint: names.name(conv.EndpointID), SessionID: conv.SessionID, UserID: conv.UserID,
 			State: conv.State, EndReason: conv.EndReason, Agent: conv.AgentName, GenesysID: conv.GenesysConversationID,
 			LastMessage: conv.LastMessagePreview, LastMessageFrom: conv.LastMessageFrom, LastMessageAt: timeOrZero(conv.LastMessageAt),
-			CopilotURL: copilotURL(conv.UserID, conv.SessionID, names.tokens[conv.EndpointID]),
+			CopilotURL: names.copilotURL(conv.EndpointID, conv.UserID, conv.SessionID),
 			Wait:       waitText(conv, consoleNow(h.Now)),
 		}
 	}
@@ -132,7 +132,7 @@ func conversationProps(conv store.Conversation, names endpointNames, messages []
 		Created: conv.CreatedAt, AgentJoined: timeOrZero(conv.AgentJoinedAt), FirstAgentReply: timeOrZero(conv.FirstAgentMessageAt), Ended: timeOrZero(conv.EndedAt),
 		Language: conv.Language, Skills: conv.Skills, Priority: conv.Priority,
 		FirstName: conv.FirstName, LastName: conv.LastName, Email: conv.Email,
-		CopilotURL: copilotURL(conv.UserID, conv.SessionID, names.tokens[conv.EndpointID]),
+		CopilotURL: names.copilotURL(conv.EndpointID, conv.UserID, conv.SessionID),
 		Timeline:   timeline(messages, hooks, calls, outbox),
 	}
 	for k, v := range conv.CustomAttributes {
