@@ -91,28 +91,7 @@ func (h *Conversations) Show(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	conv, err := h.Store.ConversationByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	endpoints, err := h.Store.ListEndpoints(ctx)
-	if err != nil {
-		return err
-	}
-	names := newEndpointNames(endpoints)
-	messages, err := h.Store.ConversationMessages(ctx, id)
-	if err != nil {
-		return err
-	}
-	hooks, err := h.Store.WebhooksOf(ctx, id)
-	if err != nil {
-		return err
-	}
-	calls, err := h.Store.APICallsOf(ctx, id)
-	if err != nil {
-		return err
-	}
-	outbox, err := h.Store.OutboxOf(ctx, id)
+	conv, messages, hooks, calls, outbox, names, err := h.load(ctx, id)
 	if err != nil {
 		return err
 	}

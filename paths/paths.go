@@ -47,6 +47,15 @@ const (
 	APIEndpoint  = "/api/v1/admin/endpoints/:id"
 	// A new URL token; the old one opens the bot API for HANDOVER_URL_TOKEN_GRACE.
 	APIEndpointRotateURL = "/api/v1/admin/endpoints/:id/rotate-url-token"
+	// What the console shows, as JSON: conversations with their timelines,
+	// the webhook log with replay, the Genesys call log, a pre-flight run.
+	APIConversations     = "/api/v1/admin/conversations"
+	APIConversation      = "/api/v1/admin/conversations/:id"
+	APIWebhooks          = "/api/v1/admin/webhooks"
+	APIWebhook           = "/api/v1/admin/webhooks/:id"
+	APIWebhookReplay     = "/api/v1/admin/webhooks/:id/replay"
+	APIAPICalls          = "/api/v1/admin/api-calls"
+	APIEndpointPreflight = "/api/v1/admin/endpoints/:id/preflight"
 	// The instances on the database and what each owns (docs/scaling.md).
 	APIInstances = "/api/v1/admin/instances"
 	// One person's data, exported (GET) and erased (DELETE).

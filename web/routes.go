@@ -106,6 +106,12 @@ func routes(app *fiber.App, d Deps) {
 	app.Put(paths.APIEndpoint, api(endpoints.APIUpdate)...)
 	app.Delete(paths.APIEndpoint, api(endpoints.APIDelete)...)
 	app.Post(paths.APIEndpointRotateURL, api(endpoints.APIRotateURLToken)...)
+	app.Get(paths.APIConversations, api(conversations.APIList)...)
+	app.Get(paths.APIConversation, api(conversations.APIGet)...)
+	app.Get(paths.APIWebhooks, api(webhookLog.APIList)...)
+	app.Get(paths.APIWebhook, api(webhookLog.APIGet)...)
+	app.Post(paths.APIWebhookReplay, api(webhookLog.APIReplay)...)
+	app.Get(paths.APIAPICalls, api(apiCalls.APIList)...)
 	app.Get(paths.APIInstances, api(instances.APIList)...)
 	app.Get(paths.APIContact, api(contacts.APIExport)...)
 	app.Delete(paths.APIContact, api(contacts.APIErase)...)
@@ -130,6 +136,7 @@ func routes(app *fiber.App, d Deps) {
 	endpoints.Tools = &handlers.EndpointTools{Store: d.Store, Preflight: d.Relay, PublicURL: d.Config.PublicURL}
 	app.Get(paths.EndpointCopilotURL, console(endpoints.Tools.CopilotURL)...)
 	app.Post(paths.EndpointPreflight, console(endpoints.Tools.RunPreflight)...)
+	app.Post(paths.APIEndpointPreflight, api(endpoints.Tools.APIPreflight)...)
 	copilot := &handlers.Copilot{Store: d.Store, Logger: d.Logger}
 	app.Get(paths.Copilot, handlers.FrameableByGenesys, copilot.Workspace)
 	// Limits on the public surfaces, counted in the database for every instance (docs/security.md).
