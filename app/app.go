@@ -203,6 +203,11 @@ func (s *App) Serve(ctx context.Context) error {
 		if _, err := s.Store.DeleteExpiredRateLimits(ctx); err != nil {
 			s.log.Error("prune expired rate limits", slog.Any("error", err))
 		}
+	})
+	// A limit's window is a row (one per session and second for the message
+	// limit): windows that are over go every minute, so the table holds
+	// about a minute of traffic.
+	go every(ctx, time.Minute, func() {
 		if _, err := s.Store.DeleteExpiredHitCounts(ctx); err != nil {
 			s.log.Error("prune expired limit counts", slog.Any("error", err))
 		}
