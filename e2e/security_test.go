@@ -118,7 +118,7 @@ func (f *fullServer) routeTable() []route {
 // isPublic is the allow-list of routes that need no console session.
 func isPublic(template string) bool {
 	switch template {
-	case "/login", "/healthz", "/readyz", "/metrics", "/copilot":
+	case "/login", "/healthz", "/readyz", "/metrics", "/copilot", "/api/openapi.json":
 		return true
 	}
 	if strings.HasPrefix(template, "/sandbox/genesys/desk") {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/handover-relay/handover/openapi"
 )
 
 // Health answers the load balancer's probes.
@@ -25,4 +27,13 @@ func (h *Health) Ready(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "database": "unreachable"})
 	}
 	return c.JSON(fiber.Map{"status": "ok", "database": "ok"})
+}
+
+// OpenAPIDocument answers GET /api/openapi.json: the OpenAPI 3.1 description
+// of the bot API and the admin API. It is public: it describes, and holds
+// no secret.
+func OpenAPIDocument(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	return c.Send(openapi.Document)
 }

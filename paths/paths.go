@@ -42,6 +42,9 @@ const (
 	Instances          = "/instances"
 	APIKeyRevoke       = "/apikeys/:id/revoke"
 
+	// The OpenAPI 3.1 description of the bot API and the admin API.
+	OpenAPI = "/api/openapi.json"
+
 	// The JSON admin API.
 	APIEndpoints = "/api/v1/admin/endpoints"
 	APIEndpoint  = "/api/v1/admin/endpoints/:id"

@@ -100,6 +100,7 @@ func routes(app *fiber.App, d Deps) {
 
 	// The JSON admin API, for automation: Authorization: Bearer <admin API key>.
 	api := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{auth.RequireAPIKey, h} }
+	app.Get(paths.OpenAPI, handlers.OpenAPIDocument)
 	app.Get(paths.APIEndpoints, api(endpoints.APIList)...)
 	app.Post(paths.APIEndpoints, api(endpoints.APICreate)...)
 	app.Get(paths.APIEndpoint, api(endpoints.APIGet)...)
