@@ -62,16 +62,20 @@ func (s *Store) InsertOutbox(ctx context.Context, item *OutboxItem) error {
 	return nil
 }
 
-// ClaimDueOutbox leases up to limit items that are due, at most one per
-// conversation and only the oldest pending one of each, so that calls of one
-// conversation reach Genesys in the order they were accepted. A lease that
+// ClaimDueOutbox leases up to limit items that are due: of each
+// conversation only the oldest pending one of each lane, so that calls of one
+// conversation reach Genesys in the order they were accepted. Receipts (the
+// acknowledgements of agent messages) are a lane of their own: they do not
+// wait behind a busy conversation's user messages, and a message does not
+// wait for them (issue 11; nothing in Genesys orders the two). A lease that
 // ran out (its holder died) can be claimed again.
 func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Duration, limit int) ([]OutboxItem, error) {
 	var claimed []OutboxItem
 	err := s.InTx(ctx, func(tx *Store) error {
 		now := tx.now()
 		q := tx.db.Where("o.status = ? AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)", OutboxPending, now, now).
-			Where("NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.status = ? AND p.id < o.id)", OutboxPending).
+			Where("NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.status = ? AND p.id < o.id AND (p.kind = ?) = (o.kind = ?))",
+				OutboxPending, OutboxReceipt, OutboxReceipt).
 			Table("outbox AS o").Order("o.id").Limit(limit)
 		if tx.dialect == Postgres {
 			// Several instances claim at once: each skips what another has locked.

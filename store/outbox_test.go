@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +76,42 @@ func TestOutboxBacklogNeverFailsWhileAnotherInstanceSendsTheLastCall(t *testing.
 				}
 			}
 			wg.Wait()
+		}
+	})
+}
+
+// A receipt does not wait behind its conversation's user messages (issue 11):
+// receipts and the other calls are two lanes, each in order.
+func TestReceiptsAreClaimedBesideAConversationsBusyMessages(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := seedConversation(t, s, "busy", 2) // two user messages
+		for i := range 2 {
+			if err := s.InsertOutbox(ctx, &store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, Kind: store.OutboxReceipt, Payload: fmt.Sprint("r", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claimed, err := s.ClaimDueOutbox(ctx, "a", time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, item := range claimed {
+			got = append(got, item.Kind+":"+item.Payload)
+		}
+		if strings.Join(got, ",") != "message:0,receipt:r0" {
+			t.Fatalf("claimed %v; want the first message and, beside it, the first receipt", got)
+		}
+		// Each lane in order: nothing more until its head is done.
+		if more, _ := s.ClaimDueOutbox(ctx, "b", time.Minute, 10); len(more) != 0 {
+			t.Fatalf("claimed %v while both lanes' heads are in flight", more)
+		}
+		if err := s.MarkOutboxSent(ctx, claimed[1].ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		more, err := s.ClaimDueOutbox(ctx, "b", time.Minute, 10)
+		if err != nil || len(more) != 1 || more[0].Payload != "r1" {
+			t.Fatalf("after the first receipt: claimed %v, %v; want the second receipt only", more, err)
 		}
 	})
 }
