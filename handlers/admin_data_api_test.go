@@ -53,7 +53,10 @@ func TestTheAdminAPIListsConversationsWithTheConsolesPaging(t *testing.T) {
 	}
 }
 
-func TestTheAdminAPIShowsAConversationWithItsTimeline(t *testing.T) {
+// handedOverForTheAPI is a handover of "user 1" (handedOver), and an app
+// without a console session that holds the seeded admin API key.
+func handedOverForTheAPI(t *testing.T) (store.Endpoint, *testApp) {
+	t.Helper()
 	admin := newTestApp(t, nil)
 	admin.signIn()
 	e := handedOver(t, admin, "Support bot")
@@ -61,6 +64,11 @@ func TestTheAdminAPIShowsAConversationWithItsTimeline(t *testing.T) {
 	if err := handlersSeedKey(a); err != nil {
 		t.Fatal(err)
 	}
+	return e, a
+}
+
+func TestTheAdminAPIShowsAConversationWithItsTimeline(t *testing.T) {
+	e, a := handedOverForTheAPI(t)
 	_, list := a.api(http.MethodGet, fmt.Sprintf("/api/v1/admin/conversations?endpoint=%d", e.ID), seededKey, "")
 	rows, _ := list["conversations"].([]any)
 	if len(rows) != 1 {

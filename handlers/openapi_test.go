@@ -65,13 +65,7 @@ func conforms(t *testing.T, doc *openapi3.T, method, template string, resp *http
 
 func TestTheAnswersOfTheBotAndAdminAPIsMatchTheOpenAPIDocument(t *testing.T) {
 	doc := loadOpenAPI(t)
-	admin := newTestApp(t, nil)
-	admin.signIn()
-	e := handedOver(t, admin, "Support bot")
-	a := newTestAppOn(t, admin)
-	if err := handlersSeedKey(a); err != nil {
-		t.Fatal(err)
-	}
+	e, a := handedOverForTheAPI(t)
 	call := func(method, path, template, key, body string) map[string]any {
 		t.Helper()
 		headers := map[string]string{"Content-Type": "application/json"}
