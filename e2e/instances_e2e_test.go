@@ -166,6 +166,12 @@ func clientChannels(g *genesysFake) []sandbox.ChannelInfo {
 	return out
 }
 
+// arrivalJitter is how many calls a stretch of the sandbox's record may hold
+// beyond the bucket's promise: the sandbox stamps a call when it arrives,
+// and a call that took its token earlier may arrive late, beside the next.
+// Budgets per instance would exceed the promise by dozens.
+const arrivalJitter = 2
+
 func TestThreeInstancesSpendOneGenesysBudgetAndHoldOneChannel(t *testing.T) {
 	const perMinute, burst = 60, 6 // HANDOVER_GENESYS_REQUESTS_PER_MINUTE and its tenth
 	// The sandbox allows the client exactly what the budget allows in any
@@ -206,13 +212,12 @@ func TestThreeInstancesSpendOneGenesysBudgetAndHoldOneChannel(t *testing.T) {
 	got := calls()
 	t.Logf("%d calls to Genesys in %s with a budget of %d/min", len(got), time.Since(started).Round(time.Millisecond), perMinute)
 	// A token bucket's promise, for every stretch of the observed calls: at
-	// most the burst plus the rate times its length (and one for the clock
-	// ticks of two processes).
+	// most the burst plus the rate times its length (and arrivalJitter).
 	maxInMinute := 0
 	for i := range got {
 		for j := i; j < len(got); j++ {
 			span := got[j].Time.Sub(got[i].Time)
-			if allowed := burst + 1 + int(span.Seconds()*perMinute/60); j-i+1 > allowed {
+			if allowed := burst + arrivalJitter + int(span.Seconds()*perMinute/60); j-i+1 > allowed {
 				t.Fatalf("%d calls in %s (calls %d to %d): more than the shared budget's %d", j-i+1, span, i, j, allowed)
 			}
 			if span < time.Minute {
