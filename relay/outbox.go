@@ -29,8 +29,9 @@ const (
 	// beyond that the call is put back and the worker moves on.
 	maxLimiterWait = 10 * time.Second
 	// idlePoll is how often the worker looks at the outbox with nothing to do
-	// (other instances' work, leases that ran out).
-	idlePoll = time.Second
+	// (other instances' work, leases that ran out or that a stopping instance
+	// gave back: its calls wait at most this long, docs/scaling.md).
+	idlePoll = 500 * time.Millisecond
 )
 
 // runOutbox sends due outbox items until ctx ends.
