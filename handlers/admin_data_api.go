@@ -302,21 +302,7 @@ func (h *WebhookLog) APIList(c *fiber.Ctx) error {
 // APIGet answers GET /api/v1/admin/webhooks/:id: the row with its headers
 // (the signature masked), its body as kept, and its replays.
 func (h *WebhookLog) APIGet(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	w, err := h.Store.WebhookByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	endpoints, err := h.Store.ListEndpoints(ctx)
-	if err != nil {
-		return err
-	}
-	names := newEndpointNames(endpoints)
-	replays, err := h.Store.WebhookReplays(ctx, id)
+	w, replays, names, err := h.load(c)
 	if err != nil {
 		return err
 	}
@@ -340,6 +326,28 @@ func (h *WebhookLog) APIGet(c *fiber.Ctx) error {
 		BodyMasked       bool              `json:"bodyMasked"`
 		Replays          []webhookJSON     `json:"replays"`
 	}{newWebhookJSON(w, names), w.IntegrationID, w.GenesysMessageID, headers, w.Body, w.BodyBytes, w.BodySHA256, w.Truncated(), w.Masked, replayRows})
+}
+
+// load reads the webhook of the path with its replays and the endpoints' names.
+func (h *WebhookLog) load(c *fiber.Ctx) (store.Webhook, []store.Webhook, endpointNames, error) {
+	ctx := c.UserContext()
+	id, err := pathID(c)
+	if err != nil {
+		return store.Webhook{}, nil, endpointNames{}, err
+	}
+	w, err := h.Store.WebhookByID(ctx, id)
+	if err != nil {
+		return store.Webhook{}, nil, endpointNames{}, err
+	}
+	endpoints, err := h.Store.ListEndpoints(ctx)
+	if err != nil {
+		return store.Webhook{}, nil, endpointNames{}, err
+	}
+	replays, err := h.Store.WebhookReplays(ctx, id)
+	if err != nil {
+		return store.Webhook{}, nil, endpointNames{}, err
+	}
+	return w, replays, newEndpointNames(endpoints), nil
 }
 
 // APIReplay answers POST /api/v1/admin/webhooks/:id/replay: 201 with the
@@ -408,15 +416,7 @@ func (h *APICalls) APIList(c *fiber.Ctx) error {
 // APIPreflight answers POST /api/v1/admin/endpoints/:id/preflight: runs the
 // endpoint's Test connection and answers its result (kept with the others).
 func (h *EndpointTools) APIPreflight(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	e, err := h.Store.EndpointByID(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	result, err := h.Preflight.Preflight(c.UserContext(), e, h.webhookURL())
+	e, result, err := h.runPreflight(c)
 	if err != nil {
 		return err
 	}

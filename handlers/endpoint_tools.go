@@ -162,17 +162,11 @@ func (h *EndpointTools) CopilotURL(c *fiber.Ctx) error {
 // RunPreflight answers POST /endpoints/:id/preflight: it runs the checks and
 // shows the result (the section for htmx; otherwise back to the page).
 func (h *EndpointTools) RunPreflight(c *fiber.Ctx) error {
-	id, err := pathID(c)
+	e, _, err := h.runPreflight(c)
 	if err != nil {
 		return err
 	}
-	e, err := h.Store.EndpointByID(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	if _, err := h.Preflight.Preflight(c.UserContext(), e, h.webhookURL()); err != nil {
-		return err
-	}
+	id := e.ID
 	if !isFragmentRequest(c) {
 		return c.Redirect(fmt.Sprintf("/endpoints/%d#%s", id, views.PreflightID), fiber.StatusSeeOther)
 	}
@@ -181,6 +175,21 @@ func (h *EndpointTools) RunPreflight(c *fiber.Ctx) error {
 		return err
 	}
 	return render(c, fiber.StatusOK, views.PreflightSection(v))
+}
+
+// runPreflight runs Test connection for the endpoint of the path; the
+// result is kept with the endpoint's others.
+func (h *EndpointTools) runPreflight(c *fiber.Ctx) (store.Endpoint, store.PreflightResult, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return store.Endpoint{}, store.PreflightResult{}, err
+	}
+	e, err := h.Store.EndpointByID(c.UserContext(), id)
+	if err != nil {
+		return store.Endpoint{}, store.PreflightResult{}, err
+	}
+	result, err := h.Preflight.Preflight(c.UserContext(), e, h.webhookURL())
+	return e, result, err
 }
 
 // CopilotURL is the Copilot's address for one user (and session) of an

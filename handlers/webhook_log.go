@@ -84,24 +84,11 @@ func (h *WebhookLog) List(c *fiber.Ctx) error {
 
 // Show answers GET /webhooks/:id: one webhook with its headers, body and replays.
 func (h *WebhookLog) Show(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	id, err := pathID(c)
+	w, replays, names, err := h.load(c)
 	if err != nil {
 		return err
 	}
-	w, err := h.Store.WebhookByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	endpoints, err := h.Store.ListEndpoints(ctx)
-	if err != nil {
-		return err
-	}
-	names := newEndpointNames(endpoints)
-	replays, err := h.Store.WebhookReplays(ctx, id)
-	if err != nil {
-		return err
-	}
+	id := w.ID
 	props := views.WebhookProps{Webhook: webhookRow(w, names), Integration: w.IntegrationID, GenesysMessageID: w.GenesysMessageID, CSRFToken: csrfToken(c)}
 	for name, value := range w.Headers {
 		props.Headers = append(props.Headers, views.KeyValue{Key: name, Value: value})
