@@ -210,8 +210,8 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 	if e.ID != 0 {
 		props.ConfigURL = h.configURL(e)
 		props.Notice = noticeText(c.Query("notice"))
-		if until := activeUntil(e.PreviousURLTokenUntil, time.Now()); until != nil {
-			props.PreviousURLTokenUntil = until.UTC().Format("2006-01-02 15:04 UTC")
+		if until := e.PreviousURLTokenUntilAt(time.Now()); until != nil {
+			props.PreviousURLTokenUntil = formatTime(*until)
 		}
 		props.WebhookURL = h.PublicURL + paths.GenesysWebhook
 		props.HostWarning = genesys.Host(e.Host).Warning()

@@ -108,21 +108,13 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		SendProfile: e.SendProfile, Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: effectiveAttributeNames(e),
 		CopilotBaseURL: e.CopilotBaseURL, URLToken: e.URLToken, ConfigURL: h.configURL(e), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-		PreviousURLTokenUntil: activeUntil(e.PreviousURLTokenUntil, time.Now()),
+		PreviousURLTokenUntil: e.PreviousURLTokenUntilAt(time.Now()),
 		CopilotToken:          e.CopilotToken, CopilotEmbeddingURL: h.Tools.copilotSection(e, "", "").EmbeddingURL, CopilotJWTSecretSet: e.CopilotJWTSecret != "",
 		DemoChat: e.DemoChat, DemoChatURL: h.Tools.demoChatURL(e),
 		waitingJSON: waitingJSON{IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: e.Waiting.QueueUpdateSeconds,
 			QueueTimeoutSeconds: e.Waiting.QueueTimeoutSeconds, InactivitySeconds: e.Waiting.InactivitySeconds, Messages: e.Waiting.Messages},
 		privacyJSON: newPrivacyJSON(e.Privacy),
 	}
-}
-
-// activeUntil is until when it is still in the future; nil once past.
-func activeUntil(until *time.Time, now time.Time) *time.Time {
-	if until == nil || !now.Before(*until) {
-		return nil
-	}
-	return until
 }
 
 // privacyJSON is an endpoint's data protection as the API shows it.

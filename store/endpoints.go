@@ -266,7 +266,7 @@ func (s *Store) EndpointByToken(ctx context.Context, token string) (Endpoint, er
 		// A replaced token still opens the bot API during its grace period.
 		var previous Endpoint
 		previous, err = s.endpointWhere(ctx, "endpoints.previous_url_token = ?", token)
-		if err == nil && (previous.PreviousURLTokenUntil == nil || !s.now().Before(*previous.PreviousURLTokenUntil)) {
+		if err == nil && previous.PreviousURLTokenUntilAt(s.now()) == nil {
 			return Endpoint{}, fmt.Errorf("find endpoint: %w", ErrNotFound)
 		}
 		return previous, err
@@ -454,6 +454,15 @@ func (s *Store) openSecrets(e *Endpoint) error {
 		return fmt.Errorf("endpoint %d Copilot JWT secret: %w", e.ID, err)
 	}
 	return nil
+}
+
+// PreviousURLTokenUntilAt is when a rotated-out URL token stops opening the
+// bot API, while it still does at now; nil when none does.
+func (e Endpoint) PreviousURLTokenUntilAt(now time.Time) *time.Time {
+	if e.PreviousURLToken == "" || e.PreviousURLTokenUntil == nil || !now.Before(*e.PreviousURLTokenUntil) {
+		return nil
+	}
+	return e.PreviousURLTokenUntil
 }
 
 // WebhookSecretsAt lists the secrets that verify a webhook at now: the
