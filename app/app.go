@@ -127,6 +127,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 		DeadAfter:           cfg.InstanceDeadAfter,
 		RefusedLogPerMinute: cfg.RefusedLogPerMinute,
 		LogMaxBytes:         cfg.LogMaxBytes,
+		BotWebhookClient:    genesys.NewHTTPClientWith(genesys.HTTPOptions{AllowPrivate: cfg.AllowPrivateBotWebhooks}),
+		BotRetryFor:         cfg.BotWebhookRetryFor,
 	}
 	// The demo's sandbox plays Genesys as it is (docs/genesys.md §RealGenesys):
 	// a flow greets the customer before any agent, webhooks name the

@@ -37,11 +37,15 @@ type Config struct {
 	// link-local addresses (HANDOVER_ALLOW_PRIVATE_GENESYS); by default only
 	// a development start or one with the sandbox may.
 	AllowPrivateGenesys bool
-	TrustedProxies      []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
-	SessionLifetime     time.Duration  // HANDOVER_SESSION_LIFETIME
-	SessionIdleTimeout  time.Duration  // HANDOVER_SESSION_IDLE_TIMEOUT: a session unused this long ends
-	LogFormat           string         // HANDOVER_LOG_FORMAT: text or json
-	LogLevel            string         // HANDOVER_LOG_LEVEL
+	// AllowPrivateBotWebhooks lets event webhooks to bots reach loopback,
+	// private and link-local addresses (HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS):
+	// a bot beside Handover on a private network; by default as Genesys.
+	AllowPrivateBotWebhooks bool
+	TrustedProxies          []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
+	SessionLifetime         time.Duration  // HANDOVER_SESSION_LIFETIME
+	SessionIdleTimeout      time.Duration  // HANDOVER_SESSION_IDLE_TIMEOUT: a session unused this long ends
+	LogFormat               string         // HANDOVER_LOG_FORMAT: text or json
+	LogLevel                string         // HANDOVER_LOG_LEVEL
 
 	// Prometheus metrics at /metrics: on MetricsAddr when set, otherwise on
 	// the main address behind Authorization: Bearer MetricsToken; neither: off.
@@ -58,6 +62,7 @@ type Config struct {
 	URLTokenGrace            time.Duration // HANDOVER_URL_TOKEN_GRACE: how long a rotated URL token still opens the bot API
 	GenesysRequestsPerMinute int           // HANDOVER_GENESYS_REQUESTS_PER_MINUTE
 	OutboxRetryFor           time.Duration // HANDOVER_OUTBOX_RETRY_FOR
+	BotWebhookRetryFor       time.Duration // HANDOVER_BOT_WEBHOOK_RETRY_FOR: how long an event webhook to a bot is retried
 	PollInterval             time.Duration // HANDOVER_POLL_INTERVAL
 	InstanceHeartbeat        time.Duration // HANDOVER_INSTANCE_HEARTBEAT: how often an instance says it is alive
 	InstanceDeadAfter        time.Duration // HANDOVER_INSTANCE_DEAD_AFTER: silent this long, an instance is dead and its work moves on
@@ -146,6 +151,7 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.WebhookSecretGrace = durationEnv("HANDOVER_WEBHOOK_SECRET_GRACE", "24h", true)
 	cfg.URLTokenGrace = durationEnv("HANDOVER_URL_TOKEN_GRACE", "24h", true)
 	cfg.OutboxRetryFor = durationEnv("HANDOVER_OUTBOX_RETRY_FOR", "15m", false)
+	cfg.BotWebhookRetryFor = durationEnv("HANDOVER_BOT_WEBHOOK_RETRY_FOR", "24h", false)
 	cfg.PollInterval = durationEnv("HANDOVER_POLL_INTERVAL", "30s", false)
 	cfg.InstanceHeartbeat = durationEnv("HANDOVER_INSTANCE_HEARTBEAT", "2s", false)
 	cfg.InstanceDeadAfter = durationEnv("HANDOVER_INSTANCE_DEAD_AFTER", "10s", false)
@@ -240,6 +246,7 @@ func Load(getenv func(string) string) (Config, error) {
 		cfg.Sandbox = cfg.Development
 	}
 	cfg.AllowPrivateGenesys = boolEnv("HANDOVER_ALLOW_PRIVATE_GENESYS", cfg.Development || cfg.Sandbox)
+	cfg.AllowPrivateBotWebhooks = boolEnv("HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS", cfg.AllowPrivateGenesys)
 
 	if cfg.SecretKeyFile == "" {
 		if path, ok := SQLitePath(cfg.DatabaseURL); ok {

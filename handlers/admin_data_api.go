@@ -189,11 +189,12 @@ func (h *Conversations) APIGet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	conv, messages, hooks, calls, outbox, names, err := h.load(ctx, id)
+	d, err := h.load(ctx, id)
 	if err != nil {
 		return err
 	}
-	props := conversationProps(conv, names, messages, hooks, calls, outbox)
+	conv := d.conv
+	props := conversationProps(d)
 	entries := make([]timelineJSON, len(props.Timeline))
 	for i, e := range props.Timeline {
 		entries[i] = timelineJSON{At: e.At, Kind: e.Kind, Who: e.Who, Text: e.Text, Delivery: e.Delivery, Error: e.Error, Detail: e.Detail, Link: e.Link, Failed: e.Failed}
@@ -216,37 +217,47 @@ func (h *Conversations) APIGet(c *fiber.Ctx) error {
 		Email             string            `json:"email,omitempty"`
 		FirstAgentReplyAt *time.Time        `json:"firstAgentReplyAt,omitempty"`
 		Timeline          []timelineJSON    `json:"timeline"`
-	}{newConversationJSON(conv, names, consoleNow(h.Now)), conv.Language, skills, conv.Priority, attrs,
+	}{newConversationJSON(conv, d.names, consoleNow(h.Now)), conv.Language, skills, conv.Priority, attrs,
 		conv.FirstName, conv.LastName, conv.Email, conv.FirstAgentMessageAt, entries})
 }
 
+// conversationData is a conversation and everything its page shows.
+type conversationData struct {
+	conv       store.Conversation
+	messages   []store.Message
+	hooks      []store.Webhook
+	calls      []store.APICall
+	outbox     []store.OutboxItem
+	deliveries []store.BotDelivery
+	names      endpointNames
+}
+
 // load reads a conversation and everything its page shows.
-func (h *Conversations) load(ctx context.Context, id int64) (store.Conversation, []store.Message, []store.Webhook, []store.APICall, []store.OutboxItem, endpointNames, error) {
-	conv, err := h.Store.ConversationByID(ctx, id)
-	if err != nil {
-		return store.Conversation{}, nil, nil, nil, nil, endpointNames{}, err
+func (h *Conversations) load(ctx context.Context, id int64) (conversationData, error) {
+	var d conversationData
+	var err error
+	if d.conv, err = h.Store.ConversationByID(ctx, id); err != nil {
+		return d, err
 	}
 	endpoints, err := h.Store.ListEndpoints(ctx)
 	if err != nil {
-		return store.Conversation{}, nil, nil, nil, nil, endpointNames{}, err
+		return d, err
 	}
-	messages, err := h.Store.ConversationMessages(ctx, id)
-	if err != nil {
-		return store.Conversation{}, nil, nil, nil, nil, endpointNames{}, err
+	d.names = newEndpointNames(endpoints)
+	if d.messages, err = h.Store.ConversationMessages(ctx, id); err != nil {
+		return d, err
 	}
-	hooks, err := h.Store.WebhooksOf(ctx, id)
-	if err != nil {
-		return store.Conversation{}, nil, nil, nil, nil, endpointNames{}, err
+	if d.hooks, err = h.Store.WebhooksOf(ctx, id); err != nil {
+		return d, err
 	}
-	calls, err := h.Store.APICallsOf(ctx, id)
-	if err != nil {
-		return store.Conversation{}, nil, nil, nil, nil, endpointNames{}, err
+	if d.calls, err = h.Store.APICallsOf(ctx, id); err != nil {
+		return d, err
 	}
-	outbox, err := h.Store.OutboxOf(ctx, id)
-	if err != nil {
-		return store.Conversation{}, nil, nil, nil, nil, endpointNames{}, err
+	if d.outbox, err = h.Store.OutboxOf(ctx, id); err != nil {
+		return d, err
 	}
-	return conv, messages, hooks, calls, outbox, newEndpointNames(endpoints), nil
+	d.deliveries, err = h.Store.BotDeliveriesOf(ctx, id)
+	return d, err
 }
 
 // webhookJSON is a row of the webhook log.

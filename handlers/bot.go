@@ -297,7 +297,7 @@ func (h *Bot) Events(c *fiber.Ctx) error {
 		Open:    func(w *bufio.Writer) error { return stream.catchUp(ctx, w) },
 		Changed: func(w *bufio.Writer, _ live.Topic) error { return stream.catchUp(ctx, w) },
 		Typing: func(w *bufio.Writer, sig live.Signal) {
-			stream.write(w, "typing", "", map[string]any{"from": sig.From, "durationMs": sig.Duration})
+			stream.write(w, live.EventTyping, "", relay.TypingEvent(sig.From, sig.Duration))
 		},
 		Closed: closeStream,
 	}.Serve(c)
@@ -333,40 +333,8 @@ func (s *sessionStream) catchUp(ctx context.Context, w *bufio.Writer) error {
 }
 
 func (s *sessionStream) writeMessage(w *bufio.Writer, m store.Message) {
-	id := strconv.FormatInt(m.ID, 10)
-	if m.Kind == store.KindQueue && m.Data.Queue != nil {
-		q := m.Data.Queue
-		s.write(w, "queue", id, map[string]any{"conversationId": m.ConversationID, "estimatedWaitSeconds": q.EstimatedWaitSeconds, "waiting": q.Waiting,
-			"waitedSeconds": q.WaitedSeconds, "time": m.CreatedAt})
-		return
-	}
-	if m.Kind == store.KindState {
-		s.write(w, "state", id, map[string]any{"conversationId": m.ConversationID, "state": m.Data.State, "reason": m.Data.Reason, "agentName": m.Data.AgentName, "time": m.CreatedAt})
-		return
-	}
-	if m.Kind == store.KindReceipt {
-		// Only failures reach the stream: the user's message did not get through.
-		s.write(w, "receipt", id, map[string]any{"conversationId": m.ConversationID, "messageId": m.Data.AboutMessage, "status": m.Delivery,
-			"genesysStatus": m.Data.ReceiptStatus, "reason": m.Error, "genesysMessageId": m.GenesysMessageID, "time": m.CreatedAt})
-		return
-	}
-	data := map[string]any{"conversationId": m.ConversationID, "from": m.Direction, "text": m.Text, "attachments": m.Data.Attachments,
-		"quickReplies": m.Data.QuickReplies, "agentName": m.Data.AgentName, "genesysMessageId": m.GenesysMessageID, "time": m.CreatedAt}
-	// Structured content of a Genesys bot flow, only when there is some.
-	if len(m.Data.Cards) > 0 {
-		data["cards"] = m.Data.Cards
-	}
-	if m.Data.DatePicker != nil {
-		data["datePicker"] = m.Data.DatePicker
-	}
-	if m.Data.ListPicker != nil {
-		data["listPicker"] = m.Data.ListPicker
-	}
-	if m.Direction == store.FromFlow {
-		// An Architect flow's message: Genesys speaking, not an agent.
-		data["from"], data["origin"] = store.FromSystem, "genesys_flow"
-	}
-	s.write(w, "message", id, data)
+	event, data := relay.SessionEvent(m)
+	s.write(w, event, strconv.FormatInt(m.ID, 10), data)
 }
 
 func (s *sessionStream) write(w *bufio.Writer, event, id string, data any) {

@@ -23,6 +23,7 @@ type ConversationStore interface {
 	WebhooksOf(ctx context.Context, conversationID int64) ([]store.Webhook, error)
 	APICallsOf(ctx context.Context, conversationID int64) ([]store.APICall, error)
 	OutboxOf(ctx context.Context, conversationID int64) ([]store.OutboxItem, error)
+	BotDeliveriesOf(ctx context.Context, conversationID int64) ([]store.BotDelivery, error)
 }
 
 // Conversations serves the live conversation list and each conversation's timeline.
@@ -91,12 +92,12 @@ func (h *Conversations) Show(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	conv, messages, hooks, calls, outbox, names, err := h.load(ctx, id)
+	d, err := h.load(ctx, id)
 	if err != nil {
 		return err
 	}
-	props := conversationProps(conv, names, messages, hooks, calls, outbox)
-	props.Wait = waitText(conv, consoleNow(h.Now))
+	props := conversationProps(d)
+	props.Wait = waitText(d.conv, consoleNow(h.Now))
 	props.CSRFToken = csrfToken(c)
 	if wantsPart(c, views.ConversationDetailID) {
 		return render(c, fiber.StatusOK, views.ConversationDetail(props))
@@ -104,7 +105,8 @@ func (h *Conversations) Show(c *fiber.Ctx) error {
 	return page(c, fiber.StatusOK, fmt.Sprintf("Conversation #%d", id), "conversations", views.ConversationPage(props))
 }
 
-func conversationProps(conv store.Conversation, names endpointNames, messages []store.Message, hooks []store.Webhook, calls []store.APICall, outbox []store.OutboxItem) views.ConversationProps {
+func conversationProps(d conversationData) views.ConversationProps {
+	conv, names := d.conv, d.names
 	p := views.ConversationProps{
 		ID: conv.ID, Endpoint: names.name(conv.EndpointID), SessionID: conv.SessionID, UserID: conv.UserID,
 		State: conv.State, EndReason: conv.EndReason, Agent: conv.AgentName, GenesysID: conv.GenesysConversationID,
@@ -112,7 +114,7 @@ func conversationProps(conv store.Conversation, names endpointNames, messages []
 		Language: conv.Language, Skills: conv.Skills, Priority: conv.Priority,
 		FirstName: conv.FirstName, LastName: conv.LastName, Email: conv.Email,
 		CopilotURL: names.copilotURL(conv.EndpointID, conv.UserID, conv.SessionID),
-		Timeline:   timeline(messages, hooks, calls, outbox),
+		Timeline:   timeline(d),
 	}
 	for k, v := range conv.CustomAttributes {
 		p.CustomAttributes = append(p.CustomAttributes, views.KeyValue{Key: k, Value: v})
@@ -121,13 +123,15 @@ func conversationProps(conv store.Conversation, names endpointNames, messages []
 	return p
 }
 
-// timeline merges a conversation's messages, state changes, webhooks and
-// Genesys calls into one list in time order. At the same instant the order is
-// messages, then webhooks, then calls (as they happen: a webhook is applied as
-// a message, a message is sent by a call).
-func timeline(messages []store.Message, hooks []store.Webhook, calls []store.APICall, outbox []store.OutboxItem) []views.TimelineEntry {
+// timeline merges a conversation's messages, state changes, webhooks,
+// Genesys calls and bot deliveries into one list in time order. At the same
+// instant the order is messages, then webhooks, then calls, then bot
+// deliveries (as they happen: a webhook is applied as a message, a message
+// is sent by a call, and an event goes to the bot once it is committed).
+func timeline(d conversationData) []views.TimelineEntry {
+	messages, hooks, calls := d.messages, d.hooks, d.calls
 	pendingByMessage := map[int64]store.OutboxItem{}
-	for _, item := range outbox {
+	for _, item := range d.outbox {
 		if item.MessageID != nil {
 			pendingByMessage[*item.MessageID] = item
 		}
@@ -161,8 +165,24 @@ func timeline(messages []store.Message, hooks []store.Webhook, calls []store.API
 		}
 		entries = append(entries, e)
 	}
+	for _, bd := range d.deliveries {
+		entries = append(entries, botDeliveryEntry(bd))
+	}
 	slices.SortStableFunc(entries, func(a, b views.TimelineEntry) int { return a.At.Compare(b.At) })
 	return entries
+}
+
+// botDeliveryEntry is a bot delivery on the timeline: at its event's time,
+// with how far it got.
+func botDeliveryEntry(d store.BotDelivery) views.TimelineEntry {
+	e := views.TimelineEntry{At: d.CreatedAt, Kind: views.EntryBotDelivery, Who: "Handover",
+		Text: d.EventType + " event to the bot webhook: " + views.BotDeliveryStatusLabel(d.Status), Delivery: d.Status,
+		Link: fmt.Sprintf("/bot-deliveries/%d", d.ID), LinkText: fmt.Sprintf("Bot delivery #%d", d.ID), Failed: d.Status == store.BotDeliveryFailed}
+	if d.Attempts > 0 {
+		e.Detail = fmt.Sprintf("HTTP %s in %d ms, %d attempts", statusWord(d.ResponseStatus), d.LatencyMS, d.Attempts)
+		e.Error = d.LastError
+	}
+	return e
 }
 
 func messageEntry(m store.Message, item store.OutboxItem) views.TimelineEntry {

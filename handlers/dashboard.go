@@ -21,6 +21,7 @@ type Dashboard struct {
 		DashboardSince(ctx context.Context, since time.Time) (store.Dashboard, error)
 		DashboardCharts(ctx context.Context, q store.ChartQuery) (store.Charts, error)
 		ListEndpoints(ctx context.Context) ([]store.Endpoint, error)
+		FailingBotWebhooks(ctx context.Context) ([]store.BotWebhookHealth, error)
 	}
 	Now func() time.Time
 }
@@ -219,12 +220,22 @@ func (h *Dashboard) props(c *fiber.Ctx) (views.DashboardProps, error) {
 			Note: backlogNote(d.OutboxBacklog, d.OutboxOldest)},
 	}
 	props := views.DashboardProps{Window: "24 hours", Cards: cards}
-	if len(d.WaitingNow) > 0 {
+	failing, err := h.Store.FailingBotWebhooks(c.UserContext())
+	if err != nil {
+		return views.DashboardProps{}, err
+	}
+	if len(d.WaitingNow) > 0 || len(failing) > 0 {
 		endpoints, err := h.Store.ListEndpoints(c.UserContext())
 		if err != nil {
 			return views.DashboardProps{}, err
 		}
 		names := newEndpointNames(endpoints)
+		for _, f := range failing {
+			props.FailingBotWebhooks = append(props.FailingBotWebhooks, views.FailingBotWebhook{
+				Endpoint: names.name(f.EndpointID), Since: *f.GaveUpAt, Error: f.LastError,
+				Link: fmt.Sprintf("/bot-deliveries?endpoint=%d&status=%s", f.EndpointID, store.BotDeliveryFailed),
+			})
+		}
 		for _, w := range d.WaitingNow {
 			props.WaitingNow = append(props.WaitingNow, views.WaitingRow{
 				Endpoint: names.name(w.EndpointID), Waiting: w.Waiting,

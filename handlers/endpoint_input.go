@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/handover-relay/handover/config"
 	"github.com/handover-relay/handover/genesys"
 	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/secret"
 	"github.com/handover-relay/handover/store"
 )
 
@@ -41,6 +43,8 @@ type endpointInput struct {
 	CopilotBaseURL   string
 	CopilotJWTSecret *string // nil: keep the stored one; "": no JWT
 	DemoChat         bool
+	BotWebhookURL    string
+	BotWebhookSecret *string // nil: keep the stored one (one is made when a URL has none)
 	Waiting          store.WaitingSettings
 	Privacy          store.PrivacySettings
 }
@@ -68,6 +72,8 @@ const (
 	fieldCopilotBaseURL   = "copilotBaseUrl"
 	fieldCopilotJWTSecret = "copilotJwtSecret"
 	fieldDemoChat         = "demoChat"
+	fieldBotWebhookURL    = "botWebhookUrl"
+	fieldBotWebhookSecret = "botWebhookSecret"
 	fieldFlowMessages     = "flowMessages"
 	fieldIfNoAgents       = "ifNoAgents"
 	fieldQueueUpdate      = "queueUpdateSeconds"
@@ -120,6 +126,7 @@ func normalise(in endpointInput) endpointInput {
 	in.QueueID = strings.TrimSpace(in.QueueID)
 	in.ClientID = strings.TrimSpace(in.ClientID)
 	in.Language = strings.TrimSpace(in.Language)
+	in.BotWebhookURL = strings.TrimSpace(in.BotWebhookURL)
 	in.FlowMessages = cmp.Or(in.FlowMessages, store.FlowMessagesShow)
 	in.Waiting.IfNoAgents = cmp.Or(strings.TrimSpace(in.Waiting.IfNoAgents), store.IfNoAgentsQueue)
 	messages := map[string]string{}
@@ -168,6 +175,7 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 	if in.CopilotJWTSecret != nil && *in.CopilotJWTSecret != "" && len(*in.CopilotJWTSecret) < minCopilotJWTSecret {
 		errs[fieldCopilotJWTSecret] = fmt.Sprintf("Use at least %d characters (HS256 wants a key as long as its hash), or none to turn the JWT off.", minCopilotJWTSecret)
 	}
+	validateBotWebhook(errs, in)
 	if in.FlowMessages != store.FlowMessagesShow && in.FlowMessages != store.FlowMessagesHide {
 		errs[fieldFlowMessages] = fmt.Sprintf("Use %q or %q.", store.FlowMessagesShow, store.FlowMessagesHide)
 	}
@@ -193,9 +201,32 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 		CopilotBaseURL:          copilotBaseURL,
 		CopilotJWTSecret:        in.CopilotJWTSecret,
 		DemoChat:                in.DemoChat,
+		BotWebhookURL:           in.BotWebhookURL,
+		BotWebhookSecret:        in.BotWebhookSecret,
 		Waiting:                 in.Waiting,
 		Privacy:                 in.Privacy,
 	}, nil
+}
+
+// validateBotWebhook checks the bot webhook's URL and a signing secret given
+// in the Standard Webhooks form.
+func validateBotWebhook(errs map[string]string, in endpointInput) {
+	if in.BotWebhookURL != "" {
+		u, err := url.Parse(in.BotWebhookURL)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			errs[fieldBotWebhookURL] = "Enter the bot's absolute http(s) URL, for example https://bot.example.com/handover-events."
+		case u.User != nil:
+			errs[fieldBotWebhookURL] = "Leave credentials out of the URL: the bot verifies the signature instead."
+		case utf8.RuneCountInString(in.BotWebhookURL) > 2000:
+			errs[fieldBotWebhookURL] = "Use at most 2000 characters."
+		}
+	}
+	if in.BotWebhookSecret != nil {
+		if err := secret.CheckWebhookSecret(*in.BotWebhookSecret); err != nil {
+			errs[fieldBotWebhookSecret] = capitalise(err.Error()) + ", for example whsec_ and the base64 of 32 random bytes; or leave it out and Handover makes one."
+		}
+	}
 }
 
 // validateWaiting checks what the endpoint does for a waiting customer.

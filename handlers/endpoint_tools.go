@@ -21,6 +21,7 @@ import (
 type ToolsStore interface {
 	EndpointByID(ctx context.Context, id int64) (store.Endpoint, error)
 	LatestPreflightResult(ctx context.Context, endpointID int64) (store.PreflightResult, error)
+	BotWebhookHealthOf(ctx context.Context, endpointID int64) (store.BotWebhookHealth, error)
 }
 
 // Preflighter runs an endpoint's pre-flight check against Genesys and keeps the result.
@@ -64,12 +65,18 @@ func (h *EndpointTools) sections(c *fiber.Ctx, e store.Endpoint) (*views.Endpoin
 		return nil, err
 	}
 	copilot := h.copilotSection(e, c.Query("userId"), c.Query("sessionId"))
+	health, err := h.Store.BotWebhookHealthOf(c.UserContext(), e.ID)
+	if err != nil {
+		return nil, err
+	}
 	return &views.EndpointTools{
 		EndpointID: e.ID,
 		ChatURL:    h.demoChatURL(e),
 		Copilot:    copilot,
 		Setup:      h.setupGuide(e, copilot.EmbeddingURL),
 		Preflight:  pre,
+		BotWebhook: views.BotWebhookSection{EndpointID: e.ID, URL: e.BotWebhookURL, CSRFToken: csrfToken(c), LastSuccessAt: health.LastSuccessAt,
+			LastFailureAt: health.LastFailureAt, FailuresInARow: health.FailuresInARow, LastError: health.LastError, GaveUpAt: health.GaveUpAt},
 	}, nil
 }
 

@@ -112,6 +112,11 @@ func (h *Endpoints) save(c *fiber.Ctx, e store.Endpoint, write func(context.Cont
 	if len(fields) > 0 {
 		return h.renderForm(c, fiber.StatusUnprocessableEntity, e, values, fields)
 	}
+	if updated.BotWebhookSecret != e.BotWebhookSecret {
+		// A new signing secret is shown this once, never again.
+		return page(c, fiber.StatusOK, "Bot webhook signing secret", "endpoints",
+			views.BotWebhookSecretShown(updated.ID, updated.Name, updated.BotWebhookSecret))
+	}
 	return redirect(c, "/endpoints?notice=saved")
 }
 
@@ -259,6 +264,7 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		FlowMessages:     c.FormValue(fieldFlowMessages),
 		CopilotBaseURL:   c.FormValue(fieldCopilotBaseURL),
 		DemoChat:         c.FormValue(fieldDemoChat) == "true",
+		BotWebhookURL:    c.FormValue(fieldBotWebhookURL),
 		Waiting: views.WaitingFormValues{
 			IfNoAgents: c.FormValue(fieldIfNoAgents), QueueUpdateSeconds: c.FormValue(fieldQueueUpdate),
 			QueueTimeoutMinutes: c.FormValue("queueTimeoutMinutes"), InactivityMinutes: c.FormValue("inactivityMinutes"),
@@ -285,7 +291,7 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		WebhookSecret: c.FormValue(fieldWebhookSecret), ClientSecret: c.FormValue(fieldClientSecret),
 		SendProfile: values.SendProfile, Language: values.Language, Skills: splitSkills(values.Skills), RelayTyping: values.RelayTyping,
 		AttributeNames: attributeNames, CopilotBaseURL: values.CopilotBaseURL, FlowMessages: values.FlowMessages,
-		DemoChat: values.DemoChat,
+		DemoChat: values.DemoChat, BotWebhookURL: values.BotWebhookURL,
 	}
 	// The JWT secret is write-only: empty keeps it, the checkbox removes it.
 	if jwtSecret := c.FormValue(fieldCopilotJWTSecret); jwtSecret != "" {
@@ -293,6 +299,13 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 	} else if c.FormValue("copilotJwtOff") == "true" {
 		off := ""
 		in.CopilotJWTSecret = &off
+	}
+	// The signing secret too: empty keeps it, the checkbox makes a new one.
+	if botSecret := strings.TrimSpace(c.FormValue(fieldBotWebhookSecret)); botSecret != "" {
+		in.BotWebhookSecret = &botSecret
+	} else if c.FormValue("botWebhookNewSecret") == "true" {
+		fresh := secret.NewWebhookSecret()
+		in.BotWebhookSecret = &fresh
 	}
 	errs := map[string]string{}
 	var err error
@@ -343,6 +356,7 @@ func formValues(e store.Endpoint) views.EndpointFormValues {
 		Language: e.DefaultLanguage, Skills: strings.Join(e.DefaultSkills, ", "), Priority: priority,
 		CustomAttributes: attrs, RelayTyping: e.RelayTyping, AttributeNames: attributeNameRows(e.AttributeNames),
 		CopilotBaseURL: e.CopilotBaseURL, FlowMessages: e.FlowMessages, CopilotJWTSet: e.CopilotJWTSecret != "", DemoChat: e.DemoChat,
+		BotWebhookURL: e.BotWebhookURL, BotWebhookSecretSet: e.BotWebhookSecret != "",
 		Waiting: views.WaitingFormValues{
 			IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: strconv.Itoa(e.Waiting.QueueUpdateSeconds),
 			QueueTimeoutMinutes: strconv.Itoa(e.Waiting.QueueTimeoutSeconds / 60), InactivityMinutes: strconv.Itoa(e.Waiting.InactivitySeconds / 60),

@@ -41,6 +41,8 @@ type endpointRequest struct {
 	CopilotBaseURL   *string           `json:"copilotBaseUrl"`
 	CopilotJWTSecret *string           `json:"copilotJwtSecret"`
 	DemoChat         *bool             `json:"demoChat"`
+	BotWebhookURL    *string           `json:"botWebhookUrl"`
+	BotWebhookSecret *string           `json:"botWebhookSecret"`
 	waitingRequest
 	privacyRequest
 
@@ -57,6 +59,8 @@ type endpointRequest struct {
 	CopilotJWTSet    any `json:"copilotJwtSecretSet"`
 	DemoChatURL      any `json:"demoChatUrl"`
 	PreviousURLUntil any `json:"previousUrlTokenUntil"`
+	BotSecretSet     any `json:"botWebhookSecretSet"`
+	PreviousBotUntil any `json:"previousBotWebhookSecretUntil"`
 	CreatedAt        any `json:"createdAt"`
 	UpdatedAt        any `json:"updatedAt"`
 }
@@ -90,6 +94,13 @@ type endpointResponse struct {
 	CopilotJWTSecretSet bool   `json:"copilotJwtSecretSet"`
 	DemoChat            bool   `json:"demoChat"`
 	DemoChatURL         string `json:"demoChatUrl,omitempty"`
+	// The bot webhook: its URL, whether it has a signing secret, and the
+	// secret itself only in the response that made it (shown once).
+	BotWebhookURL       string `json:"botWebhookUrl"`
+	BotWebhookSecretSet bool   `json:"botWebhookSecretSet"`
+	BotWebhookSecret    string `json:"botWebhookSecret,omitempty"`
+	// PreviousBotWebhookSecretUntil: a replaced signing secret still signs beside the new one until then.
+	PreviousBotWebhookSecretUntil *time.Time `json:"previousBotWebhookSecretUntil,omitempty"`
 	waitingJSON
 	privacyJSON
 	URLToken string `json:"urlToken"`
@@ -111,6 +122,7 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		PreviousURLTokenUntil: e.PreviousURLTokenUntilAt(time.Now()),
 		CopilotToken:          e.CopilotToken, CopilotEmbeddingURL: h.Tools.copilotSection(e, "", "").EmbeddingURL, CopilotJWTSecretSet: e.CopilotJWTSecret != "",
 		DemoChat: e.DemoChat, DemoChatURL: h.Tools.demoChatURL(e),
+		BotWebhookURL: e.BotWebhookURL, BotWebhookSecretSet: e.BotWebhookSecret != "", PreviousBotWebhookSecretUntil: previousUntil(e.BotWebhookSecretsAt(time.Now()), e.PreviousBotWebhookSecretUntil),
 		waitingJSON: waitingJSON{IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: e.Waiting.QueueUpdateSeconds,
 			QueueTimeoutSeconds: e.Waiting.QueueTimeoutSeconds, InactivitySeconds: e.Waiting.InactivitySeconds, Messages: e.Waiting.Messages},
 		privacyJSON: newPrivacyJSON(e.Privacy),
@@ -233,6 +245,11 @@ func (h *Endpoints) APICreate(c *fiber.Ctx) error {
 		req.HandoverProvider = &provider
 	}
 	e := store.Endpoint{URLToken: secret.NewToken(urlTokenBytes), RelayTyping: true, Waiting: store.DefaultWaiting(), Privacy: store.DefaultPrivacy()}
+	if req.BotWebhookSecret == nil {
+		// Left out on create: Handover makes the signing secret, so that a
+		// script has it (once, in this response) for when it sets the URL.
+		e.BotWebhookSecret = secret.NewWebhookSecret()
+	}
 	if err := h.apiSave(c, req, &e, h.Store.CreateEndpoint); err != nil {
 		return err
 	}
@@ -241,7 +258,9 @@ func (h *Endpoints) APICreate(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/api/v1/admin/endpoints/" + fmt.Sprint(e.ID))
-	return c.Status(fiber.StatusCreated).JSON(h.response(created))
+	out := h.response(created)
+	out.BotWebhookSecret = created.BotWebhookSecret // made or given now: shown this once
+	return c.Status(fiber.StatusCreated).JSON(out)
 }
 
 // APIUpdate answers PUT /api/v1/admin/endpoints/:id.
@@ -254,6 +273,7 @@ func (h *Endpoints) APIUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return &Refusal{Status: fiber.StatusBadRequest, Code: "bad_request", Message: err.Error()}
 	}
+	before := e.BotWebhookSecret
 	if err := h.apiSave(c, req, &e, h.Store.UpdateEndpoint); err != nil {
 		return err
 	}
@@ -261,7 +281,11 @@ func (h *Endpoints) APIUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(h.response(updated))
+	out := h.response(updated)
+	if updated.BotWebhookSecret != before {
+		out.BotWebhookSecret = updated.BotWebhookSecret // made or replaced now: shown this once
+	}
+	return c.JSON(out)
 }
 
 // APIDelete answers DELETE /api/v1/admin/endpoints/:id.
@@ -296,6 +320,15 @@ func (h *Endpoints) apiSave(c *fiber.Ctx, req endpointRequest, e *store.Endpoint
 	return nil
 }
 
+// previousUntil is when a replaced secret stops working, while it still
+// does (secrets has it after the current one); nil otherwise.
+func previousUntil(secrets []string, until *time.Time) *time.Time {
+	if len(secrets) < 2 {
+		return nil
+	}
+	return until
+}
+
 // effectiveAttributeNames is every routing attribute with the name it is sent under.
 func effectiveAttributeNames(e store.Endpoint) map[string]string {
 	out := make(map[string]string, len(relay.RoutingAttributes))
@@ -313,7 +346,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 		Language: e.DefaultLanguage, Skills: e.DefaultSkills, Priority: e.DefaultPriority,
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: maps.Clone(e.AttributeNames),
 		CopilotBaseURL: e.CopilotBaseURL, Waiting: req.waitingRequest.merge(e.Waiting), Privacy: req.privacyRequest.merge(e.Privacy),
-		CopilotJWTSecret: req.CopilotJWTSecret, DemoChat: e.DemoChat,
+		CopilotJWTSecret: req.CopilotJWTSecret, DemoChat: e.DemoChat, BotWebhookURL: e.BotWebhookURL, BotWebhookSecret: req.BotWebhookSecret,
 	}
 	if req.DemoChat != nil {
 		in.DemoChat = *req.DemoChat
@@ -341,6 +374,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 	set(&in.Language, req.Language)
 	set(&in.CopilotBaseURL, req.CopilotBaseURL)
 	set(&in.FlowMessages, req.FlowMessages)
+	set(&in.BotWebhookURL, req.BotWebhookURL)
 	if req.SendProfile != nil {
 		in.SendProfile = *req.SendProfile
 	}

@@ -48,7 +48,9 @@ func TestTimelineMergesEverythingInTimeOrderWithMessagesFirstAtTheSameInstant(t 
 	}
 	outbox := []store.OutboxItem{{ID: 11, MessageID: id(3), Attempts: 2, LastError: "connection refused", NextAttemptAt: at(15)}}
 
-	doc := renderDetail(t, views.ConversationProps{ID: 42, Timeline: timeline(messages, hooks, calls, outbox)})
+	deliveries := []store.BotDelivery{{ID: 12, EventType: "message", Status: store.BotDeliveryDelivered, Attempts: 3, ResponseStatus: 200, LatencyMS: 4, CreatedAt: at(20)}}
+
+	doc := renderDetail(t, views.ConversationProps{ID: 42, Timeline: timeline(conversationData{messages: messages, hooks: hooks, calls: calls, outbox: outbox, deliveries: deliveries})})
 	var got []string
 	doc.Find(`[data-testid="timeline-entry"]`).Each(func(_ int, s *goquery.Selection) {
 		got = append(got, s.AttrOr("data-kind", "")+":"+strings.TrimSpace(s.Find(`[data-testid="entry-text"]`).Text()))
@@ -61,6 +63,7 @@ func TestTimelineMergesEverythingInTimeOrderWithMessagesFirstAtTheSameInstant(t 
 		"api-call:POST /inbound",
 		"message:agent says",
 		"webhook:Text webhook: delivered",
+		"bot-delivery:message event to the bot webhook: delivered",
 		"webhook:Receipt webhook: logged",
 		"state:now ended: the user left",
 	}
@@ -79,13 +82,16 @@ func TestTimelineMergesEverythingInTimeOrderWithMessagesFirstAtTheSameInstant(t 
 	if entries.Eq(6).Find(`[data-testid="entry-link"]`).AttrOr("href", "") != "/webhooks/7" || !strings.Contains(entries.Eq(6).Text(), "replay of webhook #6") {
 		t.Fatalf("the webhook entry reads %q", entries.Eq(6).Text())
 	}
+	if bot := entries.Eq(7); bot.Find(`[data-testid="entry-link"]`).AttrOr("href", "") != "/bot-deliveries/12" || !strings.Contains(bot.Text(), "HTTP 200 in 4 ms, 3 attempts") {
+		t.Fatalf("the bot delivery entry reads %q", bot.Text())
+	}
 	if doc.Find(`[data-testid="conversation-detail"]`).AttrOr("id", "") != views.ConversationDetailID {
 		t.Fatal("the detail root has no target id")
 	}
 }
 
 func TestAnEmptyTimelineSaysSo(t *testing.T) {
-	doc := renderDetail(t, views.ConversationProps{ID: 1, Timeline: timeline(nil, nil, nil, nil)})
+	doc := renderDetail(t, views.ConversationProps{ID: 1, Timeline: timeline(conversationData{})})
 	if doc.Find(`[data-testid="empty-timeline"]`).Length() != 1 || doc.Find(`[data-testid="timeline-entry"]`).Length() != 0 {
 		t.Fatal("an empty timeline is not said to be empty")
 	}

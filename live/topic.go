@@ -16,6 +16,8 @@ const (
 	Webhooks Topic = "webhooks"
 	// APICalls is signalled when Genesys calls are recorded (the console's API log).
 	APICalls Topic = "apicalls"
+	// BotDeliveries is signalled when an event webhook to a bot is tried (the console's log).
+	BotDeliveries Topic = "botdeliveries"
 	// AllTopics, as a delivered signal's topic, reaches every subscriber.
 	AllTopics Topic = "*"
 )
@@ -44,7 +46,7 @@ func (t Topic) Trigger() string { return "sse:" + t.Event() }
 // conversation's), never a bot session's.
 func ConsoleTopic(s string) (Topic, bool) {
 	switch t := Topic(s); t {
-	case Conversations, Webhooks, APICalls:
+	case Conversations, Webhooks, APICalls, BotDeliveries:
 		return t, true
 	}
 	digits, ok := strings.CutPrefix(s, "conversation:")

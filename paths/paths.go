@@ -25,6 +25,9 @@ const (
 	Webhook            = "/webhooks/:id"
 	WebhookReplay      = "/webhooks/:id/replay"
 	APICalls           = "/api-calls"
+	BotDeliveries      = "/bot-deliveries"
+	BotDelivery        = "/bot-deliveries/:id"
+	BotDeliveryReplay  = "/bot-deliveries/:id/replay"
 	Endpoints          = "/endpoints"
 	EndpointNew        = "/endpoints/new"
 	EndpointProvider   = "/endpoints/provider"
@@ -33,6 +36,7 @@ const (
 	EndpointCopilotURL = "/endpoints/:id/copilot-url"
 	EndpointPreflight  = "/endpoints/:id/preflight"
 	EndpointRotateURL  = "/endpoints/:id/rotate-url-token"
+	EndpointBotTest    = "/endpoints/:id/bot-test-event"
 	Settings           = "/settings"
 	Organisations      = "/settings/organisations"
 	Account            = "/settings/account"
@@ -59,6 +63,11 @@ const (
 	APIWebhookReplay     = "/api/v1/admin/webhooks/:id/replay"
 	APIAPICalls          = "/api/v1/admin/api-calls"
 	APIEndpointPreflight = "/api/v1/admin/endpoints/:id/preflight"
+	// The log of event webhooks to bots, with replay, and a test event.
+	APIBotDeliveries     = "/api/v1/admin/bot-deliveries"
+	APIBotDelivery       = "/api/v1/admin/bot-deliveries/:id"
+	APIBotDeliveryReplay = "/api/v1/admin/bot-deliveries/:id/replay"
+	APIEndpointBotTest   = "/api/v1/admin/endpoints/:id/bot-test-event"
 	// The instances on the database and what each owns (docs/scaling.md).
 	APIInstances = "/api/v1/admin/instances"
 	// One person's data, exported (GET) and erased (DELETE).

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -37,6 +38,8 @@ type engine struct {
 	genesys *sandbox.Sandbox
 	e       store.Endpoint
 	dbURL   string // the SQLite database, for tests that read its files
+	cfg     relay.Config
+	stop    func() // stops the relay's workers, as a process stop would
 }
 
 // newEngine starts the sandbox on a loopback port and the relay's workers
@@ -78,12 +81,20 @@ func newEngine(t *testing.T, tune func(*relay.Config)) *engine {
 	if tune != nil {
 		tune(&cfg)
 	}
-	r := relay.New(cfg)
+	g := &engine{t: t, store: s, genesys: sb, e: e, dbURL: dbURL, cfg: cfg}
+	g.start()
+	return g
+}
+
+// start runs a new relay on the engine's store (after stop: a restart).
+func (g *engine) start() {
+	g.relay = relay.New(g.cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return &engine{t: t, store: s, relay: r, genesys: sb, e: e, dbURL: dbURL}
+	go func() { defer close(done); g.relay.Run(ctx) }()
+	var once sync.Once
+	g.stop = func() { once.Do(func() { cancel(); <-done }) }
+	g.t.Cleanup(g.stop)
 }
 
 // inboundMessages are the customer messages Genesys accepted, in order.

@@ -4,6 +4,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -80,6 +81,17 @@ type Config struct {
 	// WaitingInterval is how often waiting handovers are looked at: queue
 	// updates, the queue timeout and the inactivity timeout; 5 s when zero.
 	WaitingInterval time.Duration
+	// Event webhooks to the bot (README "Event webhooks to the bot"):
+	// BotWebhookClient sends them (one that reaches private addresses when
+	// nil); each attempt waits BotWebhookTimeout (10 s) for the answer;
+	// retries back off from BotRetryBase (5 s) to BotRetryMax (1 h) for
+	// BotRetryFor (24 h) after the event; BotWorkers (8) are in flight.
+	BotWebhookClient  *http.Client
+	BotWebhookTimeout time.Duration
+	BotRetryBase      time.Duration
+	BotRetryMax       time.Duration
+	BotRetryFor       time.Duration
+	BotWorkers        int
 	// LogMaxBytes caps the estimated size of the webhook and Genesys call
 	// logs together (store.LogBytes); PruneLogs deletes the oldest rows
 	// beyond it. 0 for no cap.
@@ -105,6 +117,14 @@ func (c *Config) defaults() {
 	if c.RetryBase <= 0 {
 		c.RetryBase = time.Second
 	}
+	if c.BotWebhookClient == nil {
+		c.BotWebhookClient = genesys.NewHTTPClientWith(genesys.HTTPOptions{AllowPrivate: true})
+	}
+	c.BotWebhookTimeout = cmp.Or(c.BotWebhookTimeout, 10*time.Second)
+	c.BotRetryBase = cmp.Or(c.BotRetryBase, 5*time.Second)
+	c.BotRetryMax = cmp.Or(c.BotRetryMax, time.Hour)
+	c.BotRetryFor = cmp.Or(c.BotRetryFor, 24*time.Hour)
+	c.BotWorkers = cmp.Or(c.BotWorkers, 8)
 	if c.RetryMax <= 0 {
 		c.RetryMax = 30 * time.Second
 	}
@@ -149,7 +169,8 @@ type Relay struct {
 	obs      Observer
 	instance string // this process's id: the owner of its outbox leases and ownerships
 
-	wake chan struct{} // the outbox has something new
+	wake    chan struct{} // the outbox has something new
+	botWake chan struct{} // the bot deliveries have something new
 
 	mu      sync.Mutex
 	clients map[int64]*endpointClient
@@ -206,6 +227,7 @@ func New(cfg Config) *Relay {
 		obs:      cfg.Observer,
 		instance: cfg.Instance.ID,
 		wake:     make(chan struct{}, 1),
+		botWake:  make(chan struct{}, 1),
 		clients:  map[int64]*endpointClient{},
 		budgets:  map[string]budget{},
 		profiles: contentProfiles{entries: map[int64]contentProfile{}},
@@ -227,6 +249,9 @@ func (r *Relay) Run(ctx context.Context) error {
 		if err := r.store.ReleaseOutboxLeases(ctx); err != nil {
 			return err
 		}
+		if err := r.store.ReleaseBotDeliveryLeases(ctx); err != nil {
+			return err
+		}
 	}
 	// Registered before any lease is taken, so that the others can tell
 	// when this instance dies.
@@ -241,6 +266,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { r.sweepWebhooks(ctx) })
 	wg.Go(func() { r.runOutbox(ctx) })
+	wg.Go(func() { r.runBotDeliveries(ctx) })
 	wg.Go(func() { r.pollConversations(ctx) })
 	wg.Go(func() { r.watchNotifications(ctx) })
 	wg.Go(func() { r.watchWaiting(ctx) })
@@ -322,4 +348,5 @@ func (r *Relay) publish(c store.Conversation) {
 	r.broker.Publish(live.Session(c.EndpointID, c.SessionID), live.Signal{Kind: live.Changed})
 	r.broker.Publish(live.Conversation(c.ID), live.Signal{Kind: live.Changed})
 	r.broker.Publish(live.Conversations, live.Signal{Kind: live.Changed})
+	r.notifyBotDeliveries()
 }

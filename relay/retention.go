@@ -8,7 +8,8 @@ import (
 	"github.com/handover-relay/handover/live"
 )
 
-// PruneLogs deletes the webhooks and Genesys calls logged more than retention
+// PruneLogs deletes the webhooks, Genesys calls and finished bot deliveries
+// logged more than retention
 // ago (HANDOVER_WEBHOOK_RETENTION), but never within the webhook replay
 // window; a retention of 0 keeps them forever. Then, with a LogMaxBytes
 // cap, it deletes the oldest rows of both logs until their estimated size
@@ -26,6 +27,14 @@ func (r *Relay) PruneLogs(ctx context.Context, retention time.Duration) error {
 		}
 		if calls, err = r.store.PruneAPICalls(ctx, before); err != nil {
 			return err
+		}
+		deliveries, err := r.store.PruneBotDeliveries(ctx, before)
+		if err != nil {
+			return err
+		}
+		if deliveries > 0 {
+			r.log.InfoContext(ctx, "pruned old bot deliveries", slog.Int64("bot_deliveries", deliveries), slog.Time("before", before))
+			r.broker.Publish(live.BotDeliveries, live.Signal{Kind: live.Changed})
 		}
 		if webhooks+calls > 0 {
 			r.log.InfoContext(ctx, "pruned old logs", slog.Int64("webhooks", webhooks), slog.Int64("api_calls", calls), slog.Time("before", before))

@@ -383,6 +383,9 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 				if e.RelayTyping {
 					typing = &live.Signal{Kind: live.Typing, From: store.FromAgent, Duration: typingDuration(hook)}
 					outcome = store.OutcomeDelivered
+					if err := tx.QueueBotEvent(ctx, conv, live.EventTyping, TypingEvent(typing.From, typing.Duration)); err != nil {
+						return err
+					}
 				}
 			}
 		case genesys.MessageTypeReceipt:
@@ -423,6 +426,7 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 	if typing != nil {
 		r.broker.Publish(live.Session(conv.EndpointID, conv.SessionID), *typing)
 		r.broker.Publish(live.Conversation(conv.ID), *typing)
+		r.notifyBotDeliveries()
 	}
 	r.broker.Publish(live.Webhooks, live.Signal{Kind: live.Changed})
 	return nil

@@ -3,7 +3,11 @@ package secret
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
 )
 
 // NewToken returns n random bytes as hex: URL tokens, session cookies, CSRF
@@ -21,4 +25,36 @@ func NewToken(n int) string {
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
+}
+
+// webhookSecretPrefix marks a signing secret in the Standard Webhooks form.
+const webhookSecretPrefix = "whsec_"
+
+// MinWebhookSecretBytes is the shortest key a bot webhook signing secret may
+// carry: Standard Webhooks asks for between 24 and 64 bytes.
+const MinWebhookSecretBytes = 24
+
+// NewWebhookSecret returns a signing secret in the Standard Webhooks form,
+// whsec_ and the base64 of 32 random bytes.
+func NewWebhookSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return webhookSecretPrefix + base64.StdEncoding.EncodeToString(b)
+}
+
+// CheckWebhookSecret says what is wrong with a signing secret given in the
+// Standard Webhooks form; nil when nothing is.
+func CheckWebhookSecret(s string) error {
+	encoded, ok := strings.CutPrefix(s, webhookSecretPrefix)
+	if !ok {
+		return errors.New("a signing secret starts with whsec_")
+	}
+	key, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return errors.New("after whsec_ a signing secret is standard base64")
+	}
+	if len(key) < MinWebhookSecretBytes || len(key) > 64 {
+		return fmt.Errorf("a signing secret's key has between %d and 64 bytes, not %d", MinWebhookSecretBytes, len(key))
+	}
+	return nil
 }

@@ -75,8 +75,18 @@ type Endpoint struct {
 	// the grace period of a rotation.
 	PreviousURLToken      string
 	PreviousURLTokenUntil *time.Time
-	Waiting               WaitingSettings `gorm:"embedded"`
-	Privacy               PrivacySettings `gorm:"embedded"`
+	// BotWebhookURL hears the session's events, signed with BotWebhookSecret
+	// as Standard Webhooks says (README "Event webhooks to the bot"); "" for
+	// none. A replaced secret signs beside the new one until
+	// PreviousBotWebhookSecretUntil.
+	BotWebhookURL                  string
+	BotWebhookSecret               string `gorm:"-"`
+	BotWebhookSecretSealed         string
+	PreviousBotWebhookSecret       string `gorm:"-"`
+	PreviousBotWebhookSecretSealed string
+	PreviousBotWebhookSecretUntil  *time.Time
+	Waiting                        WaitingSettings `gorm:"embedded"`
+	Privacy                        PrivacySettings `gorm:"embedded"`
 
 	// IntegrationID is what DeploymentName resolved to; IntegrationError is why
 	// it did not, in words for the endpoint page.
@@ -182,6 +192,10 @@ type EndpointSettings struct {
 	// it turns the JWT off); nil keeps it.
 	CopilotJWTSecret *string
 	DemoChat         bool
+	BotWebhookURL    string
+	// BotWebhookSecret, when set, replaces the signing secret; nil keeps it
+	// (and makes one when the endpoint has a URL and no secret yet).
+	BotWebhookSecret *string
 }
 
 // GenesysSettings are an endpoint's Genesys Cloud settings.
@@ -235,6 +249,17 @@ func (e *Endpoint) Configure(s EndpointSettings, grace time.Duration, now time.T
 		e.DemoToken = secret.NewToken(32)
 	}
 	e.DemoChat = s.DemoChat
+	e.BotWebhookURL = s.BotWebhookURL
+	switch {
+	case s.BotWebhookSecret != nil && *s.BotWebhookSecret != e.BotWebhookSecret:
+		if e.BotWebhookSecret != "" && grace > 0 {
+			until := now.Add(grace)
+			e.PreviousBotWebhookSecret, e.PreviousBotWebhookSecretUntil = e.BotWebhookSecret, &until
+		}
+		e.BotWebhookSecret = *s.BotWebhookSecret
+	case e.BotWebhookURL != "" && e.BotWebhookSecret == "":
+		e.BotWebhookSecret = secret.NewWebhookSecret()
+	}
 	e.Waiting = s.Waiting
 	e.Privacy = s.Privacy
 }
@@ -436,6 +461,12 @@ func (s *Store) sealSecrets(e *Endpoint) error {
 	if e.CopilotJWTSecretSealed, err = s.box.Seal(e.CopilotJWTSecret); err != nil {
 		return fmt.Errorf("seal Copilot JWT secret: %w", err)
 	}
+	if e.BotWebhookSecretSealed, err = s.box.Seal(e.BotWebhookSecret); err != nil {
+		return fmt.Errorf("seal bot webhook secret: %w", err)
+	}
+	if e.PreviousBotWebhookSecretSealed, err = s.box.Seal(e.PreviousBotWebhookSecret); err != nil {
+		return fmt.Errorf("seal previous bot webhook secret: %w", err)
+	}
 	return nil
 }
 
@@ -452,6 +483,12 @@ func (s *Store) openSecrets(e *Endpoint) error {
 	}
 	if e.CopilotJWTSecret, err = s.box.Open(e.CopilotJWTSecretSealed); err != nil {
 		return fmt.Errorf("endpoint %d Copilot JWT secret: %w", e.ID, err)
+	}
+	if e.BotWebhookSecret, err = s.box.Open(e.BotWebhookSecretSealed); err != nil {
+		return fmt.Errorf("endpoint %d bot webhook secret: %w", e.ID, err)
+	}
+	if e.PreviousBotWebhookSecret, err = s.box.Open(e.PreviousBotWebhookSecretSealed); err != nil {
+		return fmt.Errorf("endpoint %d previous bot webhook secret: %w", e.ID, err)
 	}
 	return nil
 }
@@ -471,6 +508,18 @@ func (e Endpoint) WebhookSecretsAt(now time.Time) []string {
 	secrets := []string{e.WebhookSecret}
 	if e.PreviousWebhookSecret != "" && e.PreviousWebhookSecretUntil != nil && now.Before(*e.PreviousWebhookSecretUntil) {
 		secrets = append(secrets, e.PreviousWebhookSecret)
+	}
+	return secrets
+}
+
+// BotWebhookSecretsAt lists the secrets that sign a bot event at now: the
+// current one, and the previous one during its rotation grace period (the
+// webhook-signature header carries one signature of each, so a bot that
+// still has the old secret verifies too).
+func (e Endpoint) BotWebhookSecretsAt(now time.Time) []string {
+	secrets := []string{e.BotWebhookSecret}
+	if e.PreviousBotWebhookSecret != "" && e.PreviousBotWebhookSecretUntil != nil && now.Before(*e.PreviousBotWebhookSecretUntil) {
+		secrets = append(secrets, e.PreviousBotWebhookSecret)
 	}
 	return secrets
 }

@@ -29,12 +29,13 @@ type Deleted struct {
 	Outbox        int64 `json:"outbox"`
 	Webhooks      int64 `json:"webhooks"`
 	APICalls      int64 `json:"apiCalls"`
+	BotDeliveries int64 `json:"botDeliveries"` // events for the bot webhook, with what the bot answered
 }
 
 // Add sums two counts.
 func (d Deleted) Add(o Deleted) Deleted {
 	return Deleted{Conversations: d.Conversations + o.Conversations, Messages: d.Messages + o.Messages, Outbox: d.Outbox + o.Outbox,
-		Webhooks: d.Webhooks + o.Webhooks, APICalls: d.APICalls + o.APICalls}
+		Webhooks: d.Webhooks + o.Webhooks, APICalls: d.APICalls + o.APICalls, BotDeliveries: d.BotDeliveries + o.BotDeliveries}
 }
 
 // InsertErasure records an erasure.
@@ -165,6 +166,7 @@ func (s *Store) deleteConversations(ctx context.Context, convs []Conversation, i
 			query string
 		}{
 			{&d.Outbox, "DELETE FROM outbox WHERE conversation_id IN ?"},
+			{&d.BotDeliveries, "DELETE FROM bot_deliveries WHERE conversation_id IN ?"},
 			{&d.Messages, "DELETE FROM messages WHERE conversation_id IN ?"},
 			{&d.APICalls, "DELETE FROM api_calls WHERE conversation_id IN ?"},
 			{&d.Conversations, "DELETE FROM conversations WHERE id IN ?"},

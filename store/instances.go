@@ -107,6 +107,12 @@ func (s *Store) ReleaseWorkOfDeadInstances(ctx context.Context, deadAfter time.D
 			return res.Error
 		}
 		freed = res.RowsAffected
+		err := tx.db.Model(&BotDelivery{}).
+			Where("status = ? AND lease_until IS NOT NULL AND lease_owner IN (?)", BotDeliveryPending, tx.deadInstances(tx.db, cutoff)).
+			Updates(map[string]any{"lease_until": nil, "lease_owner": ""}).Error
+		if err != nil {
+			return err
+		}
 		// The streams they held are closed with them.
 		if err := tx.db.Where("instance_id IN (?)", tx.deadInstances(tx.db, cutoff)).Delete(&OpenStream{}).Error; err != nil {
 			return err

@@ -170,14 +170,18 @@ type ListPickerItem struct {
 }
 
 // InsertMessage adds an entry to a conversation's timeline. A text message
-// also becomes the conversation's last message (for the console's list), in
-// the same transaction.
+// also becomes the conversation's last message (for the console's list), and
+// a session event is queued for the endpoint's bot webhook, in the same
+// transaction.
 func (s *Store) InsertMessage(ctx context.Context, m *Message) error {
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.now()
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(m).Error; err != nil {
+			return err
+		}
+		if err := queueBotDelivery(tx, m); err != nil {
 			return err
 		}
 		return updateLastMessage(tx, m)
@@ -336,4 +340,13 @@ func (s *Store) forgetPreview(ctx context.Context, conversationID int64) error {
 		return fmt.Errorf("forget the last message of conversation %d: %w", conversationID, err)
 	}
 	return nil
+}
+
+// MessageByID returns one timeline entry.
+func (s *Store) MessageByID(ctx context.Context, id int64) (Message, error) {
+	var m Message
+	if err := s.db.WithContext(ctx).Take(&m, id).Error; err != nil {
+		return Message{}, fmt.Errorf("find message %d: %w", id, translate(err))
+	}
+	return m, nil
 }

@@ -128,22 +128,25 @@ func (s *Store) updateOutbox(ctx context.Context, id int64, updates map[string]a
 // (SQLite): nobody else can hold a lease, so waiting for them to run out
 // would only delay the messages a restart must resume.
 func (s *Store) ReleaseOutboxLeases(ctx context.Context) error {
-	err := s.db.WithContext(ctx).Model(&OutboxItem{}).Where("status = ? AND lease_until IS NOT NULL", OutboxPending).
-		Updates(map[string]any{"lease_until": nil, "lease_owner": ""}).Error
-	if err != nil {
-		return fmt.Errorf("release outbox leases: %w", err)
-	}
-	return nil
+	return s.releaseLeases(ctx, &OutboxItem{}, OutboxPending, nil)
 }
 
 // ReleaseOutboxLeasesOf frees the leases owner still holds, so that another
 // instance (or this one after a restart) takes those calls over at once
 // instead of when the leases run out. For a graceful stop.
 func (s *Store) ReleaseOutboxLeasesOf(ctx context.Context, owner string) error {
-	err := s.db.WithContext(ctx).Model(&OutboxItem{}).Where("status = ? AND lease_owner = ? AND lease_until IS NOT NULL", OutboxPending, owner).
-		Updates(map[string]any{"lease_until": nil, "lease_owner": ""}).Error
-	if err != nil {
-		return fmt.Errorf("release outbox leases of %s: %w", owner, err)
+	return s.releaseLeases(ctx, &OutboxItem{}, OutboxPending, &owner)
+}
+
+// releaseLeases frees the leases of a queue's pending rows (the Genesys
+// outbox, the bot deliveries): those of owner, or every one when owner is nil.
+func (s *Store) releaseLeases(ctx context.Context, model any, pending string, owner *string) error {
+	q := s.db.WithContext(ctx).Model(model).Where("status = ? AND lease_until IS NOT NULL", pending)
+	if owner != nil {
+		q = q.Where("lease_owner = ?", *owner)
+	}
+	if err := q.Updates(map[string]any{"lease_until": nil, "lease_owner": ""}).Error; err != nil {
+		return fmt.Errorf("release leases: %w", err)
 	}
 	return nil
 }

@@ -58,11 +58,16 @@ func keysetPage[T any](q *gorm.DB, before int64, limit int, id func(T) int64) (P
 // writer for long and the relay's writes go on between batches.
 const pruneBatch = 1000
 
-// pruneBefore deletes table rows whose column is before t, pruneBatch at a time.
-func (s *Store) pruneBefore(ctx context.Context, table, column string, t time.Time) (int64, error) {
+// pruneBefore deletes table rows whose column is before t (and that match
+// the extra condition, when one is given), pruneBatch at a time.
+func (s *Store) pruneBefore(ctx context.Context, table, column string, t time.Time, extra ...string) (int64, error) {
+	where := column + " < ?"
+	for _, cond := range extra {
+		where += " AND " + cond
+	}
 	var total int64
 	for {
-		res := s.db.WithContext(ctx).Exec("DELETE FROM "+table+" WHERE id IN (SELECT id FROM "+table+" WHERE "+column+" < ? ORDER BY id LIMIT ?)", t.UTC(), pruneBatch)
+		res := s.db.WithContext(ctx).Exec("DELETE FROM "+table+" WHERE id IN (SELECT id FROM "+table+" WHERE "+where+" ORDER BY id LIMIT ?)", t.UTC(), pruneBatch)
 		if res.Error != nil {
 			return total, res.Error
 		}

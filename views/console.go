@@ -15,6 +15,7 @@ const (
 	ConversationDetailID = "conversation-detail"
 	WebhookListID        = "webhook-list"
 	APICallListID        = "api-call-list"
+	BotDeliveryListID    = "bot-delivery-list"
 )
 
 // EventsURL is the console event stream of the topics, for sse-connect.

@@ -77,6 +77,12 @@ func routes(app *fiber.App, d Deps) {
 	app.Get(paths.Webhook, console(webhookLog.Show)...)
 	app.Post(paths.WebhookReplay, console(webhookLog.Replay)...)
 	app.Get(paths.APICalls, console(apiCalls.List)...)
+	// Event webhooks to bots: their delivery log with replay, and an endpoint's test event.
+	botDeliveries := &handlers.BotDeliveries{Store: d.Store, Relay: d.Relay}
+	app.Get(paths.BotDeliveries, console(botDeliveries.List)...)
+	app.Get(paths.BotDelivery, console(botDeliveries.Show)...)
+	app.Post(paths.BotDeliveryReplay, console(botDeliveries.Replay)...)
+	app.Post(paths.EndpointBotTest, console(botDeliveries.SendTestEvent)...)
 	instances := &handlers.Instances{Store: d.Store, DeadAfter: d.Config.InstanceDeadAfter}
 	app.Get(paths.Instances, console(instances.Page)...)
 	app.Post(paths.Logout, console(auth.Logout)...)
@@ -113,6 +119,10 @@ func routes(app *fiber.App, d Deps) {
 	app.Get(paths.APIWebhook, api(webhookLog.APIGet)...)
 	app.Post(paths.APIWebhookReplay, api(webhookLog.APIReplay)...)
 	app.Get(paths.APIAPICalls, api(apiCalls.APIList)...)
+	app.Get(paths.APIBotDeliveries, api(botDeliveries.APIList)...)
+	app.Get(paths.APIBotDelivery, api(botDeliveries.APIGet)...)
+	app.Post(paths.APIBotDeliveryReplay, api(botDeliveries.APIReplay)...)
+	app.Post(paths.APIEndpointBotTest, api(botDeliveries.APITestEvent)...)
 	app.Get(paths.APIInstances, api(instances.APIList)...)
 	app.Get(paths.APIContact, api(contacts.APIExport)...)
 	app.Delete(paths.APIContact, api(contacts.APIErase)...)

@@ -1,0 +1,397 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/handover-relay/handover/live"
+	"github.com/handover-relay/handover/secret"
+)
+
+// Bot delivery statuses.
+const (
+	BotDeliveryPending   = "pending"
+	BotDeliveryDelivered = "delivered"
+	BotDeliveryFailed    = "failed"
+)
+
+// BotDelivery is one event for an endpoint's bot webhook: waiting, delivered
+// or given up on, with what its last attempt got back (README "Event
+// webhooks to the bot").
+type BotDelivery struct {
+	ID             int64
+	EndpointID     int64
+	ConversationID *int64 // nil for a test event
+	SessionID      string
+	// MessageID is the timeline entry the event tells of; its body is made
+	// from that entry when sent. Nil for typing and test events, whose Data
+	// is their event data.
+	MessageID *int64
+	// EventID is the event's id in its body and its webhook-id header: the
+	// same on every attempt and replay, so the bot can drop a duplicate.
+	EventID       string
+	EventType     string
+	Data          string // JSON event data of an event without a timeline entry
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	LeaseOwner    string
+	LeaseUntil    *time.Time
+	// What the last attempt met: the URL it went to, the HTTP status (0 when
+	// there was no answer), the start of the answer's body, how long it took,
+	// and what went wrong.
+	URL             string
+	ResponseStatus  int
+	ResponseExcerpt string
+	LatencyMS       int64
+	LastError       string
+	CreatedAt       time.Time
+	AttemptedAt     *time.Time
+	DeliveredAt     *time.Time
+}
+
+// BotAttempt is the outcome of one attempt at a delivery.
+type BotAttempt struct {
+	URL             string
+	ResponseStatus  int
+	ResponseExcerpt string
+	Latency         time.Duration
+	Error           string // "" when the bot took the event (2xx)
+	At              time.Time
+	// Replay: an admin's one-off attempt, which fails without changing
+	// the delivery's status or flagging the endpoint.
+	Replay bool
+}
+
+// BotWebhookHealth is how an endpoint's bot webhook fares.
+type BotWebhookHealth struct {
+	EndpointID     int64 `gorm:"primaryKey;autoIncrement:false"`
+	LastSuccessAt  *time.Time
+	LastFailureAt  *time.Time
+	FailuresInARow int `gorm:"column:failures_in_a_row"`
+	LastError      string
+	GaveUpAt       *time.Time // an event failed for the whole retry period; cleared by the next success
+}
+
+// TableName names the health table.
+func (BotWebhookHealth) TableName() string { return "bot_webhook_health" }
+
+// Failing tells whether the endpoint's bot webhook gave up on an event and
+// has taken none since: the dashboard flags it.
+func (h BotWebhookHealth) Failing() bool { return h.GaveUpAt != nil }
+
+// sessionEventType is the event a timeline entry is on the session's stream,
+// and so for the bot webhook; "" when the bot does not hear of it. It says
+// in Go what SessionEventsAfter's query says in SQL: the bot hears
+// everything but its own side, what the endpoint keeps from the user, and
+// receipts other than a failure.
+func sessionEventType(m *Message) string {
+	switch {
+	case m.Direction == FromUser, m.Kind == KindTranscript, m.Kind == KindFlowHidden:
+		return ""
+	case m.Kind == KindReceipt:
+		if m.Delivery != DeliveryFailed {
+			return ""
+		}
+		return live.EventReceipt
+	case m.Kind == KindState:
+		return live.EventState
+	case m.Kind == KindQueue:
+		return live.EventQueue
+	}
+	return live.EventMessage
+}
+
+// queueBotDelivery adds the bot webhook's delivery of a timeline entry that
+// was just inserted in tx, when the entry is a session event and its
+// endpoint has a bot webhook: one statement either way, in the entry's own
+// transaction, so an event is queued exactly when it is committed.
+func queueBotDelivery(tx *gorm.DB, m *Message) error {
+	eventType := sessionEventType(m)
+	if eventType == "" {
+		return nil
+	}
+	return tx.Exec(`INSERT INTO bot_deliveries (endpoint_id, conversation_id, session_id, message_id, event_id, event_type, status, next_attempt_at, created_at)
+		SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM endpoints WHERE id = ? AND bot_webhook_url <> ''`,
+		m.ConversationID, m.SessionID, m.ID, newEventID(), eventType, BotDeliveryPending, m.CreatedAt, m.CreatedAt, m.EndpointID).Error
+}
+
+// newEventID names an event for its body and webhook-id header.
+func newEventID() string { return "evt_" + secret.NewToken(16) }
+
+// QueueBotEvent queues an event without a timeline entry (typing) for the
+// conversation's bot webhook, when the endpoint has one.
+func (s *Store) QueueBotEvent(ctx context.Context, conv Conversation, eventType string, data any) error {
+	body, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("queue %s event: %w", eventType, err)
+	}
+	now := s.now()
+	err = s.db.WithContext(ctx).Exec(`INSERT INTO bot_deliveries (endpoint_id, conversation_id, session_id, event_id, event_type, data, status, next_attempt_at, created_at)
+		SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM endpoints WHERE id = ? AND bot_webhook_url <> ''`,
+		conv.ID, conv.SessionID, newEventID(), eventType, string(body), BotDeliveryPending, now, now, conv.EndpointID).Error
+	if err != nil {
+		return fmt.Errorf("queue %s event: %w", eventType, err)
+	}
+	return nil
+}
+
+// NewBotTestEvent is a test event not yet sent: its id and time, for the body.
+func (s *Store) NewBotTestEvent(endpointID int64) BotDelivery {
+	now := s.now()
+	return BotDelivery{EndpointID: endpointID, EventID: newEventID(), EventType: live.EventTest, CreatedAt: now, NextAttemptAt: now}
+}
+
+// SaveBotTestEvent records a test event made with NewBotTestEvent, with the
+// data it carried and the outcome of its one attempt.
+func (s *Store) SaveBotTestEvent(ctx context.Context, d *BotDelivery, data any, a BotAttempt) error {
+	body, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("record test event: %w", err)
+	}
+	d.Data = string(body)
+	d.apply(a, BotDeliveryFailed)
+	err = s.InTx(ctx, func(tx *Store) error {
+		if err := tx.db.WithContext(ctx).Create(d).Error; err != nil {
+			return err
+		}
+		return tx.recordBotHealth(ctx, d.EndpointID, a, false)
+	})
+	if err != nil {
+		return fmt.Errorf("record test event: %w", err)
+	}
+	return nil
+}
+
+// apply records an attempt on d: delivered when it succeeded, else the
+// status given.
+func (d *BotDelivery) apply(a BotAttempt, otherwise string) {
+	at := a.At
+	d.Attempts++
+	d.URL, d.ResponseStatus, d.ResponseExcerpt, d.LatencyMS, d.LastError, d.AttemptedAt = a.URL, a.ResponseStatus, a.ResponseExcerpt, a.Latency.Milliseconds(), a.Error, &at
+	d.LeaseUntil, d.LeaseOwner = nil, ""
+	if a.Error == "" {
+		d.Status, d.DeliveredAt = BotDeliveryDelivered, &at
+		return
+	}
+	d.Status = otherwise
+}
+
+// ClaimDueBotDeliveries leases up to limit due deliveries: of each session
+// only the oldest pending one, so that a bot hears a session's events in
+// their order. A lease that ran out (its holder died) can be claimed again.
+func (s *Store) ClaimDueBotDeliveries(ctx context.Context, owner string, lease time.Duration, limit int) ([]BotDelivery, error) {
+	var claimed []BotDelivery
+	err := s.InTx(ctx, func(tx *Store) error {
+		now := tx.now()
+		q := tx.db.Table("bot_deliveries AS d").
+			Where("d.status = ? AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)", BotDeliveryPending, now, now).
+			Where("NOT EXISTS (SELECT 1 FROM bot_deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.session_id = d.session_id AND p.status = ? AND p.id < d.id)", BotDeliveryPending).
+			Order("d.id").Limit(limit)
+		if tx.dialect == Postgres {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Find(&claimed).Error; err != nil {
+			return err
+		}
+		if len(claimed) == 0 {
+			return nil
+		}
+		ids := make([]int64, len(claimed))
+		until := now.Add(lease)
+		for i := range claimed {
+			ids[i] = claimed[i].ID
+			claimed[i].LeaseOwner, claimed[i].LeaseUntil = owner, &until
+		}
+		return tx.db.Model(&BotDelivery{}).Where("id IN ?", ids).Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim bot deliveries: %w", err)
+	}
+	return claimed, nil
+}
+
+// RecordBotAttempt records an attempt at a delivery: delivered when it
+// succeeded; else pending again at next, or failed when next is nil. The
+// endpoint's health moves with it, in the same transaction.
+func (s *Store) RecordBotAttempt(ctx context.Context, d BotDelivery, a BotAttempt, next *time.Time) error {
+	updates := map[string]any{"attempts": gorm.Expr("attempts + 1"), "url": a.URL, "response_status": a.ResponseStatus,
+		"response_excerpt": a.ResponseExcerpt, "latency_ms": a.Latency.Milliseconds(), "last_error": a.Error, "attempted_at": a.At,
+		"lease_owner": "", "lease_until": nil}
+	switch {
+	case a.Error == "":
+		updates["status"], updates["delivered_at"] = BotDeliveryDelivered, a.At
+	case a.Replay:
+	case next != nil:
+		updates["status"], updates["next_attempt_at"] = BotDeliveryPending, *next
+	default:
+		updates["status"] = BotDeliveryFailed
+	}
+	// Giving up on a typing event (which is not retried for long) says
+	// nothing of the bot webhook's health over the retry period.
+	gaveUp := a.Error != "" && next == nil && !a.Replay && d.EventType != live.EventTyping
+	err := s.InTx(ctx, func(tx *Store) error {
+		if err := tx.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ?", d.ID).Updates(updates).Error; err != nil {
+			return err
+		}
+		return tx.recordBotHealth(ctx, d.EndpointID, a, gaveUp)
+	})
+	if err != nil {
+		return fmt.Errorf("record attempt at bot delivery %d: %w", d.ID, err)
+	}
+	return nil
+}
+
+// recordBotHealth moves an endpoint's bot webhook health by one attempt.
+func (s *Store) recordBotHealth(ctx context.Context, endpointID int64, a BotAttempt, gaveUp bool) error {
+	db := s.db.WithContext(ctx)
+	if a.Error == "" {
+		return db.Exec(`INSERT INTO bot_webhook_health (endpoint_id, last_success_at, failures_in_a_row) VALUES (?, ?, 0)
+			ON CONFLICT (endpoint_id) DO UPDATE SET last_success_at = excluded.last_success_at, failures_in_a_row = 0, gave_up_at = NULL`,
+			endpointID, a.At).Error
+	}
+	var gaveUpAt *time.Time
+	if gaveUp {
+		gaveUpAt = &a.At
+	}
+	return db.Exec(`INSERT INTO bot_webhook_health (endpoint_id, last_failure_at, last_error, failures_in_a_row, gave_up_at) VALUES (?, ?, ?, 1, ?)
+		ON CONFLICT (endpoint_id) DO UPDATE SET last_failure_at = excluded.last_failure_at, last_error = excluded.last_error,
+			failures_in_a_row = bot_webhook_health.failures_in_a_row + 1, gave_up_at = COALESCE(excluded.gave_up_at, bot_webhook_health.gave_up_at)`,
+		endpointID, a.At, a.Error, gaveUpAt).Error
+}
+
+// PostponeBotDelivery gives a claimed delivery back untried, due at next.
+func (s *Store) PostponeBotDelivery(ctx context.Context, id int64, next time.Time) error {
+	err := s.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ?", id).
+		Updates(map[string]any{"next_attempt_at": next, "lease_owner": "", "lease_until": nil}).Error
+	if err != nil {
+		return fmt.Errorf("postpone bot delivery %d: %w", id, err)
+	}
+	return nil
+}
+
+// ReleaseBotDeliveryLeases frees every lease: for a single instance at
+// start, as ReleaseOutboxLeases.
+func (s *Store) ReleaseBotDeliveryLeases(ctx context.Context) error {
+	return s.releaseLeases(ctx, &BotDelivery{}, BotDeliveryPending, nil)
+}
+
+// ReleaseBotDeliveryLeasesOf frees the leases owner holds, for a graceful
+// stop, as ReleaseOutboxLeasesOf.
+func (s *Store) ReleaseBotDeliveryLeasesOf(ctx context.Context, owner string) error {
+	return s.releaseLeases(ctx, &BotDelivery{}, BotDeliveryPending, &owner)
+}
+
+// NextBotDeliveryAttempt is when the earliest pending delivery becomes due.
+func (s *Store) NextBotDeliveryAttempt(ctx context.Context) (time.Time, bool, error) {
+	var d BotDelivery
+	err := s.db.WithContext(ctx).Select("next_attempt_at").Where("status = ?", BotDeliveryPending).Order("next_attempt_at").Take(&d).Error
+	if err == gorm.ErrRecordNotFound {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("find next bot delivery attempt: %w", err)
+	}
+	return d.NextAttemptAt, true, nil
+}
+
+// RetryBotDeliveryNow makes a pending delivery due at once (a replay of one
+// still waiting for its next attempt). False when it is not pending.
+func (s *Store) RetryBotDeliveryNow(ctx context.Context, id int64) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ? AND status = ?", id, BotDeliveryPending).Update("next_attempt_at", s.now())
+	if res.Error != nil {
+		return false, fmt.Errorf("retry bot delivery %d: %w", id, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// BotDeliveryByID returns one delivery.
+func (s *Store) BotDeliveryByID(ctx context.Context, id int64) (BotDelivery, error) {
+	var d BotDelivery
+	if err := s.db.WithContext(ctx).Take(&d, id).Error; err != nil {
+		return BotDelivery{}, fmt.Errorf("find bot delivery %d: %w", id, translate(err))
+	}
+	return d, nil
+}
+
+// BotDeliveryFilter selects bot deliveries for a list.
+type BotDeliveryFilter struct {
+	EndpointID     int64  // 0 for every endpoint
+	ConversationID int64  // 0 for every conversation
+	Status         string // pending, delivered, failed; "" for all
+	EventType      string // "" for all
+	Created        TimeRange
+	Before         int64
+	Limit          int
+}
+
+// ListBotDeliveries returns a page of deliveries, newest first.
+func (s *Store) ListBotDeliveries(ctx context.Context, f BotDeliveryFilter) (Page[BotDelivery], error) {
+	q := s.db.WithContext(ctx).Model(&BotDelivery{})
+	if f.EndpointID != 0 {
+		q = q.Where("endpoint_id = ?", f.EndpointID)
+	}
+	if f.ConversationID != 0 {
+		q = q.Where("conversation_id = ?", f.ConversationID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.EventType != "" {
+		q = q.Where("event_type = ?", f.EventType)
+	}
+	q = f.Created.apply(q, "created_at")
+	p, err := keysetPage(q, f.Before, f.Limit, func(d BotDelivery) int64 { return d.ID })
+	if err != nil {
+		return Page[BotDelivery]{}, fmt.Errorf("list bot deliveries: %w", err)
+	}
+	return p, nil
+}
+
+// BotDeliveriesOf lists a conversation's deliveries, oldest first.
+func (s *Store) BotDeliveriesOf(ctx context.Context, conversationID int64) ([]BotDelivery, error) {
+	var out []BotDelivery
+	if err := s.db.WithContext(ctx).Where("conversation_id = ?", conversationID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list bot deliveries of conversation %d: %w", conversationID, err)
+	}
+	return out, nil
+}
+
+// BotWebhookHealthOf returns an endpoint's bot webhook health (zero when it
+// never sent).
+func (s *Store) BotWebhookHealthOf(ctx context.Context, endpointID int64) (BotWebhookHealth, error) {
+	var hs []BotWebhookHealth
+	if err := s.db.WithContext(ctx).Where("endpoint_id = ?", endpointID).Limit(1).Find(&hs).Error; err != nil {
+		return BotWebhookHealth{}, fmt.Errorf("read bot webhook health of endpoint %d: %w", endpointID, err)
+	}
+	if len(hs) == 0 {
+		return BotWebhookHealth{EndpointID: endpointID}, nil
+	}
+	return hs[0], nil
+}
+
+// FailingBotWebhooks lists the health of every endpoint whose bot webhook
+// gave up on an event and has taken none since.
+func (s *Store) FailingBotWebhooks(ctx context.Context) ([]BotWebhookHealth, error) {
+	var out []BotWebhookHealth
+	if err := s.db.WithContext(ctx).Where("gave_up_at IS NOT NULL").Order("endpoint_id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list failing bot webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// PruneBotDeliveries deletes the deliveries made before before that are
+// done with (delivered or given up on), in batches: the log keeps them as
+// long as the webhook log keeps its rows. Waiting ones stay.
+func (s *Store) PruneBotDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.pruneBefore(ctx, "bot_deliveries", "created_at", before, "status <> '"+BotDeliveryPending+"'")
+	if err != nil {
+		return n, fmt.Errorf("prune bot deliveries: %w", err)
+	}
+	return n, nil
+}
