@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 		s.broker = live.NewBrokerWith(store.NewPostgresFanout(cfg.DatabaseURL, logger))
 	}
 	s.LocalURL = "http://" + loopbackAddr(listener.Addr())
-	s.Metrics = metrics.New(metrics.Sources{Outbox: st, Open: st, Watchers: s.broker, Logger: logger})
+	s.Metrics = metrics.New(metrics.Sources{Outbox: st, BotDeliveries: st, Open: st, Watchers: s.broker, Logger: logger})
 	// No client may end the process by taking every file handle: accepts
 	// that fail are retried, and connections are capped below the limit.
 	s.maxConnections, s.fileHandles = web.ConnectionLimit()

@@ -168,7 +168,7 @@ func TestUnknownMetricsFindsAMisspeltName(t *testing.T) {
 // gathered), and answers the family names.
 func exportedFamilies(t *testing.T) []string {
 	t.Helper()
-	m := metrics.New(metrics.Sources{Outbox: fakeStore{}, Open: fakeStore{}, Watchers: fakeBroker{}})
+	m := metrics.New(metrics.Sources{Outbox: fakeStore{}, BotDeliveries: fakeStore{}, Open: fakeStore{}, Watchers: fakeBroker{}})
 	m.HandoverRequested()
 	m.HandoverQueued()
 	m.AgentJoined(time.Second)
@@ -199,7 +199,10 @@ func exportedFamilies(t *testing.T) []string {
 type fakeStore struct{}
 
 func (fakeStore) OutboxBacklog(context.Context) (int64, time.Duration, error) { return 0, 0, nil }
-func (fakeStore) OpenHandovers(context.Context) (int64, int64, error)         { return 0, 0, nil }
+func (fakeStore) BotDeliveryBacklog(context.Context) (int64, time.Duration, error) {
+	return 0, 0, nil
+}
+func (fakeStore) OpenHandovers(context.Context) (int64, int64, error) { return 0, 0, nil }
 
 type fakeBroker struct{}
 

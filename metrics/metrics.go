@@ -26,6 +26,11 @@ type Sources struct {
 	Outbox interface {
 		OutboxBacklog(ctx context.Context) (int64, time.Duration, error)
 	}
+	// BotDeliveries reports the events waiting for bot webhooks and the age
+	// of the oldest.
+	BotDeliveries interface {
+		BotDeliveryBacklog(ctx context.Context) (int64, time.Duration, error)
+	}
 	// Open counts the handovers open now, waiting for an agent and with one.
 	Open interface {
 		OpenHandovers(ctx context.Context) (queued, withAgent int64, err error)
@@ -106,7 +111,10 @@ func New(src Sources) *Metrics {
 		m.webhooks, m.genesysCalls, m.genesysLatency, m.acceptErrors,
 	)
 	if src.Outbox != nil {
-		m.registry.MustRegister(&outboxCollector{outbox: src.Outbox, log: logger})
+		m.registry.MustRegister(&backlogCollector{read: src.Outbox.OutboxBacklog, count: outboxBacklogDesc, age: outboxAgeDesc, what: "the outbox backlog", log: logger})
+	}
+	if src.BotDeliveries != nil {
+		m.registry.MustRegister(&backlogCollector{read: src.BotDeliveries.BotDeliveryBacklog, count: botBacklogDesc, age: botAgeDesc, what: "the bot delivery backlog", log: logger})
 	}
 	if src.Open != nil {
 		m.registry.MustRegister(&openCollector{open: src.Open, log: logger})
@@ -156,35 +164,38 @@ func (m *Metrics) HandoverFailed(reason string) { m.failed.WithLabelValues(reaso
 // Webhook implements relay.Observer.
 func (m *Metrics) Webhook(verdict string) { m.webhooks.WithLabelValues(verdict).Inc() }
 
-// outboxCollector reads the backlog once per scrape for both of its gauges.
-type outboxCollector struct {
-	outbox interface {
-		OutboxBacklog(ctx context.Context) (int64, time.Duration, error)
-	}
-	log *slog.Logger
+// backlogCollector reads a durable queue's backlog (the Genesys outbox, the
+// bot deliveries) once per scrape for both of its gauges.
+type backlogCollector struct {
+	read       func(ctx context.Context) (int64, time.Duration, error)
+	count, age *prometheus.Desc
+	what       string // for the log
+	log        *slog.Logger
 }
 
 var (
 	outboxBacklogDesc = prometheus.NewDesc("handover_outbox_backlog", "Calls to Genesys waiting in the outbox (all instances).", nil, nil)
 	outboxAgeDesc     = prometheus.NewDesc("handover_outbox_oldest_age_seconds", "Age of the oldest call waiting in the outbox; 0 when it is empty.", nil, nil)
+	botBacklogDesc    = prometheus.NewDesc("handover_bot_deliveries_backlog", "Events waiting for bot webhooks (all instances).", nil, nil)
+	botAgeDesc        = prometheus.NewDesc("handover_bot_deliveries_oldest_age_seconds", "Age of the oldest event waiting for a bot webhook; 0 when none waits.", nil, nil)
 )
 
-func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- outboxBacklogDesc
-	ch <- outboxAgeDesc
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.count
+	ch <- c.age
 }
 
-func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	count, age, err := c.outbox.OutboxBacklog(ctx)
+	count, age, err := c.read(ctx)
 	if err != nil {
-		c.log.Error("metrics: read the outbox backlog", slog.Any("error", err))
-		ch <- prometheus.NewInvalidMetric(outboxBacklogDesc, err)
+		c.log.Error("metrics: read "+c.what, slog.Any("error", err))
+		ch <- prometheus.NewInvalidMetric(c.count, err)
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(outboxBacklogDesc, prometheus.GaugeValue, float64(count))
-	ch <- prometheus.MustNewConstMetric(outboxAgeDesc, prometheus.GaugeValue, max(age.Seconds(), 0))
+	ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(count))
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, max(age.Seconds(), 0))
 }
 
 // openCollector reads the open handovers once per scrape (all instances).

@@ -395,3 +395,13 @@ func (s *Store) PruneBotDeliveries(ctx context.Context, before time.Time) (int64
 	}
 	return n, nil
 }
+
+// BotDeliveryBacklog counts the events waiting for bot webhooks, and the age
+// of the oldest.
+func (s *Store) BotDeliveryBacklog(ctx context.Context) (int64, time.Duration, error) {
+	n, age, err := s.backlog(ctx, "bot_deliveries", BotDeliveryPending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read bot delivery backlog: %w", err)
+	}
+	return n, age, nil
+}

@@ -165,19 +165,28 @@ func (s *Store) NextOutboxAttempt(ctx context.Context) (time.Time, bool, error) 
 }
 
 // OutboxBacklog counts the calls still waiting, and the age of the oldest.
-// One statement reads both, so that another instance sending the last call
-// between a count and a second read cannot turn "none left" into an error
-// (which failed whole /metrics scrapes).
 func (s *Store) OutboxBacklog(ctx context.Context) (int64, time.Duration, error) {
+	n, age, err := s.backlog(ctx, "outbox", OutboxPending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read outbox backlog: %w", err)
+	}
+	return n, age, nil
+}
+
+// backlog counts a queue's pending rows (the Genesys outbox, the bot
+// deliveries) and the age of the oldest. One statement reads both, so that
+// another instance sending the last one between a count and a second read
+// cannot turn "none left" into an error (which failed whole /metrics scrapes).
+func (s *Store) backlog(ctx context.Context, table, pending string) (int64, time.Duration, error) {
 	var rows []struct {
 		CreatedAt time.Time
 		Pending   int64
 	}
-	err := s.db.WithContext(ctx).Model(&OutboxItem{}).
-		Select("created_at, (SELECT count(*) FROM outbox WHERE status = ?) AS pending", OutboxPending).
-		Where("status = ?", OutboxPending).Order("id").Limit(1).Scan(&rows).Error
+	err := s.db.WithContext(ctx).Table(table).
+		Select("created_at, (SELECT count(*) FROM "+table+" WHERE status = ?) AS pending", pending).
+		Where("status = ?", pending).Order("id").Limit(1).Scan(&rows).Error
 	if err != nil {
-		return 0, 0, fmt.Errorf("read outbox backlog: %w", err)
+		return 0, 0, err
 	}
 	if len(rows) == 0 {
 		return 0, 0, nil
