@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -87,52 +86,15 @@ func (r *Relay) BotEventOf(ctx context.Context, d store.BotDelivery) (BotEvent, 
 
 // runBotDeliveries sends due bot deliveries until ctx ends.
 func (r *Relay) runBotDeliveries(ctx context.Context) {
-	slots := make(chan struct{}, r.cfg.BotWorkers)
-	var inFlight sync.WaitGroup
-	defer func() {
-		inFlight.Wait()
-		releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := r.store.ReleaseBotDeliveryLeasesOf(releaseCtx, r.instance); err != nil {
-			r.log.ErrorContext(releaseCtx, "release bot delivery leases", slog.Any("error", err))
-		}
-	}()
-	for ctx.Err() == nil {
-		items, err := r.store.ClaimDueBotDeliveries(ctx, r.instance, botLease, r.cfg.BotWorkers)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.ErrorContext(ctx, "claim bot deliveries", slog.Any("error", err))
-			}
-			sleep(ctx, idlePoll)
-			continue
-		}
-		for _, d := range items {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			inFlight.Go(func() {
-				defer func() { <-slots }()
-				r.deliverToBot(ctx, d)
-				r.notifyBotDeliveries() // the session's next event may be due now
-			})
-		}
-		if len(items) > 0 {
-			continue
-		}
-		wait := idlePoll
-		if next, ok, err := r.store.NextBotDeliveryAttempt(ctx); err == nil && ok {
-			wait = min(wait, max(time.Until(next), time.Millisecond))
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-r.botWake:
-		case <-timer.C:
-		}
-		timer.Stop()
-	}
+	queueWorker[store.BotDelivery]{
+		name: "bot deliveries", workers: r.cfg.BotWorkers, wake: r.botWake, log: r.log,
+		claim: func(ctx context.Context, limit int) ([]store.BotDelivery, error) {
+			return r.store.ClaimDueBotDeliveries(ctx, r.instance, botLease, limit)
+		},
+		send:    r.deliverToBot,
+		nextDue: r.store.NextBotDeliveryAttempt,
+		release: func(ctx context.Context) error { return r.store.ReleaseBotDeliveryLeasesOf(ctx, r.instance) },
+	}.run(ctx)
 }
 
 // notifyBotDeliveries wakes the bot delivery worker without waiting.

@@ -171,13 +171,14 @@ type priority int
 
 const (
 	// forUser: a call a user waits for (a message, a receipt, the
-	// integration lookup it needs); it may use the whole budget.
+	// integration lookup it needs, the notification channel that sees the
+	// agent leave); it may use the whole budget.
 	forUser priority = iota
 	// forSpare: background repair (a poll); only when half the burst stays,
 	// and never waiting (errBudget).
 	forSpare
 	// forWaiting: work that may wait for room but must not crowd users out
-	// (a preflight, a queue's availability, the notification channel).
+	// (a preflight, a queue's availability).
 	forWaiting
 	// forUserNow: a user's call made while the user's request waits (the
 	// integration lookup of a first handover): the whole budget, but no

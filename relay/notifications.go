@@ -197,7 +197,12 @@ func (r *Relay) notificationLoop(ctx context.Context, g notificationGroup, chann
 	if len(g.topics) == 0 {
 		return // no queue to watch: polls alone
 	}
-	ctx = withPriority(ctx, forWaiting)
+	// The channel's few calls (create, subscribe, list) are what end
+	// detection rests on: they take from the budget as a user's call does.
+	// With forWaiting they starved for as long as user messages kept the
+	// bucket below half the burst, and agents' ends went unseen meanwhile.
+	// Reconnects back off from a second, so they cannot crowd users out.
+	ctx = withPriority(ctx, forUser)
 	backoff := time.Second
 	for ctx.Err() == nil {
 		started := time.Now()

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/handover-relay/handover/genesys"
@@ -36,54 +35,15 @@ const (
 
 // runOutbox sends due outbox items until ctx ends.
 func (r *Relay) runOutbox(ctx context.Context) {
-	slots := make(chan struct{}, r.cfg.Workers)
-	var inFlight sync.WaitGroup
-	defer func() {
-		inFlight.Wait()
-		// Hand what this instance still holds to the other instances (or to
-		// the next start) now rather than when the leases run out.
-		releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := r.store.ReleaseOutboxLeasesOf(releaseCtx, r.instance); err != nil {
-			r.log.ErrorContext(releaseCtx, "release outbox leases", slog.Any("error", err))
-		}
-	}()
-	for ctx.Err() == nil {
-		items, err := r.store.ClaimDueOutbox(ctx, r.instance, outboxLease, r.cfg.Workers)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.ErrorContext(ctx, "claim outbox", slog.Any("error", err))
-			}
-			sleep(ctx, idlePoll)
-			continue
-		}
-		for _, item := range items {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			inFlight.Go(func() {
-				defer func() { <-slots }()
-				r.deliver(ctx, item)
-				r.notifyOutbox() // the conversation's next call may be due now
-			})
-		}
-		if len(items) > 0 {
-			continue
-		}
-		wait := idlePoll
-		if next, ok, err := r.store.NextOutboxAttempt(ctx); err == nil && ok {
-			wait = min(wait, max(time.Until(next), time.Millisecond))
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-r.wake:
-		case <-timer.C:
-		}
-		timer.Stop()
-	}
+	queueWorker[store.OutboxItem]{
+		name: "outbox", workers: r.cfg.Workers, wake: r.wake, log: r.log,
+		claim: func(ctx context.Context, limit int) ([]store.OutboxItem, error) {
+			return r.store.ClaimDueOutbox(ctx, r.instance, outboxLease, limit)
+		},
+		send:    r.deliver,
+		nextDue: r.store.NextOutboxAttempt,
+		release: func(ctx context.Context) error { return r.store.ReleaseOutboxLeasesOf(ctx, r.instance) },
+	}.run(ctx)
 }
 
 // deliver makes one attempt at an outbox item and records what happened.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/handover-relay/handover/live"
 	"github.com/handover-relay/handover/secret"
@@ -186,30 +185,10 @@ func (d *BotDelivery) apply(a BotAttempt, otherwise string) {
 // only the oldest pending one, so that a bot hears a session's events in
 // their order. A lease that ran out (its holder died) can be claimed again.
 func (s *Store) ClaimDueBotDeliveries(ctx context.Context, owner string, lease time.Duration, limit int) ([]BotDelivery, error) {
-	var claimed []BotDelivery
-	err := s.InTx(ctx, func(tx *Store) error {
-		now := tx.now()
-		q := tx.db.Table("bot_deliveries AS d").
-			Where("d.status = ? AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)", BotDeliveryPending, now, now).
-			Where("NOT EXISTS (SELECT 1 FROM bot_deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.session_id = d.session_id AND p.status = ? AND p.id < d.id)", BotDeliveryPending).
-			Order("d.id").Limit(limit)
-		if tx.dialect == Postgres {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
-		}
-		if err := q.Find(&claimed).Error; err != nil {
-			return err
-		}
-		if len(claimed) == 0 {
-			return nil
-		}
-		ids := make([]int64, len(claimed))
-		until := now.Add(lease)
-		for i := range claimed {
-			ids[i] = claimed[i].ID
-			claimed[i].LeaseOwner, claimed[i].LeaseUntil = owner, &until
-		}
-		return tx.db.Model(&BotDelivery{}).Where("id IN ?", ids).Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error
-	})
+	claimed, err := claimDue(ctx, s, "bot_deliveries", owner, lease, limit, func(tx *Store, now time.Time) *gorm.DB {
+		return tx.db.Where("q.status = ? AND q.next_attempt_at <= ? AND (q.lease_until IS NULL OR q.lease_until < ?)", BotDeliveryPending, now, now).
+			Where("NOT EXISTS (SELECT 1 FROM bot_deliveries p WHERE p.endpoint_id = q.endpoint_id AND p.session_id = q.session_id AND p.status = ? AND p.id < q.id)", BotDeliveryPending)
+	}, func(d *BotDelivery) (int64, *string, **time.Time) { return d.ID, &d.LeaseOwner, &d.LeaseUntil })
 	if err != nil {
 		return nil, fmt.Errorf("claim bot deliveries: %w", err)
 	}

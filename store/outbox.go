@@ -70,15 +70,30 @@ func (s *Store) InsertOutbox(ctx context.Context, item *OutboxItem) error {
 // wait for them (issue 11; nothing in Genesys orders the two). A lease that
 // ran out (its holder died) can be claimed again.
 func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Duration, limit int) ([]OutboxItem, error) {
-	var claimed []OutboxItem
+	claimed, err := claimDue(ctx, s, "outbox", owner, lease, limit, func(tx *Store, now time.Time) *gorm.DB {
+		return tx.db.Where("q.status = ? AND q.next_attempt_at <= ? AND (q.lease_until IS NULL OR q.lease_until < ?)", OutboxPending, now, now).
+			Where("NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = q.conversation_id AND p.status = ? AND p.id < q.id AND (p.kind = ?) = (q.kind = ?))",
+				OutboxPending, OutboxReceipt, OutboxReceipt)
+	}, func(item *OutboxItem) (int64, *string, **time.Time) {
+		return item.ID, &item.LeaseOwner, &item.LeaseUntil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return claimed, nil
+}
+
+// claimDue leases to owner, for lease, up to limit rows of a queue's table
+// (the Genesys outbox, the bot deliveries) that due selects, as "q", oldest
+// first. On PostgreSQL several instances claim at once: each skips the rows
+// another has locked. lease names the fields of a row's id and lease.
+func claimDue[T any](ctx context.Context, s *Store, table, owner string, lease time.Duration, limit int,
+	due func(tx *Store, now time.Time) *gorm.DB, leased func(*T) (int64, *string, **time.Time)) ([]T, error) {
+	var claimed []T
 	err := s.InTx(ctx, func(tx *Store) error {
 		now := tx.now()
-		q := tx.db.Where("o.status = ? AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)", OutboxPending, now, now).
-			Where("NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.status = ? AND p.id < o.id AND (p.kind = ?) = (o.kind = ?))",
-				OutboxPending, OutboxReceipt, OutboxReceipt).
-			Table("outbox AS o").Order("o.id").Limit(limit)
+		q := due(tx, now).Table(table + " AS q").Order("q.id").Limit(limit)
 		if tx.dialect == Postgres {
-			// Several instances claim at once: each skips what another has locked.
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 		}
 		if err := q.Find(&claimed).Error; err != nil {
@@ -90,15 +105,12 @@ func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Dur
 		ids := make([]int64, len(claimed))
 		until := now.Add(lease)
 		for i := range claimed {
-			ids[i] = claimed[i].ID
-			claimed[i].LeaseOwner, claimed[i].LeaseUntil = owner, &until
+			id, leaseOwner, leaseUntil := leased(&claimed[i])
+			ids[i], *leaseOwner, *leaseUntil = id, owner, &until
 		}
-		return tx.db.Model(&OutboxItem{}).Where("id IN ?", ids).Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error
+		return tx.db.Table(table).Where("id IN ?", ids).Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error
 	})
-	if err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
-	}
-	return claimed, nil
+	return claimed, err
 }
 
 // MarkOutboxSent records a call Genesys accepted.

@@ -1,0 +1,78 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// queueWorker works a durable queue of the database (the Genesys outbox, the
+// bot deliveries): it leases what is due, sends each item on one of its
+// slots, and with nothing due waits for a wake-up, the next due time or
+// idlePoll, whichever comes first. On the way out it waits for what is in
+// flight and gives back the leases it still holds, so that another instance
+// (or the next start) takes them over at once.
+type queueWorker[T any] struct {
+	name    string // for the log
+	workers int
+	claim   func(ctx context.Context, limit int) ([]T, error)
+	send    func(ctx context.Context, item T)
+	nextDue func(ctx context.Context) (time.Time, bool, error)
+	release func(ctx context.Context) error
+	wake    chan struct{}
+	log     *slog.Logger
+}
+
+func (q queueWorker[T]) run(ctx context.Context) {
+	slots := make(chan struct{}, q.workers)
+	var inFlight sync.WaitGroup
+	defer func() {
+		inFlight.Wait()
+		releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := q.release(releaseCtx); err != nil {
+			q.log.ErrorContext(releaseCtx, "release "+q.name+" leases", slog.Any("error", err))
+		}
+	}()
+	for ctx.Err() == nil {
+		items, err := q.claim(ctx, q.workers)
+		if err != nil {
+			if ctx.Err() == nil {
+				q.log.ErrorContext(ctx, "claim "+q.name, slog.Any("error", err))
+			}
+			sleep(ctx, idlePoll)
+			continue
+		}
+		for _, item := range items {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			inFlight.Go(func() {
+				defer func() { <-slots }()
+				q.send(ctx, item)
+				// The next item of the same conversation or session may be due now.
+				select {
+				case q.wake <- struct{}{}:
+				default:
+				}
+			})
+		}
+		if len(items) > 0 {
+			continue
+		}
+		wait := idlePoll
+		if next, ok, err := q.nextDue(ctx); err == nil && ok {
+			wait = min(wait, max(time.Until(next), time.Millisecond))
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-q.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
