@@ -118,8 +118,12 @@ func (r *Relay) deliverToBot(ctx context.Context, d store.BotDelivery) {
 		return
 	}
 	if e.BotWebhookURL == "" {
-		// The URL was removed: nothing to send to, now or later.
-		r.recordBotAttempt(ctx, d, store.BotAttempt{Error: "the endpoint has no bot webhook URL any more", At: r.store.Now()}, nil)
+		// The URL was removed: nothing to send to, now or later, and no
+		// webhook whose health this says anything about.
+		if err := r.store.DropBotDelivery(context.WithoutCancel(ctx), d.ID, "the endpoint has no bot webhook URL any more"); err != nil {
+			r.log.ErrorContext(ctx, "drop bot delivery", slog.Int64("bot_delivery_id", d.ID), slog.Any("error", err))
+		}
+		r.broker.Publish(live.BotDeliveries, live.Signal{Kind: live.Changed})
 		return
 	}
 	ev, err := r.BotEventOf(ctx, d)

@@ -332,3 +332,30 @@ func TestARestartLosesNoPendingBotEvent(t *testing.T) {
 		t.Fatalf("after the restart the bot heard %v in %d requests (%d refused before), want queued then ended once each", states, len(bot.requests()), refused)
 	}
 }
+
+func TestRemovingTheURLDropsWaitingEventsWithoutFlaggingTheEndpoint(t *testing.T) {
+	g := newEngine(t, fastBotRetries)
+	down := make([]int, 1000)
+	for i := range down {
+		down[i] = http.StatusServiceUnavailable
+	}
+	bot := newBotReceiver(t, down...)
+	g.withBotWebhook(bot.server.URL)
+	ctx := context.Background()
+	if _, err := g.relay.StartHandover(ctx, g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "an attempt refused", func() bool { return len(bot.requests()) >= 1 })
+	e := g.e
+	e.BotWebhookURL = ""
+	if err := g.store.UpdateEndpoint(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the waiting event dropped", func() bool {
+		page, err := g.store.ListBotDeliveries(ctx, store.BotDeliveryFilter{EndpointID: e.ID, Status: store.BotDeliveryFailed})
+		return err == nil && len(page.Rows) == 1 && strings.Contains(page.Rows[0].LastError, "no bot webhook URL")
+	})
+	if failing, err := g.store.FailingBotWebhooks(ctx); err != nil || len(failing) != 0 {
+		t.Fatalf("an endpoint without a bot webhook is flagged as failing: %+v, %v", failing, err)
+	}
+}

@@ -244,6 +244,19 @@ func (s *Store) recordBotHealth(ctx context.Context, endpointID int64, a BotAtte
 		endpointID, a.At, a.Error, gaveUpAt).Error
 }
 
+// DropBotDelivery gives up on a delivery that was never tried because there
+// is nowhere to send it (the endpoint's URL was removed): failed with the
+// reason, without counting an attempt or saying anything of the health of a
+// webhook that no longer exists.
+func (s *Store) DropBotDelivery(ctx context.Context, id int64, reason string) error {
+	err := s.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ?", id).
+		Updates(map[string]any{"status": BotDeliveryFailed, "last_error": reason, "lease_owner": "", "lease_until": nil}).Error
+	if err != nil {
+		return fmt.Errorf("drop bot delivery %d: %w", id, err)
+	}
+	return nil
+}
+
 // PostponeBotDelivery gives a claimed delivery back untried, due at next.
 func (s *Store) PostponeBotDelivery(ctx context.Context, id int64, next time.Time) error {
 	err := s.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ?", id).

@@ -3,8 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,64 +82,20 @@ func TestTwoInstancesClaimEachBotDeliveryOnceAndInSessionOrder(t *testing.T) {
 		for i := range sessions {
 			seedBotSession(t, instances[0], e, fmt.Sprintf("s%d", i), perSession)
 		}
-		const total = sessions * perSession
-		var (
-			mu      sync.Mutex
-			claimed = map[int64]string{}
-			order   = map[string][]int64{} // session → delivery ids in the order they were sent
-			sent    atomic.Int64
-			wg      sync.WaitGroup
-		)
-		deadline := time.Now().Add(30 * time.Second)
-		for w := range 4 {
-			s, owner := instances[w%2], fmt.Sprintf("worker-%d", w)
-			wg.Go(func() {
-				poll := time.NewTicker(5 * time.Millisecond)
-				defer poll.Stop()
-				for sent.Load() < total {
-					if time.Now().After(deadline) {
-						t.Errorf("%s: %d of %d deliveries sent after 30 s", owner, sent.Load(), total)
-						return
-					}
-					items, err := s.ClaimDueBotDeliveries(ctx, owner, time.Minute, 3)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(items) == 0 {
-						<-poll.C
-						continue
-					}
-					for _, item := range items {
-						mu.Lock()
-						if other, ok := claimed[item.ID]; ok {
-							t.Errorf("delivery %d claimed by %s and %s", item.ID, other, owner)
-						}
-						claimed[item.ID] = owner
-						order[item.SessionID] = append(order[item.SessionID], item.ID)
-						mu.Unlock()
-						if err := s.RecordBotAttempt(ctx, item, store.BotAttempt{URL: e.BotWebhookURL, ResponseStatus: 200, At: s.Now()}, nil); err != nil {
-							t.Error(err)
-						}
-						sent.Add(1)
-					}
-				}
-				if again, err := s.ClaimDueBotDeliveries(ctx, owner, time.Minute, 3); err != nil || len(again) != 0 {
-					t.Errorf("%s claimed %+v (%v) after every delivery was sent", owner, again, err)
-				}
-			})
-		}
-		wg.Wait()
-		if len(claimed) != total {
-			t.Fatalf("%d deliveries claimed, want %d", len(claimed), total)
-		}
-		for session, ids := range order {
-			for i := 1; i < len(ids); i++ {
-				if ids[i] < ids[i-1] {
-					t.Fatalf("session %s sent out of order: %v", session, ids)
-				}
+		claimEverything(t, instances, sessions*perSession, func(s *store.Store, owner string) ([]claimedRow, error) {
+			items, err := s.ClaimDueBotDeliveries(ctx, owner, time.Minute, 3)
+			rows := make([]claimedRow, len(items))
+			for i, item := range items {
+				rows[i] = claimedRow{id: item.ID, group: item.SessionID}
 			}
-		}
+			return rows, err
+		}, func(s *store.Store, id int64) error {
+			d, err := s.BotDeliveryByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			return s.RecordBotAttempt(ctx, d, store.BotAttempt{URL: e.BotWebhookURL, ResponseStatus: 200, At: s.Now()}, nil)
+		})
 		health, err := instances[1].BotWebhookHealthOf(ctx, e.ID)
 		if err != nil || health.LastSuccessAt == nil || health.FailuresInARow != 0 {
 			t.Fatalf("health %+v, %v", health, err)

@@ -37,6 +37,82 @@ func seedConversation(t *testing.T, s *store.Store, session string, n int) store
 	return c
 }
 
+// claimedRow is what the concurrent claim check needs of a claimed row: its
+// id, and the group (a conversation, a session) whose order it keeps.
+type claimedRow struct {
+	id    int64
+	group string
+}
+
+// claimEverything runs four workers on two instances that claim rows and
+// finish each until total are finished, failing on a row claimed twice or
+// claimed again once all are finished. It returns each group's row ids in
+// the order they were claimed. A worker that finds nothing due (the rest
+// are claimed, or wait behind their group's earlier row) looks again
+// shortly, until a deadline.
+func claimEverything(t *testing.T, instances []*store.Store, total int64, claim func(s *store.Store, owner string) ([]claimedRow, error),
+	finish func(s *store.Store, id int64) error) map[string][]int64 {
+	t.Helper()
+	var (
+		mu      sync.Mutex
+		claimed = map[int64]string{}
+		order   = map[string][]int64{}
+		done    atomic.Int64
+		wg      sync.WaitGroup
+	)
+	deadline := time.Now().Add(30 * time.Second)
+	for w := range 4 {
+		s, owner := instances[w%2], fmt.Sprintf("worker-%d", w)
+		wg.Go(func() {
+			poll := time.NewTicker(5 * time.Millisecond)
+			defer poll.Stop()
+			for done.Load() < total {
+				if time.Now().After(deadline) {
+					t.Errorf("%s: %d of %d rows finished after 30 s", owner, done.Load(), total)
+					return
+				}
+				rows, err := claim(s, owner)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(rows) == 0 {
+					<-poll.C
+					continue
+				}
+				for _, row := range rows {
+					mu.Lock()
+					if other, ok := claimed[row.id]; ok {
+						t.Errorf("row %d claimed by %s and %s", row.id, other, owner)
+					}
+					claimed[row.id] = owner
+					order[row.group] = append(order[row.group], row.id)
+					mu.Unlock()
+					if err := finish(s, row.id); err != nil {
+						t.Error(err)
+					}
+					done.Add(1)
+				}
+			}
+			if again, err := claim(s, owner); err != nil || len(again) != 0 {
+				t.Errorf("%s claimed %+v (%v) after every row was finished", owner, again, err)
+			}
+		})
+	}
+	wg.Wait()
+	if int64(len(claimed)) != total {
+		t.Fatalf("%d rows claimed, want %d", len(claimed), total)
+	}
+	for group, ids := range order {
+		for i := 1; i < len(ids); i++ {
+			if ids[i] < ids[i-1] {
+				t.Fatalf("%s finished out of order: %v", group, ids)
+			}
+		}
+	}
+	return order
+}
+
 func TestTwoInstancesClaimEachOutboxItemOnceAndInConversationOrder(t *testing.T) {
 	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
 		url := storetest.DatabaseURL(t, d)
@@ -47,68 +123,14 @@ func TestTwoInstancesClaimEachOutboxItemOnceAndInConversationOrder(t *testing.T)
 			seedConversation(t, instances[0], fmt.Sprintf("s%d", i), perConversation)
 		}
 		ctx := context.Background()
-		const total = conversations * perConversation
-		var (
-			mu      sync.Mutex
-			claimed = map[int64]string{}
-			order   = map[int64][]int64{} // conversation → item ids in the order they were sent
-			sent    atomic.Int64          // items marked sent, by all workers
-			wg      sync.WaitGroup
-		)
-		deadline := time.Now().Add(30 * time.Second)
-		for w := range 4 {
-			s, owner := instances[w%2], fmt.Sprintf("worker-%d", w)
-			wg.Go(func() {
-				// A worker claims until every item is sent. Finding nothing
-				// due (the rest are claimed, or wait behind a conversation's
-				// earlier item) it polls again shortly, until the deadline.
-				poll := time.NewTicker(5 * time.Millisecond)
-				defer poll.Stop()
-				for sent.Load() < total {
-					if time.Now().After(deadline) {
-						t.Errorf("%s: %d of %d items sent after 30 s", owner, sent.Load(), total)
-						return
-					}
-					items, err := s.ClaimDueOutbox(ctx, owner, time.Minute, 3)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(items) == 0 {
-						<-poll.C
-						continue
-					}
-					for _, item := range items {
-						mu.Lock()
-						if other, ok := claimed[item.ID]; ok {
-							t.Errorf("item %d claimed by %s and %s", item.ID, other, owner)
-						}
-						claimed[item.ID] = owner
-						order[item.ConversationID] = append(order[item.ConversationID], item.ID)
-						mu.Unlock()
-						if err := s.MarkOutboxSent(ctx, item.ID, 1); err != nil {
-							t.Error(err)
-						}
-						sent.Add(1)
-					}
-				}
-				// Every item is sent: none may be claimed again.
-				if again, err := s.ClaimDueOutbox(ctx, owner, time.Minute, 3); err != nil || len(again) != 0 {
-					t.Errorf("%s claimed %+v (%v) after every item was sent", owner, again, err)
-				}
-			})
-		}
-		wg.Wait()
-		if len(claimed) != total {
-			t.Fatalf("%d items claimed, want %d", len(claimed), total)
-		}
-		for conv, ids := range order {
-			for i := 1; i < len(ids); i++ {
-				if ids[i] < ids[i-1] {
-					t.Fatalf("conversation %d sent out of order: %v", conv, ids)
-				}
+		claimEverything(t, instances, conversations*perConversation, func(s *store.Store, owner string) ([]claimedRow, error) {
+			items, err := s.ClaimDueOutbox(ctx, owner, time.Minute, 3)
+			rows := make([]claimedRow, len(items))
+			for i, item := range items {
+				rows[i] = claimedRow{id: item.ID, group: fmt.Sprint(item.ConversationID)}
 			}
-		}
+			return rows, err
+		}, func(s *store.Store, id int64) error { return s.MarkOutboxSent(ctx, id, 1) })
 		if n, _, err := instances[1].OutboxBacklog(ctx); err != nil || n != 0 {
 			t.Fatalf("backlog %d, %v", n, err)
 		}
