@@ -531,6 +531,12 @@ func TestBotWebhookHearsEverySessionEventSignedInStreamOrderWithLogAndReplay(t *
 	if len(tail.BotDeliveries) != 2 || tail.BotDeliveries[0].ID != listed[len(listed)-2] || tail.BotDeliveries[1].ID != listed[len(listed)-1] || tail.Next != "" {
 		t.Errorf("the page before %d: %+v", listed[len(listed)-3], tail)
 	}
+	// A filtered list's next page keeps its filters.
+	var deliveredPage botDeliveryListJSON
+	inst.adminJSON(http.MethodGet, fmt.Sprintf("/api/v1/admin/bot-deliveries?endpoint=%d&status=delivered", d.endpoint.ID), nil, http.StatusOK, &deliveredPage)
+	if want := fmt.Sprintf("/api/v1/admin/bot-deliveries?endpoint=%d&status=delivered&before=%d", d.endpoint.ID, listed[store.DefaultPageSize-1]); deliveredPage.Next != want {
+		t.Errorf("the delivered list's next %q, want %q", deliveredPage.Next, want)
+	}
 	var typing botDeliveryListJSON
 	inst.adminJSON(http.MethodGet, fmt.Sprintf("/api/v1/admin/bot-deliveries?endpoint=%d&type=typing&status=delivered", d.endpoint.ID), nil, http.StatusOK, &typing)
 	if len(typing.BotDeliveries) != 1 || typing.BotDeliveries[0].SessionID != "s1" || typing.BotDeliveries[0].Attempts != 1 {
