@@ -10,15 +10,59 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/handover-relay/handover/app"
+	"github.com/handover-relay/handover/internal/testkit"
 	"github.com/handover-relay/handover/store"
 )
+
+// browserWithoutBackForwardCache is browser without Chromium's
+// back/forward cache, which keeps a page the tab left (the dashboard after
+// signing in) alive with its live event stream open: the test counts the
+// open streams to know when the log's page listens.
+func browserWithoutBackForwardCache(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox, // root in CI containers
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-features", "BackForwardCache"),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	tab, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	if err := chromedp.Do(tab); err != nil { // starts the browser
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return tab
+}
+
+// sseWatchers is how many live event streams the instance has open, from
+// its handover_sse_watchers gauge.
+func sseWatchers(t *testing.T, srv *app.App) int {
+	t.Helper()
+	families, err := srv.Metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "handover_sse_watchers" && len(f.GetMetric()) == 1 {
+			return int(f.GetMetric()[0].GetGauge().GetValue())
+		}
+	}
+	t.Fatal("the metrics have no handover_sse_watchers gauge")
+	return 0
+}
 
 // An admin sets the Sandbox endpoint's Bot Webhook URL in the console, sees
 // the signing secret once, sends a test event, watches the bot delivery log
 // live, filters it, and replays a delivery: the bot (a real receiver on
 // loopback) gets the replay with the same webhook-id.
 func TestBotDeliveriesConsoleSetsTheWebhookSendsATestEventAndReplaysIt(t *testing.T) {
-	tab := browser(t)
+	tab := browserWithoutBackForwardCache(t)
 	srv, base := startBrowserApp(t)
 	bot := newBotHookReceiver(t)
 	ctx := context.Background()
@@ -89,12 +133,16 @@ func TestBotDeliveriesConsoleSetsTheWebhookSendsATestEventAndReplaysIt(t *testin
 	delivered := page.Rows[0]
 
 	// The log, from the navigation; a delivery made meanwhile (the bot
-	// failing it) appears live.
+	// failing it) appears live. The page's change stream must be listening
+	// before the change is made: the endpoint's page watches nothing, so
+	// one watcher (the metrics' gauge) is the log's page.
+	testkit.WaitFor(t, 15*time.Second, "no live stream open on the endpoint's page", func() bool { return sseWatchers(t, srv) == 0 })
 	within(t, tab, 15*time.Second, "open the bot deliveries",
 		chromedp.Click(chromedp.CSS(`nav a[href="/bot-deliveries"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=bot-deliveries-page]`)),
 		chromedp.WaitVisible(`//tr[@data-testid="bot-delivery-row"][@data-id="`+itoa(delivered.ID)+`"]//*[@data-testid="status"][contains(., "delivered")]`),
 	)
+	testkit.WaitFor(t, 15*time.Second, "the bot deliveries page listening for changes", func() bool { return sseWatchers(t, srv) == 1 })
 	bot.setFail(http.StatusBadRequest)
 	failed, err := srv.Relay.SendBotTestEvent(ctx, saved)
 	bot.setFail(0)
