@@ -185,7 +185,8 @@ func NewDialer(o HTTPOptions) *net.Dialer {
 			if err != nil {
 				return err
 			}
-			if ip = ip.Unmap(); ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
+			if ip = ip.Unmap(); ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() ||
+				sharedAddressSpace.Contains(ip) || benchmarkingSpace.Contains(ip) {
 				return fmt.Errorf("%w: %s", ErrPrivateAddress, ip)
 			}
 			return nil
@@ -195,8 +196,18 @@ func NewDialer(o HTTPOptions) *net.Dialer {
 }
 
 // ErrPrivateAddress is a dial to an address inside the network that the
-// configuration does not allow (HANDOVER_ALLOW_PRIVATE_GENESYS).
-var ErrPrivateAddress = errors.New("Genesys host resolves to a loopback, private or link-local address; set HANDOVER_ALLOW_PRIVATE_GENESYS=true to allow it")
+// configuration does not allow (HANDOVER_ALLOW_PRIVATE_GENESYS for Genesys,
+// HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS for a bot's webhook URL).
+var ErrPrivateAddress = errors.New("the host resolves to a loopback, private or link-local address, which this configuration does not allow " +
+	"(HANDOVER_ALLOW_PRIVATE_GENESYS for Genesys, HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS for bot webhooks)")
+
+// Ranges inside networks that netip's predicates do not name: carrier-grade
+// NAT (RFC 6598; cloud metadata services answer there too) and benchmarking
+// (RFC 2544).
+var (
+	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+	benchmarkingSpace  = netip.MustParsePrefix("198.18.0.0/15")
+)
 
 // ResolveIntegration finds the Open Messaging integration named name (the
 // endpoint's deployment name). Genesys has no name filter, so it pages

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/handover-relay/handover/genesys"
 	"github.com/handover-relay/handover/live"
 	"github.com/handover-relay/handover/relay"
 	"github.com/handover-relay/handover/store"
@@ -169,25 +170,41 @@ func (h *BotDeliveries) load(c *fiber.Ctx) (store.BotDelivery, string, endpointN
 	if err != nil {
 		return store.BotDelivery{}, "", endpointNames{}, err
 	}
-	body, err := h.body(ctx, d)
-	if err != nil {
-		return store.BotDelivery{}, "", endpointNames{}, err
-	}
 	endpoints, err := h.Store.ListEndpoints(ctx)
 	if err != nil {
 		return store.BotDelivery{}, "", endpointNames{}, err
 	}
-	return d, body, newEndpointNames(endpoints), nil
+	names := newEndpointNames(endpoints)
+	masked := names.endpoints[d.EndpointID].Privacy.MaskSensitiveLogging
+	body, err := h.body(ctx, d, masked)
+	if err != nil {
+		return store.BotDelivery{}, "", endpointNames{}, err
+	}
+	if masked && d.ResponseExcerpt != "" {
+		d.ResponseExcerpt = genesys.Masked
+	}
+	return d, body, names, nil
 }
 
-// body is the JSON a delivery sends, as it would be sent now.
-func (h *BotDeliveries) body(ctx context.Context, d store.BotDelivery) (string, error) {
+// body is the JSON a delivery sends, as it would be sent now; for an
+// endpoint that masks sensitive logging, as the webhook log keeps a body:
+// texts, names and the user id masked (docs/privacy.md).
+func (h *BotDeliveries) body(ctx context.Context, d store.BotDelivery, masked bool) (string, error) {
 	ev, err := h.Relay.BotEventOf(ctx, d)
 	if err != nil {
 		return "", err
 	}
+	if masked {
+		ev.UserID = genesys.Masked
+		if data, ok := ev.Data.(map[string]any); ok && data["agentName"] != nil {
+			data["agentName"] = genesys.Masked
+		}
+	}
 	b, err := json.Marshal(ev)
-	return string(b), err
+	if err != nil || !masked {
+		return string(b), err
+	}
+	return string(genesys.MaskBody(b)), nil
 }
 
 func botDeliveryRow(d store.BotDelivery, names endpointNames) views.BotDeliveryRow {

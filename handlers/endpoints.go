@@ -113,7 +113,9 @@ func (h *Endpoints) save(c *fiber.Ctx, e store.Endpoint, write func(context.Cont
 		return h.renderForm(c, fiber.StatusUnprocessableEntity, e, values, fields)
 	}
 	if updated.BotWebhookSecret != e.BotWebhookSecret {
-		// A new signing secret is shown this once, never again.
+		// A new signing secret is shown this once, never again: not kept
+		// in any cache either.
+		c.Set(fiber.HeaderCacheControl, "no-store")
 		return page(c, fiber.StatusOK, "Bot webhook signing secret", "endpoints",
 			views.BotWebhookSecretShown(updated.ID, updated.Name, updated.BotWebhookSecret))
 	}

@@ -260,6 +260,7 @@ func (h *Endpoints) APICreate(c *fiber.Ctx) error {
 	c.Location("/api/v1/admin/endpoints/" + fmt.Sprint(e.ID))
 	out := h.response(created)
 	out.BotWebhookSecret = created.BotWebhookSecret // made or given now: shown this once
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(fiber.StatusCreated).JSON(out)
 }
 
@@ -284,6 +285,7 @@ func (h *Endpoints) APIUpdate(c *fiber.Ctx) error {
 	out := h.response(updated)
 	if updated.BotWebhookSecret != before {
 		out.BotWebhookSecret = updated.BotWebhookSecret // made or replaced now: shown this once
+		c.Set(fiber.HeaderCacheControl, "no-store")
 	}
 	return c.JSON(out)
 }

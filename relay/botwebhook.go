@@ -17,6 +17,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/handover-relay/handover/genesys"
 	"github.com/handover-relay/handover/live"
 	"github.com/handover-relay/handover/logging"
 	"github.com/handover-relay/handover/store"
@@ -120,7 +121,7 @@ func (r *Relay) deliverToBot(ctx context.Context, d store.BotDelivery) {
 	if e.BotWebhookURL == "" {
 		// The URL was removed: nothing to send to, now or later, and no
 		// webhook whose health this says anything about.
-		if err := r.store.DropBotDelivery(context.WithoutCancel(ctx), d.ID, "the endpoint has no bot webhook URL any more"); err != nil {
+		if err := r.store.DropBotDelivery(context.WithoutCancel(ctx), d, "the endpoint has no bot webhook URL any more"); err != nil {
 			r.log.ErrorContext(ctx, "drop bot delivery", slog.Int64("bot_delivery_id", d.ID), slog.Any("error", err))
 		}
 		r.broker.Publish(live.BotDeliveries, live.Signal{Kind: live.Changed})
@@ -138,6 +139,7 @@ func (r *Relay) deliverToBot(ctx context.Context, d store.BotDelivery) {
 	}
 	if a.Error == "" || !retryable {
 		r.recordBotAttempt(ctx, d, a, nil)
+		r.forgetBotDeliveredText(ctx, e, d)
 		return
 	}
 	retryFor := r.cfg.BotRetryFor
@@ -149,16 +151,32 @@ func (r *Relay) deliverToBot(ctx context.Context, d store.BotDelivery) {
 	if next.Sub(d.CreatedAt) > retryFor {
 		r.log.WarnContext(ctx, "bot webhook failed for the whole retry period; giving up on the event", slog.Int64("bot_delivery_id", d.ID),
 			slog.String("event", d.EventType), slog.Int("attempts", d.Attempts+1), slog.String("error", a.Error))
+		// Giving up on a typing event (retried for seconds only) says
+		// nothing of the webhook over the retry period: no flag for it.
+		a.GaveUp = d.EventType != live.EventTyping
 		r.recordBotAttempt(ctx, d, a, nil)
+		r.forgetBotDeliveredText(ctx, e, d)
 		return
 	}
 	r.recordBotAttempt(ctx, d, a, &next)
 }
 
 func (r *Relay) recordBotAttempt(ctx context.Context, d store.BotDelivery, a store.BotAttempt, next *time.Time) {
-	// The outcome is recorded even when shutting down: a 2xx not recorded
-	// would be sent again by the next start.
-	if err := r.store.RecordBotAttempt(context.WithoutCancel(ctx), d, a, next); err != nil {
+	// The outcome is recorded even when shutting down, and tried again when
+	// the database fails for a moment: a 2xx not recorded would be sent
+	// again once the lease runs out.
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for wait := 100 * time.Millisecond; wait <= 3*time.Second; wait *= 2 {
+		if err = r.store.RecordBotAttempt(ctx, d, a, next); err == nil || errors.Is(err, store.ErrLeaseLost) {
+			break
+		}
+		sleep(ctx, wait)
+	}
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		r.log.WarnContext(ctx, "bot delivery attempt not recorded: another instance took the event over", slog.Int64("bot_delivery_id", d.ID))
+	case err != nil:
 		r.log.ErrorContext(ctx, "record bot delivery attempt", slog.Int64("bot_delivery_id", d.ID), slog.Any("error", err))
 	}
 	r.broker.Publish(live.BotDeliveries, live.Signal{Kind: live.Changed})
@@ -167,8 +185,20 @@ func (r *Relay) recordBotAttempt(ctx context.Context, d store.BotDelivery, a sto
 	}
 }
 
+// forgetBotDeliveredText drops the text of a timeline entry the bot webhook
+// is done with, for an endpoint that does not collect conversations, once
+// the conversation ended (ForgetConversationText kept it for the webhook).
+func (r *Relay) forgetBotDeliveredText(ctx context.Context, e store.Endpoint, d store.BotDelivery) {
+	if !e.Privacy.DiscardConversationText || d.MessageID == nil {
+		return
+	}
+	if err := r.store.ForgetBotDeliveredText(context.WithoutCancel(ctx), *d.MessageID); err != nil {
+		r.log.ErrorContext(ctx, "forget a text delivered to the bot", slog.Int64("bot_delivery_id", d.ID), slog.Any("error", err))
+	}
+}
+
 func (r *Relay) postponeBotDelivery(ctx context.Context, d store.BotDelivery, delay time.Duration) {
-	if err := r.store.PostponeBotDelivery(context.WithoutCancel(ctx), d.ID, r.store.Now().Add(delay)); err != nil {
+	if err := r.store.PostponeBotDelivery(context.WithoutCancel(ctx), d, r.store.Now().Add(delay)); err != nil {
 		r.log.ErrorContext(ctx, "postpone bot delivery", slog.Int64("bot_delivery_id", d.ID), slog.Any("error", err))
 	}
 }
@@ -220,7 +250,8 @@ func (r *Relay) postToBot(ctx context.Context, e store.Endpoint, ev BotEvent) (a
 	a.Latency = time.Since(sent)
 	if err != nil {
 		a.Error = err.Error()
-		return a, 0, true
+		// An address the configuration refuses stays refused.
+		return a, 0, !errors.Is(err, genesys.ErrPrivateAddress)
 	}
 	defer resp.Body.Close()
 	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, botExcerptBytes))
@@ -303,9 +334,10 @@ func (r *Relay) SendBotTestEvent(ctx context.Context, e store.Endpoint) (store.B
 	return d, nil
 }
 
-// ReplayBotDelivery sends a delivery again, with its id, body and order: one
-// still pending becomes due at once; one delivered or given up on gets one
-// attempt now, whose outcome is recorded on it.
+// ReplayBotDelivery sends a delivery again, with its id and body: one still
+// pending becomes due at once, in its session's order; one delivered or
+// given up on gets one attempt now (after what came since, so out of its
+// session's order), whose outcome is recorded on it.
 func (r *Relay) ReplayBotDelivery(ctx context.Context, id int64) (store.BotDelivery, error) {
 	d, err := r.store.BotDeliveryByID(ctx, id)
 	if err != nil {

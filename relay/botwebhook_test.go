@@ -18,6 +18,7 @@ import (
 
 	svix "github.com/svix/svix-webhooks/go"
 
+	"github.com/handover-relay/handover/genesys"
 	"github.com/handover-relay/handover/internal/testkit"
 	"github.com/handover-relay/handover/relay"
 	"github.com/handover-relay/handover/secret"
@@ -358,4 +359,84 @@ func TestRemovingTheURLDropsWaitingEventsWithoutFlaggingTheEndpoint(t *testing.T
 	if failing, err := g.store.FailingBotWebhooks(ctx); err != nil || len(failing) != 0 {
 		t.Fatalf("an endpoint without a bot webhook is flagged as failing: %+v, %v", failing, err)
 	}
+}
+
+func TestABotURLOnAPrivateAddressIsRefusedOnceUnlessAllowed(t *testing.T) {
+	g := newEngine(t, func(cfg *relay.Config) {
+		fastBotRetries(cfg)
+		cfg.BotWebhookClient = genesys.NewHTTPClientWith(genesys.HTTPOptions{AllowPrivate: false})
+	})
+	bot := newBotReceiver(t)
+	g.withBotWebhook(bot.server.URL) // 127.0.0.1
+	ctx := context.Background()
+	if _, err := g.relay.StartHandover(ctx, g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the event refused for its address", func() bool {
+		page, err := g.store.ListBotDeliveries(ctx, store.BotDeliveryFilter{EndpointID: g.e.ID, Status: store.BotDeliveryFailed})
+		return err == nil && len(page.Rows) == 1 && page.Rows[0].Attempts == 1 && strings.Contains(page.Rows[0].LastError, "HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS")
+	})
+	if n := len(bot.requests()); n != 0 {
+		t.Fatalf("the bot on a loopback address got %d requests", n)
+	}
+}
+
+func TestAnEndpointThatKeepsNoTextStillSendsTheBotWhatWaitsThenForgetsIt(t *testing.T) {
+	g := newEngine(t, fastBotRetries)
+	down := make([]int, 1000)
+	for i := range down {
+		down[i] = http.StatusServiceUnavailable
+	}
+	bot := newBotReceiver(t, down...) // down until the conversation ended
+	g.withBotWebhook(bot.server.URL)
+	ctx := context.Background()
+	e := g.e
+	e.Privacy.DiscardConversationText = true
+	if err := g.store.UpdateEndpoint(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	conv, err := g.relay.StartHandover(ctx, e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.waitForMessages(1)
+	e, _ = g.store.EndpointByID(ctx, e.ID)
+	body := []byte(`{"id":"agent-msg-1","channel":{"id":"` + e.IntegrationID + `","platform":"Open","type":"Private","to":{"id":"` + conv.CustomerID +
+		`"},"from":{"id":"` + e.IntegrationID + `","idType":"Opaque","nickname":"Max"},"time":"` + genesys.FormatTime(time.Now()) +
+		`"},"type":"Text","text":"Hello from the agent","originatingEntity":"Human","direction":"Outbound"}`)
+	res, err := g.relay.ReceiveWebhook(ctx, relay.IncomingWebhook{Body: body, Signature: genesys.Sign(engineSecret, body), ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 5*time.Second, "the webhook processed", func() bool {
+		w, err := g.store.WebhookByID(ctx, res.LogID)
+		return err == nil && w.ProcessedAt != nil
+	})
+	if _, err := g.relay.EndByUser(ctx, e, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	bot.mu.Lock()
+	bot.script = nil // the bot is back
+	bot.mu.Unlock()
+	var sent string
+	for _, r := range bot.waitAccepted(3) {
+		if r.event.Type == "message" {
+			sent = r.event.Data.(map[string]any)["text"].(string)
+		}
+	}
+	if sent != "Hello from the agent" {
+		t.Fatalf("the bot got the agent's message as %q: the text was forgotten before it was sent", sent)
+	}
+	testkit.WaitFor(t, 5*time.Second, "the text forgotten once delivered", func() bool {
+		msgs, err := g.store.ConversationMessages(ctx, conv.ID)
+		if err != nil {
+			return false
+		}
+		for _, m := range msgs {
+			if m.Direction == store.FromAgent && m.Kind == store.KindText {
+				return m.Text == ""
+			}
+		}
+		return false
+	})
 }

@@ -179,7 +179,15 @@ func (r *Relay) undelivered(ctx context.Context, conv store.Conversation, item s
 	}
 	note := store.Message{ConversationID: conv.ID, EndpointID: conv.EndpointID, SessionID: conv.SessionID, Direction: store.FromSystem, Kind: store.KindText,
 		Text: "A message could not be delivered to the agent.", Data: store.MessageData{Reason: cause.Error()}}
-	if err := r.store.InsertMessage(ctx, &note); err != nil {
+	// Written under the conversation's lock, as every timeline entry is:
+	// the session's events (and bot deliveries) then commit in id order.
+	err := r.store.InTx(ctx, func(tx *store.Store) error {
+		if _, err := tx.ConversationByID(ctx, conv.ID); err != nil {
+			return err
+		}
+		return tx.InsertMessage(ctx, &note)
+	})
+	if err != nil {
 		r.log.ErrorContext(ctx, "note undelivered message", slog.Any("error", err))
 	}
 	r.publish(conv)

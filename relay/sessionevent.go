@@ -10,17 +10,19 @@ import (
 // stream and in an event webhook to the bot. Only entries the session hears
 // of come here (store.Store.SessionEventsAfter, and the bot deliveries).
 func SessionEvent(m store.Message) (string, map[string]any) {
-	switch {
-	case m.Kind == store.KindQueue && m.Data.Queue != nil:
-		q := m.Data.Queue
-		return live.EventQueue, map[string]any{"conversationId": m.ConversationID, "estimatedWaitSeconds": q.EstimatedWaitSeconds, "waiting": q.Waiting,
-			"waitedSeconds": q.WaitedSeconds, "time": m.CreatedAt}
-	case m.Kind == store.KindState:
-		return live.EventState, map[string]any{"conversationId": m.ConversationID, "state": m.Data.State, "reason": m.Data.Reason,
+	switch event := store.SessionEventType(&m); event {
+	case live.EventQueue:
+		data := map[string]any{"conversationId": m.ConversationID, "time": m.CreatedAt}
+		if q := m.Data.Queue; q != nil {
+			data["estimatedWaitSeconds"], data["waiting"], data["waitedSeconds"] = q.EstimatedWaitSeconds, q.Waiting, q.WaitedSeconds
+		}
+		return event, data
+	case live.EventState:
+		return event, map[string]any{"conversationId": m.ConversationID, "state": m.Data.State, "reason": m.Data.Reason,
 			"agentName": m.Data.AgentName, "time": m.CreatedAt}
-	case m.Kind == store.KindReceipt:
+	case live.EventReceipt:
 		// Only failures reach the bot: the user's message did not get through.
-		return live.EventReceipt, map[string]any{"conversationId": m.ConversationID, "messageId": m.Data.AboutMessage, "status": m.Delivery,
+		return event, map[string]any{"conversationId": m.ConversationID, "messageId": m.Data.AboutMessage, "status": m.Delivery,
 			"genesysStatus": m.Data.ReceiptStatus, "reason": m.Error, "genesysMessageId": m.GenesysMessageID, "time": m.CreatedAt}
 	}
 	data := map[string]any{"conversationId": m.ConversationID, "from": m.Direction, "text": m.Text, "attachments": m.Data.Attachments,

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,6 +66,9 @@ type BotAttempt struct {
 	// Replay: an admin's one-off attempt, which fails without changing
 	// the delivery's status or flagging the endpoint.
 	Replay bool
+	// GaveUp: the attempt failed and the retry period is over; the
+	// endpoint is flagged until the bot takes an event again.
+	GaveUp bool
 }
 
 // BotWebhookHealth is how an endpoint's bot webhook fares.
@@ -84,12 +88,13 @@ func (BotWebhookHealth) TableName() string { return "bot_webhook_health" }
 // has taken none since: the dashboard flags it.
 func (h BotWebhookHealth) Failing() bool { return h.GaveUpAt != nil }
 
-// sessionEventType is the event a timeline entry is on the session's stream,
-// and so for the bot webhook; "" when the bot does not hear of it. It says
-// in Go what SessionEventsAfter's query says in SQL: the bot hears
-// everything but its own side, what the endpoint keeps from the user, and
-// receipts other than a failure.
-func sessionEventType(m *Message) string {
+// SessionEventType is the event a timeline entry is on the session's
+// stream, and so for the bot webhook (live.EventMessage, …); "" when the bot
+// does not hear of it. It says in Go what SessionEventsAfter's query says in
+// SQL (a test holds the two together): the bot hears everything but its own
+// side, what the endpoint keeps from the user, and receipts other than a
+// failure.
+func SessionEventType(m *Message) string {
 	switch {
 	case m.Direction == FromUser, m.Kind == KindTranscript, m.Kind == KindFlowHidden:
 		return ""
@@ -111,7 +116,7 @@ func sessionEventType(m *Message) string {
 // endpoint has a bot webhook: one statement either way, in the entry's own
 // transaction, so an event is queued exactly when it is committed.
 func queueBotDelivery(tx *gorm.DB, m *Message) error {
-	eventType := sessionEventType(m)
+	eventType := SessionEventType(m)
 	if eventType == "" {
 		return nil
 	}
@@ -195,9 +200,17 @@ func (s *Store) ClaimDueBotDeliveries(ctx context.Context, owner string, lease t
 	return claimed, nil
 }
 
+// ErrLeaseLost: a delivery's lease passed to another instance (this one was
+// taken for dead) before its outcome was recorded; the other's counts.
+var ErrLeaseLost = errors.New("the lease of the bot delivery was lost")
+
 // RecordBotAttempt records an attempt at a delivery: delivered when it
-// succeeded; else pending again at next, or failed when next is nil. The
-// endpoint's health moves with it, in the same transaction.
+// succeeded; else pending again at next, or failed when next is nil (and
+// flagged on the endpoint when a.GaveUp). The endpoint's health moves with
+// it, in the same transaction. An attempt at a claimed delivery is recorded
+// only while this instance still holds its lease (ErrLeaseLost otherwise),
+// so that a late outcome never overwrites a newer one, such as another
+// instance's 2xx; a replay is recorded whatever the row's state.
 func (s *Store) RecordBotAttempt(ctx context.Context, d BotDelivery, a BotAttempt, next *time.Time) error {
 	updates := map[string]any{"attempts": gorm.Expr("attempts + 1"), "url": a.URL, "response_status": a.ResponseStatus,
 		"response_excerpt": a.ResponseExcerpt, "latency_ms": a.Latency.Milliseconds(), "last_error": a.Error, "attempted_at": a.At,
@@ -211,14 +224,19 @@ func (s *Store) RecordBotAttempt(ctx context.Context, d BotDelivery, a BotAttemp
 	default:
 		updates["status"] = BotDeliveryFailed
 	}
-	// Giving up on a typing event (which is not retried for long) says
-	// nothing of the bot webhook's health over the retry period.
-	gaveUp := a.Error != "" && next == nil && !a.Replay && d.EventType != live.EventTyping
 	err := s.InTx(ctx, func(tx *Store) error {
-		if err := tx.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ?", d.ID).Updates(updates).Error; err != nil {
-			return err
+		q := tx.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ?", d.ID)
+		if !a.Replay {
+			q = q.Where("status = ? AND lease_owner = ?", BotDeliveryPending, d.LeaseOwner)
 		}
-		return tx.recordBotHealth(ctx, d.EndpointID, a, gaveUp)
+		res := q.Updates(updates)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrLeaseLost
+		}
+		return tx.recordBotHealth(ctx, d.EndpointID, a, a.GaveUp && a.Error != "")
 	})
 	if err != nil {
 		return fmt.Errorf("record attempt at bot delivery %d: %w", d.ID, err)
@@ -248,8 +266,9 @@ func (s *Store) recordBotHealth(ctx context.Context, endpointID int64, a BotAtte
 // is nowhere to send it (the endpoint's URL was removed): failed with the
 // reason, without counting an attempt or saying anything of the health of a
 // webhook that no longer exists.
-func (s *Store) DropBotDelivery(ctx context.Context, id int64, reason string) error {
-	err := s.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ?", id).
+func (s *Store) DropBotDelivery(ctx context.Context, d BotDelivery, reason string) error {
+	id := d.ID
+	err := s.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ? AND status = ? AND lease_owner = ?", id, BotDeliveryPending, d.LeaseOwner).
 		Updates(map[string]any{"status": BotDeliveryFailed, "last_error": reason, "lease_owner": "", "lease_until": nil}).Error
 	if err != nil {
 		return fmt.Errorf("drop bot delivery %d: %w", id, err)
@@ -258,8 +277,9 @@ func (s *Store) DropBotDelivery(ctx context.Context, id int64, reason string) er
 }
 
 // PostponeBotDelivery gives a claimed delivery back untried, due at next.
-func (s *Store) PostponeBotDelivery(ctx context.Context, id int64, next time.Time) error {
-	err := s.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ?", id).
+func (s *Store) PostponeBotDelivery(ctx context.Context, d BotDelivery, next time.Time) error {
+	id := d.ID
+	err := s.db.WithContext(ctx).Model(&BotDelivery{}).Where("id = ? AND status = ? AND lease_owner = ?", id, BotDeliveryPending, d.LeaseOwner).
 		Updates(map[string]any{"next_attempt_at": next, "lease_owner": "", "lease_until": nil}).Error
 	if err != nil {
 		return fmt.Errorf("postpone bot delivery %d: %w", id, err)
@@ -313,13 +333,12 @@ func (s *Store) BotDeliveryByID(ctx context.Context, id int64) (BotDelivery, err
 
 // BotDeliveryFilter selects bot deliveries for a list.
 type BotDeliveryFilter struct {
-	EndpointID     int64  // 0 for every endpoint
-	ConversationID int64  // 0 for every conversation
-	Status         string // pending, delivered, failed; "" for all
-	EventType      string // "" for all
-	Created        TimeRange
-	Before         int64
-	Limit          int
+	EndpointID int64  // 0 for every endpoint
+	Status     string // pending, delivered, failed; "" for all
+	EventType  string // "" for all
+	Created    TimeRange
+	Before     int64
+	Limit      int
 }
 
 // ListBotDeliveries returns a page of deliveries, newest first.
@@ -327,9 +346,6 @@ func (s *Store) ListBotDeliveries(ctx context.Context, f BotDeliveryFilter) (Pag
 	q := s.db.WithContext(ctx).Model(&BotDelivery{})
 	if f.EndpointID != 0 {
 		q = q.Where("endpoint_id = ?", f.EndpointID)
-	}
-	if f.ConversationID != 0 {
-		q = q.Where("conversation_id = ?", f.ConversationID)
 	}
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)

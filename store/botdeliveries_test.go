@@ -67,6 +67,21 @@ func TestOnlyTheSessionsEventsOfAnEndpointWithABotWebhookAreQueued(t *testing.T)
 	if fmt.Sprint(types) != "[message receipt state]" {
 		t.Fatalf("queued %v, want the agent's message, the failed receipt and the state", types)
 	}
+	// The Go rule that queues them says what the stream's SQL says.
+	events, err := s.SessionEventsAfter(ctx, with.ID, "b", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed, queued []int64
+	for _, m := range events {
+		streamed = append(streamed, m.ID)
+	}
+	for _, d := range page.Rows {
+		queued = append([]int64{*d.MessageID}, queued...)
+	}
+	if fmt.Sprint(streamed) != fmt.Sprint(queued) {
+		t.Fatalf("the stream carries entries %v, the bot webhook %v", streamed, queued)
+	}
 }
 
 func TestTwoInstancesClaimEachBotDeliveryOnceAndInSessionOrder(t *testing.T) {

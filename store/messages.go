@@ -327,12 +327,27 @@ func (s *Store) ForgetDeliveredText(ctx context.Context, item OutboxItem) error 
 // is the goodbye the bot has yet to read), for an endpoint that does not
 // collect conversations.
 func (s *Store) ForgetConversationText(ctx context.Context, conversationID, beforeID int64) error {
-	err := s.db.WithContext(ctx).Exec("UPDATE messages SET text = '', data = '{}' WHERE conversation_id = ? AND id < ? AND kind IN ?",
-		conversationID, beforeID, textKinds).Error
+	// An entry still on its way to the bot webhook keeps its text until it
+	// is delivered or given up on (ForgetBotDeliveredText).
+	err := s.db.WithContext(ctx).Exec(`UPDATE messages SET text = '', data = '{}' WHERE conversation_id = ? AND id < ? AND kind IN ?
+		AND NOT EXISTS (SELECT 1 FROM bot_deliveries d WHERE d.message_id = messages.id AND d.status = ?)`,
+		conversationID, beforeID, textKinds, BotDeliveryPending).Error
 	if err != nil {
 		return fmt.Errorf("forget the texts of conversation %d: %w", conversationID, err)
 	}
 	return s.forgetPreview(ctx, conversationID)
+}
+
+// ForgetBotDeliveredText removes the text of a timeline entry the bot
+// webhook is done with, once its conversation ended, for an endpoint that
+// does not collect conversations: what ForgetConversationText left for it.
+func (s *Store) ForgetBotDeliveredText(ctx context.Context, messageID int64) error {
+	err := s.db.WithContext(ctx).Exec(`UPDATE messages SET text = '', data = '{}' WHERE id = ? AND kind IN ?
+		AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = messages.conversation_id AND c.ended_at IS NOT NULL)`, messageID, textKinds).Error
+	if err != nil {
+		return fmt.Errorf("forget the text of message %d: %w", messageID, err)
+	}
+	return nil
 }
 
 func (s *Store) forgetPreview(ctx context.Context, conversationID int64) error {

@@ -288,7 +288,7 @@ func DashboardCards(p DashboardProps) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		for _, f := range p.FailingBotWebhooks {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<p class=\"danger\" role=\"alert\" data-testid=\"failing-bot-webhook\"><strong>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<p class=\"danger\" role=\"status\" data-testid=\"failing-bot-webhook\"><strong>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
