@@ -1214,14 +1214,14 @@ func BotWebhookSectionView(b BotWebhookSection) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 104, " UTC (after the whole retry period, or refused by the bot with a final status), and the bot has taken none since. See <a href=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 104, " UTC after the whole retry period, and the bot has taken none since. See <a href=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var53 string
 				templ_7745c5c3_Var53, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.URL("/bot-deliveries?endpoint=" + itoa(b.EndpointID) + "&status=failed")).ResolveURL(ctx)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/endpoint_tools.templ`, Line: 375, Col: 350}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/endpoint_tools.templ`, Line: 375, Col: 305}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var53)
 				if templ_7745c5c3_Err != nil {
