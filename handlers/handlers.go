@@ -133,6 +133,7 @@ var relayStatus = []struct {
 	{relay.ErrGenesysSettings, fiber.StatusUnprocessableEntity},
 	{relay.ErrNoAgents, fiber.StatusConflict},
 	{relay.ErrErasurePending, fiber.StatusServiceUnavailable},
+	{relay.ErrBotFailed, fiber.StatusBadGateway},
 }
 
 // WebhookStatus is how a webhook of each verdict is answered: 200 for one

@@ -33,14 +33,16 @@ const (
 	EndpointCopilotURL = "/endpoints/:id/copilot-url"
 	EndpointPreflight  = "/endpoints/:id/preflight"
 	EndpointRotateURL  = "/endpoints/:id/rotate-url-token"
-	Settings           = "/settings"
-	Organisations      = "/settings/organisations"
-	Account            = "/settings/account"
-	AccountPassword    = "/settings/account/password"
-	SignOutEverywhere  = "/settings/account/sign-out-everywhere"
-	APIKeys            = "/apikeys"
-	Instances          = "/instances"
-	APIKeyRevoke       = "/apikeys/:id/revoke"
+	// Register the endpoint's bot in its Bot Connector integration's bot list.
+	EndpointRegisterBot = "/endpoints/:id/register-bot"
+	Settings            = "/settings"
+	Organisations       = "/settings/organisations"
+	Account             = "/settings/account"
+	AccountPassword     = "/settings/account/password"
+	SignOutEverywhere   = "/settings/account/sign-out-everywhere"
+	APIKeys             = "/apikeys"
+	Instances           = "/instances"
+	APIKeyRevoke        = "/apikeys/:id/revoke"
 
 	// The OpenAPI 3.1 description of the bot API and the admin API.
 	OpenAPI = "/api/openapi.json"
@@ -59,6 +61,8 @@ const (
 	APIWebhookReplay     = "/api/v1/admin/webhooks/:id/replay"
 	APIAPICalls          = "/api/v1/admin/api-calls"
 	APIEndpointPreflight = "/api/v1/admin/endpoints/:id/preflight"
+	// PUT the endpoint's bot to its Bot Connector integration's bot list.
+	APIEndpointRegisterBot = "/api/v1/admin/endpoints/:id/register-bot"
 	// The instances on the database and what each owns (docs/scaling.md).
 	APIInstances = "/api/v1/admin/instances"
 	// One person's data, exported (GET) and erased (DELETE).
@@ -95,4 +99,7 @@ const (
 	BotTyping       = "/:token/sessions/:session/typing"
 	BotEnd          = "/:token/sessions/:session/end"
 	BotEvents       = "/:token/sessions/:session/events"
+	// The Handle Utterance URL of a Genesys Bot Connector endpoint: Genesys
+	// posts each customer turn of a Call Bot Connector action here.
+	BotConnector = "/:token/botconnector"
 )

@@ -152,6 +152,11 @@ func routes(app *fiber.App, d Deps) {
 	app.Post(paths.ChatEnd, chat.Guard(true), bot.End)
 	app.Get(paths.ChatEvents, chat.Guard(true), bot.Events)
 
+	// The Handle Utterance URL of Genesys Bot Connector endpoints: the URL
+	// token and the integration's credential header authenticate Genesys.
+	botConnector := &handlers.BotConnector{Store: d.Store, Relay: d.Relay, Features: d.Config.Features, Logger: d.Logger}
+	app.Post(paths.BotConnector, botConnector.Turn)
+
 	// The bot API under each endpoint's Config URL. Registered last: its
 	// first path segment is the endpoint's token, which matches anything.
 	app.Post(paths.BotHandover, bot.Handover)

@@ -1,0 +1,75 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/store"
+)
+
+// BotConnectorRelay is what the Handle Utterance URL needs from the engine.
+type BotConnectorRelay interface {
+	BotConnectorTurn(ctx context.Context, e store.Endpoint, req genesys.BotConnectorRequest) (genesys.BotConnectorResponse, error)
+}
+
+// BotConnector serves the Handle Utterance URL <Config URL>/botconnector
+// that a Genesys Bot Connector integration posts each customer turn to
+// (docs/genesys.md §BotConnector).
+type BotConnector struct {
+	Store interface {
+		EndpointByToken(context.Context, string) (store.Endpoint, error)
+	}
+	Relay    BotConnectorRelay
+	Features config.Features
+	Logger   *slog.Logger
+}
+
+// Turn answers POST /<token>/botconnector. The URL token finds the endpoint;
+// the credential header the integration sends must match the endpoint's,
+// compared in constant time. Only a Bot Connector endpoint of an
+// organisation on FEATURE_USE_GENESYS_BOT_CONNECTOR_ENDPOINT_WHITELIST answers.
+func (h *BotConnector) Turn(c *fiber.Ctx) error {
+	e, err := h.Store.EndpointByToken(c.UserContext(), c.Params("token"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && e.Type != store.TypeGenesysBotConnector) {
+		// A bot endpoint's token says no more here than an unknown one.
+		return botError(fiber.StatusNotFound, "unknown_endpoint", "No Genesys Bot Connector endpoint has this Handle Utterance URL.")
+	}
+	if err != nil {
+		return err
+	}
+	rememberEndpoint(c, e)
+	if !BotConnectorCredentialMatches(e, c.Get(e.BotConnectorHeaderName)) {
+		h.Logger.WarnContext(c.UserContext(), "bot connector turn refused: wrong credential", slog.Int64("endpoint_id", e.ID),
+			slog.String("header", e.BotConnectorHeaderName), slog.Bool("header_present", c.Get(e.BotConnectorHeaderName) != ""),
+			slog.String("client", LoggedClientAddress(c)), slog.String("path", LoggedPath(c)))
+		return botError(fiber.StatusUnauthorized, "unauthorized", "The Bot Connector credential header is missing or does not match the endpoint's.")
+	}
+	if !h.Features.BotConnectorFor(e.Organisation.Name) {
+		return botError(fiber.StatusForbidden, "feature_disabled", "Genesys Bot Connector endpoints are not enabled for this organisation (FEATURE_USE_GENESYS_BOT_CONNECTOR_ENDPOINT_WHITELIST).")
+	}
+	var req genesys.BotConnectorRequest
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	resp, err := h.Relay.BotConnectorTurn(c.UserContext(), e, req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(resp)
+}
+
+// BotConnectorCredentialMatches tells, in constant time, whether got is the
+// endpoint's Bot Connector credential. An endpoint without one matches
+// nothing: the URL token alone never opens the Handle Utterance URL.
+func BotConnectorCredentialMatches(e store.Endpoint, got string) bool {
+	if e.BotConnectorHeaderName == "" || e.BotConnectorHeaderValue == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(e.BotConnectorHeaderValue)) == 1
+}
