@@ -21,26 +21,33 @@ import (
 // field is optional: on PUT an absent field keeps its stored value, so a
 // script can change one setting without knowing (or resending) the secrets.
 type endpointRequest struct {
-	Name             *string           `json:"name"`
-	Organisation     *string           `json:"organisation"`
-	HandoverProvider *string           `json:"handoverProvider"`
-	Host             *string           `json:"host"`
-	DeploymentName   *string           `json:"deploymentName"`
-	QueueID          *string           `json:"queueId"`
-	WebhookSecret    *string           `json:"webhookSecret"`
-	ClientID         *string           `json:"clientId"`
-	ClientSecret     *string           `json:"clientSecret"`
-	SendProfile      *bool             `json:"sendProfile"`
-	Language         *string           `json:"language"`
-	Skills           *[]string         `json:"skills"`
-	Priority         *int              `json:"priority"`
-	CustomAttributes json.RawMessage   `json:"customAttributes"`
-	RelayTyping      *bool             `json:"relayTyping"`
-	FlowMessages     *string           `json:"flowMessages"`
-	AttributeNames   map[string]string `json:"attributeNames"`
-	CopilotBaseURL   *string           `json:"copilotBaseUrl"`
-	CopilotJWTSecret *string           `json:"copilotJwtSecret"`
-	DemoChat         *bool             `json:"demoChat"`
+	Name             *string `json:"name"`
+	Organisation     *string `json:"organisation"`
+	HandoverProvider *string `json:"handoverProvider"`
+	// The endpoint's bot and type (docs/genesys.md §BotConnector); the
+	// credential header's value is write-only.
+	Type                      *string           `json:"type"`
+	BotURL                    *string           `json:"botUrl"`
+	BotConnectorHeaderName    *string           `json:"botConnectorHeaderName"`
+	BotConnectorHeaderValue   *string           `json:"botConnectorHeaderValue"`
+	BotConnectorIntegrationID *string           `json:"botConnectorIntegrationId"`
+	Host                      *string           `json:"host"`
+	DeploymentName            *string           `json:"deploymentName"`
+	QueueID                   *string           `json:"queueId"`
+	WebhookSecret             *string           `json:"webhookSecret"`
+	ClientID                  *string           `json:"clientId"`
+	ClientSecret              *string           `json:"clientSecret"`
+	SendProfile               *bool             `json:"sendProfile"`
+	Language                  *string           `json:"language"`
+	Skills                    *[]string         `json:"skills"`
+	Priority                  *int              `json:"priority"`
+	CustomAttributes          json.RawMessage   `json:"customAttributes"`
+	RelayTyping               *bool             `json:"relayTyping"`
+	FlowMessages              *string           `json:"flowMessages"`
+	AttributeNames            map[string]string `json:"attributeNames"`
+	CopilotBaseURL            *string           `json:"copilotBaseUrl"`
+	CopilotJWTSecret          *string           `json:"copilotJwtSecret"`
+	DemoChat                  *bool             `json:"demoChat"`
 	waitingRequest
 	privacyRequest
 
@@ -49,6 +56,8 @@ type endpointRequest struct {
 	ID               any `json:"id"`
 	URLToken         any `json:"urlToken"`
 	ConfigURL        any `json:"configUrl"`
+	BotConnectorURL  any `json:"botConnectorUrl"`
+	BotHeaderSet     any `json:"botConnectorHeaderValueSet"`
 	HostWarning      any `json:"hostWarning"`
 	WebhookSecretSet any `json:"webhookSecretSet"`
 	ClientSecretSet  any `json:"clientSecretSet"`
@@ -63,26 +72,33 @@ type endpointRequest struct {
 
 // endpointResponse is an endpoint as the API shows it: never with its secrets.
 type endpointResponse struct {
-	ID               int64             `json:"id"`
-	Name             string            `json:"name"`
-	Organisation     string            `json:"organisation"`
-	HandoverProvider string            `json:"handoverProvider"`
-	Host             string            `json:"host"`
-	HostWarning      string            `json:"hostWarning,omitempty"`
-	DeploymentName   string            `json:"deploymentName"`
-	QueueID          string            `json:"queueId"`
-	ClientID         string            `json:"clientId"`
-	WebhookSecretSet bool              `json:"webhookSecretSet"`
-	ClientSecretSet  bool              `json:"clientSecretSet"`
-	SendProfile      bool              `json:"sendProfile"`
-	Language         string            `json:"language"`
-	Skills           []string          `json:"skills"`
-	Priority         int               `json:"priority"`
-	CustomAttributes map[string]string `json:"customAttributes"`
-	RelayTyping      bool              `json:"relayTyping"`
-	FlowMessages     string            `json:"flowMessages"`
-	AttributeNames   map[string]string `json:"attributeNames"`
-	CopilotBaseURL   string            `json:"copilotBaseUrl"`
+	ID               int64  `json:"id"`
+	Name             string `json:"name"`
+	Organisation     string `json:"organisation"`
+	HandoverProvider string `json:"handoverProvider"`
+	Type             string `json:"type"`
+	BotURL           string `json:"botUrl"`
+	// BotConnectorURL is the Handle Utterance URL, for Bot Connector endpoints.
+	BotConnectorURL            string            `json:"botConnectorUrl,omitempty"`
+	BotConnectorHeaderName     string            `json:"botConnectorHeaderName"`
+	BotConnectorHeaderValueSet bool              `json:"botConnectorHeaderValueSet"`
+	BotConnectorIntegrationID  string            `json:"botConnectorIntegrationId"`
+	Host                       string            `json:"host"`
+	HostWarning                string            `json:"hostWarning,omitempty"`
+	DeploymentName             string            `json:"deploymentName"`
+	QueueID                    string            `json:"queueId"`
+	ClientID                   string            `json:"clientId"`
+	WebhookSecretSet           bool              `json:"webhookSecretSet"`
+	ClientSecretSet            bool              `json:"clientSecretSet"`
+	SendProfile                bool              `json:"sendProfile"`
+	Language                   string            `json:"language"`
+	Skills                     []string          `json:"skills"`
+	Priority                   int               `json:"priority"`
+	CustomAttributes           map[string]string `json:"customAttributes"`
+	RelayTyping                bool              `json:"relayTyping"`
+	FlowMessages               string            `json:"flowMessages"`
+	AttributeNames             map[string]string `json:"attributeNames"`
+	CopilotBaseURL             string            `json:"copilotBaseUrl"`
 	// The agents' credential, and the URL for a Genesys Script's Web Page
 	// component that carries it (docs/security.md).
 	CopilotToken        string `json:"copilotToken"`
@@ -114,7 +130,18 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		waitingJSON: waitingJSON{IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: e.Waiting.QueueUpdateSeconds,
 			QueueTimeoutSeconds: e.Waiting.QueueTimeoutSeconds, InactivitySeconds: e.Waiting.InactivitySeconds, Messages: e.Waiting.Messages},
 		privacyJSON: newPrivacyJSON(e.Privacy),
+		Type:        e.Type, BotURL: e.BotURL, BotConnectorURL: h.botConnectorURL(e), BotConnectorHeaderName: e.BotConnectorHeaderName,
+		BotConnectorHeaderValueSet: e.BotConnectorHeaderValue != "", BotConnectorIntegrationID: e.BotConnectorIntegrationID,
 	}
+}
+
+// botConnectorURL is the Handle Utterance URL of a Bot Connector endpoint,
+// <Config URL>/botconnector; "" for a bot endpoint.
+func (h *Endpoints) botConnectorURL(e store.Endpoint) string {
+	if e.Type != store.TypeGenesysBotConnector {
+		return ""
+	}
+	return h.configURL(e) + "/botconnector"
 }
 
 // privacyJSON is an endpoint's data protection as the API shows it.
@@ -314,6 +341,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: maps.Clone(e.AttributeNames),
 		CopilotBaseURL: e.CopilotBaseURL, Waiting: req.waitingRequest.merge(e.Waiting), Privacy: req.privacyRequest.merge(e.Privacy),
 		CopilotJWTSecret: req.CopilotJWTSecret, DemoChat: e.DemoChat,
+		Type: e.Type, BotURL: e.BotURL, BotConnectorHeaderName: e.BotConnectorHeaderName, BotConnectorIntegrationID: e.BotConnectorIntegrationID,
 	}
 	if req.DemoChat != nil {
 		in.DemoChat = *req.DemoChat
@@ -332,6 +360,11 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 	set(&in.Name, req.Name)
 	set(&in.Organisation, req.Organisation)
 	set(&in.Provider, req.HandoverProvider)
+	set(&in.Type, req.Type)
+	set(&in.BotURL, req.BotURL)
+	set(&in.BotConnectorHeaderName, req.BotConnectorHeaderName)
+	set(&in.BotConnectorHeaderValue, req.BotConnectorHeaderValue)
+	set(&in.BotConnectorIntegrationID, req.BotConnectorIntegrationID)
 	set(&in.Host, req.Host)
 	set(&in.DeploymentName, req.DeploymentName)
 	set(&in.QueueID, req.QueueID)
