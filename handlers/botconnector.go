@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
@@ -72,4 +73,61 @@ func BotConnectorCredentialMatches(e store.Endpoint, got string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(got), []byte(e.BotConnectorHeaderValue)) == 1
+}
+
+// BotRegistrar puts an endpoint's bot into its Bot Connector integration's bot list.
+type BotRegistrar interface {
+	RegisterBot(ctx context.Context, e store.Endpoint) (genesys.BotConnectorBot, error)
+}
+
+// RegisterBot serves the Register bot button and its admin API.
+type RegisterBot struct {
+	Store interface {
+		EndpointByID(ctx context.Context, id int64) (store.Endpoint, error)
+	}
+	Relay BotRegistrar
+}
+
+// register runs the registration for the endpoint of the path. A refusal of
+// the endpoint's own settings stays a relay error (422 by its kind); what
+// Genesys refused or could not answer is a 502 that says why.
+func (h *RegisterBot) register(c *fiber.Ctx) (store.Endpoint, genesys.BotConnectorBot, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return store.Endpoint{}, genesys.BotConnectorBot{}, err
+	}
+	e, err := h.Store.EndpointByID(c.UserContext(), id)
+	if err != nil {
+		return store.Endpoint{}, genesys.BotConnectorBot{}, err
+	}
+	bot, err := h.Relay.RegisterBot(c.UserContext(), e)
+	var apiErr *genesys.APIError
+	var transportErr *genesys.TransportError
+	if errors.As(err, &apiErr) || errors.As(err, &transportErr) {
+		return e, bot, &Refusal{Status: fiber.StatusBadGateway, Code: "genesys_refused", Message: "Genesys did not take the bot list: " + err.Error()}
+	}
+	return e, bot, err
+}
+
+// Console answers POST /endpoints/:id/register-bot.
+func (h *RegisterBot) Console(c *fiber.Ctx) error {
+	e, _, err := h.register(c)
+	var refusal *Refusal
+	if errors.As(err, &refusal) {
+		// A console form: the error page says it in words.
+		return fiber.NewError(refusal.Status, refusal.Message)
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, fmt.Sprintf("/endpoints/%d?notice=bot-registered", e.ID))
+}
+
+// API answers POST /api/v1/admin/endpoints/:id/register-bot.
+func (h *RegisterBot) API(c *fiber.Ctx) error {
+	e, bot, err := h.register(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"integrationId": e.BotConnectorIntegrationID, "bot": bot})
 }

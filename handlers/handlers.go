@@ -305,6 +305,8 @@ func noticeText(code string) string {
 		return "Endpoint deleted."
 	case "url-token-rotated":
 		return "The URL token is new: give the bot the new Config URL. The old one keeps working until the time shown."
+	case "bot-registered":
+		return "The bot is registered in the Bot Connector integration: Architect's Call Bot Connector action offers it."
 	case "erased":
 		return "The person's data was erased: their conversations, timelines, queued calls and log rows are gone. An audit record keeps the counts."
 	}

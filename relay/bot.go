@@ -291,3 +291,46 @@ func (r *Relay) recordBotConnectorAnswer(ctx context.Context, e store.Endpoint, 
 	r.publish(conv)
 	return nil
 }
+
+// BotConnectorBot is the endpoint's bot as its Bot Connector integration's
+// bot list shows it in Architect: one version, the endpoint's language, and
+// the intents the bot completes with.
+func BotConnectorBot(e store.Endpoint) genesys.BotConnectorBot {
+	name := strings.TrimSpace(e.Name)
+	if utf8.RuneCountInString(name) > 100 {
+		name = strings.TrimSpace(string([]rune(name)[:100]))
+	}
+	description := "The built-in Handover demo bot."
+	if e.BotURL != "" {
+		description = "The bot at the endpoint's Bot URL, through Handover."
+	}
+	intents := make([]genesys.BotIntent, len(BuiltinBotIntents))
+	for i, name := range BuiltinBotIntents {
+		intents[i] = genesys.BotIntent{Name: name}
+	}
+	return genesys.BotConnectorBot{ID: fmt.Sprintf("handover-endpoint-%d", e.ID), Name: name, Description: description,
+		Versions: []genesys.BotConnectorBotVersion{{Version: "1", SupportedLanguages: []string{strings.ToLower(cmp.Or(e.DefaultLanguage, "en-us"))}, Intents: intents}}}
+}
+
+// RegisterBot PUTs the endpoint's bot as the bot list of its Bot Connector
+// integration, with the endpoint's OAuth client, so that Architect's Call
+// Bot Connector action offers it. The list is the endpoint's bot alone: one
+// integration serves one endpoint.
+func (r *Relay) RegisterBot(ctx context.Context, e store.Endpoint) (genesys.BotConnectorBot, error) {
+	if e.Type != store.TypeGenesysBotConnector {
+		return genesys.BotConnectorBot{}, refuse(ErrGenesysSettings, "not_bot_connector", "The endpoint is not a Genesys Bot Connector endpoint.")
+	}
+	if e.BotConnectorIntegrationID == "" {
+		return genesys.BotConnectorBot{}, refuse(ErrGenesysSettings, "no_bot_connector_integration", "Enter the Bot Connector integration ID on the endpoint first.")
+	}
+	c, err := r.client(e)
+	if err != nil {
+		return genesys.BotConnectorBot{}, refuse(ErrGenesysSettings, "no_oauth_client", "Enter the Host, Client ID and Client Secret of the OAuth client first: %v", err)
+	}
+	bot := BotConnectorBot(e)
+	if err := c.client.PutBotConnectorBots(ctx, e.BotConnectorIntegrationID, genesys.BotList{ChatBots: []genesys.BotConnectorBot{bot}}); err != nil {
+		return genesys.BotConnectorBot{}, fmt.Errorf("register the bot in Bot Connector integration %s: %w", e.BotConnectorIntegrationID, err)
+	}
+	r.log.InfoContext(ctx, "bot registered in bot connector integration", slog.Int64("endpoint_id", e.ID), slog.String("integration_id", e.BotConnectorIntegrationID))
+	return bot, nil
+}

@@ -138,6 +138,10 @@ func routes(app *fiber.App, d Deps) {
 	app.Get(paths.EndpointCopilotURL, console(endpoints.Tools.CopilotURL)...)
 	app.Post(paths.EndpointPreflight, console(endpoints.Tools.RunPreflight)...)
 	app.Post(paths.APIEndpointPreflight, api(endpoints.Tools.APIPreflight)...)
+	// Register bot: the endpoint's bot into its Bot Connector integration's bot list.
+	registerBot := &handlers.RegisterBot{Store: d.Store, Relay: d.Relay}
+	app.Post(paths.EndpointRegisterBot, console(registerBot.Console)...)
+	app.Post(paths.APIEndpointRegisterBot, api(registerBot.API)...)
 	copilot := &handlers.Copilot{Store: d.Store, Logger: d.Logger}
 	app.Get(paths.Copilot, handlers.FrameableByGenesys, copilot.Workspace)
 	// Limits on the public surfaces, counted in the database for every instance (docs/security.md).
