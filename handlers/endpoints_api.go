@@ -254,8 +254,11 @@ func (h *Endpoints) APICreate(c *fiber.Ctx) error {
 	if err != nil {
 		return &Refusal{Status: fiber.StatusBadRequest, Code: "bad_request", Message: err.Error()}
 	}
-	// A script that sends Genesys settings means the Genesys provider.
-	if req.HandoverProvider == nil && (req.Host != nil || req.DeploymentName != nil || req.QueueID != nil || req.ClientID != nil) {
+	// A script that sends Genesys settings means the Genesys provider; a
+	// Bot Connector endpoint's OAuth client registers its bot and hands
+	// nothing over unless the provider is asked for.
+	botConnector := req.Type != nil && *req.Type == store.TypeGenesysBotConnector
+	if req.HandoverProvider == nil && !botConnector && (req.Host != nil || req.DeploymentName != nil || req.QueueID != nil || req.ClientID != nil) {
 		provider := store.ProviderGenesysCloudOM
 		req.HandoverProvider = &provider
 	}
