@@ -50,11 +50,23 @@ func TestTheSandboxBotFlowRunsInTheBrowser(t *testing.T) {
 	)
 	handleURL := textOf(t, tab, `[data-testid=bot-connector-handle-url]`)
 
-	// Genesys's side: the integration knows the URL and the credential.
-	integration := srv.Sandbox.AddBotConnectorIntegration("Browser Bot Connector integration", handleURL, "X-Handover-Key", credential)
-	flow := `//*[@data-testid="desk-bot-flow"][@data-integration-id="` + integration.ID + `"]`
-	within(t, tab, 10*time.Second, "the customer greets the bot in the desk's bot flow",
+	// Genesys's side: the admin installs the integration on the desk with
+	// the URL and the credential the endpoint page shows.
+	within(t, tab, 10*time.Second, "install the Bot Connector integration on the desk",
 		chromedp.Navigate(base+"/sandbox/genesys/desk"),
+		chromedp.Click(chromedp.CSS(`[data-testid=desk-bot-connector-install] summary`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=desk-bot-connector-install-form] input[name=uri]`), handleURL),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=desk-bot-connector-install-form] input[name=header]`), "X-Handover-Key"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=desk-bot-connector-install-form] input[name=value]`), credential),
+		chromedp.Click(chromedp.CSS(`[data-testid=desk-bot-connector-install-form] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=desk-bot-flow]`)),
+	)
+	integrations := srv.Sandbox.BotConnectorIntegrations()
+	if len(integrations) != 1 || integrations[0].HandleUtteranceURI != handleURL {
+		t.Fatalf("installed %+v", integrations)
+	}
+	flow := `//*[@data-testid="desk-bot-flow"][@data-integration-id="` + integrations[0].ID + `"]`
+	within(t, tab, 10*time.Second, "the customer greets the bot in the desk's bot flow",
 		chromedp.WaitVisible(flow),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid=desk-bot-flow-text]`), "hello"),
 		chromedp.Click(chromedp.CSS(`[data-testid=desk-bot-flow-send]`)),

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -312,5 +313,20 @@ func (s *Sandbox) deskBotFlow(c *fiber.Ctx) error {
 		}
 		return render(c, status, deskPage(v))
 	}
+	return c.Redirect(base+"/desk#bot-flows", fiber.StatusSeeOther)
+}
+
+// deskInstallBotConnector installs a Bot Connector integration from the
+// desk, as an admin does in Genesys: the Handle Utterance URI and the
+// credential header an endpoint's page shows.
+func (s *Sandbox) deskInstallBotConnector(c *fiber.Ctx) error {
+	base := mountBase(c)
+	name, uri, header, value := formValue(c, "name"), formValue(c, "uri"), formValue(c, "header"), formValue(c, "value")
+	if u, err := url.Parse(uri); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.TrimSpace(name) == "" || strings.TrimSpace(header) == "" || value == "" {
+		v := s.deskViewFor(c, base, "")
+		v.Error = "Enter a name, an http(s) Handle Utterance URI, a credential header and its value."
+		return render(c, fiber.StatusUnprocessableEntity, deskPage(v))
+	}
+	s.AddBotConnectorIntegration(strings.TrimSpace(name), uri, strings.TrimSpace(header), value)
 	return c.Redirect(base+"/desk#bot-flows", fiber.StatusSeeOther)
 }
