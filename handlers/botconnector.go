@@ -29,6 +29,7 @@ type BotConnector struct {
 	Relay    BotConnectorRelay
 	Features config.Features
 	Logger   *slog.Logger
+	Limits   *Limits // nil limits nothing
 }
 
 // Turn answers POST /<token>/botconnector. The URL token finds the endpoint;
@@ -56,6 +57,11 @@ func (h *BotConnector) Turn(c *fiber.Ctx) error {
 	}
 	var req genesys.BotConnectorRequest
 	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	// A bot session is a bot API session as far as the limits go: Genesys
+	// posts one turn per customer message.
+	if err := h.Limits.Message(c, e, "botconnector:"+req.BotSessionID); err != nil {
 		return err
 	}
 	resp, err := h.Relay.BotConnectorTurn(c.UserContext(), e, req)

@@ -158,7 +158,7 @@ func routes(app *fiber.App, d Deps) {
 
 	// The Handle Utterance URL of Genesys Bot Connector endpoints: the URL
 	// token and the integration's credential header authenticate Genesys.
-	botConnector := &handlers.BotConnector{Store: d.Store, Relay: d.Relay, Features: d.Config.Features, Logger: d.Logger}
+	botConnector := &handlers.BotConnector{Store: d.Store, Relay: d.Relay, Features: d.Config.Features, Logger: d.Logger, Limits: limits}
 	app.Post(paths.BotConnector, botConnector.Turn)
 
 	// The bot API under each endpoint's Config URL. Registered last: its
