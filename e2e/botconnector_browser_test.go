@@ -84,5 +84,11 @@ func TestTheSandboxBotFlowRunsInTheBrowser(t *testing.T) {
 	within(t, tab, 10*time.Second, "the conversation is in the console",
 		chromedp.Navigate(base+"/conversations"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=conversation-row]`)),
+		audit(t, "conversations-bot-connector"),
+	)
+	within(t, tab, 10*time.Second, "its timeline shows the turns and the final botState",
+		chromedp.Click(chromedp.CSS(`[data-testid=conversation-row] a`)),
+		chromedp.WaitVisible(`//*[@data-testid="timeline"][contains(., "agent please")][contains(., "botState Complete")]`),
+		audit(t, "conversation-bot-connector"),
 	)
 }
