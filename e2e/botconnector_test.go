@@ -298,3 +298,19 @@ func TestTheSandboxBotFlowTransfersToTheQueueOnHandover(t *testing.T) {
 		t.Fatalf("the transferred conversation: %+v", conv)
 	}
 }
+
+func TestTestConnectionOfABotConnectorEndpointRegistersItsBot(t *testing.T) {
+	f := startFull(t)
+	const clientID = "bot-connector-preflight"
+	f.srv.Sandbox.AddClient(clientID, secClientSecret)
+	integration := f.srv.Sandbox.AddBotConnectorIntegration("Handover bots", "https://example.invalid/botconnector", bcHeader, bcCredential)
+	e := f.createBotConnectorEndpoint(t, map[string]any{"host": f.srv.LocalURL + paths.Sandbox, "clientId": clientID, "clientSecret": secClientSecret,
+		"botConnectorIntegrationId": integration.ID})
+	status, answer := f.api(http.MethodPost, strings.Replace(paths.APIEndpointPreflight, ":id", itoa(e.ID), 1), nil)
+	if status != http.StatusOK || !strings.Contains(answer, `"passed":true`) || !strings.Contains(answer, relay.CheckBotList) {
+		t.Fatalf("Test connection: %d %s", status, answer)
+	}
+	if _, ok := f.srv.Sandbox.BotList(integration.ID); !ok {
+		t.Fatal("Test connection did not register the bot")
+	}
+}

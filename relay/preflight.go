@@ -74,6 +74,12 @@ func (p *preflightRun) checks(ctx context.Context, webhookURL string) {
 		titleTopic      = "The Notifications topic of the queue is permitted"
 		titleQueueCalls = "The queue's agents and estimated wait can be read"
 	)
+	if e.Type == store.TypeGenesysBotConnector && e.Provider != store.ProviderGenesysCloudOM {
+		// Genesys calls this endpoint and nothing is handed over through
+		// Open Messaging: the bot list is all there is to check.
+		p.checkBotList(ctx)
+		return
+	}
 	tokenOK := p.checkToken(ctx, titleToken)
 
 	var integration genesys.Integration
