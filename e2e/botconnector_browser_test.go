@@ -46,6 +46,7 @@ func TestTheSandboxBotFlowRunsInTheBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/endpoints/"+itoa(e.ID)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=bot-connector-handle-url]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=register-bot]`)),
+		chromedp.WaitVisible(`//*[@data-testid="bot-connector-setup-assistant"][contains(., "Call Bot Connector")][contains(., "X-Handover-Key")]`),
 		audit(t, "endpoint-bot-connector"),
 	)
 	handleURL := textOf(t, tab, `[data-testid=bot-connector-handle-url]`)
