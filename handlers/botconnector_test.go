@@ -67,3 +67,23 @@ func TestTheBotConnectorFieldsKeepTheCredentialSecretAndTheTurnsMatchTheOpenAPID
 		conforms(t, doc, http.MethodPost, "/{token}/botconnector", resp, body)
 	}
 }
+
+// An endpoint made while its organisation was on the whitelist stops
+// answering when the organisation is taken off it (a restart with a new list).
+func TestABotConnectorEndpointOfAnOrganisationOffTheWhitelistIsForbidden(t *testing.T) {
+	a := newAPITestApp(t, nil)
+	resp, created := a.api(http.MethodPost, "/api/v1/admin/endpoints", seededKey,
+		`{"name":"BC","type":"genesysBotConnector","botConnectorHeaderName":"X-Key","botConnectorHeaderValue":"`+bcCredential+`"}`)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %v", resp.StatusCode, created)
+	}
+	cfg := a.cfg
+	cfg.Features.BotConnectorWhitelist = []string{"Another Org"}
+	b := newTestAppOn(t, &testApp{t: t, store: a.store, cfg: cfg, relay: a.relay})
+	path := "/" + created["urlToken"].(string) + "/botconnector"
+	resp = b.request(http.MethodPost, path, strings.NewReader(`{"botSessionId":"s1","inputMessage":{"type":"Text","text":"hello"}}`),
+		map[string]string{"Content-Type": "application/json", "X-Key": bcCredential})
+	if body := readBody(t, resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "FEATURE_USE_GENESYS_BOT_CONNECTOR_ENDPOINT_WHITELIST") {
+		t.Fatalf("off the whitelist: %d %s", resp.StatusCode, body)
+	}
+}
