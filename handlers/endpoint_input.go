@@ -22,34 +22,35 @@ import (
 // endpointInput is an endpoint as an admin submits it, through the console
 // form or the JSON API. Both go through validate, so the rules are one.
 type endpointInput struct {
-	Name         string
-	Organisation string
-	Provider     string
-	Type         string // store.TypeBot or store.TypeGenesysBotConnector; "" for bot
-	BotURL       string
-	// The Bot Connector credential header; an empty value keeps the stored one.
+	Name             string
+	Organisation     string
+	Provider         string
+	Host             string
+	DeploymentName   string
+	QueueID          string
+	WebhookSecret    string // empty: keep the stored one
+	ClientID         string
+	ClientSecret     string // empty: keep the stored one
+	SendProfile      bool
+	Language         string
+	Skills           []string
+	Priority         int
+	CustomAttributes map[string]string
+	RelayTyping      bool
+	FlowMessages     string // store.FlowMessagesShow or …Hide; "" for show
+	AttributeNames   map[string]string
+	CopilotBaseURL   string
+	CopilotJWTSecret *string // nil: keep the stored one; "": no JWT
+	DemoChat         bool
+	Waiting          store.WaitingSettings
+	Privacy          store.PrivacySettings
+
+	// The endpoint's bot and type; an empty credential value keeps the stored one.
+	Type                      string // store.TypeBot or store.TypeGenesysBotConnector; "" for bot
+	BotURL                    string
 	BotConnectorHeaderName    string
 	BotConnectorHeaderValue   string
 	BotConnectorIntegrationID string
-	Host                      string
-	DeploymentName            string
-	QueueID                   string
-	WebhookSecret             string // empty: keep the stored one
-	ClientID                  string
-	ClientSecret              string // empty: keep the stored one
-	SendProfile               bool
-	Language                  string
-	Skills                    []string
-	Priority                  int
-	CustomAttributes          map[string]string
-	RelayTyping               bool
-	FlowMessages              string // store.FlowMessagesShow or …Hide; "" for show
-	AttributeNames            map[string]string
-	CopilotBaseURL            string
-	CopilotJWTSecret          *string // nil: keep the stored one; "": no JWT
-	DemoChat                  bool
-	Waiting                   store.WaitingSettings
-	Privacy                   store.PrivacySettings
 }
 
 // minCopilotJWTSecret is the shortest Copilot JWT secret: 256 bits, as

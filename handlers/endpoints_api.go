@@ -21,33 +21,35 @@ import (
 // field is optional: on PUT an absent field keeps its stored value, so a
 // script can change one setting without knowing (or resending) the secrets.
 type endpointRequest struct {
-	Name             *string `json:"name"`
-	Organisation     *string `json:"organisation"`
-	HandoverProvider *string `json:"handoverProvider"`
+	Name             *string           `json:"name"`
+	Organisation     *string           `json:"organisation"`
+	HandoverProvider *string           `json:"handoverProvider"`
+	Host             *string           `json:"host"`
+	DeploymentName   *string           `json:"deploymentName"`
+	QueueID          *string           `json:"queueId"`
+	WebhookSecret    *string           `json:"webhookSecret"`
+	ClientID         *string           `json:"clientId"`
+	ClientSecret     *string           `json:"clientSecret"`
+	SendProfile      *bool             `json:"sendProfile"`
+	Language         *string           `json:"language"`
+	Skills           *[]string         `json:"skills"`
+	Priority         *int              `json:"priority"`
+	CustomAttributes json.RawMessage   `json:"customAttributes"`
+	RelayTyping      *bool             `json:"relayTyping"`
+	FlowMessages     *string           `json:"flowMessages"`
+	AttributeNames   map[string]string `json:"attributeNames"`
+	CopilotBaseURL   *string           `json:"copilotBaseUrl"`
+	CopilotJWTSecret *string           `json:"copilotJwtSecret"`
+	DemoChat         *bool             `json:"demoChat"`
+
 	// The endpoint's bot and type (docs/genesys.md §BotConnector); the
 	// credential header's value is write-only.
-	Type                      *string           `json:"type"`
-	BotURL                    *string           `json:"botUrl"`
-	BotConnectorHeaderName    *string           `json:"botConnectorHeaderName"`
-	BotConnectorHeaderValue   *string           `json:"botConnectorHeaderValue"`
-	BotConnectorIntegrationID *string           `json:"botConnectorIntegrationId"`
-	Host                      *string           `json:"host"`
-	DeploymentName            *string           `json:"deploymentName"`
-	QueueID                   *string           `json:"queueId"`
-	WebhookSecret             *string           `json:"webhookSecret"`
-	ClientID                  *string           `json:"clientId"`
-	ClientSecret              *string           `json:"clientSecret"`
-	SendProfile               *bool             `json:"sendProfile"`
-	Language                  *string           `json:"language"`
-	Skills                    *[]string         `json:"skills"`
-	Priority                  *int              `json:"priority"`
-	CustomAttributes          json.RawMessage   `json:"customAttributes"`
-	RelayTyping               *bool             `json:"relayTyping"`
-	FlowMessages              *string           `json:"flowMessages"`
-	AttributeNames            map[string]string `json:"attributeNames"`
-	CopilotBaseURL            *string           `json:"copilotBaseUrl"`
-	CopilotJWTSecret          *string           `json:"copilotJwtSecret"`
-	DemoChat                  *bool             `json:"demoChat"`
+	Type                      *string `json:"type"`
+	BotURL                    *string `json:"botUrl"`
+	BotConnectorHeaderName    *string `json:"botConnectorHeaderName"`
+	BotConnectorHeaderValue   *string `json:"botConnectorHeaderValue"`
+	BotConnectorIntegrationID *string `json:"botConnectorIntegrationId"`
+
 	waitingRequest
 	privacyRequest
 
@@ -72,33 +74,26 @@ type endpointRequest struct {
 
 // endpointResponse is an endpoint as the API shows it: never with its secrets.
 type endpointResponse struct {
-	ID               int64  `json:"id"`
-	Name             string `json:"name"`
-	Organisation     string `json:"organisation"`
-	HandoverProvider string `json:"handoverProvider"`
-	Type             string `json:"type"`
-	BotURL           string `json:"botUrl"`
-	// BotConnectorURL is the Handle Utterance URL, for Bot Connector endpoints.
-	BotConnectorURL            string            `json:"botConnectorUrl,omitempty"`
-	BotConnectorHeaderName     string            `json:"botConnectorHeaderName"`
-	BotConnectorHeaderValueSet bool              `json:"botConnectorHeaderValueSet"`
-	BotConnectorIntegrationID  string            `json:"botConnectorIntegrationId"`
-	Host                       string            `json:"host"`
-	HostWarning                string            `json:"hostWarning,omitempty"`
-	DeploymentName             string            `json:"deploymentName"`
-	QueueID                    string            `json:"queueId"`
-	ClientID                   string            `json:"clientId"`
-	WebhookSecretSet           bool              `json:"webhookSecretSet"`
-	ClientSecretSet            bool              `json:"clientSecretSet"`
-	SendProfile                bool              `json:"sendProfile"`
-	Language                   string            `json:"language"`
-	Skills                     []string          `json:"skills"`
-	Priority                   int               `json:"priority"`
-	CustomAttributes           map[string]string `json:"customAttributes"`
-	RelayTyping                bool              `json:"relayTyping"`
-	FlowMessages               string            `json:"flowMessages"`
-	AttributeNames             map[string]string `json:"attributeNames"`
-	CopilotBaseURL             string            `json:"copilotBaseUrl"`
+	ID               int64             `json:"id"`
+	Name             string            `json:"name"`
+	Organisation     string            `json:"organisation"`
+	HandoverProvider string            `json:"handoverProvider"`
+	Host             string            `json:"host"`
+	HostWarning      string            `json:"hostWarning,omitempty"`
+	DeploymentName   string            `json:"deploymentName"`
+	QueueID          string            `json:"queueId"`
+	ClientID         string            `json:"clientId"`
+	WebhookSecretSet bool              `json:"webhookSecretSet"`
+	ClientSecretSet  bool              `json:"clientSecretSet"`
+	SendProfile      bool              `json:"sendProfile"`
+	Language         string            `json:"language"`
+	Skills           []string          `json:"skills"`
+	Priority         int               `json:"priority"`
+	CustomAttributes map[string]string `json:"customAttributes"`
+	RelayTyping      bool              `json:"relayTyping"`
+	FlowMessages     string            `json:"flowMessages"`
+	AttributeNames   map[string]string `json:"attributeNames"`
+	CopilotBaseURL   string            `json:"copilotBaseUrl"`
 	// The agents' credential, and the URL for a Genesys Script's Web Page
 	// component that carries it (docs/security.md).
 	CopilotToken        string `json:"copilotToken"`
@@ -114,6 +109,15 @@ type endpointResponse struct {
 	ConfigURL             string     `json:"configUrl"`
 	CreatedAt             time.Time  `json:"createdAt"`
 	UpdatedAt             time.Time  `json:"updatedAt"`
+
+	// The endpoint's bot and type; BotConnectorURL is the Handle Utterance
+	// URL, for Bot Connector endpoints.
+	Type                       string `json:"type"`
+	BotURL                     string `json:"botUrl"`
+	BotConnectorURL            string `json:"botConnectorUrl,omitempty"`
+	BotConnectorHeaderName     string `json:"botConnectorHeaderName"`
+	BotConnectorHeaderValueSet bool   `json:"botConnectorHeaderValueSet"`
+	BotConnectorIntegrationID  string `json:"botConnectorIntegrationId"`
 }
 
 func (h *Endpoints) response(e store.Endpoint) endpointResponse {

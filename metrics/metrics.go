@@ -39,17 +39,19 @@ type Sources struct {
 type Metrics struct {
 	registry *prometheus.Registry
 
-	requested         prometheus.Counter
-	queued            prometheus.Counter
-	joined            prometheus.Counter
-	ended             *prometheus.CounterVec
-	failed            *prometheus.CounterVec
-	toAgentJoined     prometheus.Histogram
-	toFirstMessage    prometheus.Histogram
-	webhooks          *prometheus.CounterVec
-	genesysCalls      *prometheus.CounterVec
-	genesysLatency    *prometheus.HistogramVec
-	acceptErrors      prometheus.Counter
+	requested      prometheus.Counter
+	queued         prometheus.Counter
+	joined         prometheus.Counter
+	ended          *prometheus.CounterVec
+	failed         *prometheus.CounterVec
+	toAgentJoined  prometheus.Histogram
+	toFirstMessage prometheus.Histogram
+	webhooks       *prometheus.CounterVec
+	genesysCalls   *prometheus.CounterVec
+	genesysLatency *prometheus.HistogramVec
+	acceptErrors   prometheus.Counter
+
+	// botConnectorTurns counts Genesys Bot Connector turns by botState.
 	botConnectorTurns *prometheus.CounterVec
 }
 
@@ -107,7 +109,8 @@ func New(src Sources) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requested, m.queued, m.joined, m.ended, m.failed, m.toAgentJoined, m.toFirstMessage,
-		m.webhooks, m.genesysCalls, m.genesysLatency, m.acceptErrors, m.botConnectorTurns,
+		m.webhooks, m.genesysCalls, m.genesysLatency, m.acceptErrors,
+		m.botConnectorTurns,
 	)
 	if src.Outbox != nil {
 		m.registry.MustRegister(&outboxCollector{outbox: src.Outbox, log: logger})

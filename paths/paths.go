@@ -33,16 +33,17 @@ const (
 	EndpointCopilotURL = "/endpoints/:id/copilot-url"
 	EndpointPreflight  = "/endpoints/:id/preflight"
 	EndpointRotateURL  = "/endpoints/:id/rotate-url-token"
+	Settings           = "/settings"
+	Organisations      = "/settings/organisations"
+	Account            = "/settings/account"
+	AccountPassword    = "/settings/account/password"
+	SignOutEverywhere  = "/settings/account/sign-out-everywhere"
+	APIKeys            = "/apikeys"
+	Instances          = "/instances"
+	APIKeyRevoke       = "/apikeys/:id/revoke"
+
 	// Register the endpoint's bot in its Bot Connector integration's bot list.
 	EndpointRegisterBot = "/endpoints/:id/register-bot"
-	Settings            = "/settings"
-	Organisations       = "/settings/organisations"
-	Account             = "/settings/account"
-	AccountPassword     = "/settings/account/password"
-	SignOutEverywhere   = "/settings/account/sign-out-everywhere"
-	APIKeys             = "/apikeys"
-	Instances           = "/instances"
-	APIKeyRevoke        = "/apikeys/:id/revoke"
 
 	// The OpenAPI 3.1 description of the bot API and the admin API.
 	OpenAPI = "/api/openapi.json"
