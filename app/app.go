@@ -110,10 +110,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 	genesysHTTP.Transport = s.Metrics.Transport(genesysHTTP.Transport)
 
 	relayCfg := relay.Config{
-		Store:               st,
-		Broker:              s.broker,
-		Logger:              logger,
-		HTTPClient:          genesysHTTP,
+		Store:      st,
+		Broker:     s.broker,
+		Logger:     logger,
+		HTTPClient: genesysHTTP,
+		// The endpoints' external bots: the same private-address rule as Genesys.
+		BotHTTPClient:       genesys.NewHTTPClientWith(reach),
 		Dialer:              genesys.NewDialer(reach),
 		Observer:            s.Metrics,
 		RetryFor:            cfg.OutboxRetryFor,

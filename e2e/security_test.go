@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -51,7 +52,10 @@ type fullServer struct {
 	logs *testkit.SyncBuffer
 }
 
-func startFull(t *testing.T) *fullServer {
+func startFull(t *testing.T) *fullServer { return startFullWith(t, nil) }
+
+// startFullWith is startFull with more environment (feature flags).
+func startFullWith(t *testing.T, extra map[string]string) *fullServer {
 	t.Helper()
 	addr := testkit.FreeAddr(t)
 	env := map[string]string{
@@ -59,6 +63,7 @@ func startFull(t *testing.T) *fullServer {
 		"HANDOVER_ADMIN_PASSWORD": secAdminPassword, "HANDOVER_ADMIN_API_KEY": secAPIKey, "HANDOVER_METRICS_TOKEN": secMetricsToken,
 		"HANDOVER_LOG_LEVEL": "debug",
 	}
+	maps.Copy(env, extra)
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

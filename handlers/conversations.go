@@ -37,6 +37,7 @@ var conversationStates = []views.Option{
 	{Value: store.StateAgentJoined, Label: views.StateLabel(store.StateAgentJoined)},
 	{Value: store.StateEnded, Label: views.StateLabel(store.StateEnded)},
 	{Value: store.StateFailed, Label: views.StateLabel(store.StateFailed)},
+	{Value: store.StateWithBot, Label: views.StateLabel(store.StateWithBot)},
 }
 
 // List answers GET /conversations?endpoint=&state=&since=&from=&to=&q=&before=.

@@ -216,6 +216,8 @@ func (h *Dashboard) props(c *fiber.Ctx) (views.DashboardProps, error) {
 		{Key: "first-reply-median", Label: "Median time to first agent message", Value: formatWait(d.FirstReplyMedian, d.FirstReplies), Link: list(""), Note: replyNote},
 		{Key: "first-reply-p95", Label: "95th percentile time to first agent message", Value: formatWait(d.FirstReplyP95, d.FirstReplies), Link: list(""), Note: replyNote},
 		{Key: "webhook-rejected", Label: "Webhooks rejected (signature or shape)", Value: count(d.WebhookRejected), Link: "/webhooks?since=24h&verdict=rejected"},
+		{Key: "bot-connector-sessions", Label: "Genesys Bot Connector sessions", Value: count(d.BotSessions), Link: list(""),
+			Note: fmt.Sprintf("%d handed over (intent handover), %d failed", d.BotHandedOver, d.BotFailed)},
 		{Key: "outbox", Label: "Calls waiting for Genesys", Value: count(d.OutboxBacklog), Link: "/api-calls?status=failed",
 			Note: backlogNote(d.OutboxBacklog, d.OutboxOldest)},
 	}

@@ -47,6 +47,13 @@ type endpointInput struct {
 	BotWebhookSecret *string // nil: keep the stored one (one is made when a URL has none)
 	Waiting          store.WaitingSettings
 	Privacy          store.PrivacySettings
+
+	// The endpoint's bot and type; an empty credential value keeps the stored one.
+	Type                      string // store.TypeBot or store.TypeGenesysBotConnector; "" for bot
+	BotURL                    string
+	BotConnectorHeaderName    string
+	BotConnectorHeaderValue   string
+	BotConnectorIntegrationID string
 }
 
 // minCopilotJWTSecret is the shortest Copilot JWT secret: 256 bits, as
@@ -58,6 +65,11 @@ const (
 	fieldName             = "name"
 	fieldOrganisation     = "organisation"
 	fieldProvider         = "provider"
+	fieldEndpointType     = "type"
+	fieldBotURL           = "botUrl"
+	fieldBotHeaderName    = "botConnectorHeaderName"
+	fieldBotHeaderValue   = "botConnectorHeaderValue"
+	fieldBotIntegrationID = "botConnectorIntegrationId"
 	fieldHost             = "host"
 	fieldDeploymentName   = "deploymentName"
 	fieldQueueID          = "queueId"
@@ -125,6 +137,10 @@ func normalise(in endpointInput) endpointInput {
 	in.DeploymentName = strings.TrimSpace(in.DeploymentName)
 	in.QueueID = strings.TrimSpace(in.QueueID)
 	in.ClientID = strings.TrimSpace(in.ClientID)
+	in.Type = cmp.Or(strings.TrimSpace(in.Type), store.TypeBot)
+	in.BotURL = strings.TrimSpace(in.BotURL)
+	in.BotConnectorHeaderName = strings.TrimSpace(in.BotConnectorHeaderName)
+	in.BotConnectorIntegrationID = strings.TrimSpace(in.BotConnectorIntegrationID)
 	in.Language = strings.TrimSpace(in.Language)
 	in.BotWebhookURL = strings.TrimSpace(in.BotWebhookURL)
 	in.FlowMessages = cmp.Or(in.FlowMessages, store.FlowMessagesShow)
@@ -165,6 +181,7 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 		return store.EndpointSettings{}, err
 	}
 	r.validateProvider(errs, in.Provider, org)
+	botConnector := r.validateBot(errs, in, org, e)
 	genesysSettings := r.validateGenesys(errs, in, e)
 	validateRouting(errs, in)
 	attributeNames := validateAttributeNames(errs, in.AttributeNames)
@@ -190,6 +207,9 @@ func (r endpointRules) validate(ctx context.Context, in endpointInput, e *store.
 		Name:                    in.Name,
 		Organisation:            org,
 		Provider:                in.Provider,
+		Type:                    in.Type,
+		BotURL:                  in.BotURL,
+		BotConnector:            botConnector,
 		Genesys:                 genesysSettings,
 		DefaultLanguage:         in.Language,
 		DefaultSkills:           in.Skills,
@@ -266,6 +286,90 @@ func (r endpointRules) validateProvider(errs map[string]string, provider string,
 	default:
 		errs[fieldProvider] = fmt.Sprintf("Unknown handover provider %q; use %q or leave it empty.", provider, store.ProviderGenesysCloudOM)
 	}
+}
+
+// minBotConnectorCredential is the shortest credential header value: the
+// header is all that stands beside the URL token, so it is a secret of its own.
+const minBotConnectorCredential = 16
+
+// BotConnectorUnavailable says why an organisation may not have Genesys Bot
+// Connector endpoints, in words an admin can act on; "" when it may.
+func BotConnectorUnavailable(f config.Features, organisation string) string {
+	if f.BotConnectorFor(organisation) {
+		return ""
+	}
+	return fmt.Sprintf("Genesys Bot Connector endpoints are not enabled for organisation %q: it is not listed in FEATURE_USE_GENESYS_BOT_CONNECTOR_ENDPOINT_WHITELIST (%s).", organisation, f.BotConnectorWhitelist)
+}
+
+// validateBot checks the endpoint's type, its Bot URL and, for a Genesys Bot
+// Connector endpoint, the credential header (required; an empty value keeps
+// e's) and the whitelist.
+func (r endpointRules) validateBot(errs map[string]string, in endpointInput, org store.Organisation, e *store.Endpoint) store.BotConnectorSettings {
+	if in.BotURL != "" {
+		if err := parseBotURL(in.BotURL, r.AllowInsecureGenesys); err != nil {
+			errs[fieldBotURL] = err.Error()
+		}
+	}
+	settings := store.BotConnectorSettings{HeaderName: in.BotConnectorHeaderName, HeaderValue: cmp.Or(in.BotConnectorHeaderValue, e.BotConnectorHeaderValue),
+		IntegrationID: strings.ToLower(in.BotConnectorIntegrationID)}
+	if settings.IntegrationID != "" && !genesys.IsID(settings.IntegrationID) {
+		errs[fieldBotIntegrationID] = "The Bot Connector integration id is a UUID (Admin › Integrations › the integration › Details)."
+	}
+	switch in.Type {
+	case store.TypeBot:
+		return settings
+	case store.TypeGenesysBotConnector:
+	default:
+		errs[fieldEndpointType] = fmt.Sprintf("Unknown endpoint type %q; use %q or %q.", in.Type, store.TypeBot, store.TypeGenesysBotConnector)
+		return settings
+	}
+	if org.ID != 0 {
+		if reason := BotConnectorUnavailable(r.Features, org.Name); reason != "" {
+			errs[fieldEndpointType] = reason
+		}
+	}
+	switch {
+	case settings.HeaderName == "":
+		errs[fieldBotHeaderName] = "Enter the name of the credential header you configure on the Bot Connector integration, for example X-Handover-Key."
+	case len(settings.HeaderName) > 100 || !isHeaderToken(settings.HeaderName):
+		errs[fieldBotHeaderName] = "A header name is up to 100 letters, digits and - (no spaces or colons)."
+	}
+	switch {
+	case in.BotConnectorHeaderValue != "" && utf8.RuneCountInString(in.BotConnectorHeaderValue) < minBotConnectorCredential:
+		errs[fieldBotHeaderValue] = fmt.Sprintf("Use at least %d characters: this value is the credential Genesys proves itself with.", minBotConnectorCredential)
+	case settings.HeaderValue == "":
+		errs[fieldBotHeaderValue] = "Enter the credential header's value, the one you enter on the Bot Connector integration's Credentials tab."
+	case strings.ContainsAny(settings.HeaderValue, "\r\n\x00"):
+		errs[fieldBotHeaderValue] = "The value cannot contain line breaks or NUL characters."
+	}
+	return settings
+}
+
+// isHeaderToken tells whether s is an HTTP header name (RFC 9110 token).
+func isHeaderToken(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", c)) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseBotURL checks a Bot URL: an absolute http(s) URL; plain http only
+// for loopback, or anywhere with HANDOVER_ALLOW_INSECURE_GENESYS.
+func parseBotURL(raw string, allowInsecure bool) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return errors.New("Enter a full https:// URL of your bot, for example https://bot.example.com/turn.")
+	case u.Scheme == "http" && !allowInsecure && !isLoopbackHost(u.Hostname()):
+		return errors.New("Use https://; plain http:// is allowed only for localhost and 127.0.0.1.")
+	case u.User != nil:
+		return errors.New("Leave out the user name and password.")
+	case len(raw) > 500:
+		return errors.New("Use at most 500 characters.")
+	}
+	return nil
 }
 
 // validateGenesys checks the Genesys settings, all required when the

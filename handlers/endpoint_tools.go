@@ -144,6 +144,10 @@ func (h *EndpointTools) setupGuide(e store.Endpoint, embeddingURL string) views.
 	for _, a := range relay.RoutingAttributes {
 		g.Attributes = append(g.Attributes, views.SetupAttribute{Key: a.Key, Label: a.Label, Name: relay.AttributeName(e, a.Key), Variable: uses[a.Key].variable, Use: uses[a.Key].use})
 	}
+	if e.Type == store.TypeGenesysBotConnector {
+		g.BotConnector = &views.BotConnectorGuide{HandleURL: h.PublicURL + "/" + e.URLToken + "/botconnector", HeaderName: e.BotConnectorHeaderName,
+			IntegrationID: e.BotConnectorIntegrationID, BotName: relay.BotConnectorBot(e).Name, OpenMessaging: e.Provider == store.ProviderGenesysCloudOM}
+	}
 	return g
 }
 

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -183,15 +184,23 @@ func (h *Endpoints) APIRotateURLToken(c *fiber.Ctx) error {
 
 // ProviderChoice re-renders the provider select for the organisation picked in the form.
 func (h *Endpoints) ProviderChoice(c *fiber.Ctx) error {
-	return render(c, fiber.StatusOK, views.ProviderSelect(h.providerChoice(c.Query("organisation"), c.Query("provider")), nil))
+	return render(c, fiber.StatusOK, views.ProviderSelect(h.providerChoice(c.Query("organisation"), c.Query("provider"), c.Query(fieldEndpointType)), nil))
 }
 
-func (h *Endpoints) providerChoice(organisation, selected string) views.ProviderChoice {
+// providerChoice is what the organisation may choose: the handover provider
+// (FEATURE_ENABLE_GENESYS_CLOUD_OM…) and the endpoint type
+// (FEATURE_USE_GENESYS_BOT_CONNECTOR_ENDPOINT_WHITELIST), with why not.
+func (h *Endpoints) providerChoice(organisation, selected, selectedType string) views.ProviderChoice {
 	ok, reason := h.Features.GenesysCloudOMFor(organisation)
 	if !ok && selected == store.ProviderGenesysCloudOM {
 		selected = store.ProviderNone
 	}
-	return views.ProviderChoice{Selected: selected, Allowed: ok, Reason: reason}
+	botConnectorReason := BotConnectorUnavailable(h.Features, organisation)
+	if botConnectorReason != "" && selectedType == store.TypeGenesysBotConnector {
+		selectedType = store.TypeBot
+	}
+	return views.ProviderChoice{Selected: selected, Allowed: ok, Reason: reason, SelectedType: cmp.Or(selectedType, store.TypeBot),
+		BotConnectorAllowed: botConnectorReason == "", BotConnectorReason: botConnectorReason}
 }
 
 func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, values views.EndpointFormValues, errs map[string]string) error {
@@ -208,7 +217,8 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 		Values:              values,
 		Errors:              errs,
 		Organisations:       names,
-		Provider:            h.providerChoice(values.Organisation, values.Provider),
+		Provider:            h.providerChoice(values.Organisation, values.Provider, values.Type),
+		BotHeaderValueSet:   e.BotConnectorHeaderValue != "",
 		WebhookSecretSet:    e.WebhookSecret != "",
 		ClientSecretSet:     e.ClientSecret != "",
 		PreviousSecretUntil: previousSecretUntil(e),
@@ -216,6 +226,7 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 	}
 	if e.ID != 0 {
 		props.ConfigURL = h.configURL(e)
+		props.BotConnectorURL = h.botConnectorURL(e)
 		props.Notice = noticeText(c.Query("notice"))
 		if until := e.PreviousURLTokenUntilAt(time.Now()); until != nil {
 			props.PreviousURLTokenUntil = formatTime(*until)
@@ -236,6 +247,9 @@ func (h *Endpoints) renderForm(c *fiber.Ctx, status int, e store.Endpoint, value
 		// Keep the admin's choice visible next to the message explaining it.
 		props.Provider.Selected = values.Provider
 	}
+	if errs != nil && errs[fieldEndpointType] != "" {
+		props.Provider.SelectedType = values.Type
+	}
 	title := "New endpoint"
 	if e.ID != 0 {
 		title = e.Name
@@ -253,6 +267,10 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		Name:             c.FormValue(fieldName),
 		Organisation:     c.FormValue(fieldOrganisation),
 		Provider:         c.FormValue(fieldProvider),
+		Type:             c.FormValue(fieldEndpointType),
+		BotURL:           c.FormValue(fieldBotURL),
+		BotHeaderName:    c.FormValue(fieldBotHeaderName),
+		BotIntegrationID: c.FormValue(fieldBotIntegrationID),
 		Host:             c.FormValue(fieldHost),
 		DeploymentName:   c.FormValue(fieldDeploymentName),
 		QueueID:          c.FormValue(fieldQueueID),
@@ -293,7 +311,8 @@ func readEndpointForm(c *fiber.Ctx) (views.EndpointFormValues, endpointInput, ma
 		WebhookSecret: c.FormValue(fieldWebhookSecret), ClientSecret: c.FormValue(fieldClientSecret),
 		SendProfile: values.SendProfile, Language: values.Language, Skills: splitSkills(values.Skills), RelayTyping: values.RelayTyping,
 		AttributeNames: attributeNames, CopilotBaseURL: values.CopilotBaseURL, FlowMessages: values.FlowMessages,
-		DemoChat: values.DemoChat, BotWebhookURL: values.BotWebhookURL,
+		DemoChat: values.DemoChat, BotWebhookURL: values.BotWebhookURL, Type: values.Type, BotURL: values.BotURL, BotConnectorHeaderName: values.BotHeaderName,
+		BotConnectorHeaderValue: c.FormValue(fieldBotHeaderValue), BotConnectorIntegrationID: values.BotIntegrationID,
 	}
 	// The JWT secret is write-only: empty keeps it, the checkbox removes it.
 	if jwtSecret := c.FormValue(fieldCopilotJWTSecret); jwtSecret != "" {
@@ -355,6 +374,7 @@ func formValues(e store.Endpoint) views.EndpointFormValues {
 	return views.EndpointFormValues{
 		Name: e.Name, Organisation: e.Organisation.Name, Provider: e.Provider, Host: e.Host,
 		DeploymentName: e.DeploymentName, QueueID: e.QueueID, ClientID: e.ClientID, SendProfile: e.SendProfile,
+		Type: e.Type, BotURL: e.BotURL, BotHeaderName: e.BotConnectorHeaderName, BotIntegrationID: e.BotConnectorIntegrationID,
 		Language: e.DefaultLanguage, Skills: strings.Join(e.DefaultSkills, ", "), Priority: priority,
 		CustomAttributes: attrs, RelayTyping: e.RelayTyping, AttributeNames: attributeNameRows(e.AttributeNames),
 		CopilotBaseURL: e.CopilotBaseURL, FlowMessages: e.FlowMessages, CopilotJWTSet: e.CopilotJWTSecret != "", DemoChat: e.DemoChat,

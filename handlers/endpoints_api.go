@@ -43,6 +43,15 @@ type endpointRequest struct {
 	DemoChat         *bool             `json:"demoChat"`
 	BotWebhookURL    *string           `json:"botWebhookUrl"`
 	BotWebhookSecret *string           `json:"botWebhookSecret"`
+
+	// The endpoint's bot and type (docs/genesys.md §BotConnector); the
+	// credential header's value is write-only.
+	Type                      *string `json:"type"`
+	BotURL                    *string `json:"botUrl"`
+	BotConnectorHeaderName    *string `json:"botConnectorHeaderName"`
+	BotConnectorHeaderValue   *string `json:"botConnectorHeaderValue"`
+	BotConnectorIntegrationID *string `json:"botConnectorIntegrationId"`
+
 	waitingRequest
 	privacyRequest
 
@@ -51,6 +60,8 @@ type endpointRequest struct {
 	ID               any `json:"id"`
 	URLToken         any `json:"urlToken"`
 	ConfigURL        any `json:"configUrl"`
+	BotConnectorURL  any `json:"botConnectorUrl"`
+	BotHeaderSet     any `json:"botConnectorHeaderValueSet"`
 	HostWarning      any `json:"hostWarning"`
 	WebhookSecretSet any `json:"webhookSecretSet"`
 	ClientSecretSet  any `json:"clientSecretSet"`
@@ -109,6 +120,15 @@ type endpointResponse struct {
 	ConfigURL             string     `json:"configUrl"`
 	CreatedAt             time.Time  `json:"createdAt"`
 	UpdatedAt             time.Time  `json:"updatedAt"`
+
+	// The endpoint's bot and type; BotConnectorURL is the Handle Utterance
+	// URL, for Bot Connector endpoints.
+	Type                       string `json:"type"`
+	BotURL                     string `json:"botUrl"`
+	BotConnectorURL            string `json:"botConnectorUrl,omitempty"`
+	BotConnectorHeaderName     string `json:"botConnectorHeaderName"`
+	BotConnectorHeaderValueSet bool   `json:"botConnectorHeaderValueSet"`
+	BotConnectorIntegrationID  string `json:"botConnectorIntegrationId"`
 }
 
 func (h *Endpoints) response(e store.Endpoint) endpointResponse {
@@ -126,7 +146,18 @@ func (h *Endpoints) response(e store.Endpoint) endpointResponse {
 		waitingJSON: waitingJSON{IfNoAgents: e.Waiting.IfNoAgents, QueueUpdateSeconds: e.Waiting.QueueUpdateSeconds,
 			QueueTimeoutSeconds: e.Waiting.QueueTimeoutSeconds, InactivitySeconds: e.Waiting.InactivitySeconds, Messages: e.Waiting.Messages},
 		privacyJSON: newPrivacyJSON(e.Privacy),
+		Type:        e.Type, BotURL: e.BotURL, BotConnectorURL: h.botConnectorURL(e), BotConnectorHeaderName: e.BotConnectorHeaderName,
+		BotConnectorHeaderValueSet: e.BotConnectorHeaderValue != "", BotConnectorIntegrationID: e.BotConnectorIntegrationID,
 	}
+}
+
+// botConnectorURL is the Handle Utterance URL of a Bot Connector endpoint,
+// <Config URL>/botconnector; "" for a bot endpoint.
+func (h *Endpoints) botConnectorURL(e store.Endpoint) string {
+	if e.Type != store.TypeGenesysBotConnector {
+		return ""
+	}
+	return h.configURL(e) + "/botconnector"
 }
 
 // privacyJSON is an endpoint's data protection as the API shows it.
@@ -239,8 +270,11 @@ func (h *Endpoints) APICreate(c *fiber.Ctx) error {
 	if err != nil {
 		return &Refusal{Status: fiber.StatusBadRequest, Code: "bad_request", Message: err.Error()}
 	}
-	// A script that sends Genesys settings means the Genesys provider.
-	if req.HandoverProvider == nil && (req.Host != nil || req.DeploymentName != nil || req.QueueID != nil || req.ClientID != nil) {
+	// A script that sends Genesys settings means the Genesys provider; a
+	// Bot Connector endpoint's OAuth client registers its bot and hands
+	// nothing over unless the provider is asked for.
+	botConnector := req.Type != nil && *req.Type == store.TypeGenesysBotConnector
+	if req.HandoverProvider == nil && !botConnector && (req.Host != nil || req.DeploymentName != nil || req.QueueID != nil || req.ClientID != nil) {
 		provider := store.ProviderGenesysCloudOM
 		req.HandoverProvider = &provider
 	}
@@ -349,6 +383,7 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 		CustomAttributes: e.DefaultCustomAttributes, RelayTyping: e.RelayTyping, FlowMessages: e.FlowMessages, AttributeNames: maps.Clone(e.AttributeNames),
 		CopilotBaseURL: e.CopilotBaseURL, Waiting: req.waitingRequest.merge(e.Waiting), Privacy: req.privacyRequest.merge(e.Privacy),
 		CopilotJWTSecret: req.CopilotJWTSecret, DemoChat: e.DemoChat, BotWebhookURL: e.BotWebhookURL, BotWebhookSecret: req.BotWebhookSecret,
+		Type: e.Type, BotURL: e.BotURL, BotConnectorHeaderName: e.BotConnectorHeaderName, BotConnectorIntegrationID: e.BotConnectorIntegrationID,
 	}
 	if req.DemoChat != nil {
 		in.DemoChat = *req.DemoChat
@@ -367,6 +402,11 @@ func mergeEndpointRequest(req endpointRequest, e store.Endpoint) endpointInput {
 	set(&in.Name, req.Name)
 	set(&in.Organisation, req.Organisation)
 	set(&in.Provider, req.HandoverProvider)
+	set(&in.Type, req.Type)
+	set(&in.BotURL, req.BotURL)
+	set(&in.BotConnectorHeaderName, req.BotConnectorHeaderName)
+	set(&in.BotConnectorHeaderValue, req.BotConnectorHeaderValue)
+	set(&in.BotConnectorIntegrationID, req.BotConnectorIntegrationID)
 	set(&in.Host, req.Host)
 	set(&in.DeploymentName, req.DeploymentName)
 	set(&in.QueueID, req.QueueID)

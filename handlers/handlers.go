@@ -133,6 +133,7 @@ var relayStatus = []struct {
 	{relay.ErrGenesysSettings, fiber.StatusUnprocessableEntity},
 	{relay.ErrNoAgents, fiber.StatusConflict},
 	{relay.ErrErasurePending, fiber.StatusServiceUnavailable},
+	{relay.ErrBotFailed, fiber.StatusBadGateway},
 }
 
 // WebhookStatus is how a webhook of each verdict is answered: 200 for one
@@ -304,6 +305,8 @@ func noticeText(code string) string {
 		return "Endpoint deleted."
 	case "url-token-rotated":
 		return "The URL token is new: give the bot the new Config URL. The old one keeps working until the time shown."
+	case "bot-registered":
+		return "The bot is registered in the Bot Connector integration: Architect's Call Bot Connector action offers it."
 	case "erased":
 		return "The person's data was erased: their conversations, timelines, queued calls and log rows are gone. An audit record keeps the counts."
 	}

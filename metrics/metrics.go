@@ -55,6 +55,9 @@ type Metrics struct {
 	genesysCalls   *prometheus.CounterVec
 	genesysLatency *prometheus.HistogramVec
 	acceptErrors   prometheus.Counter
+
+	// botConnectorTurns counts Genesys Bot Connector turns by botState.
+	botConnectorTurns *prometheus.CounterVec
 }
 
 // waitBuckets span seconds to hours: how long users wait for an agent.
@@ -100,6 +103,9 @@ func New(src Sources) *Metrics {
 			Name: "handover_genesys_request_duration_seconds", Help: "Latency of HTTP requests to Genesys Cloud by method and route.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20},
 		}, []string{"method", "route"}),
+		botConnectorTurns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "handover_bot_connector_turns_total", Help: "Customer turns Genesys's Bot Connector posted, by the botState answered (MoreData, Complete, Failed).",
+		}, []string{"bot_state"}),
 		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "handover_accept_errors_total", Help: "Failed accepts of client connections (out of file handles, …); each is retried, none ends the server.",
 		}),
@@ -109,6 +115,7 @@ func New(src Sources) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requested, m.queued, m.joined, m.ended, m.failed, m.toAgentJoined, m.toFirstMessage,
 		m.webhooks, m.genesysCalls, m.genesysLatency, m.acceptErrors,
+		m.botConnectorTurns,
 	)
 	if src.Outbox != nil {
 		m.registry.MustRegister(&backlogCollector{read: src.Outbox.OutboxBacklog, count: outboxBacklogDesc, age: outboxAgeDesc, what: "the outbox backlog", log: logger})
@@ -163,6 +170,11 @@ func (m *Metrics) HandoverFailed(reason string) { m.failed.WithLabelValues(reaso
 
 // Webhook implements relay.Observer.
 func (m *Metrics) Webhook(verdict string) { m.webhooks.WithLabelValues(verdict).Inc() }
+
+// BotConnectorTurn counts a Bot Connector turn by the botState answered.
+func (m *Metrics) BotConnectorTurn(botState string) {
+	m.botConnectorTurns.WithLabelValues(botState).Inc()
+}
 
 // backlogCollector reads a durable queue's backlog (the Genesys outbox, the
 // bot deliveries) once per scrape for both of its gauges.

@@ -46,6 +46,9 @@ const (
 	Instances          = "/instances"
 	APIKeyRevoke       = "/apikeys/:id/revoke"
 
+	// Register the endpoint's bot in its Bot Connector integration's bot list.
+	EndpointRegisterBot = "/endpoints/:id/register-bot"
+
 	// The OpenAPI 3.1 description of the bot API and the admin API.
 	OpenAPI = "/api/openapi.json"
 
@@ -68,6 +71,8 @@ const (
 	APIBotDelivery       = "/api/v1/admin/bot-deliveries/:id"
 	APIBotDeliveryReplay = "/api/v1/admin/bot-deliveries/:id/replay"
 	APIEndpointBotTest   = "/api/v1/admin/endpoints/:id/bot-test-event"
+	// PUT the endpoint's bot to its Bot Connector integration's bot list.
+	APIEndpointRegisterBot = "/api/v1/admin/endpoints/:id/register-bot"
 	// The instances on the database and what each owns (docs/scaling.md).
 	APIInstances = "/api/v1/admin/instances"
 	// One person's data, exported (GET) and erased (DELETE).
@@ -104,4 +109,7 @@ const (
 	BotTyping       = "/:token/sessions/:session/typing"
 	BotEnd          = "/:token/sessions/:session/end"
 	BotEvents       = "/:token/sessions/:session/events"
+	// The Handle Utterance URL of a Genesys Bot Connector endpoint: Genesys
+	// posts each customer turn of a Call Bot Connector action here.
+	BotConnector = "/:token/botconnector"
 )

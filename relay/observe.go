@@ -21,6 +21,9 @@ type Observer interface {
 	// Webhook: a request reached the webhook URL; verdict is the store's
 	// verdict, or "duplicate" for a valid one seen before.
 	Webhook(verdict string)
+	// BotConnectorTurn: Genesys's Bot Connector posted a customer turn and
+	// was answered with botState (MoreData, Complete or Failed).
+	BotConnectorTurn(botState string)
 }
 
 // VerdictDuplicate is the verdict Observer.Webhook is told for a valid
@@ -37,6 +40,7 @@ func (nopObserver) FirstAgentMessage(time.Duration) {}
 func (nopObserver) HandoverEnded(string)            {}
 func (nopObserver) HandoverFailed(string)           {}
 func (nopObserver) Webhook(string)                  {}
+func (nopObserver) BotConnectorTurn(string)         {}
 
 // agentEffects collects, inside a transaction, what to observe once it commits.
 type agentEffects struct {

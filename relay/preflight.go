@@ -25,6 +25,7 @@ const (
 	CheckQueueID       = "queue_id"
 	CheckQueueTopic    = "queue_topic"
 	CheckAvailability  = "availability"
+	CheckBotList       = "bot_list"
 )
 
 // preflightTimeout bounds a whole run; each Genesys call has its own, shorter deadline.
@@ -73,6 +74,12 @@ func (p *preflightRun) checks(ctx context.Context, webhookURL string) {
 		titleTopic      = "The Notifications topic of the queue is permitted"
 		titleQueueCalls = "The queue's agents and estimated wait can be read"
 	)
+	if e.Type == store.TypeGenesysBotConnector && e.Provider != store.ProviderGenesysCloudOM {
+		// Genesys calls this endpoint and nothing is handed over through
+		// Open Messaging: the bot list is all there is to check.
+		p.checkBotList(ctx)
+		return
+	}
 	tokenOK := p.checkToken(ctx, titleToken)
 
 	var integration genesys.Integration
@@ -130,6 +137,26 @@ func (p *preflightRun) checks(ctx context.Context, webhookURL string) {
 	default:
 		p.checkQueueCalls(ctx, titleQueueCalls)
 	}
+
+	if e.Type == store.TypeGenesysBotConnector {
+		p.checkBotList(ctx)
+	}
+}
+
+// checkBotList registers the endpoint's bot in its Bot Connector
+// integration: Test connection is also how Architect learns the bot.
+func (p *preflightRun) checkBotList(ctx context.Context) {
+	const title = "The endpoint's bot is registered in the Bot Connector integration"
+	bot, err := p.r.RegisterBot(ctx, p.e)
+	if err == nil {
+		p.add(CheckBotList, title, store.CheckPassed, fmt.Sprintf("Architect's Call Bot Connector action offers the bot %q (version %s, intent %s).", bot.Name, bot.Versions[0].Version, IntentHandover), "")
+		return
+	}
+	fix := "Give the OAuth client's role the permission integrations:integration:edit (Integrations › Integration › Edit), and check the Bot Connector integration ID."
+	if relayErr, ok := errors.AsType[*Error](err); ok {
+		fix = relayErr.Message
+	}
+	p.add(CheckBotList, title, store.CheckFailed, err.Error(), fix)
 }
 
 // checkQueueCalls makes the two calls of an availability check. A refused

@@ -27,6 +27,7 @@ func (o *verdictCounter) AgentJoined(time.Duration)       {}
 func (o *verdictCounter) FirstAgentMessage(time.Duration) {}
 func (o *verdictCounter) HandoverEnded(string)            {}
 func (o *verdictCounter) HandoverFailed(string)           {}
+func (o *verdictCounter) BotConnectorTurn(string)         {}
 func (o *verdictCounter) Webhook(verdict string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -28,6 +28,14 @@ type Config struct {
 	Broker     *live.Broker
 	Logger     *slog.Logger
 	HTTPClient *http.Client // for Genesys; genesys.NewHTTPClient() when nil
+	// BotHTTPClient calls the endpoints' external bots (their Bot URLs),
+	// within the reach HANDOVER_ALLOW_PRIVATE_GENESYS allows Genesys calls;
+	// one that refuses private addresses when nil.
+	BotHTTPClient *http.Client
+	// BotTimeout bounds each call of an external bot, so that a Bot
+	// Connector turn is answered within Genesys's time limit
+	// (docs/genesys.md §BotConnector); DefaultBotTimeout when zero.
+	BotTimeout time.Duration
 	// Dialer dials the notifications WebSocket (within the same reach as
 	// HTTPClient); one that allows private addresses when nil.
 	Dialer *net.Dialer
@@ -102,6 +110,12 @@ func (c *Config) defaults() {
 	if c.HTTPClient == nil {
 		c.HTTPClient = genesys.NewHTTPClient()
 	}
+	if c.BotHTTPClient == nil {
+		c.BotHTTPClient = genesys.NewHTTPClientWith(genesys.HTTPOptions{})
+	}
+	if c.BotTimeout <= 0 {
+		c.BotTimeout = DefaultBotTimeout
+	}
 	if c.Dialer == nil {
 		c.Dialer = genesys.NewDialer(genesys.HTTPOptions{AllowPrivate: true})
 	}
@@ -159,6 +173,11 @@ func (c *Config) defaults() {
 		c.DeadAfter = 10 * time.Second
 	}
 }
+
+// DefaultBotTimeout is how long a turn waits for an external bot: under the
+// ten seconds Genesys is understood to wait for a Bot Connector answer
+// (docs/genesys.md §BotConnector), with room for Handover's own work.
+const DefaultBotTimeout = 7 * time.Second
 
 // Relay is the running handover engine.
 type Relay struct {

@@ -15,6 +15,9 @@ const (
 	StateAgentJoined = "agent_joined" // an agent accepted
 	StateEnded       = "ended"        // back with the bot
 	StateFailed      = "failed"       // the handover could not be delivered to Genesys
+	// StateWithBot is a Genesys Bot Connector session while its bot talks
+	// with the customer inside a Genesys flow (no handover yet).
+	StateWithBot = "with_bot"
 )
 
 // End reasons, shown to the bot and in the console.
@@ -28,6 +31,8 @@ const (
 	ReasonTransferred    = "transferred"     // moved out of the queue's reach (another flow, an external party)
 	ReasonError          = "error"           // an error or transport failure in Genesys
 	ReasonQueueTimeout   = "queue_timeout"   // no agent took the handover within the endpoint's queue timeout
+	ReasonBotComplete    = "bot_complete"    // a Bot Connector turn answered Complete: the flow took over
+	ReasonBotFailed      = "bot_failed"      // a Bot Connector turn answered Failed: the bot gave no answer
 )
 
 // Conversation is one handover of one bot session to Genesys.

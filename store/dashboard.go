@@ -9,18 +9,22 @@ import (
 
 // Dashboard is what the console's front page counts since a moment.
 type Dashboard struct {
-	Since            time.Time
-	Requested        int64 // handovers started
-	Queued           int64 // of those, still waiting for an agent
-	Connected        int64 // of those, an agent joined
-	Ended            int64 // back with the bot
-	Failed           int64 // never reached Genesys
-	FirstReplyMedian time.Duration
-	FirstReplyP95    time.Duration
-	FirstReplies     int // how many conversations the percentiles stand on
-	WebhookRejected  int64
-	OutboxBacklog    int64
-	OutboxOldest     time.Duration
+	Since     time.Time
+	Requested int64 // handovers started
+	Queued    int64 // of those, still waiting for an agent
+	Connected int64 // of those, an agent joined
+	Ended     int64 // back with the bot
+	Failed    int64 // never reached Genesys
+	// Genesys Bot Connector sessions (state with_bot, or ended by a turn),
+	// counted apart from handovers: BotHandedOver completed with the intent
+	// handover, BotFailed answered Failed.
+	BotSessions, BotHandedOver, BotFailed int64
+	FirstReplyMedian                      time.Duration
+	FirstReplyP95                         time.Duration
+	FirstReplies                          int // how many conversations the percentiles stand on
+	WebhookRejected                       int64
+	OutboxBacklog                         int64
+	OutboxOldest                          time.Duration
 	// WaitMedian is the median time from a handover to the agent joining,
 	// over Joins handovers; WaitingNow are the handovers waiting now, by
 	// endpoint (every one, not only those of the day).
@@ -47,7 +51,10 @@ func (s *Store) DashboardSince(ctx context.Context, since time.Time) (Dashboard,
 	var counts struct {
 		Requested, Queued, Connected, Ended, Failed int64
 	}
-	err := db.Model(&Conversation{}).Where("created_at >= ?", since).Select(
+	// A Bot Connector session is no handover Handover made: it is counted
+	// on its own below.
+	botSession := "(state = '" + StateWithBot + "' OR end_reason IN ('" + ReasonBotComplete + "', '" + ReasonBotFailed + "'))"
+	err := db.Model(&Conversation{}).Where("created_at >= ? AND NOT "+botSession, since).Select(
 		"count(*) AS requested, " +
 			"coalesce(sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS queued, " +
 			"coalesce(sum(CASE WHEN agent_joined_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS connected, " +
@@ -58,6 +65,16 @@ func (s *Store) DashboardSince(ctx context.Context, since time.Time) (Dashboard,
 		return d, fmt.Errorf("count conversations: %w", err)
 	}
 	d.Requested, d.Queued, d.Connected, d.Ended, d.Failed = counts.Requested, counts.Queued, counts.Connected, counts.Ended, counts.Failed
+	var bots struct{ Sessions, HandedOver, Failed int64 }
+	err = db.Model(&Conversation{}).Where("created_at >= ? AND "+botSession, since).Select(
+		"count(*) AS sessions, " +
+			"coalesce(sum(CASE WHEN end_reason = '" + ReasonBotComplete + "' THEN 1 ELSE 0 END), 0) AS handed_over, " +
+			"coalesce(sum(CASE WHEN end_reason = '" + ReasonBotFailed + "' THEN 1 ELSE 0 END), 0) AS failed").
+		Scan(&bots).Error
+	if err != nil {
+		return d, fmt.Errorf("count Bot Connector sessions: %w", err)
+	}
+	d.BotSessions, d.BotHandedOver, d.BotFailed = bots.Sessions, bots.HandedOver, bots.Failed
 
 	replies, err := s.sinceHandover(ctx, "first_agent_message_at", since)
 	if err != nil {

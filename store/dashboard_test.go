@@ -73,3 +73,42 @@ func TestDashboardCountsTheLastDay(t *testing.T) {
 		t.Fatalf("waiting now: %+v", d.WaitingNow)
 	}
 }
+
+func TestBotConnectorSessionsAreCountedApartFromHandovers(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	box, _ := secret.NewBox(storetest.Key)
+	ctx := context.Background()
+	s, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "h.db"), box, store.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &store.Endpoint{OrganisationID: 1, Name: "E", URLToken: "t", Type: store.TypeGenesysBotConnector}
+	if err := s.CreateEndpoint(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct{ state, reason string }{
+		{store.StateWithBot, ""}, {store.StateEnded, store.ReasonBotComplete}, {store.StateFailed, store.ReasonBotFailed}, {store.StateQueued, ""},
+	} {
+		conv := &store.Conversation{EndpointID: e.ID, SessionID: "s" + string(rune('a'+i)), UserID: "u", CustomerID: "c" + string(rune('a'+i)), State: c.state, EndReason: c.reason, CreatedAt: now.Add(-time.Hour)}
+		if c.reason != "" {
+			conv.EndedAt = &now
+		}
+		if err := s.CreateConversation(ctx, conv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := s.DashboardSince(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Requested != 1 || d.Queued != 1 || d.Ended != 0 || d.Failed != 0 {
+		t.Errorf("handovers: requested %d queued %d ended %d failed %d, want only the queued handover", d.Requested, d.Queued, d.Ended, d.Failed)
+	}
+	if d.BotSessions != 3 || d.BotHandedOver != 1 || d.BotFailed != 1 {
+		t.Errorf("Bot Connector sessions %d, handed over %d, failed %d; want 3, 1, 1", d.BotSessions, d.BotHandedOver, d.BotFailed)
+	}
+}

@@ -15,6 +15,17 @@ const (
 	ProviderGenesysCloudOM = "genesysCloudOM"
 )
 
+// Endpoint types: what calls the endpoint's bot.
+const (
+	// TypeBot is a bot that calls Handover's bot API (and the demo web
+	// chat): the behaviour of every endpoint before types existed.
+	TypeBot = "bot"
+	// TypeGenesysBotConnector is an endpoint Genesys calls: an Architect
+	// flow's Call Bot Connector action posts each customer turn to
+	// <Config URL>/botconnector (docs/genesys.md §BotConnector).
+	TypeGenesysBotConnector = "genesysBotConnector"
+)
+
 // Endpoint is one bot endpoint with its handover settings.
 //
 // WebhookSecret and ClientSecret hold plaintext in memory only; the database
@@ -26,6 +37,20 @@ type Endpoint struct {
 	Name           string
 	URLToken       string
 	Provider       string
+	// Type is TypeBot or TypeGenesysBotConnector.
+	Type string
+	// BotURL is the external bot Handover asks for each turn; "" is the
+	// built-in demo bot (relay.Bot).
+	BotURL string
+	// BotConnectorHeaderName and …Value are the credential header the
+	// Genesys Bot Connector integration sends with every turn; the value is
+	// sealed in the database like the other secrets.
+	BotConnectorHeaderName        string
+	BotConnectorHeaderValue       string `gorm:"-"`
+	BotConnectorHeaderValueSealed string
+	// BotConnectorIntegrationID is the Genesys Bot Connector integration
+	// whose bot list Handover registers the endpoint's bot in.
+	BotConnectorIntegrationID string
 
 	Host           string // a genesys.Host: region domain or custom base URL
 	DeploymentName string
@@ -177,6 +202,9 @@ type EndpointSettings struct {
 	Name                    string
 	Organisation            Organisation
 	Provider                string
+	Type                    string
+	BotURL                  string
+	BotConnector            BotConnectorSettings
 	Genesys                 GenesysSettings
 	DefaultLanguage         string
 	DefaultSkills           []string
@@ -196,6 +224,13 @@ type EndpointSettings struct {
 	// BotWebhookSecret, when set, replaces the signing secret; nil keeps it
 	// (and makes one when the endpoint has a URL and no secret yet).
 	BotWebhookSecret *string
+}
+
+// BotConnectorSettings are a Genesys Bot Connector endpoint's settings.
+type BotConnectorSettings struct {
+	HeaderName    string
+	HeaderValue   string
+	IntegrationID string
 }
 
 // GenesysSettings are an endpoint's Genesys Cloud settings.
@@ -226,6 +261,11 @@ func (e *Endpoint) Configure(s EndpointSettings, grace time.Duration, now time.T
 	e.OrganisationID = s.Organisation.ID
 	e.Organisation = s.Organisation
 	e.Provider = s.Provider
+	e.Type = s.Type
+	e.BotURL = s.BotURL
+	e.BotConnectorHeaderName = s.BotConnector.HeaderName
+	e.BotConnectorHeaderValue = s.BotConnector.HeaderValue
+	e.BotConnectorIntegrationID = s.BotConnector.IntegrationID
 	e.Host = g.Host
 	e.DeploymentName = g.DeploymentName
 	e.QueueID = g.QueueID
@@ -448,6 +488,9 @@ func (s *Store) sealSecrets(e *Endpoint) error {
 	if e.FlowMessages == "" {
 		e.FlowMessages = FlowMessagesShow
 	}
+	if e.Type == "" {
+		e.Type = TypeBot
+	}
 	var err error
 	if e.WebhookSecretSealed, err = s.box.Seal(e.WebhookSecret); err != nil {
 		return fmt.Errorf("seal webhook secret: %w", err)
@@ -466,6 +509,9 @@ func (s *Store) sealSecrets(e *Endpoint) error {
 	}
 	if e.PreviousBotWebhookSecretSealed, err = s.box.Seal(e.PreviousBotWebhookSecret); err != nil {
 		return fmt.Errorf("seal previous bot webhook secret: %w", err)
+	}
+	if e.BotConnectorHeaderValueSealed, err = s.box.Seal(e.BotConnectorHeaderValue); err != nil {
+		return fmt.Errorf("seal Bot Connector credential: %w", err)
 	}
 	return nil
 }
@@ -489,6 +535,9 @@ func (s *Store) openSecrets(e *Endpoint) error {
 	}
 	if e.PreviousBotWebhookSecret, err = s.box.Open(e.PreviousBotWebhookSecretSealed); err != nil {
 		return fmt.Errorf("endpoint %d previous bot webhook secret: %w", e.ID, err)
+	}
+	if e.BotConnectorHeaderValue, err = s.box.Open(e.BotConnectorHeaderValueSealed); err != nil {
+		return fmt.Errorf("endpoint %d Bot Connector credential: %w", e.ID, err)
 	}
 	return nil
 }

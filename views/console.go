@@ -71,6 +71,8 @@ func StateLabel(state string) string {
 		return "ended"
 	case "failed":
 		return "failed"
+	case "with_bot":
+		return "with the bot (Genesys Bot Connector)"
 	}
 	return state
 }
@@ -98,6 +100,10 @@ func ReasonLabel(reason string) string {
 		return "an error in Genesys ended it"
 	case "sandbox_restarted":
 		return "the sandbox restarted"
+	case "bot_complete":
+		return "the bot completed the turn (Bot Connector Complete): the Genesys flow took over"
+	case "bot_failed":
+		return "the bot gave no answer (Bot Connector Failed)"
 	}
 	return reason
 }

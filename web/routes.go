@@ -148,6 +148,10 @@ func routes(app *fiber.App, d Deps) {
 	app.Get(paths.EndpointCopilotURL, console(endpoints.Tools.CopilotURL)...)
 	app.Post(paths.EndpointPreflight, console(endpoints.Tools.RunPreflight)...)
 	app.Post(paths.APIEndpointPreflight, api(endpoints.Tools.APIPreflight)...)
+	// Register bot: the endpoint's bot into its Bot Connector integration's bot list.
+	registerBot := &handlers.RegisterBot{Store: d.Store, Relay: d.Relay}
+	app.Post(paths.EndpointRegisterBot, console(registerBot.Console)...)
+	app.Post(paths.APIEndpointRegisterBot, api(registerBot.API)...)
 	copilot := &handlers.Copilot{Store: d.Store, Logger: d.Logger}
 	app.Get(paths.Copilot, handlers.FrameableByGenesys, copilot.Workspace)
 	// Limits on the public surfaces, counted in the database for every instance (docs/security.md).
@@ -161,6 +165,11 @@ func routes(app *fiber.App, d Deps) {
 	app.Post(paths.ChatTyping, chat.Guard(true), bot.Typing)
 	app.Post(paths.ChatEnd, chat.Guard(true), bot.End)
 	app.Get(paths.ChatEvents, chat.Guard(true), bot.Events)
+
+	// The Handle Utterance URL of Genesys Bot Connector endpoints: the URL
+	// token and the integration's credential header authenticate Genesys.
+	botConnector := &handlers.BotConnector{Store: d.Store, Relay: d.Relay, Features: d.Config.Features, Logger: d.Logger, Limits: limits}
+	app.Post(paths.BotConnector, botConnector.Turn)
 
 	// The bot API under each endpoint's Config URL. Registered last: its
 	// first path segment is the endpoint's token, which matches anything.

@@ -44,6 +44,7 @@ type deskView struct {
 	Skews     []deskChoice // the webhook clock skews offered, one selected
 	Queues    []deskQueue
 	CSRF      string // the console's CSRF token for the forms; "" when unguarded
+	BotFlows  []botFlowView
 }
 
 // deskQueue is one queue with its agents On Queue, which the desk sets.
@@ -198,6 +199,8 @@ func (s *Sandbox) registerDesk(r fiber.Router, guard []fiber.Handler) {
 		return s.deskReceipts(id, formValue(c, "message"), formValue(c, "sequence"))
 	}))...)
 	r.Post("/desk/skew", guarded(s.deskSkew)...)
+	r.Post("/desk/bot-flows/:id/turn", guarded(s.deskBotFlow)...)
+	r.Post("/desk/bot-connector-integrations", guarded(s.deskInstallBotConnector)...)
 	r.Post("/desk/queues/:queue/agents", guarded(s.deskAgentsOnQueue)...)
 }
 
@@ -348,7 +351,7 @@ func deskErrorText(err error) string {
 }
 
 func (s *Sandbox) deskViewFor(c *fiber.Ctx, base, selectedID string) deskView {
-	v := deskView{Base: base, AgentName: defaultAgentName}
+	v := deskView{Base: base, AgentName: defaultAgentName, BotFlows: s.botFlowViews()}
 	if s.cfg.DeskCSRF != nil {
 		v.CSRF = s.cfg.DeskCSRF(c)
 	}

@@ -257,17 +257,19 @@ type Delivery struct {
 // Errors of the agent actions.
 var (
 	ErrConversationNotFound = errors.New("no such conversation")
-	ErrConversationEnded    = errors.New("the conversation has ended")
-	ErrNoAgent              = errors.New("no agent is connected to the conversation; accept it first")
-	ErrAlreadyAccepted      = errors.New("an agent is already connected to the conversation")
-	ErrInvalidMessage       = errors.New("invalid agent message")
-	ErrOfferPending         = errors.New("another agent is being offered the conversation; accept as that agent, decline or let the offer time out")
-	ErrNoOffer              = errors.New("no agent is being offered the conversation")
-	ErrUnknownQueue         = errors.New("no such queue")
-	ErrNoWrapup             = errors.New("no agent is in after-call work on the conversation")
-	ErrUnknownMessage       = errors.New("no such customer message in the conversation")
-	ErrUnknownIntegration   = errors.New("no such integration")
-	ErrInvalidReceipt       = errors.New("invalid receipt")
+	// ErrNotFound: no Bot Connector integration has the id.
+	ErrNotFound           = errors.New("no such integration")
+	ErrConversationEnded  = errors.New("the conversation has ended")
+	ErrNoAgent            = errors.New("no agent is connected to the conversation; accept it first")
+	ErrAlreadyAccepted    = errors.New("an agent is already connected to the conversation")
+	ErrInvalidMessage     = errors.New("invalid agent message")
+	ErrOfferPending       = errors.New("another agent is being offered the conversation; accept as that agent, decline or let the offer time out")
+	ErrNoOffer            = errors.New("no agent is being offered the conversation")
+	ErrUnknownQueue       = errors.New("no such queue")
+	ErrNoWrapup           = errors.New("no agent is in after-call work on the conversation")
+	ErrUnknownMessage     = errors.New("no such customer message in the conversation")
+	ErrUnknownIntegration = errors.New("no such integration")
+	ErrInvalidReceipt     = errors.New("invalid receipt")
 )
 
 // Sandbox is the fake Genesys Cloud. Build it with New, mount it with
@@ -310,6 +312,11 @@ type Sandbox struct {
 
 	destinations    []*eventDestination
 	eventDeliveries []EventDelivery
+
+	bots botConnectors // the Bot Connector's integrations, bot lists and bot flows
+	// deskIntegrations are the deskOnly stand-ins of Bot Connector
+	// integrations, kept out of the Open Messaging integration listings.
+	deskIntegrations []*integration
 }
 
 type queue struct {
@@ -323,6 +330,10 @@ type integration struct {
 	genesys.Integration
 	secret  string
 	content genesys.SupportedContent // its supported content profile
+	// deskOnly is a Bot Connector integration's stand-in after its flow
+	// transferred to ACD: the customer is Genesys's own, so its
+	// conversations send no webhooks; the desk shows them.
+	deskOnly bool
 }
 
 type threadKey struct{ integrationID, customerID string }
@@ -497,6 +508,7 @@ func (s *Sandbox) Register(r fiber.Router, deskGuard ...fiber.Handler) {
 	api.Post("/notifications/channels/:channelId/subscriptions", s.addSubscriptions)
 	api.Put("/notifications/channels/:channelId/subscriptions", s.replaceSubscriptions)
 	api.Delete("/notifications/channels/:channelId/subscriptions", s.deleteSubscriptions)
+	api.Put("/textbots/botconnector/integrations/:integrationId/bots", s.putBotList)
 	api.All("/*", s.unknownAPIPath)
 
 	r.Get("/streaming/channels/:channelId", s.checkSocketUpgrade, s.socketHandler())
@@ -743,6 +755,11 @@ func (s *Sandbox) now() time.Time { return s.cfg.Now().UTC() }
 
 func (s *Sandbox) integrationLocked(id string) *integration {
 	for _, in := range s.integrations {
+		if in.ID == id {
+			return in
+		}
+	}
+	for _, in := range s.deskIntegrations {
 		if in.ID == id {
 			return in
 		}

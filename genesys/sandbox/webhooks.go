@@ -47,6 +47,9 @@ func (s *Sandbox) queueWebhookLocked(conv *Conversation, in *integration, w gene
 // queueBodyLocked is queueWebhookLocked for a body of another Go type with
 // the webhook's shape; id and messageType are its top-level id and type.
 func (s *Sandbox) queueBodyLocked(conv *Conversation, in *integration, id, messageType string, w any) {
+	if in.deskOnly {
+		return
+	}
 	body, err := json.Marshal(w) // compact, as Genesys sends it (docs/genesys.md §Signature)
 	if err != nil {
 		s.log.Error("encode webhook", slog.String("conversation_id", conv.ID), slog.Any("error", err))

@@ -1,0 +1,75 @@
+package relay_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/handover-relay/handover/genesys"
+	"github.com/handover-relay/handover/relay"
+	"github.com/handover-relay/handover/store"
+)
+
+// slowBot answers only when the caller gives up: the bot that is too slow.
+func slowBot(t *testing.T) string {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	return srv.URL
+}
+
+func botConnectorTurn(session, text string) genesys.BotConnectorRequest {
+	return genesys.BotConnectorRequest{BotID: "b", BotVersion: "1", BotSessionID: session, MessageID: "m1",
+		InputMessage: genesys.BotConnectorInput{Type: "Text", Text: text}, LanguageCode: "en-us", GenesysConversationID: "g-1"}
+}
+
+func TestATooSlowBotGetsFailedWithErrorInfoWithinTheBotTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	g := newEngine(t, func(c *relay.Config) { c.BotTimeout, c.BotHTTPClient = timeout, http.DefaultClient })
+	e := g.e
+	e.Type, e.BotURL = store.TypeGenesysBotConnector, slowBot(t)
+	started := time.Now()
+	resp, err := g.relay.BotConnectorTurn(context.Background(), e, botConnectorTurn("slow", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(started); elapsed > timeout+2*time.Second {
+		t.Errorf("the turn took %s with a bot timeout of %s", elapsed, timeout)
+	}
+	if resp.BotState != genesys.BotStateFailed || resp.ErrorInfo == nil || resp.ErrorInfo.ErrorCode != "bot_timeout" {
+		t.Fatalf("a too slow bot: %+v", resp)
+	}
+	conv, err := g.store.LatestConversation(context.Background(), e.ID, "botconnector:slow")
+	if err != nil || conv.State != store.StateFailed || conv.EndReason != store.ReasonBotFailed {
+		t.Fatalf("the conversation: %+v %v", conv, err)
+	}
+}
+
+func TestTheDemoChatAsksTheEndpointsExternalBot(t *testing.T) {
+	g := newEngine(t, func(c *relay.Config) { c.BotHTTPClient = http.DefaultClient })
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"replies":[{"text":"Handing over to billing."}],"handover":true,"intent":"handover","parameters":{"skills":"billing, vip"}}`))
+	}))
+	t.Cleanup(bot.Close)
+	e := g.e
+	e.BotURL = bot.URL
+	answer, err := g.relay.DemoBot(context.Background(), e, "u1", "demo-1", "anything", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(answer.Outputs) != 1 || answer.Outputs[0] != "Handing over to billing." || answer.Conversation == nil {
+		t.Fatalf("answer %+v", answer)
+	}
+	if got := answer.Conversation.Skills; len(got) != 2 || got[0] != "billing" || got[1] != "vip" {
+		t.Fatalf("the handover's skills %v, want the bot's", got)
+	}
+}
