@@ -113,8 +113,10 @@ func (g *engine) withBotWebhook(url string) string {
 	return e.BotWebhookSecret
 }
 
+// fastBotRetries retries quickly, and reaches the bot receivers on loopback.
 func fastBotRetries(cfg *relay.Config) {
 	cfg.BotRetryBase, cfg.BotRetryMax = 10*time.Millisecond, 50*time.Millisecond
+	cfg.BotWebhookClient = genesys.NewHTTPClientWith(genesys.HTTPOptions{AllowPrivate: true})
 }
 
 func verify(t *testing.T, secret string, r botRequest) error {
@@ -372,7 +374,7 @@ func TestABotURLOnAPrivateAddressIsRefusedOnceUnlessAllowed(t *testing.T) {
 	}
 	testkit.WaitFor(t, 10*time.Second, "the event refused for its address", func() bool {
 		page, err := g.store.ListBotDeliveries(ctx, store.BotDeliveryFilter{EndpointID: g.e.ID, Status: store.BotDeliveryFailed})
-		return err == nil && len(page.Rows) == 1 && page.Rows[0].Attempts == 1 && strings.Contains(page.Rows[0].LastError, "HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS")
+		return err == nil && len(page.Rows) == 1 && page.Rows[0].Attempts == 1 && strings.Contains(page.Rows[0].LastError, "HANDOVER_ALLOW_PRIVATE_BOT_URLS")
 	})
 	if n := len(bot.requests()); n != 0 {
 		t.Fatalf("the bot on a loopback address got %d requests", n)
