@@ -163,7 +163,7 @@ func (r *Relay) BotConnectorTurn(ctx context.Context, e store.Endpoint, req gene
 	if askErr != nil {
 		r.log.WarnContext(ctx, "bot connector turn failed", slog.Int64("endpoint_id", e.ID), slog.Int64("conversation_id", conv.ID), slog.Any("error", askErr))
 	}
-	if err := r.recordBotConnectorAnswer(ctx, e, conv, resp); err != nil {
+	if err := r.recordBotConnectorAnswer(ctx, e, conv, resp, openMessagingCustomer(e, req)); err != nil {
 		return genesys.BotConnectorResponse{}, err
 	}
 	r.obs.BotConnectorTurn(resp.BotState)
@@ -255,9 +255,28 @@ func (r *Relay) botConnectorConversation(ctx context.Context, e store.Endpoint, 
 	return conv, nil
 }
 
+// ParamOpenMessagingCustomerID is the turn parameter in which the flow
+// names the conversation's Open Messaging customer (channel.from.id of the
+// inbound message that started it). With it, and an endpoint that also has
+// an Open Messaging integration, a handover stays on Handover's timeline:
+// the agent's webhooks, addressed to that customer, find the session's
+// conversation (docs/genesys.md §BotConnector, "Handover over Open Messaging").
+const ParamOpenMessagingCustomerID = "openMessagingCustomerId"
+
+// openMessagingCustomer is the turn's Open Messaging customer when the
+// endpoint can receive the agent's webhooks for it; "" otherwise.
+func openMessagingCustomer(e store.Endpoint, req genesys.BotConnectorRequest) string {
+	if e.Provider != store.ProviderGenesysCloudOM || e.IntegrationID == "" || req.GenesysConversationID == "" {
+		return ""
+	}
+	return strings.TrimSpace(req.Parameters[ParamOpenMessagingCustomerID])
+}
+
 // recordBotConnectorAnswer keeps the bot's replies and the turn's botState
-// on the timeline, and ends the conversation when the turn ends the bot's part.
-func (r *Relay) recordBotConnectorAnswer(ctx context.Context, e store.Endpoint, conv store.Conversation, resp genesys.BotConnectorResponse) error {
+// on the timeline, and ends the conversation when the turn ends the bot's
+// part, unless the flow transfers it to ACD over the endpoint's Open
+// Messaging integration (omCustomer set): then it waits for the agent.
+func (r *Relay) recordBotConnectorAnswer(ctx context.Context, e store.Endpoint, conv store.Conversation, resp genesys.BotConnectorResponse, omCustomer string) error {
 	now := r.store.Now()
 	for _, m := range resp.ReplyMessages {
 		msg := store.Message{ConversationID: conv.ID, EndpointID: e.ID, SessionID: conv.SessionID, Direction: store.FromBot, Kind: store.KindText, Text: m.Text, CreatedAt: now}
@@ -280,6 +299,19 @@ func (r *Relay) recordBotConnectorAnswer(ctx context.Context, e store.Endpoint, 
 	}
 	switch resp.BotState {
 	case genesys.BotStateComplete:
+		if omCustomer != "" && resp.Intent == IntentHandover {
+			queued, err := r.store.QueueBotConnectorHandover(ctx, conv.ID, omCustomer, conv.CustomAttributes["genesysConversationId"])
+			if err == nil && queued {
+				break
+			}
+			if !errors.Is(err, store.ErrConflict) && err != nil {
+				return err
+			}
+			// The customer id belongs to another conversation already: the
+			// agent's webhooks would go there, so this one ends as without
+			// Open Messaging.
+			r.log.WarnContext(ctx, "bot connector handover not linked to its open messaging customer", slog.Int64("conversation_id", conv.ID), slog.Any("error", err))
+		}
 		if _, err := r.store.EndConversation(ctx, conv.ID, store.StateEnded, store.ReasonBotComplete, now); err != nil {
 			return err
 		}

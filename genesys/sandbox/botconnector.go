@@ -26,7 +26,10 @@ import (
 // credential header, the bot list a provider PUTs into each, and an
 // Architect-like bot flow on the agent desk that posts customer turns and,
 // on Complete with the intent handover, transfers to ACD: the conversation
-// waits in a sandbox queue for the agent at the desk.
+// waits in a sandbox queue for the agent at the desk. A bot flow routed
+// through an Open Messaging integration (RouteBotFlow) runs inside a
+// messaging conversation of it, as Architect's inbound message flow does, so
+// the agent's answers go to that integration's webhook.
 
 // botConnectorTimeout is how long the bot flow waits for a turn's answer:
 // the ten seconds Genesys is understood to wait.
@@ -42,6 +45,10 @@ type BotConnectorIntegration struct {
 	HandleUtteranceURI string
 	CredentialHeader   string
 	CredentialValue    string
+	// MessagingIntegrationID is the Open Messaging integration whose
+	// inbound message flow calls this Bot Connector (Architect's message
+	// routing); "" when the flow's customer is Genesys's own.
+	MessagingIntegrationID string
 }
 
 // BotFlowTurn is one turn of the desk's bot flow as it went.
@@ -79,6 +86,31 @@ func (s *Sandbox) AddBotConnectorIntegration(name, uri, header, value string) Bo
 	defer s.bots.mu.Unlock()
 	s.bots.integrations = append(s.bots.integrations, in)
 	return in
+}
+
+// RouteBotFlow routes the Open Messaging integration messagingID to the bot
+// flow of the Bot Connector integration botConnectorID, as Architect's
+// message routing attaches an inbound message flow to an integration: the
+// flow's customer is then an Open Messaging customer of it, named to the bot
+// in the parameter openMessagingCustomerId, and a handover is a messaging
+// conversation whose agent answers go out as its webhooks.
+func (s *Sandbox) RouteBotFlow(botConnectorID, messagingID string) error {
+	s.mu.Lock()
+	in := s.integrationLocked(messagingID)
+	ok := in != nil && !in.deskOnly
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("open messaging integration %s: %w", messagingID, ErrNotFound)
+	}
+	s.bots.mu.Lock()
+	defer s.bots.mu.Unlock()
+	for i := range s.bots.integrations {
+		if s.bots.integrations[i].ID == botConnectorID {
+			s.bots.integrations[i].MessagingIntegrationID = messagingID
+			return nil
+		}
+	}
+	return fmt.Errorf("bot connector integration %s: %w", botConnectorID, ErrNotFound)
 }
 
 // BotConnectorIntegrations lists the installed Bot Connector integrations.
@@ -157,9 +189,13 @@ func (s *Sandbox) RunBotFlowTurn(ctx context.Context, integrationID, text string
 	botID, version := s.registeredBotLocked(integrationID)
 	s.bots.mu.Unlock()
 
+	params := map[string]string{}
+	if in.MessagingIntegrationID != "" {
+		params[paramOpenMessagingCustomerID] = botFlowCustomerID(flow.sessionID)
+	}
 	req := genesys.BotConnectorRequest{BotID: botID, BotVersion: version, BotSessionID: flow.sessionID, MessageID: uuid.NewString(),
 		InputMessage: genesys.BotConnectorInput{Type: genesys.BotInputText, Text: text}, LanguageCode: "en-us",
-		BotSessionTimeout: json.RawMessage("720"), GenesysConversationID: flow.conversationID, Parameters: map[string]string{}}
+		BotSessionTimeout: json.RawMessage("720"), GenesysConversationID: flow.conversationID, Parameters: params}
 	turn := BotFlowTurn{Customer: text}
 	resp, err := s.postTurn(ctx, in, req)
 	if err != nil {
@@ -181,13 +217,23 @@ func (s *Sandbox) RunBotFlowTurn(ctx context.Context, integrationID, text string
 	}
 	s.bots.mu.Unlock()
 	if turn.BotState == genesys.BotStateComplete && turn.Intent == intentHandover {
-		turn.ConversationID = s.transferBotFlow(in, flow.sessionID, turns, resp.Parameters)
+		turn.ConversationID = s.transferBotFlow(in, flow.sessionID, flow.conversationID, turns, resp.Parameters)
 		s.bots.mu.Lock()
 		flow.turns[len(flow.turns)-1].ConversationID = turn.ConversationID
 		s.bots.mu.Unlock()
 	}
 	return turn, nil
 }
+
+// paramOpenMessagingCustomerID is the turn parameter naming the flow's Open
+// Messaging customer (relay.ParamOpenMessagingCustomerID: the sandbox does
+// not import the relay).
+const paramOpenMessagingCustomerID = "openMessagingCustomerId"
+
+// botFlowCustomerID is the Open Messaging customer id of a routed bot
+// flow's session: one customer per session, as the desk plays a new
+// customer for each.
+func botFlowCustomerID(sessionID string) string { return "botflow-" + sessionID }
 
 // registeredBotLocked is the first bot of the integration's bot list, as
 // the flow's Call Bot Connector action would name it.
@@ -239,15 +285,23 @@ func (s *Sandbox) postTurn(ctx context.Context, in BotConnectorIntegration, req 
 	return out, nil
 }
 
-// transferBotFlow is the flow's Transfer to ACD after the bot: a desk-only
-// conversation (the customer is Genesys's own, so nothing is sent to an Open
-// Messaging webhook) waiting in the queue, with the parameters as
-// participant data and the flow's turns as its transcript.
-func (s *Sandbox) transferBotFlow(bc BotConnectorIntegration, sessionID string, turns []BotFlowTurn, params map[string]string) string {
+// transferBotFlow is the flow's Transfer to ACD after the bot: the
+// conversation waits in the queue, with the parameters as participant data
+// and the flow's turns as its transcript. Routed through an Open Messaging
+// integration, it is a messaging conversation of that integration with the
+// id the turns carried as genesysConversationId (Transfer to ACD keeps the
+// conversation), so the agent's answers go out as its webhooks; otherwise a
+// desk-only one (the customer is Genesys's own, so nothing is sent to an
+// Open Messaging webhook).
+func (s *Sandbox) transferBotFlow(bc BotConnectorIntegration, sessionID, conversationID string, turns []BotFlowTurn, params map[string]string) string {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in := s.integrationLocked(bc.ID)
+	in := s.integrationLocked(bc.MessagingIntegrationID)
+	if in == nil || in.deskOnly || s.convs[conversationID] != nil {
+		in = s.integrationLocked(bc.ID)
+		conversationID = uuid.NewString()
+	}
 	if in == nil {
 		in = &integration{Integration: genesys.Integration{ID: bc.ID, Name: bc.Name, Status: "Active"}, deskOnly: true}
 		s.deskIntegrations = append(s.deskIntegrations, in)
@@ -256,7 +310,7 @@ func (s *Sandbox) transferBotFlow(bc BotConnectorIntegration, sessionID string, 
 	for k, v := range params {
 		attrs[k] = v
 	}
-	conv := s.startConversationLocked(in, genesys.Recipient{ID: "botflow-" + sessionID, IDType: genesys.IDTypeOpaque, Nickname: "Bot flow customer"}, attrs, now)
+	conv := s.startConversationWithIDLocked(conversationID, in, genesys.Recipient{ID: botFlowCustomerID(sessionID), IDType: genesys.IDTypeOpaque, Nickname: "Bot flow customer"}, attrs, now)
 	for _, t := range turns {
 		conv.Messages = append(conv.Messages, Message{ID: genesysID(), Direction: genesys.DirectionInbound, Type: "Text", Text: t.Customer, From: "Bot flow customer", Time: now})
 		for _, r := range t.Replies {
