@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/handover-relay/handover/genesys"
@@ -142,11 +143,94 @@ var BuiltinBotIntents = []string{IntentHandover}
 // IntentHandover and the routing parameters when the user asked for a
 // person, Failed with errorInfo when the bot gave no answer. Only a request
 // that is no turn is refused (ErrInvalidInput).
+//
+// Genesys retries a turn (the same botSessionId and messageId) when the
+// answer is slow or lost: a retry gets the answer the first attempt gave,
+// from any instance, without asking the bot again or repeating the turn on
+// the timeline; while the first attempt still asks the bot, the retry waits
+// for its answer.
 func (r *Relay) BotConnectorTurn(ctx context.Context, e store.Endpoint, req genesys.BotConnectorRequest) (genesys.BotConnectorResponse, error) {
 	text := req.InputMessage.UserText()
 	if err := validateBotConnectorTurn(req, text); err != nil {
 		return genesys.BotConnectorResponse{}, err
 	}
+	if req.MessageID == "" {
+		// Nothing names a retry: every request is a turn.
+		return r.answerBotConnectorTurn(ctx, e, req, text)
+	}
+	now := r.store.Now()
+	earlier, claimed, err := r.store.ClaimBotConnectorTurn(ctx, e.ID, req.BotSessionID, req.MessageID, now, now.Add(-botTurnMemory))
+	if err != nil {
+		return genesys.BotConnectorResponse{}, err
+	}
+	if !claimed {
+		resp, ok, err := r.earlierBotConnectorAnswer(ctx, e, req, earlier)
+		if err != nil || ok {
+			if ok {
+				r.log.InfoContext(ctx, "bot connector turn retried: answered as before", slog.Int64("endpoint_id", e.ID), slog.String("message_id", req.MessageID))
+			}
+			return resp, err
+		}
+		// The attempt that claimed it never answered (its instance
+		// stopped, or it failed): this one answers.
+	}
+	resp, err := r.answerBotConnectorTurn(ctx, e, req, text)
+	if err != nil {
+		if relErr := r.store.ReleaseBotConnectorTurn(context.WithoutCancel(ctx), e.ID, req.BotSessionID, req.MessageID); relErr != nil {
+			r.log.WarnContext(ctx, "bot connector turn not released", slog.Any("error", relErr))
+		}
+		return resp, err
+	}
+	data, err := json.Marshal(resp)
+	if err == nil {
+		err = r.store.SetBotConnectorTurnAnswer(ctx, e.ID, req.BotSessionID, req.MessageID, string(data))
+	}
+	if err != nil {
+		// The turn is answered and recorded; only a retry would ask again.
+		r.log.WarnContext(ctx, "bot connector answer not kept for retries", slog.Int64("endpoint_id", e.ID), slog.Any("error", err))
+	}
+	return resp, nil
+}
+
+// botTurnMemory is how long a turn's answer is kept for Genesys's retries,
+// which come within seconds: long enough for any retry, short enough that
+// the table holds only recent turns.
+const botTurnMemory = time.Hour
+
+// earlierBotConnectorAnswer is the answer an earlier attempt gave the turn,
+// waiting for it while that attempt still asks the bot, at most the bot
+// timeout and a little; ok is false when no answer came.
+func (r *Relay) earlierBotConnectorAnswer(ctx context.Context, e store.Endpoint, req genesys.BotConnectorRequest, answer string) (genesys.BotConnectorResponse, bool, error) {
+	deadline := time.NewTimer(r.cfg.BotTimeout + 2*time.Second)
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for answer == "" {
+		select {
+		case <-ctx.Done():
+			return genesys.BotConnectorResponse{}, false, ctx.Err()
+		case <-deadline.C:
+			return genesys.BotConnectorResponse{}, false, nil
+		case <-poll.C:
+		}
+		var err error
+		answer, err = r.store.BotConnectorTurnAnswer(ctx, e.ID, req.BotSessionID, req.MessageID)
+		if errors.Is(err, store.ErrNotFound) {
+			return genesys.BotConnectorResponse{}, false, nil // released: answer afresh
+		}
+		if err != nil {
+			return genesys.BotConnectorResponse{}, false, err
+		}
+	}
+	var resp genesys.BotConnectorResponse
+	if err := json.Unmarshal([]byte(answer), &resp); err != nil {
+		return genesys.BotConnectorResponse{}, false, fmt.Errorf("decode the kept answer of turn %q: %w", req.MessageID, err)
+	}
+	return resp, true, nil
+}
+
+// answerBotConnectorTurn asks the bot for one turn and records it.
+func (r *Relay) answerBotConnectorTurn(ctx context.Context, e store.Endpoint, req genesys.BotConnectorRequest, text string) (genesys.BotConnectorResponse, error) {
 	conv, err := r.botConnectorConversation(ctx, e, req)
 	if err != nil {
 		return genesys.BotConnectorResponse{}, err
