@@ -395,3 +395,43 @@ func TestARetriedBotConnectorTurnGetsTheSameAnswerWithoutAskingTheBotAgain(t *te
 		t.Fatalf("another session's m-1: asked %d times, %+v", asked.Load(), other)
 	}
 }
+
+func TestABotThatCompletesWithoutAPersonAnswersCompleteWithItsIntent(t *testing.T) {
+	f := startFull(t)
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in relay.BotTurn
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		reply := relay.BotReply{Replies: []relay.BotMessage{{Text: "Your balance is 42."}}, Complete: in.Text == "balance", Intent: "balance_told",
+			Parameters: map[string]string{"balance": "42"}}
+		if in.Text == "both" {
+			// Handover wins over complete.
+			reply = relay.BotReply{Replies: []relay.BotMessage{{Text: "A person then."}}, Complete: true, Handover: true, Intent: "balance_told"}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(reply)
+	}))
+	t.Cleanup(bot.Close)
+	e := f.createBotConnectorEndpoint(t, map[string]any{"botUrl": bot.URL + "/turn", "skills": []string{"Billing"}})
+
+	status, resp, raw := turn(t, e.BotConnectorURL, bcCredential, "session-done", text("balance"))
+	if status != http.StatusOK || resp.BotState != genesys.BotStateComplete || resp.Intent != "balance_told" || resp.Parameters["balance"] != "42" ||
+		resp.ReplyMessages[0].Text != "Your balance is 42." {
+		t.Fatalf("complete: %d %s", status, raw)
+	}
+	if _, ok := resp.Parameters["skills"]; ok {
+		t.Fatalf("a Complete without a person carries the handover defaults: %s", raw)
+	}
+	_, list := f.api(http.MethodGet, paths.APIConversations, nil)
+	if !strings.Contains(list, `"state":"ended"`) || !strings.Contains(list, "bot_complete") {
+		t.Fatalf("the session does not end on Complete: %s", list)
+	}
+	// Without complete the turn goes on; with both, it is a handover.
+	_, resp, raw = turn(t, e.BotConnectorURL, bcCredential, "session-more", text("hello"))
+	if resp.BotState != genesys.BotStateMoreData || resp.Intent != "balance_told" {
+		t.Fatalf("without complete: %s", raw)
+	}
+	_, resp, raw = turn(t, e.BotConnectorURL, bcCredential, "session-both", text("both"))
+	if resp.BotState != genesys.BotStateComplete || resp.Intent != relay.IntentHandover || resp.Parameters["skills"] != "Billing" {
+		t.Fatalf("complete and handover: %s", raw)
+	}
+}

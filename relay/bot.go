@@ -35,10 +35,13 @@ type BotTurn struct {
 }
 
 // BotReply is a bot's answer to a turn. Handover true means the user asked
-// for a person: the turn completes with the intent IntentHandover.
+// for a person: the turn completes with the intent IntentHandover. Complete
+// true means the bot finished without a person: the turn completes with the
+// bot's intent, for the flow to branch on; Handover wins when both are set.
 type BotReply struct {
 	Replies    []BotMessage      `json:"replies"`
 	Handover   bool              `json:"handover"`
+	Complete   bool              `json:"complete,omitempty"`
 	Intent     string            `json:"intent,omitempty"`
 	Parameters map[string]string `json:"parameters,omitempty"`
 }
@@ -271,6 +274,11 @@ func botConnectorResponse(e store.Endpoint, language string, reply BotReply, ask
 	}
 	for k, v := range reply.Parameters {
 		resp.Parameters[k] = v
+	}
+	if reply.Complete && !reply.Handover {
+		// The bot is done and nobody is needed: the flow goes on with the
+		// bot's intent and parameters (its own, no handover defaults).
+		resp.BotState = genesys.BotStateComplete
 	}
 	if reply.Handover {
 		// What the flow's Transfer to ACD reads: the bot's values first,
