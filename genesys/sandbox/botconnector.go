@@ -94,10 +94,12 @@ func (s *Sandbox) AddBotConnectorIntegration(name, uri, header, value string) Bo
 // flow's customer is then an Open Messaging customer of it, named to the bot
 // in the parameter openMessagingCustomerId, and a handover is a messaging
 // conversation whose agent answers go out as its webhooks.
+// An empty messagingID routes nothing to it: the flow's customer is
+// Genesys's own again.
 func (s *Sandbox) RouteBotFlow(botConnectorID, messagingID string) error {
 	s.mu.Lock()
 	in := s.integrationLocked(messagingID)
-	ok := in != nil && !in.deskOnly
+	ok := messagingID == "" || (in != nil && !in.deskOnly)
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("open messaging integration %s: %w", messagingID, ErrNotFound)
@@ -328,14 +330,30 @@ type botFlowView struct {
 	Bot           string // the registered bot, in words
 	Turns         []BotFlowTurn
 	Done          bool
+	// Routing offers the Open Messaging integrations whose inbound
+	// message flow may run this bot flow, the one that does selected.
+	Routing []deskChoice
 }
 
 func (s *Sandbox) botFlowViews() []botFlowView {
+	// The Open Messaging integrations first, under their own lock: the two
+	// locks are never held together.
+	var messaging []deskChoice
+	s.mu.Lock()
+	for _, in := range s.integrations {
+		messaging = append(messaging, deskChoice{Value: in.ID, Label: in.Name + " (" + in.ID + ")"})
+	}
+	s.mu.Unlock()
 	s.bots.mu.Lock()
 	defer s.bots.mu.Unlock()
 	var out []botFlowView
 	for _, in := range s.bots.integrations {
 		v := botFlowView{ID: in.ID, Name: in.Name, URI: in.HandleUtteranceURI, Bot: "No bot registered yet (Register bot on the endpoint)."}
+		v.Routing = []deskChoice{{Value: "", Label: "None: the customer is Genesys's own (desk only)", Selected: in.MessagingIntegrationID == ""}}
+		for _, m := range messaging {
+			m.Selected = m.Value == in.MessagingIntegrationID
+			v.Routing = append(v.Routing, m)
+		}
 		if l, ok := s.bots.lists[in.ID]; ok && len(l.ChatBots) > 0 {
 			b := l.ChatBots[0]
 			var intents []string
@@ -366,6 +384,19 @@ func (s *Sandbox) deskBotFlow(c *fiber.Ctx) error {
 			status = fiber.StatusNotFound
 		}
 		return render(c, status, deskPage(v))
+	}
+	return c.Redirect(base+"/desk#bot-flows", fiber.StatusSeeOther)
+}
+
+// deskRouteBotFlow answers the desk's message routing form: which Open
+// Messaging integration's inbound message flow runs the bot flow.
+func (s *Sandbox) deskRouteBotFlow(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	base := mountBase(c)
+	if err := s.RouteBotFlow(id, formValue(c, "integration")); err != nil {
+		v := s.deskViewFor(c, base, "")
+		v.Error = err.Error()
+		return render(c, fiber.StatusNotFound, deskPage(v))
 	}
 	return c.Redirect(base+"/desk#bot-flows", fiber.StatusSeeOther)
 }
