@@ -67,7 +67,7 @@ func TestABotFlowRoutedOnTheDeskThroughAnOpenMessagingIntegrationHandsOverAsItsM
 
 	// The desk offers the integration as the bot flow's message routing.
 	_, doc, _ := getPage(t, h.base+"/desk")
-	if doc.Find(`[data-testid="desk-bot-flow-routing-select"] option[value="` + om.ID + `"]`).Length() != 1 {
+	if doc.Find(`[data-testid="desk-bot-flow-routing-select"] option[value="`+om.ID+`"]`).Length() != 1 {
 		t.Fatal("the desk does not offer the Open Messaging integration as the bot flow's routing")
 	}
 	resp, _ := submit(t, h.base, doc, "desk-bot-flow-routing", url.Values{"integration": {om.ID}})
@@ -75,7 +75,7 @@ func TestABotFlowRoutedOnTheDeskThroughAnOpenMessagingIntegrationHandsOverAsItsM
 		t.Fatalf("route: %d", resp.StatusCode)
 	}
 	_, doc, _ = getPage(t, h.base+"/desk")
-	if doc.Find(`[data-testid="desk-bot-flow-routing-select"] option[value="` + om.ID + `"][selected]`).Length() != 1 {
+	if doc.Find(`[data-testid="desk-bot-flow-routing-select"] option[value="`+om.ID+`"][selected]`).Length() != 1 {
 		t.Fatal("the desk does not show the routing chosen")
 	}
 
