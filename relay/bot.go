@@ -177,9 +177,13 @@ func (r *Relay) BotConnectorTurn(ctx context.Context, e store.Endpoint, req gene
 		// The attempt that claimed it never answered (its instance
 		// stopped, or it failed): this one answers.
 	}
+	// Finished even when Genesys stops waiting (the bot timeout bounds it):
+	// its retry is then answered with what the bot said, not with a
+	// cancellation recorded as the bot's failure.
+	ctx = context.WithoutCancel(ctx)
 	resp, err := r.answerBotConnectorTurn(ctx, e, req, text)
 	if err != nil {
-		if relErr := r.store.ReleaseBotConnectorTurn(context.WithoutCancel(ctx), e.ID, req.BotSessionID, req.MessageID); relErr != nil {
+		if relErr := r.store.ReleaseBotConnectorTurn(ctx, e.ID, req.BotSessionID, req.MessageID); relErr != nil {
 			r.log.WarnContext(ctx, "bot connector turn not released", slog.Any("error", relErr))
 		}
 		return resp, err
