@@ -109,13 +109,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 	genesysHTTP := genesys.NewHTTPClientWith(reach)
 	genesysHTTP.Transport = s.Metrics.Transport(genesysHTTP.Transport)
 
+	// The bot's URLs (its Bot URL, its Bot Webhook URL) are reached within their own bounds.
+	botHTTP := genesys.NewHTTPClientWith(genesys.HTTPOptions{AllowPrivate: cfg.AllowPrivateBotURLs})
 	relayCfg := relay.Config{
 		Store:      st,
 		Broker:     s.broker,
 		Logger:     logger,
 		HTTPClient: genesysHTTP,
 		// The endpoints' external bots: the same private-address rule as Genesys.
-		BotHTTPClient:       genesys.NewHTTPClientWith(reach),
+		BotHTTPClient:       botHTTP,
 		Dialer:              genesys.NewDialer(reach),
 		Observer:            s.Metrics,
 		RetryFor:            cfg.OutboxRetryFor,
@@ -129,7 +131,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 		DeadAfter:           cfg.InstanceDeadAfter,
 		RefusedLogPerMinute: cfg.RefusedLogPerMinute,
 		LogMaxBytes:         cfg.LogMaxBytes,
-		BotWebhookClient:    genesys.NewHTTPClientWith(genesys.HTTPOptions{AllowPrivate: cfg.AllowPrivateBotWebhooks}),
+		BotWebhookClient:    botHTTP,
 		BotRetryFor:         cfg.BotWebhookRetryFor,
 	}
 	// The demo's sandbox plays Genesys as it is (docs/genesys.md §RealGenesys):

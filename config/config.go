@@ -37,15 +37,16 @@ type Config struct {
 	// link-local addresses (HANDOVER_ALLOW_PRIVATE_GENESYS); by default only
 	// a development start or one with the sandbox may.
 	AllowPrivateGenesys bool
-	// AllowPrivateBotWebhooks lets event webhooks to bots reach loopback,
-	// private and link-local addresses (HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS):
-	// a bot beside Handover on a private network; by default as Genesys.
-	AllowPrivateBotWebhooks bool
-	TrustedProxies          []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
-	SessionLifetime         time.Duration  // HANDOVER_SESSION_LIFETIME
-	SessionIdleTimeout      time.Duration  // HANDOVER_SESSION_IDLE_TIMEOUT: a session unused this long ends
-	LogFormat               string         // HANDOVER_LOG_FORMAT: text or json
-	LogLevel                string         // HANDOVER_LOG_LEVEL
+	// AllowPrivateBotURLs lets the calls to bots (an endpoint's Bot URL and
+	// its Bot Webhook URL) reach loopback, private and link-local addresses
+	// (HANDOVER_ALLOW_PRIVATE_BOT_URLS): a bot beside Handover on a private
+	// network; by default as Genesys.
+	AllowPrivateBotURLs bool
+	TrustedProxies      []netip.Prefix // HANDOVER_TRUSTED_PROXIES: a single address is a /32 (or /128)
+	SessionLifetime     time.Duration  // HANDOVER_SESSION_LIFETIME
+	SessionIdleTimeout  time.Duration  // HANDOVER_SESSION_IDLE_TIMEOUT: a session unused this long ends
+	LogFormat           string         // HANDOVER_LOG_FORMAT: text or json
+	LogLevel            string         // HANDOVER_LOG_LEVEL
 
 	// Prometheus metrics at /metrics: on MetricsAddr when set, otherwise on
 	// the main address behind Authorization: Bearer MetricsToken; neither: off.
@@ -246,7 +247,7 @@ func Load(getenv func(string) string) (Config, error) {
 		cfg.Sandbox = cfg.Development
 	}
 	cfg.AllowPrivateGenesys = boolEnv("HANDOVER_ALLOW_PRIVATE_GENESYS", cfg.Development || cfg.Sandbox)
-	cfg.AllowPrivateBotWebhooks = boolEnv("HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS", cfg.AllowPrivateGenesys)
+	cfg.AllowPrivateBotURLs = boolEnv("HANDOVER_ALLOW_PRIVATE_BOT_URLS", cfg.AllowPrivateGenesys)
 
 	if cfg.SecretKeyFile == "" {
 		if path, ok := SQLitePath(cfg.DatabaseURL); ok {

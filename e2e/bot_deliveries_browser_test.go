@@ -21,23 +21,7 @@ import (
 // open streams to know when the log's page listens.
 func browserWithoutBackForwardCache(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.NoSandbox, // root in CI containers
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-features", "BackForwardCache"),
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelTab(); cancelAlloc() })
-	if err := chromedp.Do(tab); err != nil { // starts the browser
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return tab
+	return browser(t, chromedp.Flag("disable-features", "BackForwardCache"))
 }
 
 // sseWatchers is how many live event streams the instance has open, from

@@ -279,7 +279,7 @@ func TestBotWebhookHearsEverySessionEventSignedInStreamOrderWithLogAndReplay(t *
 	// The test sends the receipts, so that one of them can be a failure.
 	g := startSandbox(t, func(c *sandbox.Config) { c.ReceiptSequence = []string{} })
 	d := newDeployment(t, g)
-	d.env = map[string]string{"HANDOVER_ADMIN_API_KEY": botHookAPIKey, "HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS": "true"}
+	d.env = map[string]string{"HANDOVER_ADMIN_API_KEY": botHookAPIKey, "HANDOVER_ALLOW_PRIVATE_BOT_URLS": "true"}
 	inst := d.start()
 	token := d.endpoint.URLToken
 	bot := newBotHookReceiver(t)

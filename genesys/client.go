@@ -197,9 +197,9 @@ func NewDialer(o HTTPOptions) *net.Dialer {
 
 // ErrPrivateAddress is a dial to an address inside the network that the
 // configuration does not allow (HANDOVER_ALLOW_PRIVATE_GENESYS for Genesys,
-// HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS for a bot's webhook URL).
+// HANDOVER_ALLOW_PRIVATE_BOT_URLS for a bot's URLs).
 var ErrPrivateAddress = errors.New("the host resolves to a loopback, private or link-local address, which this configuration does not allow " +
-	"(HANDOVER_ALLOW_PRIVATE_GENESYS for Genesys, HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS for bot webhooks)")
+	"(HANDOVER_ALLOW_PRIVATE_GENESYS for Genesys, HANDOVER_ALLOW_PRIVATE_BOT_URLS for bots)")
 
 // Ranges inside networks that netip's predicates do not name: carrier-grade
 // NAT (RFC 6598; cloud metadata services answer there too) and benchmarking

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/handover-relay/handover/config"
+	"github.com/handover-relay/handover/genesys"
 	"github.com/handover-relay/handover/handlers"
 	"github.com/handover-relay/handover/relay"
 	"github.com/handover-relay/handover/store"
@@ -68,7 +69,9 @@ func newTestAppWith(t *testing.T, env map[string]string, opts store.Options) *te
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// The relay is built but not run: handler tests see what requests store
 	// and queue; the end-to-end tests in package main run it.
-	rel := relay.New(relay.Config{Store: st, Logger: logger, WebhookStatus: handlers.WebhookStatus})
+	// Bot webhooks reach the tests' receivers on loopback.
+	rel := relay.New(relay.Config{Store: st, Logger: logger, WebhookStatus: handlers.WebhookStatus,
+		BotWebhookClient: genesys.NewHTTPClientWith(genesys.HTTPOptions{AllowPrivate: true})})
 	return &testApp{t: t, app: web.New(web.Deps{Config: cfg, Store: st, Logger: logger, Relay: rel}), store: st, cfg: cfg, cookies: map[string]string{}, logs: logs, relay: rel}
 }
 

@@ -50,19 +50,7 @@ func TestTheBotDeliveryLogThroughTheAdminAPIAndTheConsole(t *testing.T) {
 	e, a := handedOverForTheAPI(t)
 	receiver := &bodies{}
 	botURL := receiver.serve(t)
-	call := func(method, path, template, key, body string) (int, map[string]any) {
-		t.Helper()
-		headers := map[string]string{"Content-Type": "application/json"}
-		if key != "" {
-			headers["Authorization"] = "Bearer " + key
-		}
-		resp := a.request(method, path, strings.NewReader(body), headers)
-		raw := readBody(t, resp)
-		conforms(t, doc, method, template, resp, raw)
-		var out map[string]any
-		json.Unmarshal([]byte(raw), &out)
-		return resp.StatusCode, out
-	}
+	call := conformingCall(t, doc, a)
 	endpointPath := fmt.Sprintf("/api/v1/admin/endpoints/%d", e.ID)
 
 	// Setting the URL makes a signing secret, returned in that answer only.

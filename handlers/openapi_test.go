@@ -63,10 +63,11 @@ func conforms(t *testing.T, doc *openapi3.T, method, template string, resp *http
 	}
 }
 
-func TestTheAnswersOfTheBotAndAdminAPIsMatchTheOpenAPIDocument(t *testing.T) {
-	doc := loadOpenAPI(t)
-	e, a := handedOverForTheAPI(t)
-	call := func(method, path, template, key, body string) map[string]any {
+// conformingCall makes calls to a's API (with an admin API key when key is
+// set) whose answers must conform to the document at template; each answers
+// the status and the JSON body.
+func conformingCall(t *testing.T, doc *openapi3.T, a *testApp) func(method, path, template, key, body string) (int, map[string]any) {
+	return func(method, path, template, key, body string) (int, map[string]any) {
 		t.Helper()
 		headers := map[string]string{"Content-Type": "application/json"}
 		if key != "" {
@@ -77,6 +78,17 @@ func TestTheAnswersOfTheBotAndAdminAPIsMatchTheOpenAPIDocument(t *testing.T) {
 		conforms(t, doc, method, template, resp, raw)
 		var out map[string]any
 		json.Unmarshal([]byte(raw), &out)
+		return resp.StatusCode, out
+	}
+}
+
+func TestTheAnswersOfTheBotAndAdminAPIsMatchTheOpenAPIDocument(t *testing.T) {
+	doc := loadOpenAPI(t)
+	e, a := handedOverForTheAPI(t)
+	conforming := conformingCall(t, doc, a)
+	call := func(method, path, template, key, body string) map[string]any {
+		t.Helper()
+		_, out := conforming(method, path, template, key, body)
 		return out
 	}
 	token := e.URLToken

@@ -91,6 +91,16 @@ func (r *Relay) AskBot(ctx context.Context, e store.Endpoint, turn BotTurn) (Bot
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if e.BotWebhookSecret != "" {
+		// Signed as the endpoint's event webhooks are (Standard Webhooks),
+		// so the bot knows a turn comes from Handover.
+		now, id := r.store.Now(), "turn_"+secret.NewToken(16)
+		signature, err := SignBotEvent(e.BotWebhookSecretsAt(now), id, now, body)
+		if err != nil {
+			return BotReply{}, botFailed("bot_url", "The turn cannot be signed: %v", err)
+		}
+		setSignatureHeaders(req.Header, id, now, signature)
+	}
 	resp, err := r.cfg.BotHTTPClient.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -3,6 +3,7 @@ package relay_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/handover-relay/handover/genesys"
+	svix "github.com/svix/svix-webhooks/go"
+
 	"github.com/handover-relay/handover/relay"
 	"github.com/handover-relay/handover/store"
 	"github.com/handover-relay/handover/store/storetest"
@@ -58,7 +61,12 @@ func TestATooSlowBotGetsFailedWithErrorInfoWithinTheBotTimeout(t *testing.T) {
 
 func TestTheDemoChatAsksTheEndpointsExternalBot(t *testing.T) {
 	g := newEngine(t, func(c *relay.Config) { c.BotHTTPClient = http.DefaultClient })
+	signing := g.withBotWebhook("https://bot.example.com/events") // the turn is signed with its secret
+	verified := make(chan error, 1)
 	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		wh, _ := svix.NewWebhook(signing)
+		verified <- wh.Verify(body, r.Header)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"replies":[{"text":"Handing over to billing."}],"handover":true,"intent":"handover","parameters":{"skills":"billing, vip"}}`))
 	}))
@@ -71,6 +79,9 @@ func TestTheDemoChatAsksTheEndpointsExternalBot(t *testing.T) {
 	}
 	if len(answer.Outputs) != 1 || answer.Outputs[0] != "Handing over to billing." || answer.Conversation == nil {
 		t.Fatalf("answer %+v", answer)
+	}
+	if err := <-verified; err != nil {
+		t.Fatalf("the bot could not verify the turn with the endpoint's signing secret: %v", err)
 	}
 	if got := answer.Conversation.Skills; len(got) != 2 || got[0] != "billing" || got[1] != "vip" {
 		t.Fatalf("the handover's skills %v, want the bot's", got)

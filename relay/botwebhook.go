@@ -242,9 +242,7 @@ func (r *Relay) postToBot(ctx context.Context, e store.Endpoint, ev BotEvent) (a
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", botUserAgent)
-	req.Header.Set(standardwebhooks.HeaderWebhookID, ev.ID)
-	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(start.Unix(), 10))
-	req.Header.Set(standardwebhooks.HeaderWebhookSignature, signature)
+	setSignatureHeaders(req.Header, ev.ID, start, signature)
 	sent := time.Now()
 	resp, err := r.cfg.BotWebhookClient.Do(req)
 	a.Latency = time.Since(sent)
@@ -290,6 +288,13 @@ func SignBotEvent(secrets []string, id string, at time.Time, body []byte) (strin
 		return "", errors.New("the bot webhook has no signing secret")
 	}
 	return strings.Join(signatures, " "), nil
+}
+
+// setSignatureHeaders sets the Standard Webhooks headers of a signed request.
+func setSignatureHeaders(h http.Header, id string, at time.Time, signature string) {
+	h.Set(standardwebhooks.HeaderWebhookID, id)
+	h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
+	h.Set(standardwebhooks.HeaderWebhookSignature, signature)
 }
 
 // parseRetryAfter reads a Retry-After header: seconds, or an HTTP date.

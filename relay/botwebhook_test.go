@@ -65,6 +65,16 @@ func newBotReceiver(t *testing.T, script ...int) *botReceiver {
 	return b
 }
 
+// newDownBot is a bot receiver that answers 503 until its script is
+// cleared (the bot is back).
+func newDownBot(t *testing.T) *botReceiver {
+	down := make([]int, 1000)
+	for i := range down {
+		down[i] = http.StatusServiceUnavailable
+	}
+	return newBotReceiver(t, down...)
+}
+
 func (b *botReceiver) requests() []botRequest {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -103,8 +113,10 @@ func (g *engine) withBotWebhook(url string) string {
 	return e.BotWebhookSecret
 }
 
+// fastBotRetries retries quickly, and reaches the bot receivers on loopback.
 func fastBotRetries(cfg *relay.Config) {
 	cfg.BotRetryBase, cfg.BotRetryMax = 10*time.Millisecond, 50*time.Millisecond
+	cfg.BotWebhookClient = genesys.NewHTTPClientWith(genesys.HTTPOptions{AllowPrivate: true})
 }
 
 func verify(t *testing.T, secret string, r botRequest) error {
@@ -221,11 +233,7 @@ func TestABotThatKeepsFailingIsGivenUpAndFlagged(t *testing.T) {
 		fastBotRetries(cfg)
 		cfg.BotRetryFor = 200 * time.Millisecond
 	})
-	statuses := make([]int, 1000)
-	for i := range statuses {
-		statuses[i] = 503
-	}
-	bot := newBotReceiver(t, statuses...)
+	bot := newDownBot(t)
 	g.withBotWebhook(bot.server.URL)
 	ctx := context.Background()
 	if _, err := g.relay.StartHandover(ctx, g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
@@ -304,11 +312,7 @@ func TestATestEventIsSentAtOnceAndLogged(t *testing.T) {
 
 func TestARestartLosesNoPendingBotEvent(t *testing.T) {
 	g := newEngine(t, fastBotRetries)
-	down := make([]int, 1000)
-	for i := range down {
-		down[i] = http.StatusServiceUnavailable
-	}
-	bot := newBotReceiver(t, down...)
+	bot := newDownBot(t)
 	g.withBotWebhook(bot.server.URL)
 	ctx := context.Background()
 	if _, err := g.relay.StartHandover(ctx, g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
@@ -336,11 +340,7 @@ func TestARestartLosesNoPendingBotEvent(t *testing.T) {
 
 func TestRemovingTheURLDropsWaitingEventsWithoutFlaggingTheEndpoint(t *testing.T) {
 	g := newEngine(t, fastBotRetries)
-	down := make([]int, 1000)
-	for i := range down {
-		down[i] = http.StatusServiceUnavailable
-	}
-	bot := newBotReceiver(t, down...)
+	bot := newDownBot(t)
 	g.withBotWebhook(bot.server.URL)
 	ctx := context.Background()
 	if _, err := g.relay.StartHandover(ctx, g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
@@ -374,7 +374,7 @@ func TestABotURLOnAPrivateAddressIsRefusedOnceUnlessAllowed(t *testing.T) {
 	}
 	testkit.WaitFor(t, 10*time.Second, "the event refused for its address", func() bool {
 		page, err := g.store.ListBotDeliveries(ctx, store.BotDeliveryFilter{EndpointID: g.e.ID, Status: store.BotDeliveryFailed})
-		return err == nil && len(page.Rows) == 1 && page.Rows[0].Attempts == 1 && strings.Contains(page.Rows[0].LastError, "HANDOVER_ALLOW_PRIVATE_BOT_WEBHOOKS")
+		return err == nil && len(page.Rows) == 1 && page.Rows[0].Attempts == 1 && strings.Contains(page.Rows[0].LastError, "HANDOVER_ALLOW_PRIVATE_BOT_URLS")
 	})
 	if n := len(bot.requests()); n != 0 {
 		t.Fatalf("the bot on a loopback address got %d requests", n)
@@ -383,11 +383,7 @@ func TestABotURLOnAPrivateAddressIsRefusedOnceUnlessAllowed(t *testing.T) {
 
 func TestAnEndpointThatKeepsNoTextStillSendsTheBotWhatWaitsThenForgetsIt(t *testing.T) {
 	g := newEngine(t, fastBotRetries)
-	down := make([]int, 1000)
-	for i := range down {
-		down[i] = http.StatusServiceUnavailable
-	}
-	bot := newBotReceiver(t, down...) // down until the conversation ended
+	bot := newDownBot(t) // down until the conversation ended
 	g.withBotWebhook(bot.server.URL)
 	ctx := context.Background()
 	e := g.e
@@ -400,18 +396,7 @@ func TestAnEndpointThatKeepsNoTextStillSendsTheBotWhatWaitsThenForgetsIt(t *test
 		t.Fatal(err)
 	}
 	g.waitForMessages(1)
-	e, _ = g.store.EndpointByID(ctx, e.ID)
-	body := []byte(`{"id":"agent-msg-1","channel":{"id":"` + e.IntegrationID + `","platform":"Open","type":"Private","to":{"id":"` + conv.CustomerID +
-		`"},"from":{"id":"` + e.IntegrationID + `","idType":"Opaque","nickname":"Max"},"time":"` + genesys.FormatTime(time.Now()) +
-		`"},"type":"Text","text":"Hello from the agent","originatingEntity":"Human","direction":"Outbound"}`)
-	res, err := g.relay.ReceiveWebhook(ctx, relay.IncomingWebhook{Body: body, Signature: genesys.Sign(engineSecret, body), ReceivedAt: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, 5*time.Second, "the webhook processed", func() bool {
-		w, err := g.store.WebhookByID(ctx, res.LogID)
-		return err == nil && w.ProcessedAt != nil
-	})
+	g.agentMessage(conv, "agent-msg-1", "Hello from the agent")
 	if _, err := g.relay.EndByUser(ctx, e, "s1"); err != nil {
 		t.Fatal(err)
 	}

@@ -169,6 +169,30 @@ func TestAnUnknownDeploymentNameIsAGenesysSettingsError(t *testing.T) {
 	}
 }
 
+// agentMessage hands the relay a signed webhook of an agent's text in
+// conv, as Genesys would send it, and waits until it is processed.
+func (g *engine) agentMessage(conv store.Conversation, id, text string) store.Webhook {
+	g.t.Helper()
+	ctx := context.Background()
+	e, err := g.store.EndpointByID(ctx, g.e.ID)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	body := []byte(`{"id":"` + id + `","channel":{"id":"` + e.IntegrationID + `","platform":"Open","type":"Private","to":{"id":"` + conv.CustomerID +
+		`"},"from":{"id":"` + e.IntegrationID + `","idType":"Opaque","nickname":"Max"},"time":"` + genesys.FormatTime(time.Now()) +
+		`"},"type":"Text","text":"` + text + `","originatingEntity":"Human","direction":"Outbound"}`)
+	res, err := g.relay.ReceiveWebhook(ctx, relay.IncomingWebhook{Body: body, Signature: genesys.Sign(engineSecret, body), ReceivedAt: time.Now()})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var w store.Webhook
+	testkit.WaitFor(g.t, 5*time.Second, "the webhook processed", func() bool {
+		w, err = g.store.WebhookByID(ctx, res.LogID)
+		return err == nil && w.ProcessedAt != nil
+	})
+	return w
+}
+
 // userMessages sends texts as the session's user, in order.
 func (g *engine) userMessages(session string, texts ...string) {
 	g.t.Helper()
@@ -271,25 +295,7 @@ func TestProcessWebhookAppliesAnAgentMessageOnceWithItsReceipt(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.waitForMessages(1)
-	e, err := g.store.EndpointByID(ctx, g.e.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := []byte(`{"id":"agent-msg-1","channel":{"id":"` + e.IntegrationID + `","platform":"Open","type":"Private","to":{"id":"` + conv.CustomerID +
-		`"},"from":{"id":"` + e.IntegrationID + `","idType":"Opaque","nickname":"Max"},"time":"` + genesys.FormatTime(time.Now()) +
-		`"},"type":"Text","text":"Hello from the agent","originatingEntity":"Human","direction":"Outbound"}`)
-	receive := func() store.Webhook {
-		res, err := g.relay.ReceiveWebhook(ctx, relay.IncomingWebhook{Body: body, Signature: genesys.Sign(engineSecret, body), ReceivedAt: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		testkit.WaitFor(t, 5*time.Second, "the webhook processed", func() bool {
-			w, err := g.store.WebhookByID(ctx, res.LogID)
-			return err == nil && w.ProcessedAt != nil
-		})
-		w, _ := g.store.WebhookByID(ctx, res.LogID)
-		return w
-	}
+	receive := func() store.Webhook { return g.agentMessage(conv, "agent-msg-1", "Hello from the agent") }
 	if w := receive(); w.Outcome != store.OutcomeDelivered {
 		t.Fatalf("first delivery: outcome %q, want delivered", w.Outcome)
 	}

@@ -132,7 +132,9 @@ func (c *Config) defaults() {
 		c.RetryBase = time.Second
 	}
 	if c.BotWebhookClient == nil {
-		c.BotWebhookClient = genesys.NewHTTPClientWith(genesys.HTTPOptions{AllowPrivate: true})
+		// Closed by default, as BotHTTPClient: a caller allows private
+		// addresses on purpose (HANDOVER_ALLOW_PRIVATE_BOT_URLS, tests).
+		c.BotWebhookClient = genesys.NewHTTPClientWith(genesys.HTTPOptions{})
 	}
 	c.BotWebhookTimeout = cmp.Or(c.BotWebhookTimeout, 10*time.Second)
 	c.BotRetryBase = cmp.Or(c.BotRetryBase, 5*time.Second)
