@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,8 +62,15 @@ func (f *fullServer) createBotConnectorEndpoint(t *testing.T, extra map[string]a
 // turn posts a Genesys-shaped turn to the Handle Utterance URL.
 func turn(t *testing.T, url, credential, session string, input map[string]any) (int, genesys.BotConnectorResponse, string) {
 	t.Helper()
+	return turnWithID(t, url, credential, session, "m-"+time.Now().Format("150405.000000000"), input)
+}
+
+// turnWithID is turn with the given messageId, as Genesys repeats it when it
+// retries the turn.
+func turnWithID(t *testing.T, url, credential, session, messageID string, input map[string]any) (int, genesys.BotConnectorResponse, string) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{
-		"botId": "handover-endpoint-1", "botVersion": "1", "botSessionId": session, "messageId": "m-" + time.Now().Format("150405.000000000"),
+		"botId": "handover-endpoint-1", "botVersion": "1", "botSessionId": session, "messageId": messageID,
 		"inputMessage": input, "languageCode": "en-us", "botSessionTimeout": 720, "genesysConversationId": "4f1e6a0c-2b9d-4c3e-8f7a-1d2c3b4a5e6f",
 		"parameters": map[string]string{"channel": "webmessaging"},
 	})
@@ -312,5 +321,117 @@ func TestTestConnectionOfABotConnectorEndpointRegistersItsBot(t *testing.T) {
 	}
 	if _, ok := f.srv.Sandbox.BotList(integration.ID); !ok {
 		t.Fatal("Test connection did not register the bot")
+	}
+}
+
+func TestARetriedBotConnectorTurnGetsTheSameAnswerWithoutAskingTheBotAgain(t *testing.T) {
+	f := startFull(t)
+	var asked atomic.Int64
+	release := make(chan struct{})
+	askedOnce := make(chan struct{}, 10)
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in relay.BotTurn
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		n := asked.Add(1)
+		askedOnce <- struct{}{}
+		if in.Text == "slow" {
+			<-release // Genesys gives up waiting and retries meanwhile
+		}
+		w.Header().Set("Content-Type", "application/json")
+		reply := relay.BotReply{Replies: []relay.BotMessage{{Text: fmt.Sprintf("answer %d to %s", n, in.Text)}}}
+		if in.Text == "person" {
+			reply = relay.BotReply{Replies: []relay.BotMessage{{Text: fmt.Sprintf("handing over (%d)", n)}}, Handover: true}
+		}
+		_ = json.NewEncoder(w).Encode(reply)
+	}))
+	t.Cleanup(bot.Close)
+	e := f.createBotConnectorEndpoint(t, map[string]any{"botUrl": bot.URL + "/turn"})
+
+	// A retry after the answer: the same answer, the bot asked once.
+	_, first, raw := turnWithID(t, e.BotConnectorURL, bcCredential, "session-r", "m-1", text("hello"))
+	_, _, rawAgain := turnWithID(t, e.BotConnectorURL, bcCredential, "session-r", "m-1", text("hello"))
+	if first.BotState != genesys.BotStateMoreData || rawAgain != raw || asked.Load() != 1 {
+		t.Fatalf("retry: asked %d times, first %s, retry %s", asked.Load(), raw, rawAgain)
+	}
+
+	// A retry while the bot still thinks: it waits for the first attempt's
+	// answer and gets it, and the bot is asked once.
+	answers := make(chan string, 2)
+	go func() {
+		_, _, raw := turnWithID(t, e.BotConnectorURL, bcCredential, "session-r", "m-2", text("slow"))
+		answers <- raw
+	}()
+	<-askedOnce // the hello
+	<-askedOnce // the slow one reached the bot
+	go func() {
+		_, _, raw := turnWithID(t, e.BotConnectorURL, bcCredential, "session-r", "m-2", text("slow"))
+		answers <- raw
+	}()
+	close(release)
+	a, b := <-answers, <-answers
+	if a != b || !strings.Contains(a, "answer 2 to slow") || asked.Load() != 2 {
+		t.Fatalf("retry while the bot thinks: asked %d times, answers %s and %s", asked.Load(), a, b)
+	}
+
+	id := onlyConversation(t, f)
+	_, detail := f.api(http.MethodGet, strings.Replace(paths.APIConversation, ":id", itoa(id), 1), nil)
+	if n := strings.Count(detail, "answer 1 to hello"); n != 1 {
+		t.Errorf("the retried turn's answer is %d times on the timeline: %s", n, detail)
+	}
+
+	// A retried Complete repeats the handover; it does not start a session
+	// again. (Another session: a session may send 5 turns a second.)
+	_, done, raw := turnWithID(t, e.BotConnectorURL, bcCredential, "session-c", "m-3", text("person"))
+	_, _, rawAgain = turnWithID(t, e.BotConnectorURL, bcCredential, "session-c", "m-3", text("person"))
+	if done.BotState != genesys.BotStateComplete || rawAgain != raw || asked.Load() != 3 {
+		t.Fatalf("retried Complete: asked %d times, %s then %s", asked.Load(), raw, rawAgain)
+	}
+	if _, list := f.api(http.MethodGet, paths.APIConversations, nil); strings.Count(list, "botconnector:session-c") != 1 {
+		t.Fatalf("the retried Complete started another conversation: %s", list)
+	}
+	// Another session's turn with the same messageId is its own turn.
+	_, other, _ := turnWithID(t, e.BotConnectorURL, bcCredential, "session-other", "m-1", text("hello"))
+	if asked.Load() != 4 || other.ReplyMessages[0].Text != "answer 4 to hello" {
+		t.Fatalf("another session's m-1: asked %d times, %+v", asked.Load(), other)
+	}
+}
+
+func TestABotThatCompletesWithoutAPersonAnswersCompleteWithItsIntent(t *testing.T) {
+	f := startFull(t)
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in relay.BotTurn
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		reply := relay.BotReply{Replies: []relay.BotMessage{{Text: "Your balance is 42."}}, Complete: in.Text == "balance", Intent: "balance_told",
+			Parameters: map[string]string{"balance": "42"}}
+		if in.Text == "both" {
+			// Handover wins over complete.
+			reply = relay.BotReply{Replies: []relay.BotMessage{{Text: "A person then."}}, Complete: true, Handover: true, Intent: "balance_told"}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(reply)
+	}))
+	t.Cleanup(bot.Close)
+	e := f.createBotConnectorEndpoint(t, map[string]any{"botUrl": bot.URL + "/turn", "skills": []string{"Billing"}})
+
+	status, resp, raw := turn(t, e.BotConnectorURL, bcCredential, "session-done", text("balance"))
+	if status != http.StatusOK || resp.BotState != genesys.BotStateComplete || resp.Intent != "balance_told" || resp.Parameters["balance"] != "42" ||
+		resp.ReplyMessages[0].Text != "Your balance is 42." {
+		t.Fatalf("complete: %d %s", status, raw)
+	}
+	if _, ok := resp.Parameters["skills"]; ok {
+		t.Fatalf("a Complete without a person carries the handover defaults: %s", raw)
+	}
+	_, list := f.api(http.MethodGet, paths.APIConversations, nil)
+	if !strings.Contains(list, `"state":"ended"`) || !strings.Contains(list, "bot_complete") {
+		t.Fatalf("the session does not end on Complete: %s", list)
+	}
+	// Without complete the turn goes on; with both, it is a handover.
+	_, resp, raw = turn(t, e.BotConnectorURL, bcCredential, "session-more", text("hello"))
+	if resp.BotState != genesys.BotStateMoreData || resp.Intent != "balance_told" {
+		t.Fatalf("without complete: %s", raw)
+	}
+	_, resp, raw = turn(t, e.BotConnectorURL, bcCredential, "session-both", text("both"))
+	if resp.BotState != genesys.BotStateComplete || resp.Intent != relay.IntentHandover || resp.Parameters["skills"] != "Billing" {
+		t.Fatalf("complete and handover: %s", raw)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/handover-relay/handover/genesys"
@@ -34,10 +35,13 @@ type BotTurn struct {
 }
 
 // BotReply is a bot's answer to a turn. Handover true means the user asked
-// for a person: the turn completes with the intent IntentHandover.
+// for a person: the turn completes with the intent IntentHandover. Complete
+// true means the bot finished without a person: the turn completes with the
+// bot's intent, for the flow to branch on; Handover wins when both are set.
 type BotReply struct {
 	Replies    []BotMessage      `json:"replies"`
 	Handover   bool              `json:"handover"`
+	Complete   bool              `json:"complete,omitempty"`
 	Intent     string            `json:"intent,omitempty"`
 	Parameters map[string]string `json:"parameters,omitempty"`
 }
@@ -152,11 +156,98 @@ var BuiltinBotIntents = []string{IntentHandover}
 // IntentHandover and the routing parameters when the user asked for a
 // person, Failed with errorInfo when the bot gave no answer. Only a request
 // that is no turn is refused (ErrInvalidInput).
+//
+// Genesys retries a turn (the same botSessionId and messageId) when the
+// answer is slow or lost: a retry gets the answer the first attempt gave,
+// from any instance, without asking the bot again or repeating the turn on
+// the timeline; while the first attempt still asks the bot, the retry waits
+// for its answer.
 func (r *Relay) BotConnectorTurn(ctx context.Context, e store.Endpoint, req genesys.BotConnectorRequest) (genesys.BotConnectorResponse, error) {
 	text := req.InputMessage.UserText()
 	if err := validateBotConnectorTurn(req, text); err != nil {
 		return genesys.BotConnectorResponse{}, err
 	}
+	if req.MessageID == "" {
+		// Nothing names a retry: every request is a turn.
+		return r.answerBotConnectorTurn(ctx, e, req, text)
+	}
+	now := r.store.Now()
+	earlier, claimed, err := r.store.ClaimBotConnectorTurn(ctx, e.ID, req.BotSessionID, req.MessageID, now, now.Add(-botTurnMemory))
+	if err != nil {
+		return genesys.BotConnectorResponse{}, err
+	}
+	if !claimed {
+		resp, ok, err := r.earlierBotConnectorAnswer(ctx, e, req, earlier)
+		if err != nil || ok {
+			if ok {
+				r.log.InfoContext(ctx, "bot connector turn retried: answered as before", slog.Int64("endpoint_id", e.ID), slog.String("message_id", req.MessageID))
+			}
+			return resp, err
+		}
+		// The attempt that claimed it never answered (its instance
+		// stopped, or it failed): this one answers.
+	}
+	// Finished even when Genesys stops waiting (the bot timeout bounds it):
+	// its retry is then answered with what the bot said, not with a
+	// cancellation recorded as the bot's failure.
+	ctx = context.WithoutCancel(ctx)
+	resp, err := r.answerBotConnectorTurn(ctx, e, req, text)
+	if err != nil {
+		if relErr := r.store.ReleaseBotConnectorTurn(ctx, e.ID, req.BotSessionID, req.MessageID); relErr != nil {
+			r.log.WarnContext(ctx, "bot connector turn not released", slog.Any("error", relErr))
+		}
+		return resp, err
+	}
+	data, err := json.Marshal(resp)
+	if err == nil {
+		err = r.store.SetBotConnectorTurnAnswer(ctx, e.ID, req.BotSessionID, req.MessageID, string(data))
+	}
+	if err != nil {
+		// The turn is answered and recorded; only a retry would ask again.
+		r.log.WarnContext(ctx, "bot connector answer not kept for retries", slog.Int64("endpoint_id", e.ID), slog.Any("error", err))
+	}
+	return resp, nil
+}
+
+// botTurnMemory is how long a turn's answer is kept for Genesys's retries,
+// which come within seconds: long enough for any retry, short enough that
+// the table holds only recent turns.
+const botTurnMemory = time.Hour
+
+// earlierBotConnectorAnswer is the answer an earlier attempt gave the turn,
+// waiting for it while that attempt still asks the bot, at most the bot
+// timeout and a little; ok is false when no answer came.
+func (r *Relay) earlierBotConnectorAnswer(ctx context.Context, e store.Endpoint, req genesys.BotConnectorRequest, answer string) (genesys.BotConnectorResponse, bool, error) {
+	deadline := time.NewTimer(r.cfg.BotTimeout + 2*time.Second)
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for answer == "" {
+		select {
+		case <-ctx.Done():
+			return genesys.BotConnectorResponse{}, false, ctx.Err()
+		case <-deadline.C:
+			return genesys.BotConnectorResponse{}, false, nil
+		case <-poll.C:
+		}
+		var err error
+		answer, err = r.store.BotConnectorTurnAnswer(ctx, e.ID, req.BotSessionID, req.MessageID)
+		if errors.Is(err, store.ErrNotFound) {
+			return genesys.BotConnectorResponse{}, false, nil // released: answer afresh
+		}
+		if err != nil {
+			return genesys.BotConnectorResponse{}, false, err
+		}
+	}
+	var resp genesys.BotConnectorResponse
+	if err := json.Unmarshal([]byte(answer), &resp); err != nil {
+		return genesys.BotConnectorResponse{}, false, fmt.Errorf("decode the kept answer of turn %q: %w", req.MessageID, err)
+	}
+	return resp, true, nil
+}
+
+// answerBotConnectorTurn asks the bot for one turn and records it.
+func (r *Relay) answerBotConnectorTurn(ctx context.Context, e store.Endpoint, req genesys.BotConnectorRequest, text string) (genesys.BotConnectorResponse, error) {
 	conv, err := r.botConnectorConversation(ctx, e, req)
 	if err != nil {
 		return genesys.BotConnectorResponse{}, err
@@ -173,7 +264,7 @@ func (r *Relay) BotConnectorTurn(ctx context.Context, e store.Endpoint, req gene
 	if askErr != nil {
 		r.log.WarnContext(ctx, "bot connector turn failed", slog.Int64("endpoint_id", e.ID), slog.Int64("conversation_id", conv.ID), slog.Any("error", askErr))
 	}
-	if err := r.recordBotConnectorAnswer(ctx, e, conv, resp); err != nil {
+	if err := r.recordBotConnectorAnswer(ctx, e, conv, resp, openMessagingCustomer(e, req)); err != nil {
 		return genesys.BotConnectorResponse{}, err
 	}
 	r.obs.BotConnectorTurn(resp.BotState)
@@ -197,6 +288,11 @@ func botConnectorResponse(e store.Endpoint, language string, reply BotReply, ask
 	}
 	for k, v := range reply.Parameters {
 		resp.Parameters[k] = v
+	}
+	if reply.Complete && !reply.Handover {
+		// The bot is done and nobody is needed: the flow goes on with the
+		// bot's intent and parameters (its own, no handover defaults).
+		resp.BotState = genesys.BotStateComplete
 	}
 	if reply.Handover {
 		// What the flow's Transfer to ACD reads: the bot's values first,
@@ -265,9 +361,28 @@ func (r *Relay) botConnectorConversation(ctx context.Context, e store.Endpoint, 
 	return conv, nil
 }
 
+// ParamOpenMessagingCustomerID is the turn parameter in which the flow
+// names the conversation's Open Messaging customer (channel.from.id of the
+// inbound message that started it). With it, and an endpoint that also has
+// an Open Messaging integration, a handover stays on Handover's timeline:
+// the agent's webhooks, addressed to that customer, find the session's
+// conversation (docs/genesys.md §BotConnector, "Handover over Open Messaging").
+const ParamOpenMessagingCustomerID = "openMessagingCustomerId"
+
+// openMessagingCustomer is the turn's Open Messaging customer when the
+// endpoint can receive the agent's webhooks for it; "" otherwise.
+func openMessagingCustomer(e store.Endpoint, req genesys.BotConnectorRequest) string {
+	if e.Provider != store.ProviderGenesysCloudOM || e.IntegrationID == "" || req.GenesysConversationID == "" {
+		return ""
+	}
+	return strings.TrimSpace(req.Parameters[ParamOpenMessagingCustomerID])
+}
+
 // recordBotConnectorAnswer keeps the bot's replies and the turn's botState
-// on the timeline, and ends the conversation when the turn ends the bot's part.
-func (r *Relay) recordBotConnectorAnswer(ctx context.Context, e store.Endpoint, conv store.Conversation, resp genesys.BotConnectorResponse) error {
+// on the timeline, and ends the conversation when the turn ends the bot's
+// part, unless the flow transfers it to ACD over the endpoint's Open
+// Messaging integration (omCustomer set): then it waits for the agent.
+func (r *Relay) recordBotConnectorAnswer(ctx context.Context, e store.Endpoint, conv store.Conversation, resp genesys.BotConnectorResponse, omCustomer string) error {
 	now := r.store.Now()
 	for _, m := range resp.ReplyMessages {
 		msg := store.Message{ConversationID: conv.ID, EndpointID: e.ID, SessionID: conv.SessionID, Direction: store.FromBot, Kind: store.KindText, Text: m.Text, CreatedAt: now}
@@ -290,6 +405,19 @@ func (r *Relay) recordBotConnectorAnswer(ctx context.Context, e store.Endpoint, 
 	}
 	switch resp.BotState {
 	case genesys.BotStateComplete:
+		if omCustomer != "" && resp.Intent == IntentHandover {
+			queued, err := r.store.QueueBotConnectorHandover(ctx, conv.ID, omCustomer, conv.CustomAttributes["genesysConversationId"])
+			if err == nil && queued {
+				break
+			}
+			if !errors.Is(err, store.ErrConflict) && err != nil {
+				return err
+			}
+			// The customer id belongs to another conversation already: the
+			// agent's webhooks would go there, so this one ends as without
+			// Open Messaging.
+			r.log.WarnContext(ctx, "bot connector handover not linked to its open messaging customer", slog.Int64("conversation_id", conv.ID), slog.Any("error", err))
+		}
 		if _, err := r.store.EndConversation(ctx, conv.ID, store.StateEnded, store.ReasonBotComplete, now); err != nil {
 			return err
 		}

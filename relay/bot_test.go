@@ -2,9 +2,11 @@ package relay_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/handover-relay/handover/relay"
 	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
 )
 
 // slowBot answers only when the caller gives up: the bot that is too slow.
@@ -83,4 +86,51 @@ func TestTheDemoChatAsksTheEndpointsExternalBot(t *testing.T) {
 	if got := answer.Conversation.Skills; len(got) != 2 || got[0] != "billing" || got[1] != "vip" {
 		t.Fatalf("the handover's skills %v, want the bot's", got)
 	}
+}
+
+// Two instances on one database get the same turn at once, as when Genesys
+// retries a slow turn through the load balancer: the bot is asked once and
+// both answer what it said.
+func TestATurnRetriedAtAnotherInstanceAsksTheBotOnceAndBothAnswerAlike(t *testing.T) {
+	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
+		dbURL := storetest.DatabaseURL(t, d)
+		ctx := context.Background()
+		var asked atomic.Int64
+		reached := make(chan struct{}, 4)
+		release := make(chan struct{})
+		bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := asked.Add(1)
+			reached <- struct{}{}
+			<-release
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"replies":[{"text":"answer %d"}]}`, n)
+		}))
+		t.Cleanup(bot.Close)
+		first := storetest.OpenWith(t, dbURL, store.Options{})
+		e := store.Endpoint{OrganisationID: 1, Name: "bc", URLToken: "bc-token", Type: store.TypeGenesysBotConnector, BotURL: bot.URL}
+		if err := first.CreateEndpoint(ctx, &e); err != nil {
+			t.Fatal(err)
+		}
+		instances := []*relay.Relay{
+			relay.New(relay.Config{Store: first, BotHTTPClient: http.DefaultClient, BotTimeout: 20 * time.Second}),
+			relay.New(relay.Config{Store: storetest.OpenWith(t, dbURL, store.Options{}), BotHTTPClient: http.DefaultClient, BotTimeout: 20 * time.Second}),
+		}
+		answers := make(chan string, 2)
+		ask := func(r *relay.Relay) {
+			resp, err := r.BotConnectorTurn(ctx, e, botConnectorTurn("retried", "hello"))
+			if err != nil || len(resp.ReplyMessages) != 1 {
+				answers <- fmt.Sprintf("error %v %+v", err, resp)
+				return
+			}
+			answers <- resp.ReplyMessages[0].Text
+		}
+		go ask(instances[0])
+		<-reached // the first attempt asks the bot
+		go ask(instances[1])
+		close(release)
+		a, b := <-answers, <-answers
+		if a != "answer 1" || b != "answer 1" || asked.Load() != 1 {
+			t.Fatalf("asked the bot %d times; answers %q and %q", asked.Load(), a, b)
+		}
+	})
 }

@@ -156,6 +156,22 @@ func (s *Store) SetGenesysConversationID(ctx context.Context, id int64, genesysI
 	return nil
 }
 
+// QueueBotConnectorHandover moves a Bot Connector session that the flow
+// transferred to ACD over the endpoint's Open Messaging integration from
+// with_bot to queued: its customer is now the Open Messaging customer
+// customerID of the Genesys conversation genesysID, so that the agent's
+// webhooks find it (docs/genesys.md §BotConnector). ErrConflict when
+// another conversation has that customer id; false when it is no longer
+// with the bot.
+func (s *Store) QueueBotConnectorHandover(ctx context.Context, id int64, customerID, genesysID string) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ? AND state = ? AND ended_at IS NULL", id, StateWithBot).
+		Updates(map[string]any{"state": StateQueued, "customer_id": customerID, "genesys_conversation_id": genesysID, "updated_at": s.now()})
+	if res.Error != nil {
+		return false, fmt.Errorf("queue the Bot Connector handover of conversation %d: %w", id, translate(res.Error))
+	}
+	return res.RowsAffected == 1, nil
+}
+
 // MarkAgentJoined moves a queued conversation to agent_joined. It reports
 // whether this call made the change, so the event is announced once.
 func (s *Store) MarkAgentJoined(ctx context.Context, id int64, agentName string, at time.Time, connectedAt *time.Time) (bool, error) {

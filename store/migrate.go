@@ -110,5 +110,5 @@ func loadMigrations(dialect Dialect) ([]migration, error) {
 
 // AllModels lists every model, for the schema test.
 func AllModels() []any {
-	return []any{&Organisation{}, &Endpoint{}, &Admin{}, &Session{}, &APIKey{}, &Conversation{}, &Message{}, &OutboxItem{}, &APICall{}, &Webhook{}, &PreflightResult{}, &RateLimit{}, &Erasure{}}
+	return []any{&Organisation{}, &Endpoint{}, &Admin{}, &Session{}, &APIKey{}, &Conversation{}, &Message{}, &OutboxItem{}, &APICall{}, &Webhook{}, &PreflightResult{}, &RateLimit{}, &Erasure{}, &BotConnectorTurn{}}
 }

@@ -26,7 +26,10 @@ import (
 // credential header, the bot list a provider PUTs into each, and an
 // Architect-like bot flow on the agent desk that posts customer turns and,
 // on Complete with the intent handover, transfers to ACD: the conversation
-// waits in a sandbox queue for the agent at the desk.
+// waits in a sandbox queue for the agent at the desk. A bot flow routed
+// through an Open Messaging integration (RouteBotFlow) runs inside a
+// messaging conversation of it, as Architect's inbound message flow does, so
+// the agent's answers go to that integration's webhook.
 
 // botConnectorTimeout is how long the bot flow waits for a turn's answer:
 // the ten seconds Genesys is understood to wait.
@@ -42,6 +45,10 @@ type BotConnectorIntegration struct {
 	HandleUtteranceURI string
 	CredentialHeader   string
 	CredentialValue    string
+	// MessagingIntegrationID is the Open Messaging integration whose
+	// inbound message flow calls this Bot Connector (Architect's message
+	// routing); "" when the flow's customer is Genesys's own.
+	MessagingIntegrationID string
 }
 
 // BotFlowTurn is one turn of the desk's bot flow as it went.
@@ -79,6 +86,33 @@ func (s *Sandbox) AddBotConnectorIntegration(name, uri, header, value string) Bo
 	defer s.bots.mu.Unlock()
 	s.bots.integrations = append(s.bots.integrations, in)
 	return in
+}
+
+// RouteBotFlow routes the Open Messaging integration messagingID to the bot
+// flow of the Bot Connector integration botConnectorID, as Architect's
+// message routing attaches an inbound message flow to an integration: the
+// flow's customer is then an Open Messaging customer of it, named to the bot
+// in the parameter openMessagingCustomerId, and a handover is a messaging
+// conversation whose agent answers go out as its webhooks.
+// An empty messagingID routes nothing to it: the flow's customer is
+// Genesys's own again.
+func (s *Sandbox) RouteBotFlow(botConnectorID, messagingID string) error {
+	s.mu.Lock()
+	in := s.integrationLocked(messagingID)
+	ok := messagingID == "" || (in != nil && !in.deskOnly)
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("open messaging integration %s: %w", messagingID, ErrNotFound)
+	}
+	s.bots.mu.Lock()
+	defer s.bots.mu.Unlock()
+	for i := range s.bots.integrations {
+		if s.bots.integrations[i].ID == botConnectorID {
+			s.bots.integrations[i].MessagingIntegrationID = messagingID
+			return nil
+		}
+	}
+	return fmt.Errorf("bot connector integration %s: %w", botConnectorID, ErrNotFound)
 }
 
 // BotConnectorIntegrations lists the installed Bot Connector integrations.
@@ -157,9 +191,13 @@ func (s *Sandbox) RunBotFlowTurn(ctx context.Context, integrationID, text string
 	botID, version := s.registeredBotLocked(integrationID)
 	s.bots.mu.Unlock()
 
+	params := map[string]string{}
+	if in.MessagingIntegrationID != "" {
+		params[paramOpenMessagingCustomerID] = botFlowCustomerID(flow.sessionID)
+	}
 	req := genesys.BotConnectorRequest{BotID: botID, BotVersion: version, BotSessionID: flow.sessionID, MessageID: uuid.NewString(),
 		InputMessage: genesys.BotConnectorInput{Type: genesys.BotInputText, Text: text}, LanguageCode: "en-us",
-		BotSessionTimeout: json.RawMessage("720"), GenesysConversationID: flow.conversationID, Parameters: map[string]string{}}
+		BotSessionTimeout: json.RawMessage("720"), GenesysConversationID: flow.conversationID, Parameters: params}
 	turn := BotFlowTurn{Customer: text}
 	resp, err := s.postTurn(ctx, in, req)
 	if err != nil {
@@ -181,13 +219,23 @@ func (s *Sandbox) RunBotFlowTurn(ctx context.Context, integrationID, text string
 	}
 	s.bots.mu.Unlock()
 	if turn.BotState == genesys.BotStateComplete && turn.Intent == intentHandover {
-		turn.ConversationID = s.transferBotFlow(in, flow.sessionID, turns, resp.Parameters)
+		turn.ConversationID = s.transferBotFlow(in, flow.sessionID, flow.conversationID, turns, resp.Parameters)
 		s.bots.mu.Lock()
 		flow.turns[len(flow.turns)-1].ConversationID = turn.ConversationID
 		s.bots.mu.Unlock()
 	}
 	return turn, nil
 }
+
+// paramOpenMessagingCustomerID is the turn parameter naming the flow's Open
+// Messaging customer (relay.ParamOpenMessagingCustomerID: the sandbox does
+// not import the relay).
+const paramOpenMessagingCustomerID = "openMessagingCustomerId"
+
+// botFlowCustomerID is the Open Messaging customer id of a routed bot
+// flow's session: one customer per session, as the desk plays a new
+// customer for each.
+func botFlowCustomerID(sessionID string) string { return "botflow-" + sessionID }
 
 // registeredBotLocked is the first bot of the integration's bot list, as
 // the flow's Call Bot Connector action would name it.
@@ -239,15 +287,23 @@ func (s *Sandbox) postTurn(ctx context.Context, in BotConnectorIntegration, req 
 	return out, nil
 }
 
-// transferBotFlow is the flow's Transfer to ACD after the bot: a desk-only
-// conversation (the customer is Genesys's own, so nothing is sent to an Open
-// Messaging webhook) waiting in the queue, with the parameters as
-// participant data and the flow's turns as its transcript.
-func (s *Sandbox) transferBotFlow(bc BotConnectorIntegration, sessionID string, turns []BotFlowTurn, params map[string]string) string {
+// transferBotFlow is the flow's Transfer to ACD after the bot: the
+// conversation waits in the queue, with the parameters as participant data
+// and the flow's turns as its transcript. Routed through an Open Messaging
+// integration, it is a messaging conversation of that integration with the
+// id the turns carried as genesysConversationId (Transfer to ACD keeps the
+// conversation), so the agent's answers go out as its webhooks; otherwise a
+// desk-only one (the customer is Genesys's own, so nothing is sent to an
+// Open Messaging webhook).
+func (s *Sandbox) transferBotFlow(bc BotConnectorIntegration, sessionID, conversationID string, turns []BotFlowTurn, params map[string]string) string {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in := s.integrationLocked(bc.ID)
+	in := s.integrationLocked(bc.MessagingIntegrationID)
+	if in == nil || in.deskOnly || s.convs[conversationID] != nil {
+		in = s.integrationLocked(bc.ID)
+		conversationID = uuid.NewString()
+	}
 	if in == nil {
 		in = &integration{Integration: genesys.Integration{ID: bc.ID, Name: bc.Name, Status: "Active"}, deskOnly: true}
 		s.deskIntegrations = append(s.deskIntegrations, in)
@@ -256,7 +312,7 @@ func (s *Sandbox) transferBotFlow(bc BotConnectorIntegration, sessionID string, 
 	for k, v := range params {
 		attrs[k] = v
 	}
-	conv := s.startConversationLocked(in, genesys.Recipient{ID: "botflow-" + sessionID, IDType: genesys.IDTypeOpaque, Nickname: "Bot flow customer"}, attrs, now)
+	conv := s.startConversationWithIDLocked(conversationID, in, genesys.Recipient{ID: botFlowCustomerID(sessionID), IDType: genesys.IDTypeOpaque, Nickname: "Bot flow customer"}, attrs, now)
 	for _, t := range turns {
 		conv.Messages = append(conv.Messages, Message{ID: genesysID(), Direction: genesys.DirectionInbound, Type: "Text", Text: t.Customer, From: "Bot flow customer", Time: now})
 		for _, r := range t.Replies {
@@ -274,14 +330,30 @@ type botFlowView struct {
 	Bot           string // the registered bot, in words
 	Turns         []BotFlowTurn
 	Done          bool
+	// Routing offers the Open Messaging integrations whose inbound
+	// message flow may run this bot flow, the one that does selected.
+	Routing []deskChoice
 }
 
 func (s *Sandbox) botFlowViews() []botFlowView {
+	// The Open Messaging integrations first, under their own lock: the two
+	// locks are never held together.
+	var messaging []deskChoice
+	s.mu.Lock()
+	for _, in := range s.integrations {
+		messaging = append(messaging, deskChoice{Value: in.ID, Label: in.Name + " (" + in.ID + ")"})
+	}
+	s.mu.Unlock()
 	s.bots.mu.Lock()
 	defer s.bots.mu.Unlock()
 	var out []botFlowView
 	for _, in := range s.bots.integrations {
 		v := botFlowView{ID: in.ID, Name: in.Name, URI: in.HandleUtteranceURI, Bot: "No bot registered yet (Register bot on the endpoint)."}
+		v.Routing = []deskChoice{{Value: "", Label: "None: the customer is Genesys's own (desk only)", Selected: in.MessagingIntegrationID == ""}}
+		for _, m := range messaging {
+			m.Selected = m.Value == in.MessagingIntegrationID
+			v.Routing = append(v.Routing, m)
+		}
 		if l, ok := s.bots.lists[in.ID]; ok && len(l.ChatBots) > 0 {
 			b := l.ChatBots[0]
 			var intents []string
@@ -312,6 +384,19 @@ func (s *Sandbox) deskBotFlow(c *fiber.Ctx) error {
 			status = fiber.StatusNotFound
 		}
 		return render(c, status, deskPage(v))
+	}
+	return c.Redirect(base+"/desk#bot-flows", fiber.StatusSeeOther)
+}
+
+// deskRouteBotFlow answers the desk's message routing form: which Open
+// Messaging integration's inbound message flow runs the bot flow.
+func (s *Sandbox) deskRouteBotFlow(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	base := mountBase(c)
+	if err := s.RouteBotFlow(id, formValue(c, "integration")); err != nil {
+		v := s.deskViewFor(c, base, "")
+		v.Error = err.Error()
+		return render(c, fiber.StatusNotFound, deskPage(v))
 	}
 	return c.Redirect(base+"/desk#bot-flows", fiber.StatusSeeOther)
 }

@@ -68,6 +68,13 @@ func (s *Sandbox) activeConversationLocked(integrationID, customerID string) *Co
 // message: the customer leg, connected, whose participant data is the custom
 // attributes, and the ACD leg holding it on a queue.
 func (s *Sandbox) startConversationLocked(in *integration, from genesys.Recipient, attrs map[string]string, now time.Time) *Conversation {
+	return s.startConversationWithIDLocked(uuid.NewString(), in, from, attrs, now)
+}
+
+// startConversationWithIDLocked is startConversationLocked for a
+// conversation whose id Genesys gave before it reached a queue: a bot
+// flow's, whose Transfer to ACD keeps the conversation it ran in.
+func (s *Sandbox) startConversationWithIDLocked(id string, in *integration, from genesys.Recipient, attrs map[string]string, now time.Time) *Conversation {
 	q := queue{}
 	if chosen, ok := s.queueLocked(attrs[queueIDAttribute]); ok {
 		q = chosen
@@ -75,7 +82,7 @@ func (s *Sandbox) startConversationLocked(in *integration, from genesys.Recipien
 		q = s.queues[0]
 	}
 	conv := &Conversation{
-		ID:            uuid.NewString(),
+		ID:            id,
 		IntegrationID: in.ID,
 		Customer:      from,
 		QueueID:       q.id,

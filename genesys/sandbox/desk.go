@@ -200,6 +200,7 @@ func (s *Sandbox) registerDesk(r fiber.Router, guard []fiber.Handler) {
 	}))...)
 	r.Post("/desk/skew", guarded(s.deskSkew)...)
 	r.Post("/desk/bot-flows/:id/turn", guarded(s.deskBotFlow)...)
+	r.Post("/desk/bot-flows/:id/routing", guarded(s.deskRouteBotFlow)...)
 	r.Post("/desk/bot-connector-integrations", guarded(s.deskInstallBotConnector)...)
 	r.Post("/desk/queues/:queue/agents", guarded(s.deskAgentsOnQueue)...)
 }
