@@ -146,7 +146,7 @@ func TestSteadyMixedLoadLosesAndDoublesNothing(t *testing.T) {
 	inFlight.Wait()
 	elapsed := time.Since(start)
 
-	testkit.WaitFor(t, 60*time.Second, "an empty outbox and every agent message processed", func() bool {
+	testkit.WaitFor(t, 120*time.Second, "an empty outbox and every agent message processed", func() bool {
 		backlog, _, err := inst.srv.Store.OutboxBacklog(ctx)
 		if err != nil || backlog != 0 {
 			return false
