@@ -62,17 +62,27 @@ func main() {
 	concurrency := flag.Int("concurrency", 32, "concurrent clients for the webhook load")
 	watchers := flag.Int("watchers", 1000, "SSE watchers for the fan-out test")
 	conversations := flag.Int("conversations", 10000, "active conversations for the memory test")
+	profiles := flag.String("pprof", "", "build Handover with -tags pprof and write CPU profiles of the ingest and relay loads into this directory (go tool pprof reads them)")
 	flag.Parse()
-	if err := run(*postgresURL, *duration, *concurrency, *watchers, *conversations); err != nil {
+	if err := run(*postgresURL, *duration, *concurrency, *watchers, *conversations, *profiles); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// result is one row of the printed table.
-type result struct{ name, setup, figure, target string }
+// result is one row of the printed table: met says whether the figure
+// meets the target ("yes", "no", or "—" where there is no target to meet).
+type result struct{ name, setup, figure, target, met string }
 
-func run(postgresURL string, duration time.Duration, concurrency, watchers, conversations int) error {
+// verdict is a result's met column.
+func verdict(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
+func run(postgresURL string, duration time.Duration, concurrency, watchers, conversations int, profiles string) error {
 	dir, err := os.MkdirTemp("", "handover-bench-")
 	if err != nil {
 		return err
@@ -80,7 +90,11 @@ func run(postgresURL string, duration time.Duration, concurrency, watchers, conv
 	defer os.RemoveAll(dir)
 	binary := filepath.Join(dir, "handover")
 	fmt.Fprintln(os.Stderr, "building the binary…")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", binary, ".")
+	if profiles != "" {
+		build = exec.Command("go", "build", "-tags", "pprof", "-o", binary, ".")
+	}
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
 
@@ -89,7 +103,7 @@ func run(postgresURL string, duration time.Duration, concurrency, watchers, conv
 	if err != nil {
 		return err
 	}
-	results = append(results, result{"Webhook ingest", fmt.Sprintf("bare net/http, HMAC only, %d clients", concurrency), baseline.String(), "the physical limit"})
+	results = append(results, result{"Webhook ingest", fmt.Sprintf("bare net/http, HMAC only, %d clients", concurrency), baseline.String(), "the physical limit", "—"})
 
 	dialects := []struct{ name, url string }{{"SQLite", "sqlite:" + filepath.Join(dir, "bench.db")}}
 	if postgresURL != "" {
@@ -97,16 +111,16 @@ func run(postgresURL string, duration time.Duration, concurrency, watchers, conv
 	}
 	for _, d := range dialects {
 		fmt.Fprintf(os.Stderr, "measuring on %s…\n", d.name)
-		rs, err := measureHandover(binary, dir, d.name, d.url, duration, concurrency, watchers, conversations, baseline)
+		rs, err := measureHandover(binary, dir, d.name, d.url, duration, concurrency, watchers, conversations, baseline, profiles)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
 		results = append(results, rs...)
 	}
 
-	fmt.Printf("\n| measure | set-up | figure | target |\n|---|---|---|---|\n")
+	fmt.Printf("\n| measure | set-up | figure | target | met |\n|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Printf("| %s | %s | %s | %s |\n", r.name, r.setup, r.figure, r.target)
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.name, r.setup, r.figure, r.target, r.met)
 	}
 	return nil
 }
@@ -218,9 +232,38 @@ type handover struct {
 	integrID  string
 	stopSB    func()
 	stderrBuf *bytes.Buffer
+	pprofAddr string // with -pprof: where the binary serves /debug/pprof
 }
 
-func startHandover(binary, dir, databaseURL string) (*handover, error) {
+// cpuProfile records a CPU profile of the server for d into path; the
+// returned function waits until it is written.
+func (h *handover) cpuProfile(path string, d time.Duration) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", h.pprofAddr, max(int(d.Seconds()), 1)))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: profile:", err)
+			return
+		}
+		defer resp.Body.Close()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: profile:", err)
+			return
+		}
+		f, err := os.Create(path)
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		}
+	}()
+	return func() { <-done }
+}
+
+func startHandover(binary, dir, databaseURL string, pprof bool) (*handover, error) {
 	sbLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -244,7 +287,14 @@ func startHandover(binary, dir, databaseURL string) (*handover, error) {
 	sb.AddQueue(queueID, "Bench")
 	h.integrID = sb.AddIntegration(deployment, h.base+"/handover/genesysCloudOM", webhookSecret).ID
 
-	if h.cmd, err = launch(binary, dir, databaseURL, addr, h.stderrBuf); err != nil {
+	var env []string
+	if pprof {
+		if h.pprofAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		env = append(env, "HANDOVER_PPROF_ADDR="+h.pprofAddr)
+	}
+	if h.cmd, err = launch(binary, dir, databaseURL, addr, h.stderrBuf, env...); err != nil {
 		h.stopSB()
 		return nil, err
 	}
@@ -263,7 +313,7 @@ func startHandover(binary, dir, databaseURL string) (*handover, error) {
 
 // launch runs the binary on the database, listening on addr, and waits
 // until it is ready.
-func launch(binary, dir, databaseURL, addr string, stderr *bytes.Buffer) (*exec.Cmd, error) {
+func launch(binary, dir, databaseURL, addr string, stderr *bytes.Buffer, env ...string) (*exec.Cmd, error) {
 	cmd := exec.Command(binary)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -274,6 +324,7 @@ func launch(binary, dir, databaseURL, addr string, stderr *bytes.Buffer) (*exec.
 		// The load comes from one address at machine speed: no public-surface limits.
 		"HANDOVER_LIMIT_HANDOVERS_PER_ENDPOINT=0", "HANDOVER_LIMIT_HANDOVERS_PER_ADDRESS=0", "HANDOVER_LIMIT_MESSAGES_PER_SESSION=0",
 		"HANDOVER_LIMIT_STREAMS_PER_ENDPOINT=0", "HANDOVER_LIMIT_STREAMS_PER_ADDRESS=0")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -427,10 +478,16 @@ func (h *handover) rss() (int64, error) {
 	return kb * 1024, nil
 }
 
-func measureHandover(binary, dir, dialect, databaseURL string, duration time.Duration, concurrency, watchers, conversations int, baseline load) ([]result, error) {
-	h, err := startHandover(binary, dir, databaseURL)
+func measureHandover(binary, dir, dialect, databaseURL string, duration time.Duration, concurrency, watchers, conversations int, baseline load, profiles string) ([]result, error) {
+	h, err := startHandover(binary, dir, databaseURL, profiles != "")
 	if err != nil {
 		return nil, err
+	}
+	profile := func(name string) func() {
+		if profiles == "" {
+			return func() {}
+		}
+		return h.cpuProfile(filepath.Join(profiles, strings.ToLower(dialect)+"-"+name+".pprof"), duration)
 	}
 	defer h.stop()
 	var results []result
@@ -456,10 +513,12 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	customer := customerIDs[0]
 	var seq atomic.Int64
 	target := h.base + "/handover/genesysCloudOM"
+	profiled := profile("ingest")
 	ingest := drive(concurrency, duration, func(_, _ int) error {
 		n := seq.Add(1)
 		return postWebhook(target, webhookBody(h.integrID, customerIDs[int(n)%len(customerIDs)], fmt.Sprintf("bench-%d", n)))
 	})
+	profiled()
 	// Every accepted webhook is processed (its Delivered receipt reaches
 	// Genesys) before the next measure, so the measures do not overlap.
 	drained := time.Now()
@@ -471,16 +530,31 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	}
 	processing := time.Since(drained)
 	ratio := ingest.perSecond() / baseline.perSecond()
-	results = append(results, result{"Webhook ingest", fmt.Sprintf("Handover on %s, %d clients, %d conversations", dialect, concurrency, ingestConversations), ingest.String() + fmt.Sprintf("; ratio to baseline %.2f; all processed and acknowledged %s after the load ended", ratio, processing.Round(100*time.Millisecond)), "ratio ≥ 0.5 (SQLite)"})
+	// The issue's targets (docs/performance.md): PostgreSQL pays a network
+	// round trip per batch that SQLite does not.
+	wantRatio := 0.5
+	if dialect == "PostgreSQL" {
+		wantRatio = 0.25
+	}
+	results = append(results, result{"Webhook ingest", fmt.Sprintf("Handover on %s, %d clients, %d conversations", dialect, concurrency, ingestConversations),
+		ingest.String() + fmt.Sprintf("; **ratio to baseline %.3f**; all processed and acknowledged %s after the load ended", ratio, processing.Round(100*time.Millisecond)),
+		fmt.Sprintf("ratio ≥ %.2f", wantRatio), verdict(ratio >= wantRatio)})
 
 	// 2. Relay overhead: user message in through the bot API until the
 	// request reaches Genesys.
 	for _, sessions := range []int{1, 16, 256} {
-		r, err := h.relayOverhead(fmt.Sprintf("relay%d", sessions), sessions, duration)
+		r, err := h.relayOverhead(fmt.Sprintf("relay%d", sessions), sessions, duration, func() func() { return profile(fmt.Sprintf("relay%d", sessions)) })
 		if err != nil {
 			return nil, err
 		}
-		results = append(results, result{"Relay overhead", fmt.Sprintf("%s, %d concurrent sessions", dialect, sessions), r, "< 2 ms p99 added at 16 sessions"})
+		row := result{"Relay overhead", fmt.Sprintf("%s, %d concurrent sessions, Genesys budget raised to 100,000,000 requests a minute", dialect, sessions), r.String(), "—", "—"}
+		switch {
+		case sessions == 16 && dialect == "SQLite":
+			row.target, row.met = "p99 added < 2 ms", verdict(r.addedP99 < 2*time.Millisecond)
+		case sessions == 256 && dialect == "SQLite":
+			row.name, row.target, row.met = "Relay throughput", "≥ 5,000 msg/s", verdict(r.perSecond >= 5000)
+		}
+		results = append(results, row)
 	}
 
 	// 3. Live fan-out to console watchers, and 4. memory under load.
@@ -489,7 +563,7 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 		return nil, err
 	}
 	defer disconnect()
-	results = append(results, result{"Live fan-out", fmt.Sprintf("%s, %d SSE watchers on the conversations stream", dialect, watchers), fan, "p99 < 100 ms"})
+	results = append(results, result{"Live fan-out", fmt.Sprintf("%s, %d SSE watchers on the conversations stream", dialect, watchers), fan.String(), "p99 < 50 ms", verdict(fan.p99 < 50*time.Millisecond)})
 
 	active, err := h.handOver("active", conversations, 64)
 	if err != nil {
@@ -499,7 +573,7 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	if err != nil {
 		return nil, err
 	}
-	results = append(results, result{"Memory (RSS)", dialect, fmt.Sprintf("idle %s; with %d SSE watchers and %d active conversations %s", mib(idle), watchers, conversations, mib(loaded)), "< 150 MB"})
+	results = append(results, result{"Memory (RSS)", dialect, fmt.Sprintf("idle %s; with %d SSE watchers and %d active conversations %s", mib(idle), watchers, conversations, mib(loaded)), "< 150 MB", verdict(loaded < 150<<20)})
 
 	// 5. What one open session event stream costs, the bot API's.
 	sessions := make([]string, 0, len(active))
@@ -512,7 +586,7 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	}
 	results = append(results, result{"Memory per event stream", fmt.Sprintf("%s, %d bot session streams open at once", dialect, min(len(sessions), sessionStreams)),
 		fmt.Sprintf("%.1f KB each in use after a garbage collection (Go heap and stacks); RSS grew by %.1f KB each, garbage of the catch-up included",
-			float64(perStream.inUse)/1024, float64(perStream.rss)/1024), "≤ 32 KB"})
+			float64(perStream.inUse)/1024, float64(perStream.rss)/1024), "≤ 32 KB in use", verdict(perStream.inUse <= 32<<10)})
 
 	// 6. Failover, where several instances share the database: last, as it
 	// kills the instance measured so far.
@@ -562,12 +636,12 @@ func (h *handover) failovers(binary, dir, databaseURL string) ([]result, error) 
 			}
 			return nil, err
 		}
-		name, target := "Failover (SIGKILL)", "< 15 s (dead after 10 s of silence)"
+		name, target, limit := "Failover (SIGKILL)", "< 15 s (dead after 10 s of silence)", 15*time.Second
 		if sig == syscall.SIGTERM {
-			name, target = "Failover (SIGTERM)", "< 3 s"
+			name, target, limit = "Failover (SIGTERM)", "< 3 s", 3*time.Second
 		}
 		results = append(results, result{name, fmt.Sprintf("PostgreSQL, two instances, %d calls in flight on the one that goes", inFlight),
-			fmt.Sprintf("%s until the other had sent them all", took.Round(10*time.Millisecond)), target})
+			fmt.Sprintf("%s until the other had sent them all", took.Round(10*time.Millisecond)), target, verdict(took < limit)})
 		if sig != os.Kill {
 			others = append(others, going)
 		}
@@ -762,10 +836,11 @@ func (h *handover) goMemory() (map[string]float64, error) {
 // Genesys (the sandbox) before sending the next. Beside it, the same calls
 // made straight to the sandbox with the Genesys client are the floor: what
 // Handover adds is the difference.
-func (h *handover) relayOverhead(prefix string, sessions int, duration time.Duration) (string, error) {
+func (h *handover) relayOverhead(prefix string, sessions int, duration time.Duration, profile func() func()) (relayFigures, error) {
 	if _, err := h.handOver(prefix, sessions, min(sessions, 64)); err != nil {
-		return "", err
+		return relayFigures{}, err
 	}
+	profiled := profile()
 	var mu sync.Mutex
 	var sends []time.Duration
 	l := drive(sessions, duration, func(worker, seq int) error {
@@ -794,49 +869,62 @@ func (h *handover) relayOverhead(prefix string, sessions int, duration time.Dura
 		mu.Unlock()
 		return nil
 	})
+	profiled()
 	direct, err := h.directCalls(sessions, duration)
 	if err != nil {
-		return "", err
+		return relayFigures{}, err
 	}
-	return fmt.Sprintf("%.0f msg/s; bot request → Genesys p50 %s, p99 %s; straight to Genesys p50 %s, p99 %s; added p50 %s, p99 %s (%d messages)",
-		l.perSecond(), pct(sends, 50), pct(sends, 99), pct(direct, 50), pct(direct, 99),
-		pct(sends, 50)-pct(direct, 50), pct(sends, 99)-pct(direct, 99), len(sends)), nil
+	return relayFigures{perSecond: l.perSecond(), sends: sends, direct: direct.latencies, directPerSecond: direct.perSecond(),
+		addedP99: pct(sends, 99) - pct(direct.latencies, 99)}, nil
+}
+
+// relayFigures is what relayOverhead measured.
+type relayFigures struct {
+	perSecond, directPerSecond float64
+	sends, direct              []time.Duration
+	addedP99                   time.Duration
+}
+
+func (r relayFigures) String() string {
+	return fmt.Sprintf("**%.0f msg/s** (straight to Genesys %.0f/s); bot request → Genesys p50 %s, p99 %s; straight to Genesys p50 %s, p99 %s; **added p50 %s, p99 %s** (%d messages)",
+		r.perSecond, r.directPerSecond, pct(r.sends, 50), pct(r.sends, 99), pct(r.direct, 50), pct(r.direct, 99),
+		pct(r.sends, 50)-pct(r.direct, 50), r.addedP99, len(r.sends))
 }
 
 // directCalls sends inbound messages straight to the sandbox with the Genesys
 // client: the latency floor of one Genesys call on this machine.
-func (h *handover) directCalls(concurrency int, duration time.Duration) ([]time.Duration, error) {
+func (h *handover) directCalls(concurrency int, duration time.Duration) (load, error) {
 	c, err := genesys.NewClient(genesys.Config{Host: genesys.Host(h.sbBase), ClientID: clientID, ClientSecret: clientSecret})
 	if err != nil {
-		return nil, err
+		return load{}, err
 	}
 	l := drive(concurrency, duration, func(worker, seq int) error {
 		_, err := c.SendMessage(context.Background(), h.integrID, genesys.InboundMessage{Text: "direct",
 			Channel: genesys.InboundChannel{MessageID: fmt.Sprintf("direct-%d-%d", worker, seq), From: genesys.Recipient{ID: fmt.Sprintf("direct-%d", worker), IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(time.Now())}}, false)
 		return err
 	})
-	return l.latencies, nil
+	return l, nil
 }
 
 // fanOut connects watchers to the console's conversations stream and times
 // each webhook from its 200 until the last watcher has the event.
 // The watchers stay connected until the returned function is called.
-func (h *handover) fanOut(watchers int, customer string) (string, func(), error) {
+func (h *handover) fanOut(watchers int, customer string) (fanFigures, func(), error) {
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: watchers + 16}}
 	resp, err := browser.Get(h.base + "/login")
 	if err != nil {
-		return "", nil, err
+		return fanFigures{}, nil, err
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	m := regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`).FindSubmatch(page)
 	if m == nil {
-		return "", nil, errors.New("no CSRF token on /login")
+		return fanFigures{}, nil, errors.New("no CSRF token on /login")
 	}
 	resp, err = browser.PostForm(h.base+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}, "_csrf": {string(m[1])}})
 	if err != nil {
-		return "", nil, err
+		return fanFigures{}, nil, err
 	}
 	resp.Body.Close()
 
@@ -878,7 +966,7 @@ func (h *handover) fanOut(watchers int, customer string) (string, func(), error)
 		}
 		body := webhookBody(h.integrID, customer, fmt.Sprintf("fanout-%d", i))
 		if err := postWebhook(target, body); err != nil {
-			return "", nil, err
+			return fanFigures{}, nil, err
 		}
 		accepted := time.Now()
 		var last time.Duration
@@ -888,14 +976,26 @@ func (h *handover) fanOut(watchers int, customer string) (string, func(), error)
 			case at := <-received:
 				last = max(last, at.Sub(accepted))
 			case <-timeout:
-				return "", nil, fmt.Errorf("only %d of %d watchers got the event", got, watchers)
+				return fanFigures{}, nil, fmt.Errorf("only %d of %d watchers got the event", got, watchers)
 			}
 		}
 		worst = append(worst, last)
 		time.Sleep(300 * time.Millisecond) // past the stream's coalescing period
 	}
 	ok = true
-	return fmt.Sprintf("webhook accepted → last of %d watchers: p50 %s, p99 %s", watchers, pct(worst, 50), pct(worst, 99)), cancel, nil
+	return fanFigures{watchers: watchers, worst: worst, p99: pct(worst, 99)}, cancel, nil
+}
+
+// fanFigures is what fanOut measured: per webhook, the time until the last
+// watcher had it.
+type fanFigures struct {
+	watchers int
+	worst    []time.Duration
+	p99      time.Duration
+}
+
+func (f fanFigures) String() string {
+	return fmt.Sprintf("webhook accepted → last of %d watchers: p50 %s, **p99 %s**", f.watchers, pct(f.worst, 50), f.p99)
 }
 
 func pct(values []time.Duration, p int) time.Duration {

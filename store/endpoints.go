@@ -352,6 +352,7 @@ func (s *Store) RotateURLToken(ctx context.Context, id int64, grace time.Duratio
 		if grace > 0 {
 			updates["previous_url_token"], updates["previous_url_token_until"] = e.URLToken, tx.now().Add(grace)
 		}
+		tx.endpointsChanged()
 		return tx.db.Model(&Endpoint{}).Where("id = ?", id).UpdateColumns(updates).Error
 	})
 	if err != nil {
@@ -379,6 +380,7 @@ func (s *Store) EndpointByDemoToken(ctx context.Context, token string) (Endpoint
 // FillEndpointTokens gives every endpoint made before they existed its
 // Copilot and demo tokens.
 func (s *Store) FillEndpointTokens(ctx context.Context) error {
+	defer s.endpointsChanged()
 	var rows []Endpoint
 	if err := s.db.WithContext(ctx).Select("id", "copilot_token", "demo_token").Where("copilot_token = '' OR demo_token = ''").Find(&rows).Error; err != nil {
 		return fmt.Errorf("find endpoints without tokens: %w", err)
@@ -399,20 +401,27 @@ func (s *Store) FillEndpointTokens(ctx context.Context) error {
 }
 
 func (s *Store) endpointWhere(ctx context.Context, query string, arg any) (Endpoint, error) {
-	var e Endpoint
-	if err := s.db.WithContext(ctx).Joins("Organisation").Where(query, arg).Take(&e).Error; err != nil {
-		return Endpoint{}, fmt.Errorf("find endpoint: %w", translate(err))
-	}
-	if err := s.openSecrets(&e); err != nil {
+	found, err := s.cachedEndpoints(fmt.Sprint(query, "\x00", arg), func() ([]Endpoint, error) {
+		var e Endpoint
+		if err := s.db.WithContext(ctx).Joins("Organisation").Where(query, arg).Take(&e).Error; err != nil {
+			return nil, fmt.Errorf("find endpoint: %w", translate(err))
+		}
+		if err := s.openSecrets(&e); err != nil {
+			return nil, err
+		}
+		return []Endpoint{e}, nil
+	})
+	if err != nil {
 		return Endpoint{}, err
 	}
-	return e, nil
+	return found[0], nil
 }
 
 // CreateEndpoint inserts e (ID, timestamps and sealed secrets are filled in,
 // and the Copilot and demo tokens when empty). ErrConflict when the
 // organisation already has an endpoint of that name.
 func (s *Store) CreateEndpoint(ctx context.Context, e *Endpoint) error {
+	defer s.endpointsChanged()
 	if e.CopilotToken == "" {
 		e.CopilotToken = secret.NewToken(32)
 	}
@@ -430,6 +439,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *Endpoint) error {
 
 // UpdateEndpoint saves every field of e, sealing its secrets anew.
 func (s *Store) UpdateEndpoint(ctx context.Context, e *Endpoint) error {
+	defer s.endpointsChanged()
 	if err := s.sealSecrets(e); err != nil {
 		return err
 	}
@@ -447,6 +457,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *Endpoint) error {
 // RecordClockSkew remembers that a webhook of the endpoint showed a clock
 // skew (channel.time minus the time received) at a moment, for its page.
 func (s *Store) RecordClockSkew(ctx context.Context, endpointID int64, skew time.Duration, at time.Time) error {
+	defer s.endpointsChanged()
 	err := s.db.WithContext(ctx).Model(&Endpoint{}).Where("id = ?", endpointID).
 		UpdateColumns(map[string]any{"clock_skew_ms": skew.Milliseconds(), "clock_skew_at": at}).Error
 	if err != nil {
@@ -457,6 +468,7 @@ func (s *Store) RecordClockSkew(ctx context.Context, endpointID int64, skew time
 
 // DeleteEndpoint removes an endpoint.
 func (s *Store) DeleteEndpoint(ctx context.Context, id int64) error {
+	defer s.endpointsChanged()
 	res := s.db.WithContext(ctx).Delete(&Endpoint{}, id)
 	if res.Error != nil {
 		return fmt.Errorf("delete endpoint %d: %w", id, res.Error)
@@ -576,22 +588,25 @@ func (e Endpoint) BotWebhookSecretsAt(now time.Time) []string {
 // EndpointsByIntegrationID finds the endpoints whose deployment resolved to
 // integrationID (normally one).
 func (s *Store) EndpointsByIntegrationID(ctx context.Context, integrationID string) ([]Endpoint, error) {
-	var endpoints []Endpoint
-	err := s.db.WithContext(ctx).Joins("Organisation").Where("endpoints.integration_id = ? AND endpoints.integration_id <> ''", integrationID).Find(&endpoints).Error
-	if err != nil {
-		return nil, fmt.Errorf("find endpoints of integration %s: %w", integrationID, err)
-	}
-	for i := range endpoints {
-		if err := s.openSecrets(&endpoints[i]); err != nil {
-			return nil, err
+	return s.cachedEndpoints("integration\x00"+integrationID, func() ([]Endpoint, error) {
+		var endpoints []Endpoint
+		err := s.db.WithContext(ctx).Joins("Organisation").Where("endpoints.integration_id = ? AND endpoints.integration_id <> ''", integrationID).Find(&endpoints).Error
+		if err != nil {
+			return nil, fmt.Errorf("find endpoints of integration %s: %w", integrationID, err)
 		}
-	}
-	return endpoints, nil
+		for i := range endpoints {
+			if err := s.openSecrets(&endpoints[i]); err != nil {
+				return nil, err
+			}
+		}
+		return endpoints, nil
+	})
 }
 
 // SetEndpointIntegration records what the endpoint's Deployment Name resolved to,
 // or why it did not.
 func (s *Store) SetEndpointIntegration(ctx context.Context, endpointID int64, integrationID, errText string) error {
+	defer s.endpointsChanged()
 	err := s.db.WithContext(ctx).Model(&Endpoint{}).Where("id = ?", endpointID).
 		Updates(map[string]any{"integration_id": integrationID, "integration_error": errText}).Error
 	if err != nil {

@@ -9,6 +9,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,6 +48,10 @@ type Store struct {
 	box     *secret.Box
 	now     func() time.Time
 	inTx    bool // a store given to InTx's function: reads of a conversation lock its row
+	sqlite  *sqlitePool
+
+	endpoints        *endpointCache // SQLite only: see endpointcache.go
+	txWroteEndpoints *bool          // in a transaction: set when it wrote an endpoint
 }
 
 // Options tune Open; the zero value is right for production.
@@ -77,6 +82,7 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 	var (
 		dialector gorm.Dialector
 		dialect   Dialect
+		pool      *sqlitePool // SQLite's writer and readers
 	)
 	switch path, isSQLite := config.SQLitePath(databaseURL); {
 	case isSQLite:
@@ -88,7 +94,28 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		// secure_delete zeroes what a delete frees, so an erased text leaves no
 		// byte in the file (docs/privacy.md).
 		dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_secure_delete=on"
-		dialector, dialect = sqlite.Open(dsn), SQLite
+		write, err := sql.Open(sqlite.DriverName, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite database: %w", err)
+		}
+		// One writer connection: SQLite has one writer anyway, and a single
+		// connection turns lock contention into an orderly queue in database/sql.
+		write.SetMaxOpenConns(1)
+		// Opening the writer first sets WAL mode in the file, which the
+		// readers (query_only) then share.
+		if err := write.PingContext(ctx); err != nil {
+			write.Close()
+			return nil, fmt.Errorf("reach sqlite database: %w", err)
+		}
+		read, err := sql.Open(sqlite.DriverName, "file:"+path+"?_busy_timeout=10000&_foreign_keys=on&_query_only=true")
+		if err != nil {
+			write.Close()
+			return nil, fmt.Errorf("open sqlite database: %w", err)
+		}
+		read.SetMaxOpenConns(sqliteReaders)
+		read.SetMaxIdleConns(sqliteReaders)
+		pool = newSQLitePool(write, read)
+		dialector, dialect = sqlite.New(sqlite.Config{Conn: pool}), SQLite
 	case config.IsPostgres(databaseURL):
 		dialector, dialect = postgres.Open(databaseURL), Postgres
 	default:
@@ -97,17 +124,16 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 
 	db, err := gorm.Open(dialector, gormConfig)
 	if err != nil {
+		if pool != nil {
+			pool.Close()
+		}
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	if dialect == SQLite {
-		// One connection: SQLite has one writer anyway, and a single connection
-		// turns lock contention into an orderly queue in database/sql.
-		sqlDB.SetMaxOpenConns(1)
-	} else {
+	if dialect == Postgres {
 		sqlDB.SetMaxOpenConns(20)
 		sqlDB.SetMaxIdleConns(10)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
@@ -117,7 +143,11 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		return nil, fmt.Errorf("reach %s database: %w", dialect, err)
 	}
 	now := gormConfig.NowFunc
-	return &Store{db: db, dialect: dialect, box: box, now: now}, nil
+	st := &Store{db: db, dialect: dialect, box: box, now: now, sqlite: pool}
+	if dialect == SQLite {
+		st.endpoints = &endpointCache{entries: map[string][]Endpoint{}}
+	}
+	return st, nil
 }
 
 // prepareSQLiteFile creates the database's directory (0700) and an empty
@@ -187,6 +217,9 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	if s.sqlite != nil {
+		return s.sqlite.Close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
