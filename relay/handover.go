@@ -322,7 +322,8 @@ func (r *Relay) SendUserMessage(ctx context.Context, e store.Endpoint, m UserMes
 	var conv store.Conversation
 	msg := store.Message{EndpointID: e.ID, SessionID: m.SessionID, Direction: store.FromUser, Kind: store.KindText, Text: m.Text,
 		Data: store.MessageData{Attachments: m.Attachments, Custom: m.Custom}, Delivery: store.DeliveryPending, CreatedAt: now}
-	err := r.store.InTx(ctx, func(tx *store.Store) (err error) {
+	// Committed with other requests' writes (group commit, docs/performance.md).
+	err := r.store.InBatch(ctx, func(ctx context.Context, tx *store.Store) (err error) {
 		// Read in the transaction: a handover ended meanwhile (by the agent,
 		// on another instance) must not get a message that would open a new
 		// conversation in Genesys.

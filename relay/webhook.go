@@ -352,7 +352,9 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 		typing  *live.Signal
 		fx      agentEffects
 	)
-	err = r.store.InTx(ctx, func(tx *store.Store) error {
+	// Committed with the other processors' webhooks (group commit,
+	// docs/performance.md).
+	err = r.store.InBatch(ctx, func(ctx context.Context, tx *store.Store) error {
 		claimed, err := tx.ClaimWebhook(ctx, id, now)
 		if err != nil || !claimed {
 			return err
@@ -416,6 +418,7 @@ func (r *Relay) ProcessWebhook(ctx context.Context, id int64) error {
 		return err
 	}
 	if conv.ID != 0 {
+		ctx = logging.WithConversationID(ctx, conv.ID)
 		r.log.DebugContext(ctx, "webhook processed", slog.Int64("webhook_id", id), slog.String("type", hook.Type), slog.String("outcome", outcome))
 		r.observeAgent(fx, conv.CreatedAt, now)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // APICall is one HTTP call made to Genesys.
@@ -26,7 +28,7 @@ func (s *Store) InsertAPICall(ctx context.Context, call *APICall) error {
 	if call.CreatedAt.IsZero() {
 		call.CreatedAt = s.now()
 	}
-	if err := s.db.WithContext(ctx).Create(call).Error; err != nil {
+	if err := s.batched(ctx, func(db *gorm.DB) error { return db.Create(call).Error }); err != nil {
 		return fmt.Errorf("record API call: %w", err)
 	}
 	return nil

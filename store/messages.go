@@ -224,7 +224,7 @@ func (s *Store) SetMessageDelivery(ctx context.Context, id int64, delivery, gene
 	if genesysID != "" {
 		updates["genesys_message_id"] = genesysID
 	}
-	if err := s.db.WithContext(ctx).Model(&Message{}).Where("id = ?", id).Updates(updates).Error; err != nil {
+	if err := s.batched(ctx, func(db *gorm.DB) error { return db.Model(&Message{}).Where("id = ?", id).Updates(updates).Error }); err != nil {
 		return fmt.Errorf("set delivery of message %d: %w", id, err)
 	}
 	return nil

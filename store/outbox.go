@@ -90,6 +90,15 @@ func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Dur
 func claimDue[T any](ctx context.Context, s *Store, table, owner string, lease time.Duration, limit int,
 	due func(tx *Store, now time.Time) *gorm.DB, leased func(*T) (int64, *string, **time.Time)) ([]T, error) {
 	var claimed []T
+	if s.dialect == SQLite && !s.inTx {
+		// Most claims find nothing due (every send wakes the worker to
+		// look): ask a reader first, so that those do not take the write
+		// lock from the requests waiting for it.
+		var probe []T
+		if err := due(s, s.now()).WithContext(ctx).Table(table + " AS q").Select("q.id").Limit(1).Find(&probe).Error; err != nil || len(probe) == 0 {
+			return nil, err
+		}
+	}
 	err := s.InTx(ctx, func(tx *Store) error {
 		now := tx.now()
 		q := due(tx, now).Table(table + " AS q").Order("q.id").Limit(limit)
@@ -130,7 +139,7 @@ func (s *Store) FailOutbox(ctx context.Context, id int64, attempts int, errText 
 }
 
 func (s *Store) updateOutbox(ctx context.Context, id int64, updates map[string]any) error {
-	if err := s.db.WithContext(ctx).Model(&OutboxItem{}).Where("id = ?", id).Updates(updates).Error; err != nil {
+	if err := s.batched(ctx, func(db *gorm.DB) error { return db.Model(&OutboxItem{}).Where("id = ?", id).Updates(updates).Error }); err != nil {
 		return fmt.Errorf("update outbox item %d: %w", id, err)
 	}
 	return nil

@@ -51,6 +51,7 @@ type Store struct {
 	sqlite  *sqlitePool
 
 	endpoints        *endpointCache // SQLite only: see endpointcache.go
+	batch            *groupCommit   // SQLite only: see batch.go
 	txWroteEndpoints *bool          // in a transaction: set when it wrote an endpoint
 }
 
@@ -146,6 +147,8 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 	st := &Store{db: db, dialect: dialect, box: box, now: now, sqlite: pool}
 	if dialect == SQLite {
 		st.endpoints = &endpointCache{entries: map[string][]Endpoint{}}
+		st.batch = newGroupCommit()
+		go st.commitBatches()
 	}
 	return st, nil
 }
@@ -217,6 +220,9 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
 	if s.sqlite != nil {
 		return s.sqlite.Close()
 	}

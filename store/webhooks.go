@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Webhook signature verdicts.
@@ -74,14 +74,22 @@ func (s *Store) InsertWebhook(ctx context.Context, w *Webhook) (duplicate bool, 
 	if w.Headers == nil {
 		w.Headers = map[string]string{}
 	}
-	err = s.db.WithContext(ctx).Create(w).Error
-	if errors.Is(translate(err), ErrConflict) && w.DedupeKey != nil {
+	// Committed with the other webhooks arriving meanwhile (batch.go): the
+	// 200 waits for the commit. A second delivery of the same message
+	// conflicts on its dedupe key and is logged as a duplicate instead.
+	first := *w
+	err = s.InBatch(ctx, func(ctx context.Context, tx *Store) error {
+		*w, duplicate = first, false
+		res := tx.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(w)
+		if res.Error != nil || res.RowsAffected == 1 || w.DedupeKey == nil {
+			return res.Error
+		}
 		w.ID, w.DedupeKey, w.Outcome = 0, nil, OutcomeDuplicate
-		now := s.now()
+		now := tx.now()
 		w.ProcessedAt = &now
-		err = s.db.WithContext(ctx).Create(w).Error
 		duplicate = true
-	}
+		return tx.db.WithContext(ctx).Create(w).Error
+	})
 	if err != nil {
 		return false, fmt.Errorf("log webhook: %w", err)
 	}
