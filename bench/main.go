@@ -57,7 +57,7 @@ const (
 )
 
 func main() {
-	postgresURL := flag.String("postgres", os.Getenv("HANDOVER_BENCH_POSTGRES_URL"), "also measure on this PostgreSQL database (it is emptied)")
+	postgresURL := flag.String("postgres", os.Getenv("HANDOVER_BENCH_POSTGRES_URL"), "also measure on this PostgreSQL database, which must be empty (drop and create it between runs)")
 	duration := flag.Duration("duration", 5*time.Second, "how long each load runs")
 	concurrency := flag.Int("concurrency", 32, "concurrent clients for the webhook load")
 	watchers := flag.Int("watchers", 1000, "SSE watchers for the fan-out test")
@@ -109,18 +109,20 @@ func run(postgresURL string, duration time.Duration, concurrency, watchers, conv
 	if postgresURL != "" {
 		dialects = append(dialects, struct{ name, url string }{"PostgreSQL", postgresURL})
 	}
+	// What was measured is printed even when a later measure fails.
+	defer func() {
+		fmt.Printf("\n| measure | set-up | figure | target | met |\n|---|---|---|---|---|\n")
+		for _, r := range results {
+			fmt.Printf("| %s | %s | %s | %s | %s |\n", r.name, r.setup, r.figure, r.target, r.met)
+		}
+	}()
 	for _, d := range dialects {
 		fmt.Fprintf(os.Stderr, "measuring on %s…\n", d.name)
 		rs, err := measureHandover(binary, dir, d.name, d.url, duration, concurrency, watchers, conversations, baseline, profiles)
+		results = append(results, rs...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
-		results = append(results, rs...)
-	}
-
-	fmt.Printf("\n| measure | set-up | figure | target | met |\n|---|---|---|---|---|\n")
-	for _, r := range results {
-		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.name, r.setup, r.figure, r.target, r.met)
 	}
 	return nil
 }
@@ -494,7 +496,7 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 
 	idle, err := h.rss()
 	if err != nil {
-		return nil, err
+		return results, err
 	}
 
 	// 1. Webhook ingest: signed agent messages for one open handover, each
@@ -504,7 +506,7 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	const ingestConversations = 64
 	customers, err := h.handOver("ingest", ingestConversations, ingestConversations)
 	if err != nil {
-		return nil, err
+		return results, err
 	}
 	var customerIDs []string
 	for _, id := range customers {
@@ -524,7 +526,7 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	drained := time.Now()
 	for h.arrivals.receipts.Load() < int64(ingest.requests) {
 		if time.Since(drained) > 5*time.Minute {
-			return nil, fmt.Errorf("only %d of %d webhooks were processed", h.arrivals.receipts.Load(), ingest.requests)
+			return results, fmt.Errorf("only %d of %d webhooks were processed", h.arrivals.receipts.Load(), ingest.requests)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -545,7 +547,7 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	for _, sessions := range []int{1, 16, 256} {
 		r, err := h.relayOverhead(fmt.Sprintf("relay%d", sessions), sessions, duration, func() func() { return profile(fmt.Sprintf("relay%d", sessions)) })
 		if err != nil {
-			return nil, err
+			return results, err
 		}
 		row := result{"Relay overhead", fmt.Sprintf("%s, %d concurrent sessions, Genesys budget raised to 100,000,000 requests a minute", dialect, sessions), r.String(), "—", "—"}
 		switch {
@@ -560,18 +562,18 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	// 3. Live fan-out to console watchers, and 4. memory under load.
 	fan, disconnect, err := h.fanOut(watchers, customer)
 	if err != nil {
-		return nil, err
+		return results, err
 	}
 	defer disconnect()
 	results = append(results, result{"Live fan-out", fmt.Sprintf("%s, %d SSE watchers on the conversations stream", dialect, watchers), fan.String(), "p99 < 50 ms", verdict(fan.p99 < 50*time.Millisecond)})
 
 	active, err := h.handOver("active", conversations, 64)
 	if err != nil {
-		return nil, err
+		return results, err
 	}
 	loaded, err := h.rss()
 	if err != nil {
-		return nil, err
+		return results, err
 	}
 	results = append(results, result{"Memory (RSS)", dialect, fmt.Sprintf("idle %s; with %d SSE watchers and %d active conversations %s", mib(idle), watchers, conversations, mib(loaded)), "< 150 MB", verdict(loaded < 150<<20)})
 
@@ -582,7 +584,7 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	}
 	perStream, err := h.streamCost(sessions[:min(len(sessions), sessionStreams)])
 	if err != nil {
-		return nil, err
+		return results, err
 	}
 	results = append(results, result{"Memory per event stream", fmt.Sprintf("%s, %d bot session streams open at once", dialect, min(len(sessions), sessionStreams)),
 		fmt.Sprintf("%.1f KB each in use after a garbage collection (Go heap and stacks); RSS grew by %.1f KB each, garbage of the catch-up included",
@@ -593,7 +595,7 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 	if dialect == "PostgreSQL" {
 		rs, err := h.failovers(binary, dir, databaseURL)
 		if err != nil {
-			return nil, err
+			return results, err
 		}
 		results = append(results, rs...)
 	}

@@ -90,6 +90,11 @@ func (s *Store) inBatch(ctx context.Context, fn func(ctx context.Context, tx *St
 // the outbox's marks, the call log and message deliveries, many a second
 // under load, each once its Genesys call has been answered.
 func (s *Store) batched(ctx context.Context, write func(db *gorm.DB) error) error {
+	if s.batch == nil || s.inTx {
+		// PostgreSQL (or a transaction already): the statement alone, as
+		// one round trip.
+		return write(s.db.WithContext(ctx))
+	}
 	return s.inBatch(ctx, func(ctx context.Context, tx *Store) error { return write(tx.db.WithContext(ctx)) }, true)
 }
 
