@@ -78,7 +78,7 @@ func (s *Store) InsertWebhook(ctx context.Context, w *Webhook) (duplicate bool, 
 	// 200 waits for the commit. A second delivery of the same message
 	// conflicts on its dedupe key and is logged as a duplicate instead.
 	first := *w
-	err = s.InBatch(ctx, func(ctx context.Context, tx *Store) error {
+	insert := func(ctx context.Context, tx *Store) error {
 		*w, duplicate = first, false
 		res := tx.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(w)
 		if res.Error != nil || res.RowsAffected == 1 || w.DedupeKey == nil {
@@ -89,7 +89,15 @@ func (s *Store) InsertWebhook(ctx context.Context, w *Webhook) (duplicate bool, 
 		w.ProcessedAt = &now
 		duplicate = true
 		return tx.db.WithContext(ctx).Create(w).Error
-	})
+	}
+	if s.batch == nil {
+		// PostgreSQL: no committer, and the two statements need no
+		// transaction (a conflict ignored aborts nothing), so each is one
+		// round trip, as before group commit.
+		err = insert(ctx, s)
+	} else {
+		err = s.InBatch(ctx, insert)
+	}
 	if err != nil {
 		return false, fmt.Errorf("log webhook: %w", err)
 	}
