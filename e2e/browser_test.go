@@ -121,6 +121,13 @@ func textOf(t *testing.T, tab context.Context, sel string) string {
 // start runs it, and answers it with its base URL once it is ready.
 func startBrowserApp(t *testing.T) (*app.App, string) {
 	t.Helper()
+	return startBrowserAppWithClock(t, nil)
+}
+
+// startBrowserAppWithClock starts the app with now as its clock (the real one
+// when nil).
+func startBrowserAppWithClock(t *testing.T, now func() time.Time) (*app.App, string) {
+	t.Helper()
 	addr := testkit.FreeAddr(t)
 	env := map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "h.db"),
 		"HANDOVER_ADMIN_PASSWORD": "browser-password", "HANDOVER_POLL_INTERVAL": "500ms"}
@@ -132,7 +139,7 @@ func startBrowserApp(t *testing.T) (*app.App, string) {
 	ctx, stop := context.WithCancel(context.Background())
 	srv, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), &app.Tuning{Timings: func(rc *relay.Config, sc *sandbox.Config) {
 		sc.HeartbeatInterval = 200 * time.Millisecond
-	}})
+	}, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ type Dashboard struct {
 		ListEndpoints(ctx context.Context) ([]store.Endpoint, error)
 		FailingBotWebhooks(ctx context.Context) ([]store.BotWebhookHealth, error)
 	}
-	Now func() time.Time
+	Now func() time.Time // the store's clock, so that a pinned one pins the charts' intervals too
 }
 
 const dashboardWindow = 24 * time.Hour

@@ -60,7 +60,7 @@ func routes(app *fiber.App, d Deps) {
 	// The console: a signed-in admin, and a CSRF token on every state change.
 	console := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{auth.RequireAdmin, auth.RequireCSRF, h} }
 	live := &handlers.Live{Broker: d.Broker}
-	dashboard := &handlers.Dashboard{Store: d.Store}
+	dashboard := &handlers.Dashboard{Store: d.Store, Now: d.Store.Now}
 	app.Get(paths.Dashboard, console(dashboard.Page)...)
 	app.Get(paths.DashboardCards, console(dashboard.Cards)...)
 	app.Get(paths.DashboardCharts, console(dashboard.Charts)...)
