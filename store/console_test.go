@@ -175,6 +175,15 @@ func TestInsertMessageKeepsTheConversationsLastMessage(t *testing.T) {
 		if got := last(); got.LastMessagePreview != "User: hello Bot: hi" || got.LastMessageFrom != store.FromBot || got.LastMessageAt == nil || !got.LastMessageAt.Equal(consoleBase) {
 			t.Fatalf("after the transcript: %q from %q at %v", got.LastMessagePreview, got.LastMessageFrom, got.LastMessageAt)
 		}
+		// The inactivity timer counts from the user's or the agent's last
+		// word, never backwards, and not from the bot's transcript.
+		exchangedAt := func(want *time.Time) {
+			t.Helper()
+			if got := last().LastExchangeAt; (got == nil) != (want == nil) || (got != nil && !got.Equal(*want)) {
+				t.Fatalf("last exchange at %v, want %v", got, want)
+			}
+		}
+		exchangedAt(nil)
 		long := strings.Repeat("é", 500)
 		if err := insert(s, store.FromUser, store.KindText, long, consoleBase.Add(time.Minute)); err != nil {
 			t.Fatal(err)
@@ -182,6 +191,7 @@ func TestInsertMessageKeepsTheConversationsLastMessage(t *testing.T) {
 		if got := last(); got.LastMessageFrom != store.FromUser || len([]rune(got.LastMessagePreview)) != 140 || !strings.HasSuffix(got.LastMessagePreview, "…") {
 			t.Fatalf("a long message: %d characters from %q", len([]rune(got.LastMessagePreview)), got.LastMessageFrom)
 		}
+		exchangedAt(new(consoleBase.Add(time.Minute)))
 		// A state change, and a message older than the last, leave it.
 		if err := insert(s, store.FromSystem, store.KindState, "", consoleBase.Add(2*time.Minute)); err != nil {
 			t.Fatal(err)
@@ -192,6 +202,7 @@ func TestInsertMessageKeepsTheConversationsLastMessage(t *testing.T) {
 		if got := last(); got.LastMessageFrom != store.FromUser {
 			t.Fatalf("last message from %q (%q), want still the user's", got.LastMessageFrom, got.LastMessagePreview)
 		}
+		exchangedAt(new(consoleBase.Add(time.Minute)))
 		// Same transaction: a rolled back message leaves no preview behind.
 		boom := errors.New("boom")
 		err := s.InTx(ctx, func(tx *store.Store) error {
@@ -212,6 +223,7 @@ func TestInsertMessageKeepsTheConversationsLastMessage(t *testing.T) {
 		if got := last(); got.LastMessagePreview != "Hello, I am Ann." || got.LastMessageFrom != store.FromAgent {
 			t.Fatalf("after the agent: %q from %q", got.LastMessagePreview, got.LastMessageFrom)
 		}
+		exchangedAt(new(consoleBase.Add(time.Hour)))
 	})
 }
 

@@ -177,7 +177,7 @@ func (s *Store) InsertMessage(ctx context.Context, m *Message) error {
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.now()
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	write := func(tx *gorm.DB) error {
 		if err := tx.Create(m).Error; err != nil {
 			return err
 		}
@@ -185,7 +185,16 @@ func (s *Store) InsertMessage(ctx context.Context, m *Message) error {
 			return err
 		}
 		return updateLastMessage(tx, m)
-	})
+	}
+	var err error
+	if s.inTx {
+		// The caller's transaction (or batch savepoint) undoes these writes
+		// together when one fails: a savepoint of their own would be one
+		// more statement on the hot path and nothing more.
+		err = write(s.db.WithContext(ctx))
+	} else {
+		err = s.db.WithContext(ctx).Transaction(write)
+	}
 	if err != nil {
 		return fmt.Errorf("insert message: %w", translate(err))
 	}
@@ -281,22 +290,25 @@ func updateLastMessage(db *gorm.DB, m *Message) error {
 	if m.Kind != KindText && m.Kind != KindTranscript {
 		return nil
 	}
-	if m.Kind == KindText && (m.Direction == FromUser || m.Direction == FromAgent) {
-		// The inactivity timer counts from the last word of either side.
-		err := db.Model(&Conversation{}).
-			Where("id = ? AND (last_exchange_at IS NULL OR last_exchange_at < ?)", m.ConversationID, m.CreatedAt).
-			UpdateColumn("last_exchange_at", m.CreatedAt).Error
-		if err != nil {
-			return err
-		}
-	}
+	// The inactivity timer counts from the last word of either side.
+	exchange := m.Kind == KindText && (m.Direction == FromUser || m.Direction == FromAgent)
 	preview := messagePreview(m)
-	if preview == "" {
+	// One statement for both, each column moving only forwards: this runs
+	// for every message, in the committer's one writer (docs/performance.md).
+	set := map[string]any{}
+	if exchange {
+		set["last_exchange_at"] = gorm.Expr("CASE WHEN last_exchange_at IS NULL OR last_exchange_at < ? THEN ? ELSE last_exchange_at END", m.CreatedAt, m.CreatedAt)
+	}
+	if preview != "" {
+		newer := "last_message_at IS NULL OR last_message_at <= ?"
+		set["last_message_at"] = gorm.Expr("CASE WHEN "+newer+" THEN ? ELSE last_message_at END", m.CreatedAt, m.CreatedAt)
+		set["last_message_preview"] = gorm.Expr("CASE WHEN "+newer+" THEN ? ELSE last_message_preview END", m.CreatedAt, preview)
+		set["last_message_from"] = gorm.Expr("CASE WHEN "+newer+" THEN ? ELSE last_message_from END", m.CreatedAt, m.Direction)
+	}
+	if len(set) == 0 {
 		return nil
 	}
-	return db.Model(&Conversation{}).
-		Where("id = ? AND (last_message_at IS NULL OR last_message_at <= ?)", m.ConversationID, m.CreatedAt).
-		UpdateColumns(map[string]any{"last_message_at": m.CreatedAt, "last_message_preview": preview, "last_message_from": m.Direction}).Error
+	return db.Model(&Conversation{}).Where("id = ?", m.ConversationID).UpdateColumns(set).Error
 }
 
 // textKinds are the timeline entries that carry what somebody wrote.
