@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -141,11 +142,17 @@ func NewHTTPClient() *http.Client { return NewHTTPClientWith(HTTPOptions{AllowPr
 // HTTPOptions are what an HTTP client for Genesys may reach.
 type HTTPOptions struct {
 	// AllowPrivate lets it connect to loopback, private and link-local
-	// addresses (a sandbox, a test, a proxy inside the network). Off, a
+	// addresses (a sandbox, a test, a bot beside Handover). Off, a
 	// custom Genesys host, or a notification connectUri, that resolves to
 	// one is refused when dialled, after DNS, so a name that changes its
 	// answer gains nothing (docs/security.md §SSRF).
 	AllowPrivate bool
+	// Proxy picks the proxy of a request; nil is http.ProxyFromEnvironment
+	// (HTTPS_PROXY, NO_PROXY). The proxy itself is the operator's choice and
+	// may be inside the network; with AllowPrivate off, the host a request
+	// names is then checked before it goes to the proxy, which dials it for
+	// us where our dialer cannot look.
+	Proxy func(*http.Request) (*url.URL, error)
 }
 
 // NewHTTPClientWith is the HTTP client for Genesys with the given reach.
@@ -153,13 +160,20 @@ type HTTPOptions struct {
 // rather than a way to another host.
 func NewHTTPClientWith(o HTTPOptions) *http.Client {
 	dialer := NewDialer(o)
+	proxy, dial := o.Proxy, dialer.DialContext
+	if proxy == nil {
+		proxy = http.ProxyFromEnvironment
+	}
+	if !o.AllowPrivate {
+		proxy, dial = guardedProxy(proxy, dialer)
+	}
 	return &http.Client{
 		// A backstop only: each call has its own, shorter deadline.
 		Timeout:       time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
+			Proxy:                 proxy,
+			DialContext:           dial,
 			ForceAttemptHTTP2:     true,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: 20 * time.Second,
@@ -185,14 +199,82 @@ func NewDialer(o HTTPOptions) *net.Dialer {
 			if err != nil {
 				return err
 			}
-			if ip = ip.Unmap(); ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() ||
-				sharedAddressSpace.Contains(ip) || benchmarkingSpace.Contains(ip) {
-				return fmt.Errorf("%w: %s", ErrPrivateAddress, ip)
-			}
-			return nil
+			return checkReach(ip)
 		}
 	}
 	return d
+}
+
+// checkReach refuses an address inside the network: loopback, private,
+// link-local, unspecified, multicast, carrier-grade NAT and benchmarking,
+// also when an IPv6 address carries one of those IPv4 addresses (mapped,
+// NAT64's well-known prefix, 6to4), which a gateway would reach.
+func checkReach(ip netip.Addr) error {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		b := ip.As16()
+		switch {
+		case nat64Prefix.Contains(ip):
+			ip = netip.AddrFrom4([4]byte(b[12:16]))
+		case sixToFourPrefix.Contains(ip):
+			ip = netip.AddrFrom4([4]byte(b[2:6]))
+		}
+	}
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() ||
+		sharedAddressSpace.Contains(ip) || benchmarkingSpace.Contains(ip) {
+		return fmt.Errorf("%w: %s", ErrPrivateAddress, ip)
+	}
+	return nil
+}
+
+// guardedProxy wraps proxy so that a request it sends through a proxy is
+// refused when its host resolves inside the network (checkReach), and
+// returns the dial that lets the connection to that proxy through: the
+// operator configured it, and it may well be inside the network. A name
+// could answer differently to the proxy a moment later; the proxy's own
+// rules are the last line there.
+func guardedProxy(proxy func(*http.Request) (*url.URL, error), dialer *net.Dialer) (func(*http.Request) (*url.URL, error), func(context.Context, string, string) (net.Conn, error)) {
+	var proxies sync.Map // host:port of the proxies in use
+	direct := &net.Dialer{Timeout: dialer.Timeout, KeepAlive: dialer.KeepAlive}
+	guarded := func(r *http.Request) (*url.URL, error) {
+		u, err := proxy(r)
+		if err != nil || u == nil {
+			return u, err
+		}
+		addrs, err := net.DefaultResolver.LookupNetIP(r.Context(), "ip", r.URL.Hostname())
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", r.URL.Hostname(), err)
+		}
+		for _, ip := range addrs {
+			if err := checkReach(ip); err != nil {
+				return nil, err
+			}
+		}
+		proxies.Store(proxyAddr(u), true)
+		return u, nil
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if _, ok := proxies.Load(addr); ok {
+			return direct.DialContext(ctx, network, addr)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	return guarded, dial
+}
+
+// proxyAddr is the host:port the transport dials for proxy u.
+func proxyAddr(u *url.URL) string {
+	if port := u.Port(); port != "" {
+		return net.JoinHostPort(u.Hostname(), port)
+	}
+	port := "80"
+	switch u.Scheme {
+	case "https":
+		port = "443"
+	case "socks5", "socks5h":
+		port = "1080"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // ErrPrivateAddress is a dial to an address inside the network that the
@@ -207,6 +289,10 @@ var ErrPrivateAddress = errors.New("the host resolves to a loopback, private or 
 var (
 	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
 	benchmarkingSpace  = netip.MustParsePrefix("198.18.0.0/15")
+	// IPv6 prefixes that carry an IPv4 address: NAT64's well-known prefix
+	// (RFC 6052) and 6to4 (RFC 3056).
+	nat64Prefix     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFourPrefix = netip.MustParsePrefix("2002::/16")
 )
 
 // ResolveIntegration finds the Open Messaging integration named name (the

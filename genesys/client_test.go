@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -983,5 +984,66 @@ func TestARedirectFromGenesysIsNotFollowed(t *testing.T) {
 	apiErr, ok := errors.AsType[*APIError](err)
 	if !ok || apiErr.Status != http.StatusFound {
 		t.Fatalf("error = %v, want the 302 as an error", err)
+	}
+}
+
+// Through a proxy our dialer sees only the proxy's address: the host a
+// request names is checked before it goes there, and the proxy itself (the
+// operator's, often inside the network) is let through (docs/security.md
+// §SSRF).
+func TestAProxyDoesNotCarryARequestToAPrivateAddress(t *testing.T) {
+	var proxied []string
+	var mu sync.Mutex
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		proxied = append(proxied, r.URL.String())
+		mu.Unlock()
+		io.WriteString(w, "from the proxy")
+	}))
+	defer proxy.Close()
+	proxyURL, _ := url.Parse(proxy.URL)
+	client := NewHTTPClientWith(HTTPOptions{Proxy: http.ProxyURL(proxyURL)})
+
+	for _, private := range []string{"http://127.0.0.1:9/secret", "http://169.254.169.254/latest/meta-data/", "http://[64:ff9b::a00:1]/"} {
+		resp, err := client.Get(private)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if !errors.Is(err, ErrPrivateAddress) {
+			t.Errorf("GET %s through the proxy: %v, want a refusal of the private address", private, err)
+		}
+	}
+	// A public address (the proxy answers for it) goes through the proxy,
+	// which is on loopback.
+	resp, err := client.Get("http://192.0.2.1/hello")
+	if err != nil {
+		t.Fatalf("GET a public address through the proxy on loopback: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if string(body) != "from the proxy" || len(proxied) != 1 || proxied[0] != "http://192.0.2.1/hello" {
+		t.Fatalf("the proxy saw %q and answered %q; want only the public request", proxied, body)
+	}
+}
+
+// An IPv6 address that carries an IPv4 address inside the network reaches
+// it through a gateway: it is refused as that address would be.
+func TestIPv6AddressesCarryingAPrivateIPv4AddressAreRefused(t *testing.T) {
+	for addr, refused := range map[string]bool{
+		"::ffff:10.0.0.1":      true,
+		"64:ff9b::7f00:1":      true,  // NAT64 of 127.0.0.1
+		"64:ff9b::a9fe:a9fe":   true,  // NAT64 of 169.254.169.254
+		"2002:c0a8:101::1":     true,  // 6to4 of 192.168.1.1
+		"64:ff9b::808:808":     false, // NAT64 of 8.8.8.8
+		"2002:808:808::1":      false, // 6to4 of 8.8.8.8
+		"2606:4700:4700::1111": false,
+		"fd00::1":              true,
+	} {
+		err := checkReach(netip.MustParseAddr(addr))
+		if got := errors.Is(err, ErrPrivateAddress); got != refused {
+			t.Errorf("%s: refused %v, want %v (%v)", addr, got, refused, err)
+		}
 	}
 }
