@@ -87,7 +87,7 @@ func (r *Relay) AskBot(ctx context.Context, e store.Endpoint, turn BotTurn) (Bot
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.BotURL, bytes.NewReader(body))
 	if err != nil {
-		return BotReply{}, botFailed("bot_url", "The Bot URL cannot be called: %v", err)
+		return BotReply{}, botFailed("bot_url", "The Bot URL cannot be called: %v", withoutURLSecrets(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -106,7 +106,7 @@ func (r *Relay) AskBot(ctx context.Context, e store.Endpoint, turn BotTurn) (Bot
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return BotReply{}, botFailed("bot_timeout", "The bot did not answer within %s.", r.cfg.BotTimeout)
 		}
-		return BotReply{}, botFailed("bot_unreachable", "The bot at the Bot URL could not be reached: %v", err)
+		return BotReply{}, botFailed("bot_unreachable", "The bot at the Bot URL could not be reached: %v", withoutURLSecrets(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBotReplyBytes+1))

@@ -232,7 +232,7 @@ func (r *Relay) postToBot(ctx context.Context, e store.Endpoint, ev BotEvent) (a
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.BotWebhookURL, bytes.NewReader(body))
 	if err != nil {
-		a.Error = "the bot webhook URL: " + err.Error()
+		a.Error = "the bot webhook URL: " + withoutURLSecrets(err).Error()
 		return a, 0, false
 	}
 	signature, err := SignBotEvent(e.BotWebhookSecretsAt(start), ev.ID, start, body)
@@ -247,7 +247,7 @@ func (r *Relay) postToBot(ctx context.Context, e store.Endpoint, ev BotEvent) (a
 	resp, err := r.cfg.BotWebhookClient.Do(req)
 	a.Latency = time.Since(sent)
 	if err != nil {
-		a.Error = err.Error()
+		a.Error = withoutURLSecrets(err).Error()
 		// An address the configuration refuses stays refused.
 		return a, 0, !errors.Is(err, genesys.ErrPrivateAddress)
 	}
