@@ -438,7 +438,7 @@ func (a *arrivals) record(rec sandbox.InboundRecord) {
 		if ok {
 			delete(a.waiting, msg.Channel.MessageID)
 			ch <- now
-		} else if strings.HasPrefix(msg.Channel.MessageID, "hov-msg-") {
+		} else if strings.HasPrefix(msg.Channel.MessageID, "hov-msg-") || strings.HasPrefix(msg.Channel.MessageID, bareMessagePrefix) {
 			a.arrived[msg.Channel.MessageID] = now
 		}
 		a.mu.Unlock()
@@ -557,6 +557,15 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 			row.name, row.target, row.met = "Relay throughput", "≥ 5,000 msg/s", verdict(r.perSecond >= 5000)
 		}
 		results = append(results, row)
+		if sessions == 256 && dialect == "SQLite" {
+			bare, err := h.bareRelay(sessions, duration)
+			if err != nil {
+				return results, err
+			}
+			results = append(results, result{"Relay throughput", fmt.Sprintf("bare forwarder (net/http in, the Genesys client out, no database), %d concurrent sessions", sessions),
+				fmt.Sprintf("**%.0f msg/s**; bot request → Genesys p50 %s, p99 %s (%d messages, %d errors)", bare.perSecond(), pct(bare.latencies, 50), pct(bare.latencies, 99), bare.requests, bare.errors),
+				"the physical limit of this path here", "—"})
+		}
 	}
 
 	// 3. Live fan-out to console watchers, and 4. memory under load.
@@ -878,6 +887,65 @@ func (h *handover) relayOverhead(prefix string, sessions int, duration time.Dura
 	}
 	return relayFigures{perSecond: l.perSecond(), sends: sends, direct: direct.latencies, directPerSecond: direct.perSecond(),
 		addedP99: pct(sends, 99) - pct(direct.latencies, 99)}, nil
+}
+
+// bareMessagePrefix names the messages of the bare forwarder.
+const bareMessagePrefix = "bare-msg-"
+
+// bareRelay drives, as relayOverhead drives Handover, a forwarder that does
+// the least a relay can: it takes the bot's message over HTTP and sends it
+// to Genesys with the same client before answering, with no database, no
+// queue and no ordering. Its throughput is what this machine allows the
+// path (the load generator, the forwarder and the sandbox share the cores
+// as with Handover), the ceiling for Handover's.
+func (h *handover) bareRelay(sessions int, duration time.Duration) (load, error) {
+	c, err := genesys.NewClient(genesys.Config{Host: genesys.Host(h.sbBase), ClientID: clientID, ClientSecret: clientSecret})
+	if err != nil {
+		return load{}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return load{}, err
+	}
+	var ids atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ SessionID, Text string }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		id := ids.Add(1)
+		_, err := c.SendMessage(r.Context(), h.integrID, genesys.InboundMessage{Text: in.Text, Channel: genesys.InboundChannel{
+			MessageID: bareMessagePrefix + strconv.FormatInt(id, 10), From: genesys.Recipient{ID: "bare-" + in.SessionID, IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(time.Now())}}, false)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, `{"messageId":%d}`, id)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	target := "http://" + ln.Addr().String() + "/"
+	l := drive(sessions, duration, func(worker, seq int) error {
+		raw, _ := json.Marshal(map[string]any{"sessionId": fmt.Sprintf("s%05d", worker), "text": fmt.Sprintf("message %d", seq)})
+		resp, err := client.Post(target, "application/json", bytes.NewReader(raw))
+		if err != nil {
+			return err
+		}
+		var out struct {
+			MessageID int64 `json:"messageId"`
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted || json.Unmarshal(data, &out) != nil {
+			return fmt.Errorf("bare forwarder: %d %s", resp.StatusCode, data)
+		}
+		// Sent before the answer: the arrival is already recorded.
+		_, err = h.arrivals.await(bareMessagePrefix+strconv.FormatInt(out.MessageID, 10), 30*time.Second)
+		return err
+	})
+	return l, nil
 }
 
 // relayFigures is what relayOverhead measured.
