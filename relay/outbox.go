@@ -50,14 +50,17 @@ func (r *Relay) runOutbox(ctx context.Context) {
 func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 	ctx = logging.WithConversationID(ctx, item.ConversationID)
 	attempt := item.Attempts + 1
-	var used store.Endpoint // the settings the attempt used
+	var (
+		used   store.Endpoint // the settings the attempt used
+		sentID string         // the id Genesys gave the message the call carried
+	)
 	conv, err := r.store.ConversationByID(ctx, item.ConversationID)
 	if err == nil {
 		if used, err = r.store.EndpointByID(ctx, item.EndpointID); err == nil {
 			// The attempt ends before the lease does, so no other instance
 			// claims the item while it may still be on its way.
 			sendCtx, cancel := context.WithTimeout(ctx, outboxLease-outboxLeaseMargin)
-			err = r.send(sendCtx, used, conv, item, attempt)
+			sentID, err = r.send(sendCtx, used, conv, item, attempt)
 			cancel()
 		}
 	}
@@ -70,8 +73,11 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 		}
 		// Genesys has it: record that even when shutting down, or the next
 		// start would send it again.
-		if err := r.store.MarkOutboxSent(context.WithoutCancel(ctx), item.ID, attempt); err != nil {
+		if err := r.store.MarkOutboxSent(context.WithoutCancel(ctx), item, attempt, sentID); err != nil {
 			r.log.ErrorContext(ctx, "mark outbox item sent", slog.Int64("outbox_id", item.ID), slog.Any("error", err))
+		}
+		if item.MessageID != nil {
+			r.broker.Publish(live.Conversation(conv.ID), live.Signal{Kind: live.Changed})
 		}
 		if used.Privacy.DiscardConversationText {
 			// collectConversations off: Genesys has the text, so Handover keeps none.
@@ -207,81 +213,69 @@ func postponed(err error) (time.Duration, bool) {
 }
 
 // send makes the Genesys call of one outbox item.
-func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversation, item store.OutboxItem, attempt int) error {
+func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversation, item store.OutboxItem, attempt int) (sentID string, err error) {
 	if e.Provider != store.ProviderGenesysCloudOM {
-		return fmt.Errorf("endpoint %q no longer hands over to Genesys", e.Name)
+		return "", fmt.Errorf("endpoint %q no longer hands over to Genesys", e.Name)
 	}
 	// Every Genesys call this item makes is logged with it (the client
 	// reports each one to callRecorder).
 	ctx = withCall(ctx, callInfo{conversationID: &conv.ID, outboxID: &item.ID, attempt: attempt})
 	c, err := r.client(e)
 	if err != nil {
-		return err
+		return "", err
 	}
 	integrationID, err := r.integrationID(ctx, e, false)
 	if err != nil {
-		return err
+		return "", err
 	}
 	switch item.Kind {
 	case store.OutboxMessage:
 		var msg genesys.InboundMessage
 		if err := json.Unmarshal([]byte(item.Payload), &msg); err != nil {
-			return fmt.Errorf("decode queued message: %w", err)
+			return "", fmt.Errorf("decode queued message: %w", err)
 		}
 		prefetch := conv.GenesysConversationID == ""
 		resp, err := c.client.SendMessage(ctx, integrationID, msg, prefetch)
 		if err = r.refreshOnUnknownIntegration(ctx, e, err); err != nil {
-			return err
+			return "", err
 		}
 		if resp.ConversationID != "" && conv.GenesysConversationID == "" {
 			if err := r.store.SetGenesysConversationID(ctx, conv.ID, resp.ConversationID); err != nil {
-				return err
+				return "", err
 			}
 		}
-		if item.MessageID != nil {
-			if err := r.store.SetMessageDelivery(ctx, *item.MessageID, store.DeliverySent, resp.ID, ""); err != nil {
-				return err
-			}
-		}
-		r.broker.Publish(live.Conversation(conv.ID), live.Signal{Kind: live.Changed})
-		return nil
+		return resp.ID, nil
 	case store.OutboxStructured:
 		var body genesys.InboundStructuredResponse
 		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
-			return fmt.Errorf("decode queued quick reply: %w", err)
+			return "", fmt.Errorf("decode queued quick reply: %w", err)
 		}
 		resp, err := c.client.SendStructuredResponse(ctx, integrationID, body)
-		if err = r.refreshOnUnknownIntegration(ctx, e, err); err != nil {
-			return err
-		}
-		if item.MessageID != nil {
-			return r.store.SetMessageDelivery(ctx, *item.MessageID, store.DeliverySent, resp.ID, "")
-		}
-		return nil
+		return resp.ID, r.refreshOnUnknownIntegration(ctx, e, err)
 	case store.OutboxEvent:
 		var body genesys.InboundEvent
 		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
-			return fmt.Errorf("decode queued event: %w", err)
+			return "", fmt.Errorf("decode queued event: %w", err)
 		}
 		_, err := c.client.SendEvent(ctx, integrationID, body)
-		return r.refreshOnUnknownIntegration(ctx, e, err)
+		return "", r.refreshOnUnknownIntegration(ctx, e, err)
 	case store.OutboxReceipt:
 		var body genesys.InboundReceipt
 		if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
-			return fmt.Errorf("decode queued receipt: %w", err)
+			return "", fmt.Errorf("decode queued receipt: %w", err)
 		}
 		_, err := c.client.SendReceipt(ctx, integrationID, body)
-		return r.refreshOnUnknownIntegration(ctx, e, err)
+		return "", r.refreshOnUnknownIntegration(ctx, e, err)
 	case store.OutboxDisconnect:
 		var body disconnectRequest
 		if item.Payload != "" {
 			if err := json.Unmarshal([]byte(item.Payload), &body); err != nil {
-				return fmt.Errorf("decode queued disconnect: %w", err)
+				return "", fmt.Errorf("decode queued disconnect: %w", err)
 			}
 		}
-		return r.disconnectCustomer(ctx, c, e, conv, integrationID, body.Note)
+		return "", r.disconnectCustomer(ctx, c, e, conv, integrationID, body.Note)
 	}
-	return fmt.Errorf("unknown outbox kind %q", item.Kind)
+	return "", fmt.Errorf("unknown outbox kind %q", item.Kind)
 }
 
 // disconnectRequest is the outbox's disconnect call: Note, when set, is a

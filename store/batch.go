@@ -88,7 +88,10 @@ func (s *Store) inBatch(ctx context.Context, fn func(ctx context.Context, tx *St
 
 // batched is one write statement committed with other callers' (InBatch):
 // the outbox's marks, the call log and message deliveries, many a second
-// under load, each once its Genesys call has been answered.
+// under load, each once its Genesys call has been answered. write may run
+// statements in sequence when each one's failure leaves what ran before it
+// in a state that is right on its own (no savepoint undoes them), as a
+// crash between separate writes would.
 func (s *Store) batched(ctx context.Context, write func(db *gorm.DB) error) error {
 	if s.batch == nil || s.inTx {
 		// PostgreSQL (or a transaction already): the statement alone, as

@@ -229,14 +229,20 @@ func (s *Store) ConversationMessages(ctx context.Context, conversationID int64) 
 
 // SetMessageDelivery records how far a message got, and the Genesys id it got.
 func (s *Store) SetMessageDelivery(ctx context.Context, id int64, delivery, genesysID, errText string) error {
-	updates := map[string]any{"delivery": delivery, "error": errText}
-	if genesysID != "" {
-		updates["genesys_message_id"] = genesysID
-	}
+	updates := deliveryUpdates(delivery, genesysID, errText)
 	if err := s.batched(ctx, func(db *gorm.DB) error { return db.Model(&Message{}).Where("id = ?", id).Updates(updates).Error }); err != nil {
 		return fmt.Errorf("set delivery of message %d: %w", id, err)
 	}
 	return nil
+}
+
+// deliveryUpdates are the columns of a message's delivery state.
+func deliveryUpdates(delivery, genesysID, errText string) map[string]any {
+	updates := map[string]any{"delivery": delivery, "error": errText}
+	if genesysID != "" {
+		updates["genesys_message_id"] = genesysID
+	}
+	return updates
 }
 
 // ApplyReceipt applies a Genesys receipt to the message Handover sent that

@@ -99,9 +99,13 @@ func claimDue[T any](ctx context.Context, s *Store, table, owner string, lease t
 			return nil, err
 		}
 	}
-	err := s.InTx(ctx, func(tx *Store) error {
+	// On SQLite the claim joins the committer's batch (batch.go): it does not
+	// take the one writer from the requests' writes for a transaction of its
+	// own, and its leases commit with them.
+	err := s.InBatch(ctx, func(ctx context.Context, tx *Store) error {
+		claimed = nil
 		now := tx.now()
-		q := due(tx, now).Table(table + " AS q").Order("q.id").Limit(limit)
+		q := due(tx, now).WithContext(ctx).Table(table + " AS q").Order("q.id").Limit(limit)
 		if tx.dialect == Postgres {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 		}
@@ -122,10 +126,28 @@ func claimDue[T any](ctx context.Context, s *Store, table, owner string, lease t
 	return claimed, err
 }
 
-// MarkOutboxSent records a call Genesys accepted.
-func (s *Store) MarkOutboxSent(ctx context.Context, id int64, attempts int) error {
+// MarkOutboxSent records a call Genesys accepted and, when the call carried
+// a timeline message, that message's delivery as sent, with the id Genesys
+// gave it (genesysMessageID; "" leaves the id alone). One write for the
+// committer, so the outbox worker waits for one commit per call.
+func (s *Store) MarkOutboxSent(ctx context.Context, item OutboxItem, attempts int, genesysMessageID string) error {
 	now := s.now()
-	return s.updateOutbox(ctx, id, map[string]any{"status": OutboxSent, "attempts": attempts, "sent_at": now, "lease_until": nil, "last_error": ""})
+	err := s.batched(ctx, func(db *gorm.DB) error {
+		// The message first: if the outbox's mark then failed, the call
+		// would be made again, which the message being marked sent
+		// already does not contradict (a resend is at-least-once anyway).
+		if item.MessageID != nil {
+			if err := db.Model(&Message{}).Where("id = ?", *item.MessageID).Updates(deliveryUpdates(DeliverySent, genesysMessageID, "")).Error; err != nil {
+				return fmt.Errorf("set delivery of message %d: %w", *item.MessageID, err)
+			}
+		}
+		return db.Model(&OutboxItem{}).Where("id = ?", item.ID).
+			Updates(map[string]any{"status": OutboxSent, "attempts": attempts, "sent_at": now, "lease_until": nil, "last_error": ""}).Error
+	})
+	if err != nil {
+		return fmt.Errorf("mark outbox item %d sent: %w", item.ID, err)
+	}
+	return nil
 }
 
 // RetryOutbox puts an item back for another attempt at next.
