@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/handover-relay/handover/genesys"
 	"github.com/handover-relay/handover/live"
@@ -14,6 +15,31 @@ import (
 type callInfo struct {
 	conversationID, outboxID *int64
 	attempt                  int
+	// held, when set, keeps the calls for the outbox worker to write with
+	// the attempt's outcome: one commit per attempt instead of one more per
+	// call (docs/performance.md).
+	held *heldCalls
+}
+
+// heldCalls are the call-log rows of one outbox attempt not written yet.
+type heldCalls struct {
+	mu    sync.Mutex
+	calls []store.APICall
+}
+
+func (h *heldCalls) add(call store.APICall) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, call)
+}
+
+// take returns the rows held so far and holds none after.
+func (h *heldCalls) take() []store.APICall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	calls := h.calls
+	h.calls = nil
+	return calls
 }
 
 type callInfoKey struct{}
@@ -34,12 +60,36 @@ func (r *Relay) callRecorder(endpointID int64) func(context.Context, genesys.Cal
 		if c.Err != nil {
 			call.Error = c.Err.Error()
 		}
+		if info.held != nil {
+			call.CreatedAt = r.store.Now()
+			info.held.add(call)
+			return
+		}
 		if err := r.store.InsertAPICall(context.WithoutCancel(ctx), &call); err != nil {
 			r.log.ErrorContext(ctx, "record Genesys call", slog.Any("error", err))
 		}
-		r.broker.Publish(live.APICalls, live.Signal{Kind: live.Changed})
-		if info.conversationID != nil {
-			r.broker.Publish(live.Conversation(*info.conversationID), live.Signal{Kind: live.Changed})
-		}
+		r.publishCalls(info.conversationID)
+	}
+}
+
+// writeHeldCalls writes the call-log rows an attempt still holds (an
+// outcome other than sent, which writes them itself).
+func (r *Relay) writeHeldCalls(ctx context.Context, held *heldCalls, conversationID *int64) {
+	calls := held.take()
+	if len(calls) == 0 {
+		return
+	}
+	if err := r.store.InsertAPICalls(context.WithoutCancel(ctx), calls); err != nil {
+		r.log.ErrorContext(ctx, "record Genesys calls", slog.Any("error", err))
+	}
+	r.publishCalls(conversationID)
+}
+
+// publishCalls tells the console's call log, and the conversation's
+// timeline, that calls were written.
+func (r *Relay) publishCalls(conversationID *int64) {
+	r.broker.Publish(live.APICalls, live.Signal{Kind: live.Changed})
+	if conversationID != nil {
+		r.broker.Publish(live.Conversation(*conversationID), live.Signal{Kind: live.Changed})
 	}
 }

@@ -53,14 +53,17 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 	var (
 		used   store.Endpoint // the settings the attempt used
 		sentID string         // the id Genesys gave the message the call carried
+		held   = &heldCalls{} // the attempt's call-log rows, written with its outcome
 	)
+	defer r.writeHeldCalls(ctx, held, &item.ConversationID)
 	conv, err := r.store.ConversationByID(ctx, item.ConversationID)
 	if err == nil {
 		if used, err = r.store.EndpointByID(ctx, item.EndpointID); err == nil {
 			// The attempt ends before the lease does, so no other instance
 			// claims the item while it may still be on its way.
 			sendCtx, cancel := context.WithTimeout(ctx, outboxLease-outboxLeaseMargin)
-			sentID, err = r.send(sendCtx, used, conv, item, attempt)
+			sendCtx = withCall(sendCtx, callInfo{conversationID: &conv.ID, outboxID: &item.ID, attempt: attempt, held: held})
+			sentID, err = r.send(sendCtx, used, conv, item)
 			cancel()
 		}
 	}
@@ -73,10 +76,13 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 		}
 		// Genesys has it: record that even when shutting down, or the next
 		// start would send it again.
-		if err := r.store.MarkOutboxSent(context.WithoutCancel(ctx), item, attempt, sentID); err != nil {
+		calls := held.take()
+		if err := r.store.MarkOutboxSent(context.WithoutCancel(ctx), item, attempt, sentID, calls); err != nil {
 			r.log.ErrorContext(ctx, "mark outbox item sent", slog.Int64("outbox_id", item.ID), slog.Any("error", err))
 		}
-		if item.MessageID != nil {
+		if len(calls) > 0 {
+			r.publishCalls(&conv.ID)
+		} else if item.MessageID != nil {
 			r.broker.Publish(live.Conversation(conv.ID), live.Signal{Kind: live.Changed})
 		}
 		if used.Privacy.DiscardConversationText {
@@ -213,13 +219,12 @@ func postponed(err error) (time.Duration, bool) {
 }
 
 // send makes the Genesys call of one outbox item.
-func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversation, item store.OutboxItem, attempt int) (sentID string, err error) {
+// Every Genesys call it makes is logged with the item: ctx carries the
+// item's callInfo, and the client reports each call to callRecorder.
+func (r *Relay) send(ctx context.Context, e store.Endpoint, conv store.Conversation, item store.OutboxItem) (sentID string, err error) {
 	if e.Provider != store.ProviderGenesysCloudOM {
 		return "", fmt.Errorf("endpoint %q no longer hands over to Genesys", e.Name)
 	}
-	// Every Genesys call this item makes is logged with it (the client
-	// reports each one to callRecorder).
-	ctx = withCall(ctx, callInfo{conversationID: &conv.ID, outboxID: &item.ID, attempt: attempt})
 	c, err := r.client(e)
 	if err != nil {
 		return "", err

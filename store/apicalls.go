@@ -34,6 +34,20 @@ func (s *Store) InsertAPICall(ctx context.Context, call *APICall) error {
 	return nil
 }
 
+// InsertAPICalls records several calls in one statement.
+func (s *Store) InsertAPICalls(ctx context.Context, calls []APICall) error {
+	now := s.now()
+	for i := range calls {
+		if calls[i].CreatedAt.IsZero() {
+			calls[i].CreatedAt = now
+		}
+	}
+	if err := s.batched(ctx, func(db *gorm.DB) error { return db.Create(&calls).Error }); err != nil {
+		return fmt.Errorf("record API calls: %w", err)
+	}
+	return nil
+}
+
 // APICallsOf lists the Genesys calls made for a conversation.
 func (s *Store) APICallsOf(ctx context.Context, conversationID int64) ([]APICall, error) {
 	var out []APICall

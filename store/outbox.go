@@ -128,17 +128,28 @@ func claimDue[T any](ctx context.Context, s *Store, table, owner string, lease t
 
 // MarkOutboxSent records a call Genesys accepted and, when the call carried
 // a timeline message, that message's delivery as sent, with the id Genesys
-// gave it (genesysMessageID; "" leaves the id alone). One write for the
-// committer, so the outbox worker waits for one commit per call.
-func (s *Store) MarkOutboxSent(ctx context.Context, item OutboxItem, attempts int, genesysMessageID string) error {
+// gave it (genesysMessageID; "" leaves the id alone), and the attempt's
+// calls in the call log. One write for the committer, so the outbox worker
+// waits for one commit per call.
+func (s *Store) MarkOutboxSent(ctx context.Context, item OutboxItem, attempts int, genesysMessageID string, calls []APICall) error {
 	now := s.now()
+	for i := range calls {
+		if calls[i].CreatedAt.IsZero() {
+			calls[i].CreatedAt = now
+		}
+	}
 	err := s.batched(ctx, func(db *gorm.DB) error {
-		// The message first: if the outbox's mark then failed, the call
-		// would be made again, which the message being marked sent
-		// already does not contradict (a resend is at-least-once anyway).
+		// The message and the call log first: if the outbox's mark then
+		// failed, the call would be made again, which neither contradicts
+		// (a resend is at-least-once anyway, and logged as a call too).
 		if item.MessageID != nil {
 			if err := db.Model(&Message{}).Where("id = ?", *item.MessageID).Updates(deliveryUpdates(DeliverySent, genesysMessageID, "")).Error; err != nil {
 				return fmt.Errorf("set delivery of message %d: %w", *item.MessageID, err)
+			}
+		}
+		if len(calls) > 0 {
+			if err := db.Create(&calls).Error; err != nil {
+				return fmt.Errorf("record API calls: %w", err)
 			}
 		}
 		return db.Model(&OutboxItem{}).Where("id = ?", item.ID).

@@ -32,7 +32,7 @@ func TestOutboxBacklogCountsPendingCallsAndTheAgeOfTheOldest(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, item := range items {
-			if err := s.MarkOutboxSent(ctx, item, 1, ""); err != nil {
+			if err := s.MarkOutboxSent(ctx, item, 1, "", nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -60,7 +60,7 @@ func TestOutboxBacklogNeverFailsWhileAnotherInstanceSendsTheLastCall(t *testing.
 			wg.Go(func() {
 				defer close(done)
 				for _, item := range items {
-					if err := sender.MarkOutboxSent(ctx, item, 1, ""); err != nil {
+					if err := sender.MarkOutboxSent(ctx, item, 1, "", nil); err != nil {
 						t.Error(err)
 					}
 				}
@@ -106,7 +106,7 @@ func TestReceiptsAreClaimedBesideAConversationsBusyMessages(t *testing.T) {
 		if more, _ := s.ClaimDueOutbox(ctx, "b", time.Minute, 10); len(more) != 0 {
 			t.Fatalf("claimed %v while both lanes' heads are in flight", more)
 		}
-		if err := s.MarkOutboxSent(ctx, claimed[1], 1, ""); err != nil {
+		if err := s.MarkOutboxSent(ctx, claimed[1], 1, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		more, err := s.ClaimDueOutbox(ctx, "b", time.Minute, 10)

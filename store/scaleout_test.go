@@ -130,7 +130,9 @@ func TestTwoInstancesClaimEachOutboxItemOnceAndInConversationOrder(t *testing.T)
 				rows[i] = claimedRow{id: item.ID, group: fmt.Sprint(item.ConversationID)}
 			}
 			return rows, err
-		}, func(s *store.Store, id int64) error { return s.MarkOutboxSent(ctx, store.OutboxItem{ID: id}, 1, "") })
+		}, func(s *store.Store, id int64) error {
+			return s.MarkOutboxSent(ctx, store.OutboxItem{ID: id}, 1, "", nil)
+		})
 		if n, _, err := instances[1].OutboxBacklog(ctx); err != nil || n != 0 {
 			t.Fatalf("backlog %d, %v", n, err)
 		}
