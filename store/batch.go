@@ -40,7 +40,8 @@ type batchJob struct {
 	fn     func(ctx context.Context, tx *Store) error
 	result chan error
 	// single: fn is one statement, which SQLite undoes alone when it
-	// fails, so it needs no savepoint of its own.
+	// fails, or statements of which none leaves the others half done
+	// (batched), so it needs no savepoint of its own.
 	single bool
 }
 

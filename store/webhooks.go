@@ -96,7 +96,10 @@ func (s *Store) InsertWebhook(ctx context.Context, w *Webhook) (duplicate bool, 
 		// round trip, as before group commit.
 		err = insert(ctx, s)
 	} else {
-		err = s.InBatch(ctx, insert)
+		// No savepoint either: the duplicate's row is written only after
+		// the first insert did nothing, so a failure leaves nothing half
+		// done.
+		err = s.inBatch(ctx, insert, true)
 	}
 	if err != nil {
 		return false, fmt.Errorf("log webhook: %w", err)
