@@ -225,16 +225,18 @@ func postWebhook(target string, body []byte) error {
 
 // handover is one running Handover binary with the sandbox as its Genesys.
 type handover struct {
-	arrivals  *arrivals
-	sbBase    string
-	cmd       *exec.Cmd
-	base      string
-	token     string
-	genesys   *sandbox.Sandbox
-	integrID  string
-	stopSB    func()
-	stderrBuf *bytes.Buffer
-	pprofAddr string // with -pprof: where the binary serves /debug/pprof
+	arrivals *arrivals
+	sbBase   string
+	cmd      *exec.Cmd
+	base     string
+	token    string
+	genesys  *sandbox.Sandbox
+	integrID string
+	// sinkIntegrID is an integration whose webhooks nobody processes.
+	sinkIntegrID string
+	stopSB       func()
+	stderrBuf    *bytes.Buffer
+	pprofAddr    string // with -pprof: where the binary serves /debug/pprof
 }
 
 // cpuProfile records a CPU profile of the server for d into path; the
@@ -288,6 +290,18 @@ func startHandover(binary, dir, databaseURL string, pprof bool) (*handover, erro
 	sb.AddClient(clientID, clientSecret)
 	sb.AddQueue(queueID, "Bench")
 	h.integrID = sb.AddIntegration(deployment, h.base+"/handover/genesysCloudOM", webhookSecret).ID
+	// The calls that bypass Handover (straight to Genesys, the bare
+	// forwarder) go to an integration whose webhooks a sink takes, so that
+	// Handover does not process their echoes during the next measure.
+	sinkLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	sink := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })}
+	go sink.Serve(sinkLn)
+	stopSB := h.stopSB
+	h.stopSB = func() { stopSB(); sink.Close() }
+	h.sinkIntegrID = sb.AddIntegration(deployment+"-sink", "http://"+sinkLn.Addr().String()+"/", webhookSecret).ID
 
 	var env []string
 	if pprof {
@@ -915,7 +929,7 @@ func (h *handover) bareRelay(sessions int, duration time.Duration) (load, error)
 			return
 		}
 		id := ids.Add(1)
-		_, err := c.SendMessage(r.Context(), h.integrID, genesys.InboundMessage{Text: in.Text, Channel: genesys.InboundChannel{
+		_, err := c.SendMessage(r.Context(), h.sinkIntegrID, genesys.InboundMessage{Text: in.Text, Channel: genesys.InboundChannel{
 			MessageID: bareMessagePrefix + strconv.FormatInt(id, 10), From: genesys.Recipient{ID: "bare-" + in.SessionID, IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(time.Now())}}, false)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
@@ -969,7 +983,7 @@ func (h *handover) directCalls(concurrency int, duration time.Duration) (load, e
 		return load{}, err
 	}
 	l := drive(concurrency, duration, func(worker, seq int) error {
-		_, err := c.SendMessage(context.Background(), h.integrID, genesys.InboundMessage{Text: "direct",
+		_, err := c.SendMessage(context.Background(), h.sinkIntegrID, genesys.InboundMessage{Text: "direct",
 			Channel: genesys.InboundChannel{MessageID: fmt.Sprintf("direct-%d-%d", worker, seq), From: genesys.Recipient{ID: fmt.Sprintf("direct-%d", worker), IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(time.Now())}}, false)
 		return err
 	})
