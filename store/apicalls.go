@@ -25,27 +25,35 @@ type APICall struct {
 
 // InsertAPICall records one HTTP call made to Genesys.
 func (s *Store) InsertAPICall(ctx context.Context, call *APICall) error {
-	if call.CreatedAt.IsZero() {
-		call.CreatedAt = s.now()
+	calls := []APICall{*call}
+	if err := s.InsertAPICalls(ctx, calls); err != nil {
+		return err
 	}
-	if err := s.batched(ctx, func(db *gorm.DB) error { return db.Create(call).Error }); err != nil {
-		return fmt.Errorf("record API call: %w", err)
-	}
+	*call = calls[0]
 	return nil
 }
 
 // InsertAPICalls records several calls in one statement.
 func (s *Store) InsertAPICalls(ctx context.Context, calls []APICall) error {
 	now := s.now()
+	if err := s.batched(ctx, func(db *gorm.DB) error { return createAPICalls(db, calls, now) }); err != nil {
+		return fmt.Errorf("record API calls: %w", err)
+	}
+	return nil
+}
+
+// createAPICalls writes calls in one statement of db, those without a time
+// at now.
+func createAPICalls(db *gorm.DB, calls []APICall, now time.Time) error {
+	if len(calls) == 0 {
+		return nil
+	}
 	for i := range calls {
 		if calls[i].CreatedAt.IsZero() {
 			calls[i].CreatedAt = now
 		}
 	}
-	if err := s.batched(ctx, func(db *gorm.DB) error { return db.Create(&calls).Error }); err != nil {
-		return fmt.Errorf("record API calls: %w", err)
-	}
-	return nil
+	return db.Create(&calls).Error
 }
 
 // APICallsOf lists the Genesys calls made for a conversation.

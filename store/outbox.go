@@ -133,11 +133,6 @@ func claimDue[T any](ctx context.Context, s *Store, table, owner string, lease t
 // waits for one commit per call.
 func (s *Store) MarkOutboxSent(ctx context.Context, item OutboxItem, attempts int, genesysMessageID string, calls []APICall) error {
 	now := s.now()
-	for i := range calls {
-		if calls[i].CreatedAt.IsZero() {
-			calls[i].CreatedAt = now
-		}
-	}
 	err := s.batched(ctx, func(db *gorm.DB) error {
 		// The message and the call log first: if the outbox's mark then
 		// failed, the call would be made again, which neither contradicts
@@ -147,10 +142,8 @@ func (s *Store) MarkOutboxSent(ctx context.Context, item OutboxItem, attempts in
 				return fmt.Errorf("set delivery of message %d: %w", *item.MessageID, err)
 			}
 		}
-		if len(calls) > 0 {
-			if err := db.Create(&calls).Error; err != nil {
-				return fmt.Errorf("record API calls: %w", err)
-			}
+		if err := createAPICalls(db, calls, now); err != nil {
+			return fmt.Errorf("record API calls: %w", err)
 		}
 		return db.Model(&OutboxItem{}).Where("id = ?", item.ID).
 			Updates(map[string]any{"status": OutboxSent, "attempts": attempts, "sent_at": now, "lease_until": nil, "last_error": ""}).Error
