@@ -92,8 +92,14 @@ func within(t *testing.T, tab context.Context, d time.Duration, what string, ste
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tab, d)
 	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s (within %s): %v", what, d, err)
+	for i, step := range steps {
+		if err := chromedp.Do(ctx, step); err != nil {
+			// Where the page was says which wait never ended.
+			ask, done := context.WithTimeout(tab, 2*time.Second)
+			where, _ := chromedp.Run(ask, chromedp.Location())
+			done()
+			t.Fatalf("%s (within %s): step %d of %d, at %s: %v", what, d, i+1, len(steps), where, err)
+		}
 	}
 }
 
@@ -145,7 +151,13 @@ func startBrowserAppWithClock(t *testing.T, now func() time.Time) (*app.App, str
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	t.Cleanup(func() {
+		stop()
+		<-done
+		if t.Failed() {
+			t.Logf("Handover's log:\n%s", logs.String())
+		}
+	})
 	base := "http://" + addr
 	testkit.WaitFor(t, 5*time.Second, "Handover ready", func() bool { return httpGet(t, base+"/healthz") != "" })
 	return srv, base
