@@ -15,15 +15,6 @@ import (
 	"github.com/handover-relay/handover/store"
 )
 
-// browserWithoutBackForwardCache is browser without Chromium's
-// back/forward cache, which keeps a page the tab left (the dashboard after
-// signing in) alive with its live event stream open: the test counts the
-// open streams to know when the log's page listens.
-func browserWithoutBackForwardCache(t *testing.T) context.Context {
-	t.Helper()
-	return browser(t, chromedp.Flag("disable-features", "BackForwardCache"))
-}
-
 // sseWatchers is how many live event streams the instance has open, from
 // its handover_sse_watchers gauge.
 func sseWatchers(t *testing.T, srv *app.App) int {
@@ -46,7 +37,7 @@ func sseWatchers(t *testing.T, srv *app.App) int {
 // live, filters it, and replays a delivery: the bot (a real receiver on
 // loopback) gets the replay with the same webhook-id.
 func TestBotDeliveriesConsoleSetsTheWebhookSendsATestEventAndReplaysIt(t *testing.T) {
-	tab := browserWithoutBackForwardCache(t)
+	tab := browser(t)
 	srv, base := startBrowserApp(t)
 	bot := newBotHookReceiver(t)
 	ctx := context.Background()
