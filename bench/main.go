@@ -617,8 +617,8 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 		return results, err
 	}
 	results = append(results, result{"Memory per event stream", fmt.Sprintf("%s, %d bot session streams open at once", dialect, min(len(sessions), sessionStreams)),
-		fmt.Sprintf("%.1f KB each in use after a garbage collection (Go heap and stacks); RSS grew by %.1f KB each, garbage of the catch-up included",
-			float64(perStream.inUse)/1024, float64(perStream.rss)/1024), "≤ 32 KB in use", verdict(perStream.inUse <= 32<<10)})
+		fmt.Sprintf("%.1f KB each live after a garbage collection (Go heap reached and stacks; %.1f KB with the heap's spans in use); RSS grew by %.1f KB each, garbage of the catch-up included",
+			float64(perStream.live)/1024, float64(perStream.inUse)/1024, float64(perStream.rss)/1024), "≤ 32 KB in use", verdict(perStream.live <= 32<<10)})
 
 	// 6. Failover, where several instances share the database: last, as it
 	// kills the instance measured so far.
@@ -748,9 +748,11 @@ const sessionStreams = 1000
 // idleWorkersRetire is fasthttp's default MaxIdleWorkerDuration and a margin.
 const idleWorkersRetire = 12 * time.Second
 
-// streamBytes is what streams cost each: in use by Go after a garbage
-// collection, and as RSS growth (which counts the garbage of opening them).
-type streamBytes struct{ inUse, rss int64 }
+// streamBytes is what streams cost each: live after a garbage collection
+// (the heap the collector reached, and stacks), in use then (the heap's
+// spans, which count objects not yet swept), and as RSS growth (which
+// counts the garbage of opening them).
+type streamBytes struct{ live, inUse, rss int64 }
 
 // streamCost opens one event stream per session, waits until each has
 // delivered its first event (the handover's queued state, from its
@@ -766,7 +768,7 @@ func (h *handover) streamCost(sessions []string) (streamBytes, error) {
 	if err != nil {
 		return streamBytes{}, err
 	}
-	inUseBefore, err := h.inUseAfterGC()
+	memBefore, err := h.afterGC()
 	if err != nil {
 		return streamBytes{}, err
 	}
@@ -814,12 +816,12 @@ func (h *handover) streamCost(sessions []string) (streamBytes, error) {
 	if err != nil {
 		return streamBytes{}, err
 	}
-	inUseAfter, err := h.inUseAfterGC()
+	memAfter, err := h.afterGC()
 	if err != nil {
 		return streamBytes{}, err
 	}
 	n := int64(len(sessions))
-	return streamBytes{inUse: (inUseAfter - inUseBefore) / n, rss: (after - before) / n}, nil
+	return streamBytes{live: (memAfter.live - memBefore.live) / n, inUse: (memAfter.inUse - memBefore.inUse) / n, rss: (after - before) / n}, nil
 }
 
 // awaitQuiet waits until Handover has no Genesys call queued and made no
@@ -841,24 +843,30 @@ func (h *handover) awaitQuiet(limit time.Duration) error {
 	})
 }
 
-// inUseAfterGC is the Go heap and stacks in use right after the server's
-// next garbage collection: it scrapes /metrics (each scrape allocates)
-// until the collection count moves, and reads the two gauges of that scrape.
-func (h *handover) inUseAfterGC() (int64, error) {
+// goBytes is the server's Go memory right after a garbage collection: live
+// is the heap that collection reached plus stacks, inUse the heap's spans in
+// use plus stacks.
+type goBytes struct{ live, inUse int64 }
+
+// afterGC reads the server's Go memory right after its next garbage
+// collection: it scrapes /metrics (each scrape allocates) until the
+// collection count moves, and reads the gauges of that scrape.
+func (h *handover) afterGC() (goBytes, error) {
 	first, err := h.goMemory()
 	if err != nil {
-		return 0, err
+		return goBytes{}, err
 	}
 	for range 20000 {
 		m, err := h.goMemory()
 		if err != nil {
-			return 0, err
+			return goBytes{}, err
 		}
 		if m["go_gc_duration_seconds_count"] > first["go_gc_duration_seconds_count"] {
-			return int64(m["go_memstats_heap_inuse_bytes"] + m["go_memstats_stack_inuse_bytes"]), nil
+			stacks := m["go_memstats_stack_inuse_bytes"]
+			return goBytes{live: int64(m["go_gc_heap_live_bytes"] + stacks), inUse: int64(m["go_memstats_heap_inuse_bytes"] + stacks)}, nil
 		}
 	}
-	return 0, errors.New("no garbage collection in 20,000 scrapes of /metrics")
+	return goBytes{}, errors.New("no garbage collection in 20,000 scrapes of /metrics")
 }
 
 // goMemory reads the Go runtime's gauges from /metrics.
@@ -876,7 +884,7 @@ func (h *handover) goMemory() (map[string]float64, error) {
 		name, value, ok := strings.Cut(scanner.Text(), " ")
 		name, _, _ = strings.Cut(name, "{") // series of one name add up
 		switch name {
-		case "go_gc_duration_seconds_count", "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes",
+		case "go_gc_duration_seconds_count", "go_gc_heap_live_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes",
 			"handover_outbox_backlog", "handover_genesys_requests_total", "handover_webhooks_total":
 			if ok {
 				f, _ := strconv.ParseFloat(value, 64)

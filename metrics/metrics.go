@@ -111,7 +111,10 @@ func New(src Sources) *Metrics {
 		}),
 	}
 	m.registry.MustRegister(
-		collectors.NewGoCollector(),
+		// The memstats gauges, plus the heap reachable at the last garbage
+		// collection (go_gc_heap_live_bytes): heap in use counts spans not
+		// yet swept, so only the live heap says what stays in memory.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requested, m.queued, m.joined, m.ended, m.failed, m.toAgentJoined, m.toFirstMessage,
 		m.webhooks, m.genesysCalls, m.genesysLatency, m.acceptErrors,

@@ -16,3 +16,18 @@ func TestRoutesReplaceIDsSoLabelsStayFew(t *testing.T) {
 		}
 	}
 }
+
+// The live heap is what the memory benchmark (bench/main.go) and an operator
+// read to see what stays in memory; heap in use counts unswept spans too.
+func TestTheLiveHeapIsExported(t *testing.T) {
+	families, err := New(Sources{}).Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "go_gc_heap_live_bytes" {
+			return
+		}
+	}
+	t.Fatal("no go_gc_heap_live_bytes among the metrics")
+}
