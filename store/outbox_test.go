@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/handover-relay/handover/store"
 	"github.com/handover-relay/handover/store/storetest"
 )
@@ -114,4 +116,46 @@ func TestReceiptsAreClaimedBesideAConversationsBusyMessages(t *testing.T) {
 			t.Fatalf("after the first receipt: claimed %v, %v; want the second receipt only", more, err)
 		}
 	})
+}
+
+// A claim reads the pending calls only, however many calls were sent before
+// them: walking the sent history in id order made every claim on
+// PostgreSQL cost more as Handover ran (docs/performance.md).
+func TestAClaimDoesNotWalkTheSentHistory(t *testing.T) {
+	storetest.SkipWithoutPostgres(t)
+	s := storetest.Open(t, storetest.DatabaseURL(t, store.Postgres))
+	ctx := context.Background()
+	db := store.DB(s)
+	c := seedConversation(t, s, "history", 0)
+	// The history, then the calls that wait: as the bench leaves them.
+	if err := db.Exec(`INSERT INTO outbox (conversation_id, endpoint_id, kind, payload, status, next_attempt_at, created_at)
+		SELECT ?, ?, 'message', '', ?, now(), now() FROM generate_series(1, 6000)`, c.ID, c.EndpointID, store.OutboxSent).Error; err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		seedConversation(t, s, fmt.Sprint("waiting-", i), 1)
+	}
+	if err := db.Exec("ANALYZE outbox").Error; err != nil {
+		t.Fatal(err)
+	}
+	var claim string
+	var vars []any
+	if err := db.Callback().Query().After("gorm:query").Register("test:keep_claim", func(tx *gorm.DB) {
+		if sql := tx.Statement.SQL.String(); strings.Contains(sql, "FROM outbox AS q") && strings.Contains(sql, "FOR UPDATE") {
+			claim, vars = sql, append([]any(nil), tx.Statement.Vars...)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimDueOutbox(ctx, "test", time.Minute, 16); err != nil || claim == "" {
+		t.Fatalf("claim: %v (query seen: %t)", err, claim != "")
+	}
+	var plan []string
+	if err := db.Raw("EXPLAIN "+claim, vars...).Scan(&plan).Error; err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "\n")
+	if strings.Contains(joined, "outbox_pkey") {
+		t.Fatalf("the claim walks the outbox in primary key order, sent calls included:\n%s", joined)
+	}
 }
