@@ -312,3 +312,45 @@ func TestRevokedAPIKeysStopWorking(t *testing.T) {
 		}
 	})
 }
+
+// Under load every connection PostgreSQL gave is kept for the next request:
+// one closed as it came back would be opened again at once, a new server
+// process each (docs/performance.md).
+func TestPostgresKeepsTheConnectionsALoadOpened(t *testing.T) {
+	storetest.SkipWithoutPostgres(t)
+	s := storetest.Open(t, storetest.DatabaseURL(t, store.Postgres))
+	sqlDB, err := store.DB(s).DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As many transactions at once as the pool may open, each holding its
+	// connection until all have one.
+	open := sqlDB.Stats().MaxOpenConnections
+	all := make(chan struct{})
+	began := make(chan struct{}, open)
+	errs := make(chan error, open)
+	for range open {
+		go func() {
+			errs <- s.InTx(context.Background(), func(tx *store.Store) error {
+				if _, err := tx.EndpointByToken(context.Background(), "none"); !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				began <- struct{}{}
+				<-all
+				return nil
+			})
+		}()
+	}
+	for range open {
+		<-began
+	}
+	close(all)
+	for range open {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if stats := sqlDB.Stats(); stats.OpenConnections != open || stats.MaxIdleClosed != 0 {
+		t.Fatalf("after %d transactions at once: %d connections open, %d closed for the idle limit; want all %d kept", open, stats.OpenConnections, stats.MaxIdleClosed, open)
+	}
+}
