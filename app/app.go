@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 			return nil, fmt.Errorf("listen on %s (HANDOVER_METRICS_ADDR): %w", cfg.MetricsAddr, err)
 		}
 	}
-	reach := genesys.HTTPOptions{AllowPrivate: cfg.AllowPrivateGenesys}
+	reach := genesys.HTTPOptions{AllowPrivate: cfg.AllowPrivateGenesys, CallTimeout: cfg.GenesysCallTimeout}
 	genesysHTTP := genesys.NewHTTPClientWith(reach)
 	genesysHTTP.Transport = s.Metrics.Transport(genesysHTTP.Transport)
 
@@ -122,6 +122,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, tune *Tuni
 		Observer:            s.Metrics,
 		RetryFor:            cfg.OutboxRetryFor,
 		RequestsPerMinute:   cfg.GenesysRequestsPerMinute,
+		CallTimeout:         cfg.GenesysCallTimeout,
 		WebhookReplayWindow: cfg.WebhookReplayWindow,
 		WebhookStatus:       handlers.WebhookStatus,
 		PollInterval:        cfg.PollInterval,

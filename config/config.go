@@ -63,6 +63,7 @@ type Config struct {
 	URLTokenGrace            time.Duration // HANDOVER_URL_TOKEN_GRACE: how long a rotated URL token still opens the bot API
 	GenesysRequestsPerMinute int           // HANDOVER_GENESYS_REQUESTS_PER_MINUTE
 	OutboxRetryFor           time.Duration // HANDOVER_OUTBOX_RETRY_FOR
+	GenesysCallTimeout       time.Duration // HANDOVER_GENESYS_CALL_TIMEOUT
 	BotWebhookRetryFor       time.Duration // HANDOVER_BOT_WEBHOOK_RETRY_FOR: how long an event webhook to a bot is retried
 	PollInterval             time.Duration // HANDOVER_POLL_INTERVAL
 	InstanceHeartbeat        time.Duration // HANDOVER_INSTANCE_HEARTBEAT: how often an instance says it is alive
@@ -91,6 +92,11 @@ type Limits struct {
 const DefaultDatabaseURL = "sqlite:data/handover.db"
 
 // Load reads the configuration through getenv (os.Getenv in production, a map in tests).
+// maxGenesysCallTimeout keeps a Genesys call, with the wait for the rate
+// budget, within the outbox lease that stops other instances from making it
+// too (relay/outbox.go).
+const maxGenesysCallTimeout = 45 * time.Second
+
 func Load(getenv func(string) string) (Config, error) {
 	env := func(key, fallback string) string {
 		if v := strings.TrimSpace(getenv(key)); v != "" {
@@ -160,6 +166,12 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("HANDOVER_INSTANCE_DEAD_AFTER (%s) must be at least twice HANDOVER_INSTANCE_HEARTBEAT (%s), or living instances would count as dead", cfg.InstanceDeadAfter, cfg.InstanceHeartbeat))
 	}
 	cfg.WebhookRetention = durationEnv("HANDOVER_WEBHOOK_RETENTION", "336h", true)
+	cfg.GenesysCallTimeout = durationEnv("HANDOVER_GENESYS_CALL_TIMEOUT", "20s", false)
+	if cfg.GenesysCallTimeout > maxGenesysCallTimeout {
+		// A call that outlived its outbox lease (a minute) could be made a
+		// second time by another instance meanwhile.
+		errs = append(errs, fmt.Errorf("HANDOVER_GENESYS_CALL_TIMEOUT (%s) must be at most %s", cfg.GenesysCallTimeout, maxGenesysCallTimeout))
+	}
 	rpm, err := strconv.Atoi(env("HANDOVER_GENESYS_REQUESTS_PER_MINUTE", "300"))
 	if err != nil || rpm <= 0 {
 		errs = append(errs, fmt.Errorf("HANDOVER_GENESYS_REQUESTS_PER_MINUTE: %q is not a positive whole number", getenv("HANDOVER_GENESYS_REQUESTS_PER_MINUTE")))

@@ -52,8 +52,9 @@ func TestBadValuesAreNamedInTheError(t *testing.T) {
 		"HANDOVER_PUBLIC_URL":             "handover.example.com",
 		"HANDOVER_LOG_FORMAT":             "xml",
 		"HANDOVER_SESSION_LIFETIME":       "forever",
+		"HANDOVER_GENESYS_CALL_TIMEOUT":   "2m",
 	}))
-	for _, name := range []string{"FEATURE_ENABLE_GENESYS_CLOUD_OM", "HANDOVER_PUBLIC_URL", "HANDOVER_LOG_FORMAT", "HANDOVER_SESSION_LIFETIME"} {
+	for _, name := range []string{"FEATURE_ENABLE_GENESYS_CLOUD_OM", "HANDOVER_PUBLIC_URL", "HANDOVER_LOG_FORMAT", "HANDOVER_SESSION_LIFETIME", "HANDOVER_GENESYS_CALL_TIMEOUT"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}

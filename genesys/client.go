@@ -153,6 +153,10 @@ type HTTPOptions struct {
 	// names is then checked before it goes to the proxy, which dials it for
 	// us where our dialer cannot look.
 	Proxy func(*http.Request) (*url.URL, error)
+	// CallTimeout is how long a call may wait for Genesys's answer;
+	// DefaultCallTimeout when zero. The client's own deadline per call is
+	// Config.CallTimeout: give both the same.
+	CallTimeout time.Duration
 }
 
 // NewHTTPClientWith is the HTTP client for Genesys with the given reach.
@@ -167,6 +171,10 @@ func NewHTTPClientWith(o HTTPOptions) *http.Client {
 	if !o.AllowPrivate {
 		proxy, dial = guardedProxy(proxy, dialer)
 	}
+	answerWithin := o.CallTimeout
+	if answerWithin <= 0 {
+		answerWithin = DefaultCallTimeout
+	}
 	return &http.Client{
 		// A backstop only: each call has its own, shorter deadline.
 		Timeout:       time.Minute,
@@ -176,7 +184,7 @@ func NewHTTPClientWith(o HTTPOptions) *http.Client {
 			DialContext:           dial,
 			ForceAttemptHTTP2:     true,
 			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 20 * time.Second,
+			ResponseHeaderTimeout: answerWithin,
 			ExpectContinueTimeout: time.Second,
 			IdleConnTimeout:       90 * time.Second,
 			MaxIdleConns:          100,
