@@ -324,7 +324,11 @@ func TestStoppingAnInstanceHandsItsMessagesOverWithin3s(t *testing.T) {
 // message within bound, in order, at most the one in flight twice.
 func testAnInstanceThatGoesHandsItsMessagesOver(t *testing.T, sig os.Signal, bound time.Duration) {
 	g := startSandbox(t, nil)
-	f := newFleet(t, g, 3, nil)
+	// A's calls must still be waiting for Genesys when A goes: at the
+	// default 20 s, a slow machine could reach the signal after they had
+	// timed out on their own and been put back for a retry, whose wait
+	// the bound would then count.
+	f := newFleet(t, g, 3, map[string]string{"HANDOVER_GENESYS_CALL_TIMEOUT": "45s"})
 	a := f.members[0]
 	const sessions, perSession, held = 20, 10, 16 // held: A's workers, each with one conversation's call
 	for i := range sessions {

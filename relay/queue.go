@@ -36,7 +36,18 @@ func (q queueWorker[T]) run(ctx context.Context) {
 		}
 	}()
 	for ctx.Err() == nil {
-		items, err := q.claim(ctx, q.workers)
+		// Lease only what a free slot sends at once: an item leased while
+		// every slot waits for Genesys would wait here too, and no other
+		// instance could send it until the lease ran out.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		items, err := q.claim(ctx, 1+cap(slots)-len(slots))
+		if err != nil || len(items) == 0 {
+			<-slots
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				q.log.ErrorContext(ctx, "claim "+q.name, slog.Any("error", err))
@@ -44,11 +55,9 @@ func (q queueWorker[T]) run(ctx context.Context) {
 			sleep(ctx, idlePoll)
 			continue
 		}
-		for _, item := range items {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return
+		for i, item := range items {
+			if i > 0 {
+				slots <- struct{}{} // free: only this loop takes slots
 			}
 			inFlight.Go(func() {
 				defer func() { <-slots }()
