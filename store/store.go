@@ -74,11 +74,12 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 	}
 	if opts.Logger != nil {
-		gormConfig.Logger = logger.NewSlogLogger(opts.Logger, logger.Config{
-			SlowThreshold:             200 * time.Millisecond,
+		const slow = 200 * time.Millisecond
+		gormConfig.Logger = slowOrFailedLogger{logger.NewSlogLogger(opts.Logger, logger.Config{
+			SlowThreshold:             slow,
 			IgnoreRecordNotFoundError: true,
 			LogLevel:                  logger.Warn,
-		})
+		}), slow}
 	}
 	if opts.Now != nil {
 		gormConfig.NowFunc = opts.Now
