@@ -131,27 +131,37 @@ func (s *Store) commitBatches() {
 func (s *Store) commitBatch(batch []*batchJob) {
 	results := make([]error, len(batch))
 	err := s.InTx(context.Background(), func(tx *Store) error {
+		if len(batch) == 1 {
+			// Alone in its transaction: rolling that back undoes the job's
+			// writes, and nobody else's, without a savepoint's two statements.
+			results[0] = runJob(batch[0], tx)
+			return results[0]
+		}
+		// Straight to the connection: these statements never change, and
+		// gorm would build each again.
+		conn := tx.db.Statement.ConnPool
+		savepoint := func(stmt string) error { _, err := conn.ExecContext(context.Background(), stmt); return err }
 		for i, j := range batch {
 			if j.single {
 				results[i] = runJob(j, tx)
 				continue
 			}
-			if err := tx.db.Exec("SAVEPOINT batch_job").Error; err != nil {
+			if err := savepoint("SAVEPOINT batch_job"); err != nil {
 				return err
 			}
 			if results[i] = runJob(j, tx); results[i] != nil {
-				if err := tx.db.Exec("ROLLBACK TO SAVEPOINT batch_job").Error; err != nil {
+				if err := savepoint("ROLLBACK TO SAVEPOINT batch_job"); err != nil {
 					return err
 				}
 			}
-			if err := tx.db.Exec("RELEASE SAVEPOINT batch_job").Error; err != nil {
+			if err := savepoint("RELEASE SAVEPOINT batch_job"); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	for i, j := range batch {
-		if err != nil {
+		if err != nil && results[i] == nil {
 			results[i] = fmt.Errorf("commit a batch of %d writes: %w", len(batch), err)
 		}
 		j.result <- results[i]

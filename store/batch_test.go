@@ -71,3 +71,37 @@ func TestBatchedWritesCommitOrFailEachOnItsOwn(t *testing.T) {
 		}
 	})
 }
+
+// A caller alone in its batch runs without a savepoint: its failure or
+// panic rolls the whole transaction back, which must undo its writes and
+// leave the next caller's batch to commit as usual.
+func TestACallerAloneInItsBatchFailsOrCommitsOnItsOwn(t *testing.T) {
+	s := storetest.Open(t, storetest.DatabaseURL(t, store.SQLite))
+	ctx := context.Background()
+	e := newEndpoint(t, s, "alone")
+	refused := errors.New("refused by the caller")
+	create := func(i int, then func() error) error {
+		return s.InBatch(ctx, func(ctx context.Context, tx *store.Store) error {
+			c := store.Conversation{EndpointID: e.ID, SessionID: fmt.Sprintf("s-%d", i), UserID: "u", CustomerID: fmt.Sprintf("c-%d", i), State: store.StateQueued}
+			if err := tx.CreateConversation(ctx, &c); err != nil {
+				return err
+			}
+			return then()
+		})
+	}
+	// One after another, so that each batch holds one caller.
+	if err := create(1, func() error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("a failing caller got %v, want its own error", err)
+	}
+	if err := create(2, func() error { panic("a caller's bug") }); err == nil {
+		t.Fatal("a panicking caller succeeded")
+	}
+	if err := create(3, func() error { return nil }); err != nil {
+		t.Fatalf("the caller after them: %v", err)
+	}
+	for i, want := range map[int]bool{1: false, 2: false, 3: true} {
+		if _, err := s.OpenConversation(ctx, e.ID, fmt.Sprintf("s-%d", i)); (err == nil) != want {
+			t.Errorf("caller %d: kept %v, want %v (%v)", i, err == nil, want, err)
+		}
+	}
+}
