@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -353,4 +354,45 @@ func TestPostgresKeepsTheConnectionsALoadOpened(t *testing.T) {
 	if stats := sqlDB.Stats(); stats.OpenConnections != open || stats.MaxIdleClosed != 0 {
 		t.Fatalf("after %d transactions at once: %d connections open, %d closed for the idle limit; want all %d kept", open, stats.OpenConnections, stats.MaxIdleClosed, open)
 	}
+}
+
+// The webhook log's insert is written out by hand (webhooks.go): every field
+// of a Webhook must come back as it went in, so that a field added to the
+// model and not to the insert fails here.
+func TestALoggedWebhookKeepsEveryField(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e := newEndpoint(t, s, "every-field")
+		c := store.Conversation{EndpointID: e.ID, SessionID: "s", UserID: "u", CustomerID: "c", State: store.StateQueued}
+		if err := s.CreateConversation(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+		earlier := store.Webhook{ReceivedAt: time.Now().UTC(), Verdict: store.VerdictMalformed, Status: 400}
+		if _, err := s.InsertWebhook(ctx, &earlier); err != nil {
+			t.Fatal(err)
+		}
+		received, processed := time.Date(2026, 12, 4, 20, 0, 0, 123_000_000, time.UTC), time.Date(2026, 12, 4, 20, 0, 1, 0, time.UTC)
+		key := "integration/m1/Text"
+		in := store.Webhook{ReceivedAt: received, EndpointID: &e.ID, ConversationID: &c.ID, IntegrationID: "integration", GenesysMessageID: "m1",
+			EventType: "Text", Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"id":"m1"}`, BodyBytes: 11,
+			BodySHA256: "abc", Verdict: store.VerdictValid, VerdictDetail: "detail", Status: 200, LatencyUS: 42, DedupeKey: &key,
+			Outcome: store.OutcomeDelivered, ProcessedAt: &processed, ReplayOf: &earlier.ID, ClockSkewMS: -61_000, Masked: true}
+		w := in
+		if _, err := s.InsertWebhook(ctx, &w); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.WebhookByID(ctx, w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.ID = w.ID
+		// Times come back in the database's zone; compare the instants.
+		if !got.ReceivedAt.Equal(in.ReceivedAt) || got.ProcessedAt == nil || !got.ProcessedAt.Equal(*in.ProcessedAt) {
+			t.Fatalf("times: got %v and %v, want %v and %v", got.ReceivedAt, got.ProcessedAt, in.ReceivedAt, processed)
+		}
+		got.ReceivedAt, got.ProcessedAt = in.ReceivedAt, in.ProcessedAt
+		if !reflect.DeepEqual(got, in) {
+			t.Fatalf("logged\n%+v\nread back\n%+v", in, got)
+		}
+	})
 }

@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Webhook signature verdicts.
@@ -80,15 +80,16 @@ func (s *Store) InsertWebhook(ctx context.Context, w *Webhook) (duplicate bool, 
 	first := *w
 	insert := func(ctx context.Context, tx *Store) error {
 		*w, duplicate = first, false
-		res := tx.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(w)
-		if res.Error != nil || res.RowsAffected == 1 || w.DedupeKey == nil {
-			return res.Error
+		inserted, err := insertWebhookRow(tx.db.WithContext(ctx), w)
+		if err != nil || inserted {
+			return err
 		}
 		w.ID, w.DedupeKey, w.Outcome = 0, nil, OutcomeDuplicate
 		now := tx.now()
 		w.ProcessedAt = &now
 		duplicate = true
-		return tx.db.WithContext(ctx).Create(w).Error
+		_, err = insertWebhookRow(tx.db.WithContext(ctx), w)
+		return err
 	}
 	if s.batch == nil {
 		// PostgreSQL: no committer, and the two statements need no
@@ -105,6 +106,37 @@ func (s *Store) InsertWebhook(ctx context.Context, w *Webhook) (duplicate bool, 
 		return false, fmt.Errorf("log webhook: %w", err)
 	}
 	return duplicate, nil
+}
+
+// insertWebhookSQL is the webhook log's insert, written out: gorm's Create
+// builds it by reflection on every call and reads back every column, inside
+// the committer that every write waits for (docs/performance.md). A row whose
+// dedupe key is taken is not inserted, and returns no id.
+const insertWebhookSQL = `INSERT INTO webhooks (received_at, endpoint_id, conversation_id, integration_id, genesys_message_id, event_type,
+	headers, body, body_bytes, body_sha256, verdict, verdict_detail, status, latency_us, dedupe_key, outcome, processed_at, replay_of,
+	clock_skew_ms, masked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`
+
+// insertWebhookRow inserts w and sets its ID; false when its dedupe key was
+// taken and nothing was inserted.
+func insertWebhookRow(db *gorm.DB, w *Webhook) (bool, error) {
+	headers, err := json.Marshal(w.Headers)
+	if err != nil {
+		return false, err
+	}
+	rows, err := db.Raw(insertWebhookSQL, w.ReceivedAt, w.EndpointID, w.ConversationID, w.IntegrationID, w.GenesysMessageID, w.EventType,
+		string(headers), w.Body, w.BodyBytes, w.BodySHA256, w.Verdict, w.VerdictDetail, w.Status, w.LatencyUS, w.DedupeKey, w.Outcome,
+		w.ProcessedAt, w.ReplayOf, w.ClockSkewMS, w.Masked).Rows()
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	if err := rows.Scan(&w.ID); err != nil {
+		return false, err
+	}
+	return true, rows.Close()
 }
 
 // WebhookByID returns one logged webhook.
