@@ -92,7 +92,10 @@ func (r *Relay) runBotDeliveries(ctx context.Context) {
 		claim: func(ctx context.Context, limit int) ([]store.BotDelivery, error) {
 			return r.store.ClaimDueBotDeliveries(ctx, r.instance, botLease, limit)
 		},
-		send:    r.deliverToBot,
+		send: func(ctx context.Context, d store.BotDelivery, _ bool) (store.BotDelivery, bool) {
+			r.deliverToBot(ctx, d) // a session's next event waits for the claim
+			return store.BotDelivery{}, false
+		},
 		nextDue: r.store.NextBotDeliveryAttempt,
 		release: func(ctx context.Context) error { return r.store.ReleaseBotDeliveryLeasesOf(ctx, r.instance) },
 	}.run(ctx)

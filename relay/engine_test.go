@@ -7,6 +7,7 @@ package relay_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -200,6 +201,32 @@ func (g *engine) userMessages(session string, texts ...string) {
 		if _, err := g.relay.SendUserMessage(context.Background(), g.e, relay.UserMessage{UserID: "u1", SessionID: session, Text: text}); err != nil {
 			g.t.Fatal(err)
 		}
+	}
+}
+
+// A conversation's queued calls go out one after another on the slot that
+// sent the first (each sent mark leases the next), past the longest run a
+// slot keeps one conversation, once each and in order.
+func TestAConversationsBacklogGoesOutInOrderPastTheLongestChain(t *testing.T) {
+	g := newEngine(t, nil)
+	if _, err := g.relay.StartHandover(context.Background(), g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	g.waitForMessages(1)
+	// The first message waits for a retry, so the others queue behind it.
+	g.genesys.SetFault(sandbox.Fault{Status: 503, Count: 1, PathContains: "/inbound/open/message"})
+	var want []string
+	for i := range 40 { // more than a slot sends of one conversation in a row
+		want = append(want, fmt.Sprint("backlog ", i))
+	}
+	g.userMessages("s1", want...)
+	msgs := g.waitForMessages(1 + len(want))
+	var got []string
+	for _, m := range msgs[1:] {
+		got = append(got, m.Text)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Genesys got %v, want %v once each in order", got, want)
 	}
 }
 

@@ -47,7 +47,11 @@ func (r *Relay) runOutbox(ctx context.Context) {
 }
 
 // deliver makes one attempt at an outbox item and records what happened.
-func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
+// When Genesys accepted it and chain is true, the call of the same
+// conversation now first in line, if any, comes back leased to this
+// instance, to be made next on the same slot
+// (store.MarkOutboxSentLeasingNext).
+func (r *Relay) deliver(ctx context.Context, item store.OutboxItem, chain bool) (store.OutboxItem, bool) {
 	ctx = logging.WithConversationID(ctx, item.ConversationID)
 	attempt := item.Attempts + 1
 	var (
@@ -77,7 +81,12 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 		// Genesys has it: record that even when shutting down, or the next
 		// start would send it again.
 		calls := held.take()
-		if err := r.store.MarkOutboxSent(context.WithoutCancel(ctx), item, attempt, sentID, calls); err != nil {
+		owner := "" // the end of a chain: the claim takes the next call
+		if chain {
+			owner = r.instance
+		}
+		next, leased, err := r.store.MarkOutboxSentLeasingNext(context.WithoutCancel(ctx), item, attempt, sentID, calls, owner, outboxLease)
+		if err != nil {
 			r.log.ErrorContext(ctx, "mark outbox item sent", slog.Int64("outbox_id", item.ID), slog.Any("error", err))
 		}
 		if len(calls) > 0 {
@@ -92,18 +101,18 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 			}
 		}
 		r.log.DebugContext(ctx, "Genesys call delivered", slog.Int64("outbox_id", item.ID), slog.String("kind", item.Kind), slog.Int("attempt", attempt))
-		return
+		return next, leased
 	}
 	if ctx.Err() != nil {
 		// Shutting down: leave the item to the next start, untouched.
-		return
+		return store.OutboxItem{}, false
 	}
 	if delay, ok := postponed(err); ok {
 		// Not an attempt: the rate budget was spent. Try again soon.
 		if err := r.store.RetryOutbox(ctx, item.ID, item.Attempts, r.store.Now().Add(delay), item.LastError); err != nil {
 			r.log.ErrorContext(ctx, "postpone outbox item", slog.Any("error", err))
 		}
-		return
+		return store.OutboxItem{}, false
 	}
 	age := r.store.Now().Sub(item.CreatedAt)
 	if !genesys.IsRetryable(err) && r.credentialsChanged(ctx, item.EndpointID, used) {
@@ -113,7 +122,7 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 		if err := r.store.RetryOutbox(ctx, item.ID, attempt, r.store.Now(), err.Error()); err != nil {
 			r.log.ErrorContext(ctx, "reschedule outbox item", slog.Any("error", err))
 		}
-		return
+		return store.OutboxItem{}, false
 	}
 	if unauthorized(err) && age < r.cfg.RetryFor {
 		// Genesys refused the OAuth client itself. Nothing is wrong with the
@@ -130,7 +139,7 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 		if err := r.store.RetryOutbox(ctx, item.ID, attempt, next, err.Error()); err != nil {
 			r.log.ErrorContext(ctx, "reschedule outbox item", slog.Any("error", err))
 		}
-		return
+		return store.OutboxItem{}, false
 	}
 	r.log.ErrorContext(ctx, "Genesys call failed for good", slog.Int64("conversation_id", item.ConversationID), slog.Int64("outbox_id", item.ID),
 		slog.String("kind", item.Kind), slog.Int("attempt", attempt), slog.Any("error", err))
@@ -138,6 +147,7 @@ func (r *Relay) deliver(ctx context.Context, item store.OutboxItem) {
 		r.log.ErrorContext(ctx, "mark outbox item failed", slog.Any("error", err))
 	}
 	r.undelivered(ctx, conv, item, err)
+	return store.OutboxItem{}, false
 }
 
 // unauthorized tells a refusal of the OAuth client (401 after the one token

@@ -17,12 +17,18 @@ type queueWorker[T any] struct {
 	name    string // for the log
 	workers int
 	claim   func(ctx context.Context, limit int) ([]T, error)
-	send    func(ctx context.Context, item T)
+	// send makes one item's attempt. When chain is true it may return the
+	// next item of the same conversation, leased already, for the same slot
+	// to send at once.
+	send    func(ctx context.Context, item T, chain bool) (next T, leased bool)
 	nextDue func(ctx context.Context) (time.Time, bool, error)
 	release func(ctx context.Context) error
 	wake    chan struct{}
 	log     *slog.Logger
 }
+
+// maxChain is how many items of one conversation a slot sends in a row.
+const maxChain = 32
 
 func (q queueWorker[T]) run(ctx context.Context) {
 	slots := make(chan struct{}, q.workers)
@@ -61,7 +67,17 @@ func (q queueWorker[T]) run(ctx context.Context) {
 			}
 			inFlight.Go(func() {
 				defer func() { <-slots }()
-				q.send(ctx, item)
+				// A conversation keeps a slot for at most maxChain calls in
+				// a row, so that a busy one does not hold it from the others.
+				// An item leased but left unsent when shutting down is given
+				// back with the other leases on the way out.
+				for n := 1; ; n++ {
+					next, leased := q.send(ctx, item, n < maxChain)
+					if !leased || ctx.Err() != nil {
+						break
+					}
+					item = next
+				}
 				// The next item of the same conversation or session may be due now.
 				select {
 				case q.wake <- struct{}{}:

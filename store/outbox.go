@@ -71,9 +71,7 @@ func (s *Store) InsertOutbox(ctx context.Context, item *OutboxItem) error {
 // ran out (its holder died) can be claimed again.
 func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Duration, limit int) ([]OutboxItem, error) {
 	claimed, err := claimDue(ctx, s, "outbox", owner, lease, limit, func(tx *Store, now time.Time) *gorm.DB {
-		return tx.db.Where("q.status = ? AND q.next_attempt_at <= ? AND (q.lease_until IS NULL OR q.lease_until < ?)", OutboxPending, now, now).
-			Where("NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = q.conversation_id AND p.status = ? AND p.id < q.id AND (p.kind = ?) = (q.kind = ?))",
-				OutboxPending, OutboxReceipt, OutboxReceipt)
+		return outboxDue(tx.db, now)
 	}, func(item *OutboxItem) (int64, *string, **time.Time) {
 		return item.ID, &item.LeaseOwner, &item.LeaseUntil
 	})
@@ -81,6 +79,15 @@ func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Dur
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	return claimed, nil
+}
+
+// outboxDue narrows db, over the outbox as "q", to the calls that are due
+// and first in line: of each conversation the oldest pending one of each
+// lane (ClaimDueOutbox).
+func outboxDue(db *gorm.DB, now time.Time) *gorm.DB {
+	return db.Where("q.status = ? AND q.next_attempt_at <= ? AND (q.lease_until IS NULL OR q.lease_until < ?)", OutboxPending, now, now).
+		Where("NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = q.conversation_id AND p.status = ? AND p.id < q.id AND (p.kind = ?) = (q.kind = ?))",
+			OutboxPending, OutboxReceipt, OutboxReceipt)
 }
 
 // claimDue leases to owner, for lease, up to limit rows of a queue's table
@@ -132,8 +139,24 @@ func claimDue[T any](ctx context.Context, s *Store, table, owner string, lease t
 // calls in the call log. One write for the committer, so the outbox worker
 // waits for one commit per call.
 func (s *Store) MarkOutboxSent(ctx context.Context, item OutboxItem, attempts int, genesysMessageID string, calls []APICall) error {
+	_, _, err := s.MarkOutboxSentLeasingNext(ctx, item, attempts, genesysMessageID, calls, "", 0)
+	return err
+}
+
+// MarkOutboxSentLeasingNext is MarkOutboxSent that also leases to owner, for
+// lease, the call that the sent one leaves first in line in its
+// conversation's lane, when there is one and it is due, and returns it: the
+// sender that made one call of a conversation makes the next at once,
+// without a claim, which walks every pending call (docs/performance.md).
+// On SQLite only, where the committer runs the mark and the lease as one
+// step; on PostgreSQL (and with owner "") it leases nothing, and the claim
+// takes the next call as before.
+func (s *Store) MarkOutboxSentLeasingNext(ctx context.Context, item OutboxItem, attempts int, genesysMessageID string, calls []APICall,
+	owner string, lease time.Duration) (next OutboxItem, leased bool, err error) {
 	now := s.now()
-	err := s.batched(ctx, func(db *gorm.DB) error {
+	chain := owner != "" && s.batch != nil && !s.inTx
+	err = s.batched(ctx, func(db *gorm.DB) error {
+		leased = false
 		// The message and the call log first: if the outbox's mark then
 		// failed, the call would be made again, which neither contradicts
 		// (a resend is at-least-once anyway, and logged as a call too).
@@ -145,13 +168,50 @@ func (s *Store) MarkOutboxSent(ctx context.Context, item OutboxItem, attempts in
 		if err := createAPICalls(db, calls, now); err != nil {
 			return fmt.Errorf("record API calls: %w", err)
 		}
-		return db.Model(&OutboxItem{}).Where("id = ?", item.ID).
-			Updates(map[string]any{"status": OutboxSent, "attempts": attempts, "sent_at": now, "lease_until": nil, "last_error": ""}).Error
+		if err := db.Model(&OutboxItem{}).Where("id = ?", item.ID).
+			Updates(map[string]any{"status": OutboxSent, "attempts": attempts, "sent_at": now, "lease_until": nil, "last_error": ""}).Error; err != nil {
+			return err
+		}
+		if !chain {
+			return nil
+		}
+		// A failed statement is undone alone (batched): the mark stands,
+		// and the claim finds the next call instead.
+		// The lane's head, by the pending calls' index: mostly there is none,
+		// and a mark pays this one narrow lookup.
+		var head struct {
+			ID            int64
+			NextAttemptAt time.Time
+			LeaseUntil    *time.Time
+		}
+		lane := item.Kind == OutboxReceipt
+		rows, err := db.Raw("SELECT id, next_attempt_at, lease_until FROM outbox WHERE conversation_id = ? AND status = 'pending' AND (kind = 'receipt') = ? ORDER BY id LIMIT 1",
+			item.ConversationID, lane).Rows()
+		if err != nil {
+			return nil
+		}
+		ok := rows.Next() && rows.Scan(&head.ID, &head.NextAttemptAt, &head.LeaseUntil) == nil
+		rows.Close()
+		if !ok || head.NextAttemptAt.After(now) || (head.LeaseUntil != nil && !head.LeaseUntil.Before(now)) {
+			return nil
+		}
+		var found []OutboxItem
+		if db.Session(&gorm.Session{NewDB: true}).Where("id = ?", head.ID).Limit(1).Find(&found).Error != nil || len(found) == 0 {
+			return nil
+		}
+		until := now.Add(lease)
+		if db.Session(&gorm.Session{NewDB: true}).Model(&OutboxItem{}).Where("id = ?", head.ID).
+			Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error != nil {
+			return nil
+		}
+		next, leased = found[0], true
+		next.LeaseOwner, next.LeaseUntil = owner, &until
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("mark outbox item %d sent: %w", item.ID, err)
+		return OutboxItem{}, false, fmt.Errorf("mark outbox item %d sent: %w", item.ID, err)
 	}
-	return nil
+	return next, leased, nil
 }
 
 // RetryOutbox puts an item back for another attempt at next.

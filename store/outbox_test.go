@@ -118,6 +118,57 @@ func TestReceiptsAreClaimedBesideAConversationsBusyMessages(t *testing.T) {
 	})
 }
 
+// The sender of a conversation's call takes its next one with the sent mark
+// (on SQLite): in order, in the same lane, leased so that no claim takes it
+// too, and only when it is due.
+func TestASentMarkLeasesTheConversationsNextCallInItsLane(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := seedConversation(t, s, "chain", 3) // three user messages
+		if err := s.InsertOutbox(ctx, &store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, Kind: store.OutboxReceipt, Payload: "r0"}); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.ClaimDueOutbox(ctx, "a", time.Minute, 10)
+		if err != nil || len(claimed) != 2 {
+			t.Fatalf("claimed %v, %v; want the first message and the receipt", claimed, err)
+		}
+		next, leased, err := s.MarkOutboxSentLeasingNext(ctx, claimed[0], 1, "", nil, "a", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Dialect() == store.Postgres {
+			// No committer to make the mark and the lease one step: the
+			// claim takes the next call.
+			if leased {
+				t.Fatalf("leased %v on PostgreSQL", next)
+			}
+			return
+		}
+		if !leased || next.Payload != "1" || next.LeaseOwner != "a" || next.LeaseUntil == nil {
+			t.Fatalf("after the first message: %+v (leased %v); want the second message, leased to a", next, leased)
+		}
+		if more, _ := s.ClaimDueOutbox(ctx, "b", time.Minute, 10); len(more) != 0 {
+			t.Fatalf("a claim took %v, which the sender holds", more)
+		}
+		// The receipt's lane has nothing after it: the messages stay theirs.
+		if after, leased, err := s.MarkOutboxSentLeasingNext(ctx, claimed[1], 1, "", nil, "a", time.Minute); err != nil || leased {
+			t.Fatalf("after the receipt: %+v, %v, %v; want nothing", after, leased, err)
+		}
+		// A call put off for later is not taken before its time.
+		var third []store.OutboxItem
+		store.DB(s).Where("conversation_id = ? AND payload = ?", c.ID, "2").Find(&third)
+		if len(third) != 1 {
+			t.Fatalf("no third message: %v", third)
+		}
+		if err := s.RetryOutbox(ctx, third[0].ID, 0, time.Now().Add(time.Hour), "later"); err != nil {
+			t.Fatal(err)
+		}
+		if after, leased, err := s.MarkOutboxSentLeasingNext(ctx, next, 1, "", nil, "a", time.Minute); err != nil || leased {
+			t.Fatalf("leased %+v (%v), due in an hour", after, err)
+		}
+	})
+}
+
 // A claim reads the pending calls only, however many calls were sent before
 // them: walking the sent history in id order made every claim on
 // PostgreSQL cost more as Handover ran (docs/performance.md).

@@ -14,7 +14,7 @@ import (
 )
 
 // seedConversation makes an endpoint (once) and a conversation with n queued calls.
-func seedConversation(t *testing.T, s *store.Store, session string, n int) store.Conversation {
+func seedConversation(t testing.TB, s *store.Store, session string, n int) store.Conversation {
 	t.Helper()
 	ctx := context.Background()
 	e, err := s.EndpointByToken(ctx, "tok")

@@ -1,0 +1,70 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/handover-relay/handover/store"
+	"github.com/handover-relay/handover/store/storetest"
+)
+
+// What a sent mark costs with and without leasing the conversation's next
+// call, on an outbox with a history of 20,000 sent calls. Run with
+//
+//	go test -run '^$' -bench SentMark ./store/
+func BenchmarkSentMark(b *testing.B) {
+	for _, chain := range []bool{false, true} {
+		b.Run(fmt.Sprintf("leasing next %v", chain), func(b *testing.B) {
+			s := storetest.Open(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+			ctx := context.Background()
+			var convs []store.Conversation
+			for i := range 64 {
+				convs = append(convs, seedConversation(b, s, fmt.Sprint("s", i), 0))
+			}
+			queue := func(n int) {
+				for i := range n {
+					c := convs[i%len(convs)]
+					if err := s.InsertOutbox(ctx, &store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, Kind: store.OutboxMessage, Payload: "{}"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			owner := ""
+			if chain {
+				owner = "a"
+			}
+			mark := func(items []store.OutboxItem) {
+				for _, item := range items {
+					for leased := true; leased; {
+						var err error
+						if item, leased, err = s.MarkOutboxSentLeasingNext(ctx, item, 1, "", nil, owner, time.Minute); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			}
+			send := func() int {
+				items, err := s.ClaimDueOutbox(ctx, "a", time.Minute, 64)
+				if err != nil {
+					b.Fatal(err)
+				}
+				mark(items)
+				return len(items)
+			}
+			queue(20_000)
+			for send() > 0 {
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				queue(64)
+				items, _ := s.ClaimDueOutbox(ctx, "a", time.Minute, 64)
+				b.StartTimer()
+				mark(items)
+			}
+		})
+	}
+}
