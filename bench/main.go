@@ -949,22 +949,13 @@ func (h *handover) relayOverhead(prefix string, sessions int, duration time.Dura
 	var sends []time.Duration
 	l := drive(sessions, duration, func(worker, seq int) error {
 		sid := fmt.Sprintf("%s-%05d", prefix, worker)
-		var out struct {
-			MessageID int64 `json:"messageId"`
-		}
 		t0 := time.Now()
-		raw, _ := json.Marshal(map[string]any{"userId": "u-" + sid, "sessionId": sid, "text": fmt.Sprintf("message %d", seq)})
 		// The id is known only from the answer; an arrival before it is kept.
-		resp, err := client.Post(h.base+"/"+h.token, "application/json", bytes.NewReader(raw))
+		id, err := h.userMessage(sid, fmt.Sprintf("message %d", seq))
 		if err != nil {
 			return err
 		}
-		data, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted || json.Unmarshal(data, &out) != nil {
-			return fmt.Errorf("message: %d %s", resp.StatusCode, data)
-		}
-		arrived, err := h.arrivals.await("hov-msg-"+strconv.FormatInt(out.MessageID, 10), 30*time.Second)
+		arrived, err := h.arrivals.await("hov-msg-"+strconv.FormatInt(id, 10), 30*time.Second)
 		if err != nil {
 			return err
 		}
@@ -983,6 +974,25 @@ func (h *handover) relayOverhead(prefix string, sessions int, duration time.Dura
 		addedP99: pct(sends, 99) - pct(direct.latencies, 99), cpuPerMessage: cpuUsed / time.Duration(max(1, len(sends)))}, nil
 }
 
+// userMessage posts text as the user of session sid to the bot API and
+// returns the id Handover gave the message.
+func (h *handover) userMessage(sid, text string) (int64, error) {
+	var out struct {
+		MessageID int64 `json:"messageId"`
+	}
+	raw, _ := json.Marshal(map[string]any{"userId": "u-" + sid, "sessionId": sid, "text": text})
+	resp, err := client.Post(h.base+"/"+h.token, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		return 0, err
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(data, &out) != nil {
+		return 0, fmt.Errorf("message: %d %s", resp.StatusCode, data)
+	}
+	return out.MessageID, nil
+}
+
 // relayBurst is relayOverhead with each session sending burst messages back
 // to back (each once Handover has accepted the one before, as a bot sends
 // several bubbles of one answer) before it waits for them all to reach
@@ -997,20 +1007,11 @@ func (h *handover) relayBurst(prefix string, sessions, burst int, duration time.
 		sid := fmt.Sprintf("%s-%05d", prefix, worker)
 		ids := make([]int64, 0, burst)
 		for i := range burst {
-			var out struct {
-				MessageID int64 `json:"messageId"`
-			}
-			raw, _ := json.Marshal(map[string]any{"userId": "u-" + sid, "sessionId": sid, "text": fmt.Sprintf("burst %d part %d", seq, i)})
-			resp, err := client.Post(h.base+"/"+h.token, "application/json", bytes.NewReader(raw))
+			id, err := h.userMessage(sid, fmt.Sprintf("burst %d part %d", seq, i))
 			if err != nil {
 				return err
 			}
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted || json.Unmarshal(data, &out) != nil {
-				return fmt.Errorf("message: %d %s", resp.StatusCode, data)
-			}
-			ids = append(ids, out.MessageID)
+			ids = append(ids, id)
 		}
 		for _, id := range ids {
 			if _, err := h.arrivals.await("hov-msg-"+strconv.FormatInt(id, 10), 30*time.Second); err != nil {

@@ -204,15 +204,36 @@ func (g *engine) userMessages(session string, texts ...string) {
 	}
 }
 
+// handedOver hands session over as user u1 and waits for Genesys to have
+// its first message.
+func (g *engine) handedOver(session string) {
+	g.t.Helper()
+	if _, err := g.relay.StartHandover(context.Background(), g.e, relay.HandoverRequest{UserID: "u1", SessionID: session}); err != nil {
+		g.t.Fatal(err)
+	}
+	g.waitForMessages(1)
+}
+
+// wantAtGenesysInOrder waits until Genesys has, after the handover's first
+// message, the user's texts want, and fails unless each came once in order.
+func (g *engine) wantAtGenesysInOrder(want []string) {
+	g.t.Helper()
+	msgs := g.waitForMessages(1 + len(want))
+	var got []string
+	for _, m := range msgs[1:] {
+		got = append(got, m.Text)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		g.t.Fatalf("Genesys got %v, want %v once each in order", got, want)
+	}
+}
+
 // A conversation's queued calls go out one after another on the slot that
 // sent the first (each sent mark leases the next), past the longest run a
 // slot keeps one conversation, once each and in order.
 func TestAConversationsBacklogGoesOutInOrderPastTheLongestChain(t *testing.T) {
 	g := newEngine(t, nil)
-	if _, err := g.relay.StartHandover(context.Background(), g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
-		t.Fatal(err)
-	}
-	g.waitForMessages(1)
+	g.handedOver("s1")
 	// The first message waits for a retry, so the others queue behind it.
 	g.genesys.SetFault(sandbox.Fault{Status: 503, Count: 1, PathContains: "/inbound/open/message"})
 	var want []string
@@ -220,35 +241,18 @@ func TestAConversationsBacklogGoesOutInOrderPastTheLongestChain(t *testing.T) {
 		want = append(want, fmt.Sprint("backlog ", i))
 	}
 	g.userMessages("s1", want...)
-	msgs := g.waitForMessages(1 + len(want))
-	var got []string
-	for _, m := range msgs[1:] {
-		got = append(got, m.Text)
-	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("Genesys got %v, want %v once each in order", got, want)
-	}
+	g.wantAtGenesysInOrder(want)
 }
 
 func TestTheOutboxSendsAConversationsMessagesOnceAndInOrderThroughFailures(t *testing.T) {
 	g := newEngine(t, nil)
-	if _, err := g.relay.StartHandover(context.Background(), g.e, relay.HandoverRequest{UserID: "u1", SessionID: "s1"}); err != nil {
-		t.Fatal(err)
-	}
-	g.waitForMessages(1)
+	g.handedOver("s1")
 	// Genesys fails the next attempts: three 503s, then two 429s.
 	g.genesys.SetFault(sandbox.Fault{Status: 503, Count: 3, PathContains: "/inbound/open/message"})
 	g.genesys.SetFault(sandbox.Fault{Status: 429, Count: 2, PathContains: "/inbound/open/message"})
 	want := []string{"one", "two", "three", "four", "five"}
 	g.userMessages("s1", want...)
-	msgs := g.waitForMessages(1 + len(want))
-	var got []string
-	for _, m := range msgs[1:] {
-		got = append(got, m.Text)
-	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("Genesys got %v, want %v once each in order", got, want)
-	}
+	g.wantAtGenesysInOrder(want)
 	rejected := 0
 	for _, r := range g.genesys.Rejected() {
 		if strings.Contains(r.Path, "/inbound/open/message") {
