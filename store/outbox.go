@@ -175,10 +175,11 @@ func (s *Store) MarkOutboxSentLeasingNext(ctx context.Context, item OutboxItem, 
 		if !chain {
 			return nil
 		}
-		// A failed statement is undone alone (batched): the mark stands,
-		// and the claim finds the next call instead.
-		// The lane's head, by the pending calls' index: mostly there is none,
-		// and a mark pays this one narrow lookup.
+		// The lane's head, by the index of pending calls (its status is
+		// written in the statement, as the index's is): mostly there is
+		// none, and a mark pays this one narrow lookup. A statement that
+		// fails here is undone alone (batched): the mark stands, and the
+		// claim finds the next call instead.
 		var head struct {
 			ID            int64
 			NextAttemptAt time.Time
