@@ -225,11 +225,12 @@ func (s *App) Serve(ctx context.Context) error {
 	if s.Sandbox != nil {
 		attrs = append(attrs, slog.String("sandbox_agent_desk", s.cfg.PublicURL+paths.SandboxDesk))
 	}
-	s.log.Info("Handover is running", attrs...)
 	if s.Sandbox != nil && !s.cfg.Development {
 		s.log.Warn("THE GENESYS SANDBOX IS ON at a public address: a fake Genesys with an agent desk (behind the console's sign-in) for tests and demos; unset HANDOVER_SANDBOX for production",
 			slog.String("public_url", s.cfg.PublicURL))
 	}
+	// The start's last line: what comes before it is all the start says.
+	s.log.Info("Handover is running", attrs...)
 
 	var err error
 	select {

@@ -28,7 +28,7 @@ func TestTheServerOutlivesMoreIdleConnectionsThanFileHandles(t *testing.T) {
 	env := binaryEnv(map[string]string{"HANDOVER_ADDR": addr, "HANDOVER_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "h.db"),
 		"HANDOVER_ADMIN_PASSWORD": "hostile-test-password", "HANDOVER_SANDBOX": "false"})
 	p := startBinaryWith(t, []string{"sh", "-c", `ulimit -n 1024 && exec "$0"`, bin}, env, base)
-	if log := p.out.String(); !strings.Contains(log, "file_handle_limit=1024") || !strings.Contains(log, "max_connections=768") {
+	if log := startLogged(t, p.out); !strings.Contains(log, "file_handle_limit=1024") || !strings.Contains(log, "max_connections=768") {
 		t.Fatalf("the start does not say the connection cap for 1,024 handles:\n%s", log)
 	}
 

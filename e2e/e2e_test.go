@@ -261,6 +261,14 @@ func startServer(t *testing.T, env map[string]string) (logs *testkit.SyncBuffer,
 	return logs, stop
 }
 
+// startLogged waits until logs hold the start's last line and returns them:
+// the server answers requests before it has logged its start.
+func startLogged(t *testing.T, logs *testkit.SyncBuffer) string {
+	t.Helper()
+	testkit.WaitFor(t, 10*time.Second, "the start's last log line", func() bool { return strings.Contains(logs.String(), "Handover is running") })
+	return logs.String()
+}
+
 // sseEvent is one Server-Sent Event.
 type sseEvent struct {
 	ID    string

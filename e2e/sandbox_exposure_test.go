@@ -26,7 +26,7 @@ func TestAStartWithAPublicURLHasNoSandboxUnlessAskedFor(t *testing.T) {
 		}
 		resp.Body.Close()
 		mounted := resp.StatusCode != http.StatusNotFound
-		warned := strings.Contains(logs.String(), "THE GENESYS SANDBOX IS ON")
+		warned := strings.Contains(startLogged(t, logs), "THE GENESYS SANDBOX IS ON")
 		if mounted != asked || warned != asked {
 			t.Errorf("HANDOVER_SANDBOX asked %v: sandbox API answered %d, warning in the log %v", asked, resp.StatusCode, warned)
 		}
