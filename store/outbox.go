@@ -83,7 +83,8 @@ func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Dur
 
 // outboxDue narrows db, over the outbox as "q", to the calls that are due
 // and first in line: of each conversation the oldest pending one of each
-// lane (ClaimDueOutbox).
+// lane. The claim (ClaimDueOutbox) and the sent mark's lease of the next call
+// (MarkOutboxSentLeasingNext) both take calls by it.
 func outboxDue(db *gorm.DB, now time.Time) *gorm.DB {
 	return db.Where("q.status = ? AND q.next_attempt_at <= ? AND (q.lease_until IS NULL OR q.lease_until < ?)", OutboxPending, now, now).
 		Where("NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = q.conversation_id AND p.status = ? AND p.id < q.id AND (p.kind = ?) = (q.kind = ?))",
@@ -177,31 +178,26 @@ func (s *Store) MarkOutboxSentLeasingNext(ctx context.Context, item OutboxItem, 
 		}
 		// The lane's head, by the index of pending calls (its status is
 		// written in the statement, as the index's is): mostly there is
-		// none, and a mark pays this one narrow lookup. A statement that
-		// fails here is undone alone (batched): the mark stands, and the
-		// claim finds the next call instead.
-		var head struct {
-			ID            int64
-			NextAttemptAt time.Time
-			LeaseUntil    *time.Time
-		}
+		// none, and a mark pays this one narrow lookup. The head is taken
+		// only when the claim's own rule (outboxDue) would take it. A
+		// statement that fails here is undone alone (batched): the mark
+		// stands, and the claim finds the next call instead.
+		var headID int64
 		lane := item.Kind == OutboxReceipt
-		rows, err := db.Raw("SELECT id, next_attempt_at, lease_until FROM outbox WHERE conversation_id = ? AND status = 'pending' AND (kind = 'receipt') = ? ORDER BY id LIMIT 1",
+		rows, err := db.Raw("SELECT id FROM outbox WHERE conversation_id = ? AND status = 'pending' AND (kind = 'receipt') = ? ORDER BY id LIMIT 1",
 			item.ConversationID, lane).Rows()
 		if err != nil {
 			return nil
 		}
-		ok := rows.Next() && rows.Scan(&head.ID, &head.NextAttemptAt, &head.LeaseUntil) == nil
+		ok := rows.Next() && rows.Scan(&headID) == nil
 		rows.Close()
-		if !ok || head.NextAttemptAt.After(now) || (head.LeaseUntil != nil && !head.LeaseUntil.Before(now)) {
-			return nil
-		}
 		var found []OutboxItem
-		if db.Session(&gorm.Session{NewDB: true}).Where("id = ?", head.ID).Limit(1).Find(&found).Error != nil || len(found) == 0 {
+		if !ok || outboxDue(db.Session(&gorm.Session{NewDB: true}), now).Table("outbox AS q").Where("q.id = ?", headID).
+			Limit(1).Find(&found).Error != nil || len(found) == 0 {
 			return nil
 		}
 		until := now.Add(lease)
-		if db.Session(&gorm.Session{NewDB: true}).Model(&OutboxItem{}).Where("id = ?", head.ID).
+		if db.Session(&gorm.Session{NewDB: true}).Model(&OutboxItem{}).Where("id = ?", headID).
 			Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error != nil {
 			return nil
 		}
