@@ -115,14 +115,15 @@ func SessionEventType(m *Message) string {
 // was just inserted in tx, when the entry is a session event and its
 // endpoint has a bot webhook: one statement either way, in the entry's own
 // transaction, so an event is queued exactly when it is committed.
-func queueBotDelivery(tx *gorm.DB, m *Message) error {
+func queueBotDelivery(ctx context.Context, tx *gorm.DB, m *Message) error {
 	eventType := SessionEventType(m)
 	if eventType == "" {
 		return nil
 	}
-	return tx.Exec(`INSERT INTO bot_deliveries (endpoint_id, conversation_id, session_id, message_id, event_id, event_type, status, next_attempt_at, created_at)
+	_, err := execSQL(ctx, tx, `INSERT INTO bot_deliveries (endpoint_id, conversation_id, session_id, message_id, event_id, event_type, status, next_attempt_at, created_at)
 		SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM endpoints WHERE id = ? AND bot_webhook_url <> ''`,
-		m.ConversationID, m.SessionID, m.ID, newEventID(), eventType, BotDeliveryPending, m.CreatedAt, m.CreatedAt, m.EndpointID).Error
+		m.ConversationID, m.SessionID, m.ID, newEventID(), eventType, BotDeliveryPending, m.CreatedAt, m.CreatedAt, m.EndpointID)
+	return err
 }
 
 // newEventID names an event for its body and webhook-id header.

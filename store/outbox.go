@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -56,11 +58,22 @@ func (s *Store) InsertOutbox(ctx context.Context, item *OutboxItem) error {
 		item.NextAttemptAt = now
 	}
 	item.CreatedAt = now
-	if err := s.db.WithContext(ctx).Create(item).Error; err != nil {
-		return fmt.Errorf("queue %s for Genesys: %w", item.Kind, err)
+	inserted, err := insertRow(ctx, s.db, &item.ID, insertOutboxSQL, item.ConversationID, item.EndpointID, item.MessageID, item.Kind,
+		item.Payload, item.Status, item.Attempts, item.NextAttemptAt, item.LeaseOwner, item.LeaseUntil, item.LastError, item.CreatedAt, item.SentAt)
+	if err == nil && !inserted {
+		err = errors.New("nothing was inserted")
+	}
+	if err != nil {
+		return fmt.Errorf("queue %s for Genesys: %w", item.Kind, translate(err))
 	}
 	return nil
 }
+
+// insertOutboxSQL is the outbox's insert, written out: every relayed message
+// makes one, in the committer (rawsql.go). TestAQueuedCallKeepsEveryField
+// guards its columns against the struct.
+const insertOutboxSQL = `INSERT INTO outbox (conversation_id, endpoint_id, message_id, kind, payload, status, attempts, next_attempt_at,
+	lease_owner, lease_until, last_error, created_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 // ClaimDueOutbox leases up to limit items that are due: of each
 // conversation only the oldest pending one of each lane, so that calls of one
@@ -81,15 +94,40 @@ func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Dur
 	return claimed, nil
 }
 
-// outboxDue narrows db, over the outbox as "q", to the calls that are due
-// and first in line: of each conversation the oldest pending one of each
-// lane. The claim (ClaimDueOutbox) and the sent mark's lease of the next call
-// (MarkOutboxSentLeasingNext) both take calls by it.
-func outboxDue(db *gorm.DB, now time.Time) *gorm.DB {
-	return db.Where("q.status = ? AND q.next_attempt_at <= ? AND (q.lease_until IS NULL OR q.lease_until < ?)", OutboxPending, now, now).
-		Where("NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = q.conversation_id AND p.status = ? AND p.id < q.id AND (p.kind = ?) = (q.kind = ?))",
-			OutboxPending, OutboxReceipt, OutboxReceipt)
+// outboxDueSQL selects, over the outbox as "q", the calls that are due and
+// first in line: of each conversation the oldest pending one of each lane.
+// Its two arguments are the time now. The claim (ClaimDueOutbox) and the sent
+// mark's lease of the next call (MarkOutboxSentLeasingNext) both take calls
+// by it. The statuses and the receipt lane are written in (OutboxPending,
+// OutboxReceipt), so that the planner can use the indexes of pending calls,
+// whose condition is written the same way.
+const outboxDueSQL = `q.status = 'pending' AND q.next_attempt_at <= ? AND (q.lease_until IS NULL OR q.lease_until < ?)
+	AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = q.conversation_id AND p.status = 'pending' AND p.id < q.id
+		AND (p.kind = 'receipt') = (q.kind = 'receipt'))`
+
+// leaseLaneHeadSQL leases (arguments: owner, until) the first pending call
+// of a conversation's lane (the conversation, whether the lane is receipts)
+// when outboxDueSQL (now, now) takes it, and returns it. SQLite only: the
+// chain of sent marks runs there alone.
+const leaseLaneHeadSQL = `UPDATE outbox AS q SET lease_owner = ?, lease_until = ?
+	WHERE q.id = (SELECT id FROM outbox WHERE conversation_id = ? AND status = 'pending' AND (kind = 'receipt') = ? ORDER BY id LIMIT 1)
+	AND ` + outboxDueSQL + `
+	RETURNING ` + outboxColumns
+
+// outboxColumns and scanOutboxItem read an outbox row without gorm's
+// reflection (rawsql.go). TestAQueuedCallKeepsEveryField guards the list.
+const outboxColumns = `id, conversation_id, endpoint_id, message_id, kind, payload, status, attempts, next_attempt_at, lease_owner,
+	lease_until, last_error, created_at, sent_at`
+
+func scanOutboxItem(rows *sql.Rows) (OutboxItem, error) {
+	var o OutboxItem
+	err := rows.Scan(&o.ID, &o.ConversationID, &o.EndpointID, &o.MessageID, &o.Kind, &o.Payload, &o.Status, &o.Attempts, &o.NextAttemptAt,
+		&o.LeaseOwner, &o.LeaseUntil, &o.LastError, &o.CreatedAt, &o.SentAt)
+	return o, err
 }
+
+// outboxDue narrows db to outboxDueSQL.
+func outboxDue(db *gorm.DB, now time.Time) *gorm.DB { return db.Where(outboxDueSQL, now, now) }
 
 // claimDue leases to owner, for lease, up to limit rows of a queue's table
 // (the Genesys outbox, the bot deliveries) that due selects, as "q", oldest
@@ -161,48 +199,39 @@ func (s *Store) MarkOutboxSentLeasingNext(ctx context.Context, item OutboxItem, 
 		// The message and the call log first: if the outbox's mark then
 		// failed, the call would be made again, which neither contradicts
 		// (a resend is at-least-once anyway, and logged as a call too).
+		ctx := db.Statement.Context
 		if item.MessageID != nil {
-			if err := db.Model(&Message{}).Where("id = ?", *item.MessageID).Updates(deliveryUpdates(DeliverySent, genesysMessageID, "")).Error; err != nil {
+			if _, err := execSQL(ctx, db, "UPDATE messages SET delivery = ?, error = '', genesys_message_id = CASE WHEN ? = '' THEN genesys_message_id ELSE ? END WHERE id = ?",
+				DeliverySent, genesysMessageID, genesysMessageID, *item.MessageID); err != nil {
 				return fmt.Errorf("set delivery of message %d: %w", *item.MessageID, err)
 			}
 		}
 		if err := createAPICalls(db, calls, now); err != nil {
 			return fmt.Errorf("record API calls: %w", err)
 		}
-		if err := db.Model(&OutboxItem{}).Where("id = ?", item.ID).
-			Updates(map[string]any{"status": OutboxSent, "attempts": attempts, "sent_at": now, "lease_until": nil, "last_error": ""}).Error; err != nil {
+		if _, err := execSQL(ctx, db, "UPDATE outbox SET status = ?, attempts = ?, sent_at = ?, lease_until = NULL, last_error = '' WHERE id = ?",
+			OutboxSent, attempts, now, item.ID); err != nil {
 			return err
 		}
 		if !chain {
 			return nil
 		}
-		// The lane's head, by the index of pending calls (its status is
-		// written in the statement, as the index's is): mostly there is
-		// none, and a mark pays this one narrow lookup. The head is taken
-		// only when the claim's own rule (outboxDue) would take it. A
-		// statement that fails here is undone alone (batched): the mark
-		// stands, and the claim finds the next call instead.
-		var headID int64
-		lane := item.Kind == OutboxReceipt
-		rows, err := db.Raw("SELECT id FROM outbox WHERE conversation_id = ? AND status = 'pending' AND (kind = 'receipt') = ? ORDER BY id LIMIT 1",
-			item.ConversationID, lane).Rows()
+		// One statement takes the lane's head by the index of pending calls
+		// (its status is written in the statement, as the index's is), and
+		// leases it when the claim's own rule (outboxDueSQL) would take it.
+		// Mostly there is none, and the mark pays this one narrow lookup. A
+		// failure here is undone alone (batched): the mark stands, and the
+		// claim finds the next call instead.
+		rows, err := queryRows(ctx, db, leaseLaneHeadSQL, owner, now.Add(lease), item.ConversationID, item.Kind == OutboxReceipt, now, now)
 		if err != nil {
 			return nil
 		}
-		ok := rows.Next() && rows.Scan(&headID) == nil
-		rows.Close()
-		var found []OutboxItem
-		if !ok || outboxDue(db.Session(&gorm.Session{NewDB: true}), now).Table("outbox AS q").Where("q.id = ?", headID).
-			Limit(1).Find(&found).Error != nil || len(found) == 0 {
-			return nil
+		defer rows.Close()
+		if rows.Next() {
+			if next, err = scanOutboxItem(rows); err == nil {
+				leased = true
+			}
 		}
-		until := now.Add(lease)
-		if db.Session(&gorm.Session{NewDB: true}).Model(&OutboxItem{}).Where("id = ?", headID).
-			Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error != nil {
-			return nil
-		}
-		next, leased = found[0], true
-		next.LeaseOwner, next.LeaseUntil = owner, &until
 		return nil
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -395,4 +396,219 @@ func TestALoggedWebhookKeepsEveryField(t *testing.T) {
 			t.Fatalf("logged\n%+v\nread back\n%+v", in, got)
 		}
 	})
+}
+
+// The conversation's read is written out (conversationColumns): every field
+// set on create must come back from each of the reads the relay makes.
+func TestAConversationKeepsEveryField(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e := newEndpoint(t, s, "every-field")
+		at := func(minute int) *time.Time {
+			v := time.Date(2026, 12, 4, 20, minute, 0, 123_000_000, time.UTC)
+			return &v
+		}
+		in := store.Conversation{EndpointID: e.ID, SessionID: "s", UserID: "u", CustomerID: "c", State: store.StateAgentJoined,
+			EndReason: store.ReasonTimeout, Language: "fr-FR", Skills: []string{"billing", "vip"}, Priority: 7,
+			CustomAttributes: map[string]string{"plan": "gold"}, FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com",
+			GenesysConversationID: "g-1", AgentName: "Grace", CreatedAt: *at(1), UpdatedAt: *at(2), AgentJoinedAt: at(3),
+			AgentConnectedAt: at(4), FirstAgentMessageAt: at(5), LastMessageAt: at(6), LastMessagePreview: "hello",
+			LastMessageFrom: store.FromAgent, NextQueueUpdateAt: at(7), LastExchangeAt: at(8)}
+		everyFieldSet(t, in, "ID", "EndedAt")
+		c := in
+		if err := s.CreateConversation(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+		in.ID = c.ID
+		reads := map[string]func() (store.Conversation, error){
+			"by id":         func() (store.Conversation, error) { return s.ConversationByID(ctx, c.ID) },
+			"open":          func() (store.Conversation, error) { return s.OpenConversation(ctx, e.ID, "s") },
+			"by Genesys id": func() (store.Conversation, error) { return s.ConversationByGenesysID(ctx, "g-1") },
+		}
+		for name, read := range reads {
+			got, err := read()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if !reflect.DeepEqual(inUTC(got), in) {
+				t.Fatalf("%s: created\n%+v\nread back\n%+v", name, in, got)
+			}
+		}
+		// The one field that must stay unset above, for the open read.
+		if _, err := s.EndConversation(ctx, c.ID, store.StateEnded, store.ReasonUserEnded, *at(9)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ConversationByID(ctx, c.ID)
+		if err != nil || got.EndedAt == nil {
+			t.Fatalf("ended conversation read back as %+v, %v", got, err)
+		}
+		if _, err := s.OpenConversation(ctx, e.ID, "s"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("open conversation of an ended session: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// inUTC is c with its times in UTC: PostgreSQL gives them in its zone.
+func inUTC(c store.Conversation) store.Conversation {
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		switch f := v.Field(i).Addr().Interface().(type) {
+		case *time.Time:
+			*f = f.UTC()
+		case **time.Time:
+			if *f != nil {
+				u := (*f).UTC()
+				*f = &u
+			}
+		}
+	}
+	return c
+}
+
+// The call log's insert is written out (insertAPICallSQL): every field must
+// come back.
+func TestALoggedAPICallKeepsEveryField(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := seedConversation(t, s, "api-call", 1)
+		items, err := s.ClaimDueOutbox(ctx, "a", time.Minute, 1)
+		if err != nil || len(items) != 1 {
+			t.Fatalf("claim: %v, %v", items, err)
+		}
+		in := store.APICall{EndpointID: c.EndpointID, ConversationID: &c.ID, OutboxID: &items[0].ID, Method: "POST",
+			Path: "/api/v2/conversations/messages/i/inbound/open/message", Status: 429, LatencyMS: 12, Attempt: 3,
+			Error: "rate limited", CreatedAt: time.Date(2026, 12, 4, 20, 0, 0, 123_000_000, time.UTC)}
+		everyFieldSet(t, in, "ID")
+		call := in
+		if err := s.InsertAPICall(ctx, &call); err != nil {
+			t.Fatal(err)
+		}
+		if call.ID == 0 {
+			t.Fatal("the logged call has no id")
+		}
+		in.ID = call.ID
+		got, err := s.APICallsOf(ctx, c.ID)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("calls of the conversation: %+v, %v", got, err)
+		}
+		if !got[0].CreatedAt.Equal(in.CreatedAt) {
+			t.Fatalf("time: got %v, want %v", got[0].CreatedAt, in.CreatedAt)
+		}
+		got[0].CreatedAt = in.CreatedAt
+		if !reflect.DeepEqual(got[0], in) {
+			t.Fatalf("logged\n%+v\nread back\n%+v", in, got[0])
+		}
+	})
+}
+
+// The timeline's insert is written out (insertMessageSQL): every field must
+// come back.
+func TestATimelineMessageKeepsEveryField(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := seedConversation(t, s, "timeline", 0)
+		in := store.Message{ConversationID: c.ID, EndpointID: c.EndpointID, SessionID: "timeline", Direction: store.FromUser,
+			Kind: store.KindText, Text: "hello", Data: store.MessageData{Attachments: []store.Attachment{{URL: "https://example.com/a.png", MediaType: "Image"}},
+				QuickReplies: []store.QuickReply{{Text: "Yes", Payload: "yes"}}},
+			GenesysMessageID: "gm-1", Delivery: store.DeliverySent, Error: "none", CreatedAt: time.Date(2026, 12, 4, 20, 0, 0, 123_000_000, time.UTC)}
+		everyFieldSet(t, in, "ID")
+		m := in
+		if err := s.InsertMessage(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.ID == 0 {
+			t.Fatal("the inserted message has no id")
+		}
+		in.ID = m.ID
+		got, err := s.ConversationMessages(ctx, c.ID)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("timeline: %+v, %v", got, err)
+		}
+		if !got[0].CreatedAt.Equal(in.CreatedAt) {
+			t.Fatalf("time: got %v, want %v", got[0].CreatedAt, in.CreatedAt)
+		}
+		got[0].CreatedAt = in.CreatedAt
+		if !reflect.DeepEqual(got[0], in) {
+			t.Fatalf("inserted\n%+v\nread back\n%+v", in, got[0])
+		}
+	})
+}
+
+// The outbox's insert is written out (insertOutboxSQL): every field must
+// come back.
+func TestAQueuedCallKeepsEveryField(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := seedConversation(t, s, "queued", 0)
+		m := store.Message{ConversationID: c.ID, EndpointID: c.EndpointID, SessionID: "queued", Direction: store.FromUser, Kind: store.KindText, Text: "hi"}
+		if err := s.InsertMessage(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+		at := func(minute int) time.Time { return time.Date(2026, 12, 4, 20, minute, 0, 123_000_000, time.UTC) }
+		lease, sent := at(3), at(4)
+		in := store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, MessageID: &m.ID, Kind: store.OutboxMessage,
+			Payload: `{"text":"hi"}`, Status: store.OutboxFailed, Attempts: 4, NextAttemptAt: at(2), LeaseOwner: "instance-a",
+			LeaseUntil: &lease, LastError: "gone", CreatedAt: at(1), SentAt: &sent}
+		everyFieldSet(t, in, "ID")
+		item := in
+		if err := s.InsertOutbox(ctx, &item); err != nil {
+			t.Fatal(err)
+		}
+		if item.ID == 0 {
+			t.Fatal("the queued call has no id")
+		}
+		// InsertOutbox stamps its own creation time.
+		in.ID, in.CreatedAt = item.ID, item.CreatedAt
+		got, err := s.OutboxOf(ctx, c.ID)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("outbox of the conversation: %+v, %v", got, err)
+		}
+		g := got[0]
+		// PostgreSQL keeps microseconds, and the stamp has nanoseconds.
+		if g.CreatedAt.Sub(in.CreatedAt).Abs() >= time.Microsecond || !g.NextAttemptAt.Equal(in.NextAttemptAt) || g.LeaseUntil == nil || !g.LeaseUntil.Equal(lease) ||
+			g.SentAt == nil || !g.SentAt.Equal(sent) {
+			t.Fatalf("times: got %+v, want %+v", g, in)
+		}
+		g.CreatedAt, g.NextAttemptAt, g.LeaseUntil, g.SentAt = in.CreatedAt, in.NextAttemptAt, in.LeaseUntil, in.SentAt
+		if !reflect.DeepEqual(g, in) {
+			t.Fatalf("queued\n%+v\nread back\n%+v", in, g)
+		}
+		if s.Dialect() != store.SQLite {
+			return
+		}
+		// The sent mark reads the call it leases with a written-out read
+		// (outboxColumns): it must be the row as gorm reads it.
+		first := store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, Kind: store.OutboxEvent, Payload: "{}"}
+		second := store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, MessageID: &m.ID, Kind: store.OutboxMessage, Payload: `{"text":"again"}`,
+			Attempts: 2, LastError: "earlier", SentAt: &sent}
+		for _, item := range []*store.OutboxItem{&first, &second} {
+			if err := s.InsertOutbox(ctx, item); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next, leased, err := s.MarkOutboxSentLeasingNext(ctx, first, 1, "", nil, "instance-b", time.Minute)
+		if err != nil || !leased {
+			t.Fatalf("the mark leased %v (%v)", leased, err)
+		}
+		got, err = s.OutboxOf(ctx, c.ID)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("outbox of the conversation: %+v, %v", got, err)
+		}
+		if !reflect.DeepEqual(next, got[2]) {
+			t.Fatalf("the mark leased\n%+v\nthe outbox holds\n%+v", next, got[2])
+		}
+	})
+}
+
+// everyFieldSet fails the test when a field of v other than those named is
+// left at its zero value: a field added to a struct and not set by a test of
+// a written-out insert or read would go untested.
+func everyFieldSet(t *testing.T, v any, except ...string) {
+	t.Helper()
+	fields := reflect.ValueOf(v)
+	for i := range fields.NumField() {
+		if name := fields.Type().Field(i).Name; fields.Field(i).IsZero() && !slices.Contains(except, name) {
+			t.Fatalf("set %s in this test: it is not read back otherwise", name)
+		}
+	}
 }

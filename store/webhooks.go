@@ -123,20 +123,9 @@ func insertWebhookRow(db *gorm.DB, w *Webhook) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	rows, err := db.Raw(insertWebhookSQL, w.ReceivedAt, w.EndpointID, w.ConversationID, w.IntegrationID, w.GenesysMessageID, w.EventType,
-		string(headers), w.Body, w.BodyBytes, w.BodySHA256, w.Verdict, w.VerdictDetail, w.Status, w.LatencyUS, w.DedupeKey, w.Outcome,
-		w.ProcessedAt, w.ReplayOf, w.ClockSkewMS, w.Masked).Rows()
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return false, rows.Err()
-	}
-	if err := rows.Scan(&w.ID); err != nil {
-		return false, err
-	}
-	return true, rows.Close()
+	return insertRow(db.Statement.Context, db, &w.ID, insertWebhookSQL, w.ReceivedAt, w.EndpointID, w.ConversationID, w.IntegrationID,
+		w.GenesysMessageID, w.EventType, string(headers), w.Body, w.BodyBytes, w.BodySHA256, w.Verdict, w.VerdictDetail, w.Status, w.LatencyUS,
+		w.DedupeKey, w.Outcome, w.ProcessedAt, w.ReplayOf, w.ClockSkewMS, w.Masked)
 }
 
 // WebhookByID returns one logged webhook.

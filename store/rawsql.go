@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+
+	"gorm.io/gorm"
+)
+
+// The relay's hot statements are written out rather than built by gorm
+// (docs/performance.md, "what a statement costs"). Their arguments are marked
+// "?". On SQLite the text goes to the connection as it is: gorm's builder
+// would copy it byte by byte looking for the marks, about ten microseconds a
+// statement, as much as SQLite's own work on a read by primary key
+// (BenchmarkConversationReads). PostgreSQL numbers its marks, which gorm's
+// Raw and Exec do. db is the store's handle, a transaction's, or a batched
+// job's; the statement runs on its connection either way.
+
+// queryRows runs a written-out query on db's connection.
+func queryRows(ctx context.Context, db *gorm.DB, query string, args ...any) (*sql.Rows, error) {
+	if db.Dialector.Name() == "sqlite" {
+		return db.Statement.ConnPool.QueryContext(ctx, query, args...)
+	}
+	return db.WithContext(ctx).Raw(query, args...).Rows()
+}
+
+// execSQL runs a written-out statement on db's connection and says how many
+// rows it changed.
+func execSQL(ctx context.Context, db *gorm.DB, query string, args ...any) (int64, error) {
+	if db.Dialector.Name() == "sqlite" {
+		res, err := db.Statement.ConnPool.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	res := db.WithContext(ctx).Exec(query, args...)
+	return res.RowsAffected, res.Error
+}
+
+// insertRow runs a written-out INSERT … RETURNING id and sets *id; false
+// when it inserted nothing (ON CONFLICT DO NOTHING).
+func insertRow(ctx context.Context, db *gorm.DB, id *int64, query string, args ...any) (bool, error) {
+	rows, err := queryRows(ctx, db, query, args...)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	if err := rows.Scan(id); err != nil {
+		return false, err
+	}
+	return true, rows.Close()
+}
