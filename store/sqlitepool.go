@@ -29,13 +29,14 @@ const maxCachedStatements = 512
 // (docs/performance.md).
 type sqlitePool struct {
 	write, read *sql.DB
+	checkpoints *checkpointer // counts the writer's commits (checkpoint.go)
 
 	mu    sync.Mutex
 	stmts map[*sql.DB]map[string]*sql.Stmt
 }
 
-func newSQLitePool(write, read *sql.DB) *sqlitePool {
-	return &sqlitePool{write: write, read: read, stmts: map[*sql.DB]map[string]*sql.Stmt{write: {}, read: {}}}
+func newSQLitePool(write, read *sql.DB, checkpoints *checkpointer) *sqlitePool {
+	return &sqlitePool{write: write, read: read, checkpoints: checkpoints, stmts: map[*sql.DB]map[string]*sql.Stmt{write: {}, read: {}}}
 }
 
 func (p *sqlitePool) pick(query string) *sql.DB {
@@ -83,6 +84,7 @@ func (p *sqlitePool) PrepareContext(ctx context.Context, query string) (*sql.Stm
 }
 
 func (p *sqlitePool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	p.checkpoints.committed()
 	st, err := p.stmt(ctx, p.write, query)
 	if err != nil || st == nil {
 		return p.write.ExecContext(ctx, query, args...)
@@ -92,6 +94,9 @@ func (p *sqlitePool) ExecContext(ctx context.Context, query string, args ...any)
 
 func (p *sqlitePool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	db := p.pick(query)
+	if db == p.write {
+		p.checkpoints.committed()
+	}
 	st, err := p.stmt(ctx, db, query)
 	if err != nil || st == nil {
 		return db.QueryContext(ctx, query, args...)
@@ -101,6 +106,9 @@ func (p *sqlitePool) QueryContext(ctx context.Context, query string, args ...any
 
 func (p *sqlitePool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	db := p.pick(query)
+	if db == p.write {
+		p.checkpoints.committed()
+	}
 	st, err := p.stmt(ctx, db, query)
 	if err != nil || st == nil {
 		return db.QueryRowContext(ctx, query, args...)
@@ -130,7 +138,9 @@ func (p *sqlitePool) Close() error {
 	}
 	p.stmts = map[*sql.DB]map[string]*sql.Stmt{p.write: {}, p.read: {}}
 	p.mu.Unlock()
-	return errors.Join(p.read.Close(), p.write.Close())
+	// The checkpointer first: the writer, the last connection to close,
+	// then checkpoints what is left and removes the log.
+	return errors.Join(p.checkpoints.close(), p.read.Close(), p.write.Close())
 }
 
 // sqliteTx is a transaction on the writer that uses the writer's prepared
@@ -177,6 +187,7 @@ func (t *sqliteTx) QueryRowContext(ctx context.Context, query string, args ...an
 
 func (t *sqliteTx) Commit() error {
 	err := t.tx.Commit()
+	t.pool.checkpoints.committed()
 	t.preparePending()
 	return err
 }

@@ -63,6 +63,8 @@ type Store struct {
 type Options struct {
 	Logger *slog.Logger     // slow queries and errors; nil for none
 	Now    func() time.Time // pinned clock in tests
+
+	checkpointed chan<- int // tests: each checkpoint's count of frames copied
 }
 
 // Open connects to the database named by databaseURL (see config.SQLitePath
@@ -89,6 +91,7 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		dialector gorm.Dialector
 		dialect   Dialect
 		pool      *sqlitePool // SQLite's writer and readers
+		sqliteDSN string
 	)
 	switch path, isSQLite := config.SQLitePath(databaseURL); {
 	case isSQLite:
@@ -99,11 +102,8 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		// write lock up front so two writers wait (busy_timeout) instead of failing.
 		// secure_delete zeroes what a delete frees, so an erased text leaves no
 		// byte in the file (docs/privacy.md).
-		dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_secure_delete=on"
-		write, err := sql.Open(sqlite.DriverName, dsn)
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite database: %w", err)
-		}
+		sqliteDSN = "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_secure_delete=on"
+		write := writerWithoutAutoCheckpoint(sqliteDSN)
 		// One writer connection: SQLite has one writer anyway, and a single
 		// connection turns lock contention into an orderly queue in database/sql.
 		write.SetMaxOpenConns(1)
@@ -120,7 +120,7 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		}
 		read.SetMaxOpenConns(sqliteReaders)
 		read.SetMaxIdleConns(sqliteReaders)
-		pool = newSQLitePool(write, read)
+		pool = newSQLitePool(write, read, newCheckpointer(sqliteDSN, opts.Logger, opts.checkpointed))
 		dialector, dialect = sqlite.New(sqlite.Config{Conn: pool}), SQLite
 	case config.IsPostgres(databaseURL):
 		dialector, dialect = postgres.Open(databaseURL), Postgres
@@ -218,11 +218,13 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	if s.dialect != SQLite {
 		return nil
 	}
-	var result struct{ Busy, Log, Checkpointed int }
-	if err := s.db.WithContext(ctx).Raw("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&result).Error; err != nil {
+	// On the checkpointer's connection: a checkpoint it is running would
+	// make this one find the log busy.
+	busy, _, err := s.sqlite.checkpoints.checkpoint(ctx, "TRUNCATE")
+	if err != nil {
 		return fmt.Errorf("checkpoint the write-ahead log: %w", err)
 	}
-	if result.Busy != 0 {
+	if busy != 0 {
 		return errors.New("checkpoint the write-ahead log: the database was busy")
 	}
 	return nil
