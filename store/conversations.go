@@ -147,10 +147,10 @@ func (s *Store) conversationWhere(ctx context.Context, query string, args ...any
 }
 
 // conversationColumns and scanConversation read a conversation without
-// gorm's reflection: the relay reads one at least twice for every message it
-// relays, and gorm's scan of these 28 columns cost twice what the statement
-// did (docs/performance.md). TestAConversationKeepsEveryField guards the list
-// against the struct.
+// gorm's builder and reflection (rawsql.go): the relay reads one at least
+// twice for every message it relays, and gorm's read took twice as long
+// (BenchmarkConversationReads, docs/performance.md).
+// TestAConversationKeepsEveryField guards the list against the struct.
 const conversationColumns = `id, endpoint_id, session_id, user_id, customer_id, state, end_reason, language, skills, priority,
 	custom_attributes, first_name, last_name, email, genesys_conversation_id, agent_name, created_at, updated_at,
 	agent_joined_at, agent_connected_at, first_agent_message_at, ended_at, last_message_at, last_message_preview,

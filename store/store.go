@@ -4,7 +4,9 @@
 // One file per table holds its model, its constants and its queries
 // (conversations.go, messages.go, outbox.go, webhooks.go, apicalls.go,
 // endpoints.go, …); page.go has the keyset paging and pruning the log tables
-// share, fanout.go the PostgreSQL LISTEN/NOTIFY client for live events.
+// share, fanout.go the PostgreSQL LISTEN/NOTIFY client for live events,
+// batch.go SQLite's group commit, sqlitepool.go and checkpoint.go its
+// connections, and rawsql.go how the hot statements, written out, are run.
 package store
 
 import (
