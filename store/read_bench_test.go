@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/handover-relay/handover/store"
@@ -26,35 +27,28 @@ func BenchmarkConversationReads(b *testing.B) {
 		}
 		convs = append(convs, c)
 	}
-	b.Run("by id", func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, err := s.ConversationByID(ctx, convs[i%len(convs)].ID); err != nil {
-				b.Fatal(err)
+	reads := []struct {
+		name string
+		read func(c store.Conversation) (store.Conversation, error)
+	}{
+		{"by id", func(c store.Conversation) (store.Conversation, error) { return s.ConversationByID(ctx, c.ID) }},
+		{"open of a session", func(c store.Conversation) (store.Conversation, error) {
+			return s.OpenConversation(ctx, c.EndpointID, c.SessionID)
+		}},
+		{"by Genesys id", func(c store.Conversation) (store.Conversation, error) {
+			return s.ConversationByGenesysID(ctx, "g"+strconv.FormatInt(c.ID-convs[0].ID, 10))
+		}},
+	}
+	for _, r := range reads {
+		b.Run(r.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := r.read(convs[i%len(convs)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
 			}
-			i++
-		}
-	})
-	b.Run("open of a session", func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			c := convs[i%len(convs)]
-			if _, err := s.OpenConversation(ctx, c.EndpointID, c.SessionID); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
-	b.Run("by Genesys id", func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, err := s.ConversationByGenesysID(ctx, fmt.Sprint("g", i%len(convs))); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
+		})
+	}
 }

@@ -488,16 +488,7 @@ func TestALoggedAPICallKeepsEveryField(t *testing.T) {
 		}
 		in.ID = call.ID
 		got, err := s.APICallsOf(ctx, c.ID)
-		if err != nil || len(got) != 1 {
-			t.Fatalf("calls of the conversation: %+v, %v", got, err)
-		}
-		if !got[0].CreatedAt.Equal(in.CreatedAt) {
-			t.Fatalf("time: got %v, want %v", got[0].CreatedAt, in.CreatedAt)
-		}
-		got[0].CreatedAt = in.CreatedAt
-		if !reflect.DeepEqual(got[0], in) {
-			t.Fatalf("logged\n%+v\nread back\n%+v", in, got[0])
-		}
+		onlyRowIs(t, "calls of the conversation", got, err, in, func(c *store.APICall) *time.Time { return &c.CreatedAt })
 	})
 }
 
@@ -521,16 +512,7 @@ func TestATimelineMessageKeepsEveryField(t *testing.T) {
 		}
 		in.ID = m.ID
 		got, err := s.ConversationMessages(ctx, c.ID)
-		if err != nil || len(got) != 1 {
-			t.Fatalf("timeline: %+v, %v", got, err)
-		}
-		if !got[0].CreatedAt.Equal(in.CreatedAt) {
-			t.Fatalf("time: got %v, want %v", got[0].CreatedAt, in.CreatedAt)
-		}
-		got[0].CreatedAt = in.CreatedAt
-		if !reflect.DeepEqual(got[0], in) {
-			t.Fatalf("inserted\n%+v\nread back\n%+v", in, got[0])
-		}
+		onlyRowIs(t, "timeline", got, err, in, func(m *store.Message) *time.Time { return &m.CreatedAt })
 	})
 }
 
@@ -598,6 +580,24 @@ func TestAQueuedCallKeepsEveryField(t *testing.T) {
 			t.Fatalf("the mark leased\n%+v\nthe outbox holds\n%+v", next, got[2])
 		}
 	})
+}
+
+// onlyRowIs fails the test unless rows, read back with err, hold one row,
+// equal to want; the time at gives is compared as an instant (PostgreSQL
+// gives it in its zone).
+func onlyRowIs[T any](t *testing.T, what string, rows []T, err error, want T, at func(*T) *time.Time) {
+	t.Helper()
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("%s: %+v, %v", what, rows, err)
+	}
+	got := rows[0]
+	if !at(&got).Equal(*at(&want)) {
+		t.Fatalf("%s: time %v, want %v", what, *at(&got), *at(&want))
+	}
+	*at(&got) = *at(&want)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: written\n%+v\nread back\n%+v", what, want, got)
+	}
 }
 
 // everyFieldSet fails the test when a field of v other than those named is
