@@ -33,7 +33,8 @@ func (s *Store) InsertAPICall(ctx context.Context, call *APICall) error {
 	return nil
 }
 
-// InsertAPICalls records several calls in one transaction.
+// InsertAPICalls records several calls, a statement each: one that fails
+// leaves those before it recorded (the log of a call is right on its own).
 func (s *Store) InsertAPICalls(ctx context.Context, calls []APICall) error {
 	now := s.now()
 	if err := s.batched(ctx, func(db *gorm.DB) error { return createAPICalls(db, calls, now) }); err != nil {

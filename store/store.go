@@ -105,7 +105,7 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		// secure_delete zeroes what a delete frees, so an erased text leaves no
 		// byte in the file (docs/privacy.md).
 		sqliteDSN = "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_secure_delete=on"
-		write := writerWithoutAutoCheckpoint(sqliteDSN)
+		write := writerWithRareCheckpoints(sqliteDSN)
 		// One writer connection: SQLite has one writer anyway, and a single
 		// connection turns lock contention into an orderly queue in database/sql.
 		write.SetMaxOpenConns(1)
@@ -152,7 +152,11 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
-		sqlDB.Close()
+		if pool != nil {
+			pool.Close() // the readers and the checkpointer too
+		} else {
+			sqlDB.Close()
+		}
 		return nil, fmt.Errorf("reach %s database: %w", dialect, err)
 	}
 	now := gormConfig.NowFunc

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -363,6 +364,7 @@ func TestPostgresKeepsTheConnectionsALoadOpened(t *testing.T) {
 func TestALoggedWebhookKeepsEveryField(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
+		fillers(t, s)
 		e := newEndpoint(t, s, "every-field")
 		c := store.Conversation{EndpointID: e.ID, SessionID: "s", UserID: "u", CustomerID: "c", State: store.StateQueued}
 		if err := s.CreateConversation(ctx, &c); err != nil {
@@ -378,6 +380,7 @@ func TestALoggedWebhookKeepsEveryField(t *testing.T) {
 			EventType: "Text", Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"id":"m1"}`, BodyBytes: 11,
 			BodySHA256: "abc", Verdict: store.VerdictValid, VerdictDetail: "detail", Status: 200, LatencyUS: 42, DedupeKey: &key,
 			Outcome: store.OutcomeDelivered, ProcessedAt: &processed, ReplayOf: &earlier.ID, ClockSkewMS: -61_000, Masked: true}
+		distinctIDs(t, e.ID, c.ID, earlier.ID)
 		w := in
 		if _, err := s.InsertWebhook(ctx, &w); err != nil {
 			t.Fatal(err)
@@ -403,6 +406,7 @@ func TestALoggedWebhookKeepsEveryField(t *testing.T) {
 func TestAConversationKeepsEveryField(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
+		fillers(t, s)
 		e := newEndpoint(t, s, "every-field")
 		at := func(minute int) *time.Time {
 			v := time.Date(2026, 12, 4, 20, minute, 0, 123_000_000, time.UTC)
@@ -420,6 +424,7 @@ func TestAConversationKeepsEveryField(t *testing.T) {
 			t.Fatal(err)
 		}
 		in.ID = c.ID
+		distinctIDs(t, e.ID, c.ID)
 		reads := map[string]func() (store.Conversation, error){
 			"by id":         func() (store.Conversation, error) { return s.ConversationByID(ctx, c.ID) },
 			"open":          func() (store.Conversation, error) { return s.OpenConversation(ctx, e.ID, "s") },
@@ -470,6 +475,7 @@ func inUTC(c store.Conversation) store.Conversation {
 func TestALoggedAPICallKeepsEveryField(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
+		fillers(t, s)
 		c := seedConversation(t, s, "api-call", 1)
 		items, err := s.ClaimDueOutbox(ctx, "a", time.Minute, 1)
 		if err != nil || len(items) != 1 {
@@ -479,6 +485,7 @@ func TestALoggedAPICallKeepsEveryField(t *testing.T) {
 			Path: "/api/v2/conversations/messages/i/inbound/open/message", Status: 429, LatencyMS: 12, Attempt: 3,
 			Error: "rate limited", CreatedAt: time.Date(2026, 12, 4, 20, 0, 0, 123_000_000, time.UTC)}
 		everyFieldSet(t, in, "ID")
+		distinctIDs(t, in.EndpointID, *in.ConversationID, *in.OutboxID)
 		call := in
 		if err := s.InsertAPICall(ctx, &call); err != nil {
 			t.Fatal(err)
@@ -497,6 +504,7 @@ func TestALoggedAPICallKeepsEveryField(t *testing.T) {
 func TestATimelineMessageKeepsEveryField(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
+		fillers(t, s)
 		c := seedConversation(t, s, "timeline", 0)
 		in := store.Message{ConversationID: c.ID, EndpointID: c.EndpointID, SessionID: "timeline", Direction: store.FromUser,
 			Kind: store.KindText, Text: "hello", Data: store.MessageData{Attachments: []store.Attachment{{URL: "https://example.com/a.png", MediaType: "Image"}},
@@ -511,6 +519,7 @@ func TestATimelineMessageKeepsEveryField(t *testing.T) {
 			t.Fatal("the inserted message has no id")
 		}
 		in.ID = m.ID
+		distinctIDs(t, in.ID, in.ConversationID, in.EndpointID)
 		got, err := s.ConversationMessages(ctx, c.ID)
 		onlyRowIs(t, "timeline", got, err, in, func(m *store.Message) *time.Time { return &m.CreatedAt })
 	})
@@ -521,6 +530,7 @@ func TestATimelineMessageKeepsEveryField(t *testing.T) {
 func TestAQueuedCallKeepsEveryField(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
+		fillers(t, s)
 		c := seedConversation(t, s, "queued", 0)
 		m := store.Message{ConversationID: c.ID, EndpointID: c.EndpointID, SessionID: "queued", Direction: store.FromUser, Kind: store.KindText, Text: "hi"}
 		if err := s.InsertMessage(ctx, &m); err != nil {
@@ -541,6 +551,7 @@ func TestAQueuedCallKeepsEveryField(t *testing.T) {
 		}
 		// InsertOutbox stamps its own creation time.
 		in.ID, in.CreatedAt = item.ID, item.CreatedAt
+		distinctIDs(t, in.ID, in.ConversationID, in.EndpointID, *in.MessageID)
 		got, err := s.OutboxOf(ctx, c.ID)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("outbox of the conversation: %+v, %v", got, err)
@@ -597,6 +608,49 @@ func onlyRowIs[T any](t *testing.T, what string, rows []T, err error, want T, at
 	*at(&got) = *at(&want)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s: written\n%+v\nread back\n%+v", what, want, got)
+	}
+}
+
+// fillers makes rows in the tables the written-out statements touch, so that
+// the rows a test makes next have ids that differ from table to table: two
+// id columns swapped in a column list would go unseen when every id is 1.
+func fillers(t *testing.T, s *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	e := newEndpoint(t, s, "filler")
+	var first store.Conversation
+	for i := range 2 {
+		c := store.Conversation{EndpointID: e.ID, SessionID: fmt.Sprint("filler-", i), UserID: "u", CustomerID: fmt.Sprint("filler-", i),
+			State: store.StateEnded}
+		if err := s.CreateConversation(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = c
+		}
+	}
+	for range 3 {
+		// Sent already: no claim of the test takes them.
+		item := store.OutboxItem{ConversationID: first.ID, EndpointID: e.ID, Kind: store.OutboxEvent, Payload: "{}", Status: store.OutboxSent}
+		if err := s.InsertOutbox(ctx, &item); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		m := store.Message{ConversationID: first.ID, EndpointID: e.ID, SessionID: first.SessionID, Direction: store.FromSystem, Kind: store.KindState}
+		if err := s.InsertMessage(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// distinctIDs fails the test when two of the ids are equal (see fillers).
+func distinctIDs(t *testing.T, ids ...int64) {
+	t.Helper()
+	for i := range ids {
+		if slices.Contains(ids[i+1:], ids[i]) {
+			t.Fatalf("ids %v: the test would not see two id columns swapped", ids)
+		}
 	}
 }
 
