@@ -51,12 +51,8 @@ func createAPICalls(db *gorm.DB, calls []APICall, now time.Time) error {
 		if c.CreatedAt.IsZero() {
 			c.CreatedAt = now
 		}
-		inserted, err := insertRow(db.Statement.Context, db, &c.ID, insertAPICallSQL,
-			c.EndpointID, c.ConversationID, c.OutboxID, c.Method, c.Path, c.Status, c.LatencyMS, c.Attempt, c.Error, c.CreatedAt)
-		if err == nil && !inserted {
-			err = fmt.Errorf("no id for the API call %s %s", c.Method, c.Path)
-		}
-		if err != nil {
+		if err := insertOne(db.Statement.Context, db, &c.ID, insertAPICallSQL,
+			c.EndpointID, c.ConversationID, c.OutboxID, c.Method, c.Path, c.Status, c.LatencyMS, c.Attempt, c.Error, c.CreatedAt); err != nil {
 			return err
 		}
 	}

@@ -120,10 +120,9 @@ func queueBotDelivery(ctx context.Context, tx *gorm.DB, m *Message) error {
 	if eventType == "" {
 		return nil
 	}
-	_, err := execSQL(ctx, tx, `INSERT INTO bot_deliveries (endpoint_id, conversation_id, session_id, message_id, event_id, event_type, status, next_attempt_at, created_at)
+	return execSQL(ctx, tx, `INSERT INTO bot_deliveries (endpoint_id, conversation_id, session_id, message_id, event_id, event_type, status, next_attempt_at, created_at)
 		SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM endpoints WHERE id = ? AND bot_webhook_url <> ''`,
 		m.ConversationID, m.SessionID, m.ID, newEventID(), eventType, BotDeliveryPending, m.CreatedAt, m.CreatedAt, m.EndpointID)
-	return err
 }
 
 // newEventID names an event for its body and webhook-id header.

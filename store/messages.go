@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -214,12 +213,8 @@ func insertMessageRow(ctx context.Context, db *gorm.DB, m *Message) error {
 	if err != nil {
 		return err
 	}
-	inserted, err := insertRow(ctx, db, &m.ID, insertMessageSQL, m.ConversationID, m.EndpointID, m.SessionID, m.Direction, m.Kind,
+	return insertOne(ctx, db, &m.ID, insertMessageSQL, m.ConversationID, m.EndpointID, m.SessionID, m.Direction, m.Kind,
 		m.Text, string(data), m.GenesysMessageID, m.Delivery, m.Error, m.CreatedAt)
-	if err == nil && !inserted {
-		err = errors.New("the message was not inserted")
-	}
-	return err
 }
 
 // SessionEventsAfter returns what the session's event stream shows after the
@@ -340,8 +335,7 @@ func updateLastMessage(ctx context.Context, db *gorm.DB, m *Message) error {
 	if len(set) == 0 {
 		return nil
 	}
-	_, err := execSQL(ctx, db, "UPDATE conversations SET "+strings.Join(set, ", ")+" WHERE id = ?", append(args, m.ConversationID)...)
-	return err
+	return execSQL(ctx, db, "UPDATE conversations SET "+strings.Join(set, ", ")+" WHERE id = ?", append(args, m.ConversationID)...)
 }
 
 // textKinds are the timeline entries that carry what somebody wrote.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -58,11 +57,8 @@ func (s *Store) InsertOutbox(ctx context.Context, item *OutboxItem) error {
 		item.NextAttemptAt = now
 	}
 	item.CreatedAt = now
-	inserted, err := insertRow(ctx, s.db, &item.ID, insertOutboxSQL, item.ConversationID, item.EndpointID, item.MessageID, item.Kind,
+	err := insertOne(ctx, s.db, &item.ID, insertOutboxSQL, item.ConversationID, item.EndpointID, item.MessageID, item.Kind,
 		item.Payload, item.Status, item.Attempts, item.NextAttemptAt, item.LeaseOwner, item.LeaseUntil, item.LastError, item.CreatedAt, item.SentAt)
-	if err == nil && !inserted {
-		err = errors.New("nothing was inserted")
-	}
 	if err != nil {
 		return fmt.Errorf("queue %s for Genesys: %w", item.Kind, translate(err))
 	}
@@ -201,7 +197,7 @@ func (s *Store) MarkOutboxSentLeasingNext(ctx context.Context, item OutboxItem, 
 		// (a resend is at-least-once anyway, and logged as a call too).
 		ctx := db.Statement.Context
 		if item.MessageID != nil {
-			if _, err := execSQL(ctx, db, "UPDATE messages SET delivery = ?, error = '', genesys_message_id = CASE WHEN ? = '' THEN genesys_message_id ELSE ? END WHERE id = ?",
+			if err := execSQL(ctx, db, "UPDATE messages SET delivery = ?, error = '', genesys_message_id = CASE WHEN ? = '' THEN genesys_message_id ELSE ? END WHERE id = ?",
 				DeliverySent, genesysMessageID, genesysMessageID, *item.MessageID); err != nil {
 				return fmt.Errorf("set delivery of message %d: %w", *item.MessageID, err)
 			}
@@ -209,7 +205,7 @@ func (s *Store) MarkOutboxSentLeasingNext(ctx context.Context, item OutboxItem, 
 		if err := createAPICalls(db, calls, now); err != nil {
 			return fmt.Errorf("record API calls: %w", err)
 		}
-		if _, err := execSQL(ctx, db, "UPDATE outbox SET status = ?, attempts = ?, sent_at = ?, lease_until = NULL, last_error = '' WHERE id = ?",
+		if err := execSQL(ctx, db, "UPDATE outbox SET status = ?, attempts = ?, sent_at = ?, lease_until = NULL, last_error = '' WHERE id = ?",
 			OutboxSent, attempts, now, item.ID); err != nil {
 			return err
 		}

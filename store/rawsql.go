@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"gorm.io/gorm"
 )
@@ -24,18 +25,13 @@ func queryRows(ctx context.Context, db *gorm.DB, query string, args ...any) (*sq
 	return db.WithContext(ctx).Raw(query, args...).Rows()
 }
 
-// execSQL runs a written-out statement on db's connection and says how many
-// rows it changed.
-func execSQL(ctx context.Context, db *gorm.DB, query string, args ...any) (int64, error) {
+// execSQL runs a written-out statement on db's connection.
+func execSQL(ctx context.Context, db *gorm.DB, query string, args ...any) error {
 	if db.Dialector.Name() == "sqlite" {
-		res, err := db.Statement.ConnPool.ExecContext(ctx, query, args...)
-		if err != nil {
-			return 0, err
-		}
-		return res.RowsAffected()
+		_, err := db.Statement.ConnPool.ExecContext(ctx, query, args...)
+		return err
 	}
-	res := db.WithContext(ctx).Exec(query, args...)
-	return res.RowsAffected, res.Error
+	return db.WithContext(ctx).Exec(query, args...).Error
 }
 
 // insertRow runs a written-out INSERT … RETURNING id and sets *id; false
@@ -53,4 +49,13 @@ func insertRow(ctx context.Context, db *gorm.DB, id *int64, query string, args .
 		return false, err
 	}
 	return true, rows.Close()
+}
+
+// insertOne is insertRow for a statement that must insert its row.
+func insertOne(ctx context.Context, db *gorm.DB, id *int64, query string, args ...any) error {
+	inserted, err := insertRow(ctx, db, id, query, args...)
+	if err == nil && !inserted {
+		err = errors.New("the row was not inserted")
+	}
+	return err
 }
