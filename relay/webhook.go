@@ -489,8 +489,12 @@ func (r *Relay) applyAgentMessage(ctx context.Context, tx *store.Store, conv sto
 	if err := tx.InsertMessage(ctx, &msg); err != nil {
 		return "", err
 	}
-	if fx.firstMessage, err = tx.MarkFirstAgentMessage(ctx, conv.ID, now); err != nil {
-		return "", err
+	// conv was read in this transaction: once it has a first answer, there
+	// is nothing to mark, and no statement to make for it.
+	if conv.FirstAgentMessageAt == nil {
+		if fx.firstMessage, err = tx.MarkFirstAgentMessage(ctx, conv.ID, now); err != nil {
+			return "", err
+		}
 	}
 	return store.OutcomeDelivered, r.enqueue(ctx, tx, conv, nil, store.OutboxReceipt, receipt)
 }

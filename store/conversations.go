@@ -128,22 +128,11 @@ func (s *Store) conversationWhere(ctx context.Context, query string, args ...any
 	if s.inTx && s.dialect == Postgres {
 		q += " FOR UPDATE"
 	}
-	rows, err := queryRows(ctx, s.db, q, args...)
+	c, err := queryOne(ctx, s.db, scanConversation, q, args...)
 	if err != nil {
 		return Conversation{}, fmt.Errorf("find conversation: %w", err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Conversation{}, fmt.Errorf("find conversation: %w", err)
-		}
-		return Conversation{}, fmt.Errorf("find conversation: %w", ErrNotFound)
-	}
-	c, err := scanConversation(rows)
-	if err != nil {
-		return Conversation{}, fmt.Errorf("find conversation: %w", err)
-	}
-	return c, rows.Close()
+	return c, nil
 }
 
 // conversationColumns and scanConversation read a conversation without
@@ -245,12 +234,12 @@ func (s *Store) SetConnectedAgent(ctx context.Context, id int64, agentName strin
 // MarkFirstAgentMessage records when the agent first answered, once. It
 // reports whether this call recorded it.
 func (s *Store) MarkFirstAgentMessage(ctx context.Context, id int64, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&Conversation{}).Where("id = ? AND first_agent_message_at IS NULL", id).
-		Updates(map[string]any{"first_agent_message_at": at, "updated_at": s.now()})
-	if res.Error != nil {
-		return false, fmt.Errorf("mark first agent message on conversation %d: %w", id, res.Error)
+	changed, err := execCounted(ctx, s.db, "UPDATE conversations SET first_agent_message_at = ?, updated_at = ? WHERE id = ? AND first_agent_message_at IS NULL",
+		at, s.now(), id)
+	if err != nil {
+		return false, fmt.Errorf("mark first agent message on conversation %d: %w", id, err)
 	}
-	return res.RowsAffected == 1, nil
+	return changed == 1, nil
 }
 
 // EndConversation closes an open conversation with a final state and reason.

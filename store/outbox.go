@@ -1,13 +1,15 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Outbox kinds: which Genesys call an item makes.
@@ -79,11 +81,8 @@ const insertOutboxSQL = `INSERT INTO outbox (conversation_id, endpoint_id, messa
 // wait for them (issue 11; nothing in Genesys orders the two). A lease that
 // ran out (its holder died) can be claimed again.
 func (s *Store) ClaimDueOutbox(ctx context.Context, owner string, lease time.Duration, limit int) ([]OutboxItem, error) {
-	claimed, err := claimDue(ctx, s, "outbox", owner, lease, limit, func(tx *Store, now time.Time) *gorm.DB {
-		return outboxDue(tx.db, now)
-	}, func(item *OutboxItem) (int64, *string, **time.Time) {
-		return item.ID, &item.LeaseOwner, &item.LeaseUntil
-	})
+	claimed, err := claimDue(ctx, s, leasedQueue[OutboxItem]{table: "outbox", due: outboxDueSQL, columns: outboxColumns, scan: scanOutboxItem,
+		id: func(item *OutboxItem) int64 { return item.ID }}, owner, lease, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
@@ -122,50 +121,80 @@ func scanOutboxItem(rows *sql.Rows) (OutboxItem, error) {
 	return o, err
 }
 
-// outboxDue narrows db to outboxDueSQL.
-func outboxDue(db *gorm.DB, now time.Time) *gorm.DB { return db.Where(outboxDueSQL, now, now) }
+// leasedQueue is a table of calls that instances lease by claims (the Genesys
+// outbox, the bot deliveries), as claimDue reads and leases it.
+type leasedQueue[T any] struct {
+	table string
+	// due selects, over the table as "q", the rows a claim may take; its two
+	// arguments are the time now.
+	due string
+	// columns and scan read a row without gorm's reflection (rawsql.go).
+	columns string
+	scan    func(*sql.Rows) (T, error)
+	id      func(*T) int64
+}
 
-// claimDue leases to owner, for lease, up to limit rows of a queue's table
-// (the Genesys outbox, the bot deliveries) that due selects, as "q", oldest
-// first. On PostgreSQL several instances claim at once: each skips the rows
-// another has locked. lease names the fields of a row's id and lease.
-func claimDue[T any](ctx context.Context, s *Store, table, owner string, lease time.Duration, limit int,
-	due func(tx *Store, now time.Time) *gorm.DB, leased func(*T) (int64, *string, **time.Time)) ([]T, error) {
-	var claimed []T
+// claimDue leases to owner, for lease, up to limit rows of queue that its due
+// selects, oldest first. On PostgreSQL several instances claim at once: each
+// skips the rows another has locked. The claim is one written-out
+// UPDATE … RETURNING (rawsql.go), in the committer's batch on SQLite.
+func claimDue[T any](ctx context.Context, s *Store, queue leasedQueue[T], owner string, lease time.Duration, limit int) ([]T, error) {
 	if s.dialect == SQLite && !s.inTx {
 		// Most claims find nothing due (every send wakes the worker to
 		// look): ask a reader first, so that those do not take the write
 		// lock from the requests waiting for it.
-		var probe []T
-		if err := due(s, s.now()).WithContext(ctx).Table(table + " AS q").Select("q.id").Limit(1).Find(&probe).Error; err != nil || len(probe) == 0 {
+		now := s.now()
+		_, err := queryOne(ctx, s.db, scanID, "SELECT q.id FROM "+queue.table+" AS q WHERE "+queue.due+" LIMIT 1", now, now)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
+	var claimed []T
 	// On SQLite the claim joins the committer's batch (batch.go): it does not
 	// take the one writer from the requests' writes for a transaction of its
 	// own, and its leases commit with them.
 	err := s.InBatch(ctx, func(ctx context.Context, tx *Store) error {
-		claimed = nil
+		claimed = claimed[:0]
 		now := tx.now()
-		q := due(tx, now).WithContext(ctx).Table(table + " AS q").Order("q.id").Limit(limit)
+		pick := "SELECT q.id FROM " + queue.table + " AS q WHERE " + queue.due + " ORDER BY q.id LIMIT ?"
 		if tx.dialect == Postgres {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+			// ARRAY(…) runs the pick once: a subquery that the planner
+			// re-ran could lock more rows than limit.
+			pick = "= ANY(ARRAY(" + pick + " FOR UPDATE SKIP LOCKED))"
+		} else {
+			pick = "IN (" + pick + ")"
 		}
-		if err := q.Find(&claimed).Error; err != nil {
+		rows, err := queryRows(ctx, tx.db, "UPDATE "+queue.table+" SET lease_owner = ?, lease_until = ? WHERE id "+pick+" RETURNING "+queue.columns,
+			owner, now.Add(lease), now, now, limit)
+		if err != nil {
 			return err
 		}
-		if len(claimed) == 0 {
-			return nil
+		defer rows.Close()
+		for rows.Next() {
+			row, err := queue.scan(rows)
+			if err != nil {
+				return err
+			}
+			claimed = append(claimed, row)
 		}
-		ids := make([]int64, len(claimed))
-		until := now.Add(lease)
-		for i := range claimed {
-			id, leaseOwner, leaseUntil := leased(&claimed[i])
-			ids[i], *leaseOwner, *leaseUntil = id, owner, &until
+		if err := rows.Close(); err != nil {
+			return err
 		}
-		return tx.db.Table(table).Where("id IN ?", ids).Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error
+		// RETURNING follows no order.
+		slices.SortFunc(claimed, func(a, b T) int { return cmp.Compare(queue.id(&a), queue.id(&b)) })
+		return nil
 	})
 	return claimed, err
+}
+
+// scanID reads a row of one id.
+func scanID(rows *sql.Rows) (int64, error) {
+	var id int64
+	err := rows.Scan(&id)
+	return id, err
 }
 
 // MarkOutboxSent records a call Genesys accepted and, when the call carried

@@ -25,13 +25,46 @@ func queryRows(ctx context.Context, db *gorm.DB, query string, args ...any) (*sq
 	return db.WithContext(ctx).Raw(query, args...).Rows()
 }
 
+// queryOne runs a written-out query on db's connection and reads its first
+// row with scan; ErrNotFound when there is none.
+func queryOne[T any](ctx context.Context, db *gorm.DB, scan func(*sql.Rows) (T, error), query string, args ...any) (T, error) {
+	var zero T
+	rows, err := queryRows(ctx, db, query, args...)
+	if err != nil {
+		return zero, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return zero, err
+		}
+		return zero, ErrNotFound
+	}
+	v, err := scan(rows)
+	if err != nil {
+		return zero, err
+	}
+	return v, rows.Close()
+}
+
 // execSQL runs a written-out statement on db's connection.
 func execSQL(ctx context.Context, db *gorm.DB, query string, args ...any) error {
+	_, err := execCounted(ctx, db, query, args...)
+	return err
+}
+
+// execCounted is execSQL for a statement whose count of changed rows says
+// what it did (a claim, a mark made once).
+func execCounted(ctx context.Context, db *gorm.DB, query string, args ...any) (int64, error) {
 	if db.Dialector.Name() == "sqlite" {
-		_, err := db.Statement.ConnPool.ExecContext(ctx, query, args...)
-		return err
+		res, err := db.Statement.ConnPool.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
 	}
-	return db.WithContext(ctx).Exec(query, args...).Error
+	res := db.WithContext(ctx).Exec(query, args...)
+	return res.RowsAffected, res.Error
 }
 
 // insertRow runs a written-out INSERT … RETURNING id and sets *id; false

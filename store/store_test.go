@@ -358,9 +358,10 @@ func TestPostgresKeepsTheConnectionsALoadOpened(t *testing.T) {
 	}
 }
 
-// The webhook log's insert is written out by hand (webhooks.go): every field
-// of a Webhook must come back as it went in, so that a field added to the
-// model and not to the insert fails here.
+// The webhook log's insert and its read by id are written out by hand
+// (webhooks.go): every field of a Webhook must come back as it went in, by
+// that read and by gorm's, so that a field added to the model and not to a
+// column list fails here.
 func TestALoggedWebhookKeepsEveryField(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
@@ -397,6 +398,19 @@ func TestALoggedWebhookKeepsEveryField(t *testing.T) {
 		got.ReceivedAt, got.ProcessedAt = in.ReceivedAt, in.ProcessedAt
 		if !reflect.DeepEqual(got, in) {
 			t.Fatalf("logged\n%+v\nread back\n%+v", in, got)
+		}
+		// The read by id is written out too: gorm's read must agree with it,
+		// or a column swapped in both lists would go unseen.
+		byGorm, err := s.WebhooksOf(ctx, c.ID)
+		if err != nil || len(byGorm) != 1 {
+			t.Fatalf("gorm's read: %+v, %v", byGorm, err)
+		}
+		if g := byGorm[0]; !g.ReceivedAt.Equal(in.ReceivedAt) || g.ProcessedAt == nil || !g.ProcessedAt.Equal(*in.ProcessedAt) {
+			t.Fatalf("gorm's read, times: %v and %v", g.ReceivedAt, g.ProcessedAt)
+		}
+		byGorm[0].ReceivedAt, byGorm[0].ProcessedAt = in.ReceivedAt, in.ProcessedAt
+		if !reflect.DeepEqual(byGorm[0], in) {
+			t.Fatalf("logged\n%+v\nread by gorm\n%+v", in, byGorm[0])
 		}
 	})
 }
@@ -589,6 +603,68 @@ func TestAQueuedCallKeepsEveryField(t *testing.T) {
 		}
 		if !reflect.DeepEqual(next, got[2]) {
 			t.Fatalf("the mark leased\n%+v\nthe outbox holds\n%+v", next, got[2])
+		}
+	})
+}
+
+// The claims of both queues (the Genesys outbox, the bot deliveries) are one
+// written-out UPDATE … RETURNING (claimDue): what a claim returns must be the
+// row as gorm reads it.
+func TestAClaimedCallKeepsEveryField(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		fillers(t, s)
+		e := store.Endpoint{OrganisationID: 1, Name: "claimed", URLToken: "tok-claimed", BotWebhookURL: "https://bot.example.com/events",
+			BotWebhookSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+		if err := s.CreateEndpoint(ctx, &e); err != nil {
+			t.Fatal(err)
+		}
+		c := seedBotSession(t, s, e, "claimed", 1)
+		messages, err := s.ConversationMessages(ctx, c.ID)
+		if err != nil || len(messages) != 1 {
+			t.Fatalf("messages: %+v, %v", messages, err)
+		}
+		m := messages[0]
+		past := s.Now().Add(-time.Hour)
+		sent := past.Add(time.Minute)
+		item := store.OutboxItem{ConversationID: c.ID, EndpointID: e.ID, MessageID: &m.ID, Kind: store.OutboxMessage, Payload: `{"text":"hi"}`,
+			Attempts: 3, NextAttemptAt: past, LeaseOwner: "gone", LeaseUntil: &past, LastError: "timeout", SentAt: &sent}
+		if err := s.InsertOutbox(ctx, &item); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.ClaimDueOutbox(ctx, "instance-c", time.Minute, 10)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("the claim took %+v (%v)", claimed, err)
+		}
+		everyFieldSet(t, claimed[0])
+		distinctIDs(t, claimed[0].ID, claimed[0].ConversationID, claimed[0].EndpointID, *claimed[0].MessageID)
+		outbox, err := s.OutboxOf(ctx, c.ID)
+		if err != nil || len(outbox) != 1 || !reflect.DeepEqual(claimed[0], outbox[0]) {
+			t.Fatalf("the claim took\n%+v\nthe outbox holds\n%+v (%v)", claimed, outbox, err)
+		}
+
+		// The message queued a delivery to the bot webhook: claim it, fail it
+		// so that it records an attempt and is due again, and claim it again.
+		deliveries, err := s.ClaimDueBotDeliveries(ctx, "instance-c", time.Minute, 10)
+		if err != nil || len(deliveries) != 1 {
+			t.Fatalf("the claim took %+v (%v)", deliveries, err)
+		}
+		attempt := store.BotAttempt{URL: e.BotWebhookURL, ResponseStatus: 503, ResponseExcerpt: "busy", Latency: 42 * time.Millisecond,
+			Error: "503 Service Unavailable", At: past}
+		if err := s.RecordBotAttempt(ctx, deliveries[0], attempt, &past); err != nil {
+			t.Fatal(err)
+		}
+		if deliveries, err = s.ClaimDueBotDeliveries(ctx, "instance-d", time.Minute, 10); err != nil || len(deliveries) != 1 {
+			t.Fatalf("the second claim took %+v (%v)", deliveries, err)
+		}
+		d := deliveries[0]
+		// A message's delivery has no data of its own (its body is made from
+		// the message), and a pending one is not delivered.
+		everyFieldSet(t, d, "Data", "DeliveredAt")
+		distinctIDs(t, d.ID, d.EndpointID, *d.ConversationID, *d.MessageID)
+		byGorm, err := s.BotDeliveryByID(ctx, d.ID)
+		if err != nil || !reflect.DeepEqual(d, byGorm) {
+			t.Fatalf("the claim took\n%+v\ngorm reads\n%+v (%v)", d, byGorm, err)
 		}
 	})
 }

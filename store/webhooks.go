@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -130,11 +131,32 @@ func insertWebhookRow(db *gorm.DB, w *Webhook) (bool, error) {
 
 // WebhookByID returns one logged webhook.
 func (s *Store) WebhookByID(ctx context.Context, id int64) (Webhook, error) {
-	var w Webhook
-	if err := s.db.WithContext(ctx).Take(&w, id).Error; err != nil {
-		return Webhook{}, fmt.Errorf("find webhook %d: %w", id, translate(err))
+	w, err := queryOne(ctx, s.db, scanWebhook, "SELECT "+webhookColumns+" FROM webhooks WHERE id = ?", id)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("find webhook %d: %w", id, err)
 	}
 	return w, nil
+}
+
+// webhookColumns and scanWebhook read a logged webhook without gorm's
+// reflection (rawsql.go): its processor reads each one it applies.
+// TestALoggedWebhookKeepsEveryField guards the list against the struct.
+const webhookColumns = `id, received_at, endpoint_id, conversation_id, integration_id, genesys_message_id, event_type, headers, body,
+	body_bytes, body_sha256, verdict, verdict_detail, status, latency_us, dedupe_key, outcome, processed_at, replay_of, clock_skew_ms, masked`
+
+func scanWebhook(rows *sql.Rows) (Webhook, error) {
+	var (
+		w       Webhook
+		headers sql.RawBytes
+	)
+	err := rows.Scan(&w.ID, &w.ReceivedAt, &w.EndpointID, &w.ConversationID, &w.IntegrationID, &w.GenesysMessageID, &w.EventType, &headers,
+		&w.Body, &w.BodyBytes, &w.BodySHA256, &w.Verdict, &w.VerdictDetail, &w.Status, &w.LatencyUS, &w.DedupeKey, &w.Outcome, &w.ProcessedAt,
+		&w.ReplayOf, &w.ClockSkewMS, &w.Masked)
+	if err == nil && len(headers) > 0 {
+		// As gorm's JSON serializer reads the column.
+		err = json.Unmarshal(headers, &w.Headers)
+	}
+	return w, err
 }
 
 // UnprocessedWebhooksAfter lists valid webhooks whose processing did not
@@ -151,11 +173,9 @@ func (s *Store) UnprocessedWebhooksAfter(ctx context.Context, afterID int64, lim
 
 // FinishWebhook records what processing a webhook did.
 func (s *Store) FinishWebhook(ctx context.Context, id int64, outcome string, conversationID *int64, at time.Time) error {
-	updates := map[string]any{"outcome": outcome, "processed_at": at}
-	if conversationID != nil {
-		updates["conversation_id"] = *conversationID
-	}
-	if err := s.db.WithContext(ctx).Model(&Webhook{}).Where("id = ?", id).Updates(updates).Error; err != nil {
+	err := execSQL(ctx, s.db, "UPDATE webhooks SET outcome = ?, processed_at = ?, conversation_id = COALESCE(?, conversation_id) WHERE id = ?",
+		outcome, at, conversationID, id)
+	if err != nil {
 		return fmt.Errorf("finish webhook %d: %w", id, err)
 	}
 	return nil
@@ -181,11 +201,11 @@ func (s *Store) WebhooksOf(ctx context.Context, conversationID int64) ([]Webhook
 // ClaimWebhook marks a webhook processed if nothing did before; inside the
 // transaction that applies it, this makes processing happen once.
 func (s *Store) ClaimWebhook(ctx context.Context, id int64, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&Webhook{}).Where("id = ? AND processed_at IS NULL", id).Update("processed_at", at)
-	if res.Error != nil {
-		return false, fmt.Errorf("claim webhook %d: %w", id, res.Error)
+	changed, err := execCounted(ctx, s.db, "UPDATE webhooks SET processed_at = ? WHERE id = ? AND processed_at IS NULL", at, id)
+	if err != nil {
+		return false, fmt.Errorf("claim webhook %d: %w", id, err)
 	}
-	return res.RowsAffected == 1, nil
+	return changed == 1, nil
 }
 
 // ForEachWebhook calls fn for every logged webhook, oldest first (tests, export).
