@@ -245,20 +245,18 @@ func (s *Store) ConversationMessages(ctx context.Context, conversationID int64) 
 
 // SetMessageDelivery records how far a message got, and the Genesys id it got.
 func (s *Store) SetMessageDelivery(ctx context.Context, id int64, delivery, genesysID, errText string) error {
-	updates := deliveryUpdates(delivery, genesysID, errText)
-	if err := s.batched(ctx, func(db *gorm.DB) error { return db.Model(&Message{}).Where("id = ?", id).Updates(updates).Error }); err != nil {
+	if err := s.batched(ctx, func(db *gorm.DB) error { return setDelivery(db, id, delivery, genesysID, errText) }); err != nil {
 		return fmt.Errorf("set delivery of message %d: %w", id, err)
 	}
 	return nil
 }
 
-// deliveryUpdates are the columns of a message's delivery state.
-func deliveryUpdates(delivery, genesysID, errText string) map[string]any {
-	updates := map[string]any{"delivery": delivery, "error": errText}
-	if genesysID != "" {
-		updates["genesys_message_id"] = genesysID
-	}
-	return updates
+// setDelivery writes a message's delivery state: how far it got, what went
+// wrong, and the id Genesys gave it ("" keeps the id it has). Written out
+// (rawsql.go): the outbox's sent mark makes it for every message relayed.
+func setDelivery(db *gorm.DB, id int64, delivery, genesysID, errText string) error {
+	return execSQL(db.Statement.Context, db, "UPDATE messages SET delivery = ?, error = ?, genesys_message_id = CASE WHEN ? = '' THEN genesys_message_id ELSE ? END WHERE id = ?",
+		delivery, errText, genesysID, genesysID, id)
 }
 
 // ApplyReceipt applies a Genesys receipt to the message Handover sent that

@@ -226,8 +226,7 @@ func (s *Store) MarkOutboxSentLeasingNext(ctx context.Context, item OutboxItem, 
 		// (a resend is at-least-once anyway, and logged as a call too).
 		ctx := db.Statement.Context
 		if item.MessageID != nil {
-			if err := execSQL(ctx, db, "UPDATE messages SET delivery = ?, error = '', genesys_message_id = CASE WHEN ? = '' THEN genesys_message_id ELSE ? END WHERE id = ?",
-				DeliverySent, genesysMessageID, genesysMessageID, *item.MessageID); err != nil {
+			if err := setDelivery(db, *item.MessageID, DeliverySent, genesysMessageID, ""); err != nil {
 				return fmt.Errorf("set delivery of message %d: %w", *item.MessageID, err)
 			}
 		}

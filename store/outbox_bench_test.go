@@ -68,3 +68,59 @@ func BenchmarkSentMark(b *testing.B) {
 		})
 	}
 }
+
+// What a claim costs that takes the first call of each of 64 conversations,
+// on an outbox with a history of 20,000 sent calls and a second call waiting
+// behind each first. Run with
+//
+//	go test -run '^$' -bench OutboxClaim ./store/
+func BenchmarkOutboxClaim(b *testing.B) {
+	s := storetest.Open(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+	ctx := context.Background()
+	var convs []store.Conversation
+	for i := range 64 {
+		convs = append(convs, seedConversation(b, s, fmt.Sprint("s", i), 0))
+	}
+	queue := func(n int) {
+		for i := range n {
+			c := convs[i%len(convs)]
+			if err := s.InsertOutbox(ctx, &store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, Kind: store.OutboxMessage, Payload: "{}"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	mark := func(items []store.OutboxItem) {
+		for _, item := range items {
+			if err := s.MarkOutboxSent(ctx, item, 1, "", nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	drain := func() {
+		for {
+			items, err := s.ClaimDueOutbox(ctx, "a", time.Minute, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(items) == 0 {
+				return
+			}
+			mark(items)
+		}
+	}
+	queue(20_000)
+	drain()
+	for b.Loop() {
+		b.StopTimer()
+		queue(128)
+		b.StartTimer()
+		items, err := s.ClaimDueOutbox(ctx, "a", time.Minute, 64)
+		if err != nil || len(items) != 64 {
+			b.Fatalf("claimed %d (%v)", len(items), err)
+		}
+		b.StopTimer()
+		mark(items)
+		drain()
+		b.StartTimer()
+	}
+}

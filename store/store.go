@@ -93,7 +93,6 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		dialector gorm.Dialector
 		dialect   Dialect
 		pool      *sqlitePool // SQLite's writer and readers
-		sqliteDSN string
 	)
 	switch path, isSQLite := config.SQLitePath(databaseURL); {
 	case isSQLite:
@@ -104,7 +103,7 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 		// write lock up front so two writers wait (busy_timeout) instead of failing.
 		// secure_delete zeroes what a delete frees, so an erased text leaves no
 		// byte in the file (docs/privacy.md).
-		sqliteDSN = "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_secure_delete=on"
+		sqliteDSN := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_secure_delete=on"
 		write := writerWithRareCheckpoints(sqliteDSN)
 		// One writer connection: SQLite has one writer anyway, and a single
 		// connection turns lock contention into an orderly queue in database/sql.

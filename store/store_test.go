@@ -742,3 +742,47 @@ func everyFieldSet(t *testing.T, v any, except ...string) {
 		}
 	}
 }
+
+// A message's delivery is one written-out update (setDelivery), made by the
+// outbox's sent mark and by a failure: the Genesys id the mark gave stays
+// when a later update names none.
+func TestADeliveryUpdateKeepsTheGenesysIDItDoesNotName(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := seedConversation(t, s, "delivery", 0)
+		m := store.Message{ConversationID: c.ID, EndpointID: c.EndpointID, SessionID: "delivery", Direction: store.FromUser, Kind: store.KindText, Text: "hi"}
+		if err := s.InsertMessage(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+		item := store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, MessageID: &m.ID, Kind: store.OutboxMessage, Payload: "{}"}
+		if err := s.InsertOutbox(ctx, &item); err != nil {
+			t.Fatal(err)
+		}
+		delivery := func() store.Message {
+			t.Helper()
+			got, err := s.ConversationMessages(ctx, c.ID)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("messages: %+v, %v", got, err)
+			}
+			return got[0]
+		}
+		if err := s.MarkOutboxSent(ctx, item, 1, "g-1", nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := delivery(); got.Delivery != store.DeliverySent || got.GenesysMessageID != "g-1" || got.Error != "" {
+			t.Fatalf("after the sent mark: %q, %q, %q", got.Delivery, got.GenesysMessageID, got.Error)
+		}
+		if err := s.SetMessageDelivery(ctx, m.ID, store.DeliveryFailed, "", "no route"); err != nil {
+			t.Fatal(err)
+		}
+		if got := delivery(); got.Delivery != store.DeliveryFailed || got.GenesysMessageID != "g-1" || got.Error != "no route" {
+			t.Fatalf("after the failure: %q, %q, %q", got.Delivery, got.GenesysMessageID, got.Error)
+		}
+		if err := s.SetMessageDelivery(ctx, m.ID, store.DeliveryFailed, "g-2", "again"); err != nil {
+			t.Fatal(err)
+		}
+		if got := delivery(); got.GenesysMessageID != "g-2" || got.Error != "again" {
+			t.Fatalf("an update that names an id: %q, %q", got.GenesysMessageID, got.Error)
+		}
+	})
+}
