@@ -157,7 +157,6 @@ func claimDue[T any](ctx context.Context, s *Store, queue leasedQueue[T], owner 
 	// take the one writer from the requests' writes for a transaction of its
 	// own, and its leases commit with them.
 	err := s.InBatch(ctx, func(ctx context.Context, tx *Store) error {
-		claimed = claimed[:0]
 		now := tx.now()
 		pick := "SELECT q.id FROM " + queue.table + " AS q WHERE " + queue.due + " ORDER BY q.id LIMIT ?"
 		if tx.dialect == Postgres {
@@ -167,20 +166,10 @@ func claimDue[T any](ctx context.Context, s *Store, queue leasedQueue[T], owner 
 		} else {
 			pick = "IN (" + pick + ")"
 		}
-		rows, err := queryRows(ctx, tx.db, "UPDATE "+queue.table+" SET lease_owner = ?, lease_until = ? WHERE id "+pick+" RETURNING "+queue.columns,
+		var err error
+		claimed, err = queryAll(ctx, tx.db, queue.scan, "UPDATE "+queue.table+" SET lease_owner = ?, lease_until = ? WHERE id "+pick+" RETURNING "+queue.columns,
 			owner, now.Add(lease), now, now, limit)
 		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			row, err := queue.scan(rows)
-			if err != nil {
-				return err
-			}
-			claimed = append(claimed, row)
-		}
-		if err := rows.Close(); err != nil {
 			return err
 		}
 		// RETURNING follows no order.
@@ -246,16 +235,9 @@ func (s *Store) MarkOutboxSentLeasingNext(ctx context.Context, item OutboxItem, 
 		// Mostly there is none, and the mark pays this one narrow lookup. A
 		// failure here is undone alone (batched): the mark stands, and the
 		// claim finds the next call instead.
-		rows, err := queryRows(ctx, db, leaseLaneHeadSQL, owner, now.Add(lease), item.ConversationID, item.Kind == OutboxReceipt, now, now)
-		if err != nil {
-			return nil
-		}
-		defer rows.Close()
-		if rows.Next() {
-			if next, err = scanOutboxItem(rows); err == nil {
-				leased = true
-			}
-		}
+		var leaseErr error
+		next, leaseErr = queryOne(ctx, db, scanOutboxItem, leaseLaneHeadSQL, owner, now.Add(lease), item.ConversationID, item.Kind == OutboxReceipt, now, now)
+		leased = leaseErr == nil
 		return nil
 	})
 	if err != nil {

@@ -47,6 +47,29 @@ func queryOne[T any](ctx context.Context, db *gorm.DB, scan func(*sql.Rows) (T, 
 	return v, rows.Close()
 }
 
+// queryAll runs a written-out query on db's connection and reads every row
+// with scan. On SQLite a statement that writes (UPDATE … RETURNING) runs at
+// the first row, so its failure is known only from rows.Err.
+func queryAll[T any](ctx context.Context, db *gorm.DB, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := queryRows(ctx, db, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var all []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return all, rows.Close()
+}
+
 // execSQL runs a written-out statement on db's connection.
 func execSQL(ctx context.Context, db *gorm.DB, query string, args ...any) error {
 	_, err := execCounted(ctx, db, query, args...)
