@@ -18,20 +18,8 @@ import (
 func BenchmarkSentMark(b *testing.B) {
 	for _, chain := range []bool{false, true} {
 		b.Run(fmt.Sprintf("leasing next %v", chain), func(b *testing.B) {
-			s := storetest.Open(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+			s, queue := outboxOf64Conversations(b)
 			ctx := context.Background()
-			var convs []store.Conversation
-			for i := range 64 {
-				convs = append(convs, seedConversation(b, s, fmt.Sprint("s", i), 0))
-			}
-			queue := func(n int) {
-				for i := range n {
-					c := convs[i%len(convs)]
-					if err := s.InsertOutbox(ctx, &store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, Kind: store.OutboxMessage, Payload: "{}"}); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
 			owner := ""
 			if chain {
 				owner = "a"
@@ -75,20 +63,8 @@ func BenchmarkSentMark(b *testing.B) {
 //
 //	go test -run '^$' -bench OutboxClaim ./store/
 func BenchmarkOutboxClaim(b *testing.B) {
-	s := storetest.Open(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+	s, queue := outboxOf64Conversations(b)
 	ctx := context.Background()
-	var convs []store.Conversation
-	for i := range 64 {
-		convs = append(convs, seedConversation(b, s, fmt.Sprint("s", i), 0))
-	}
-	queue := func(n int) {
-		for i := range n {
-			c := convs[i%len(convs)]
-			if err := s.InsertOutbox(ctx, &store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, Kind: store.OutboxMessage, Payload: "{}"}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
 	mark := func(items []store.OutboxItem) {
 		for _, item := range items {
 			if err := s.MarkOutboxSent(ctx, item, 1, "", nil); err != nil {
@@ -122,5 +98,24 @@ func BenchmarkOutboxClaim(b *testing.B) {
 		mark(items)
 		drain()
 		b.StartTimer()
+	}
+}
+
+// outboxOf64Conversations is a store on a new SQLite file with 64
+// conversations, and queue, which queues n calls to Genesys across them in turn.
+func outboxOf64Conversations(b *testing.B) (s *store.Store, queue func(n int)) {
+	s = storetest.Open(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+	var convs []store.Conversation
+	for i := range 64 {
+		convs = append(convs, seedConversation(b, s, fmt.Sprint("s", i), 0))
+	}
+	return s, func(n int) {
+		for i := range n {
+			c := convs[i%len(convs)]
+			item := store.OutboxItem{ConversationID: c.ID, EndpointID: c.EndpointID, Kind: store.OutboxMessage, Payload: "{}"}
+			if err := s.InsertOutbox(context.Background(), &item); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

@@ -381,6 +381,7 @@ func TestALoggedWebhookKeepsEveryField(t *testing.T) {
 			EventType: "Text", Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"id":"m1"}`, BodyBytes: 11,
 			BodySHA256: "abc", Verdict: store.VerdictValid, VerdictDetail: "detail", Status: 200, LatencyUS: 42, DedupeKey: &key,
 			Outcome: store.OutcomeDelivered, ProcessedAt: &processed, ReplayOf: &earlier.ID, ClockSkewMS: -61_000, Masked: true}
+		everyFieldSet(t, in, "ID")
 		distinctIDs(t, e.ID, c.ID, earlier.ID)
 		w := in
 		if _, err := s.InsertWebhook(ctx, &w); err != nil {
@@ -411,6 +412,13 @@ func TestALoggedWebhookKeepsEveryField(t *testing.T) {
 		byGorm[0].ReceivedAt, byGorm[0].ProcessedAt = in.ReceivedAt, in.ProcessedAt
 		if !reflect.DeepEqual(byGorm[0], in) {
 			t.Fatalf("logged\n%+v\nread by gorm\n%+v", in, byGorm[0])
+		}
+		// Finishing it without naming a conversation keeps the one it has.
+		if err := s.FinishWebhook(ctx, w.ID, store.OutcomeLogged, nil, processed); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.WebhookByID(ctx, w.ID); err != nil || got.Outcome != store.OutcomeLogged || got.ConversationID == nil || *got.ConversationID != c.ID {
+			t.Fatalf("finished without a conversation: outcome %q, conversation %v (%v); want %q, %d", got.Outcome, got.ConversationID, err, store.OutcomeLogged, c.ID)
 		}
 	})
 }
