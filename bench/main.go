@@ -582,6 +582,18 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 		ingest.String() + fmt.Sprintf("; **ratio to baseline %.3f**; all processed and acknowledged %s after the load ended; Handover's CPU %s a webhook, its processing and receipt included", ratio, processing.Round(100*time.Millisecond), ingestCPU.Round(time.Microsecond)),
 		fmt.Sprintf("ratio ≥ %.2f", wantRatio), verdict(ratio >= wantRatio)})
 
+	if dialect == "SQLite" {
+		// The same load through the least a receiver of agent messages can
+		// do: what this machine allows the path, beside the row it bounds.
+		bare, drain, err := h.bareReceipter(concurrency, duration, customerIDs)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, result{"Webhook ingest", fmt.Sprintf("bare receipter (net/http in, HMAC and JSON, 200, then the Delivered receipt out with the Genesys client; no database), %d clients", concurrency),
+			bare.String() + fmt.Sprintf("; **ratio to baseline %.3f**; all acknowledged %s after the load ended", bare.perSecond()/baseline.perSecond(), drain.Round(100*time.Millisecond)),
+			"the physical limit of this path here", "—"})
+	}
+
 	// 2. Relay overhead: user message in through the bot API until the
 	// request reaches Genesys.
 	for _, sessions := range []int{1, 16, 256} {
@@ -1086,6 +1098,65 @@ func (h *handover) bareRelay(sessions int, duration time.Duration) (load, error)
 		return err
 	})
 	return l, nil
+}
+
+// bareReceipter drives, as the ingest measure drives Handover, a receiver
+// that does the least any receiver of Genesys agent messages can: check the
+// signature, decode the webhook, answer 200, then acknowledge the message to
+// Genesys with a Delivered receipt, with the same client Handover uses, and
+// no database, queue or ordering. The baseline above does the first three;
+// the receipt is a second HTTP exchange per webhook on the same cores, so
+// this server's ratio to the baseline is the ceiling for Handover's here.
+// It returns the load and how long the receipts took to drain after it.
+func (h *handover) bareReceipter(concurrency int, duration time.Duration, customerIDs []string) (load, time.Duration, error) {
+	c, err := genesys.NewClient(genesys.Config{Host: genesys.Host(h.sbBase), ClientID: clientID, ClientSecret: clientSecret})
+	if err != nil {
+		return load{}, 0, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return load{}, 0, err
+	}
+	var sent, failed atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if genesys.VerifySignature(webhookSecret, body, r.Header.Get(genesys.SignatureHeader)) != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var hook genesys.Webhook
+		if err := json.Unmarshal(body, &hook); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		// After the answer, as Handover sends its receipts.
+		go func() {
+			_, err := c.SendReceipt(context.Background(), h.sinkIntegrID, genesys.InboundReceipt{ID: hook.ID,
+				Channel: genesys.ReceiptChannel{To: genesys.Recipient{ID: hook.Channel.To.ID, IDType: genesys.IDTypeOpaque}, Time: genesys.TimestampOf(time.Now())},
+				Status:  genesys.ReceiptDelivered, IsFinalReceipt: true})
+			if err != nil {
+				failed.Add(1)
+			}
+			sent.Add(1)
+		}()
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	target := "http://" + ln.Addr().String() + "/handover/genesysCloudOM"
+	var seq atomic.Int64
+	l := drive(concurrency, duration, func(_, _ int) error {
+		n := seq.Add(1)
+		return postWebhook(target, webhookBody(h.integrID, customerIDs[int(n)%len(customerIDs)], fmt.Sprintf("bare-%d", n)))
+	})
+	ended := time.Now()
+	if err := waitUntil(5*time.Minute, func() bool { return sent.Load() >= int64(l.requests) }); err != nil {
+		return l, 0, fmt.Errorf("bare receipter: only %d of %d receipts sent", sent.Load(), l.requests)
+	}
+	if n := failed.Load(); n > 0 {
+		return l, 0, fmt.Errorf("bare receipter: %d receipts failed", n)
+	}
+	return l, time.Since(ended), nil
 }
 
 // relayFigures is what relayOverhead measured.
