@@ -12,13 +12,16 @@ import (
 // request by URL token, every Genesys call by id. Reading and opening one
 // cost a fifth of Handover's CPU under load (docs/performance.md).
 //
-// Only on SQLite, where one process holds the database: every write to the
+// On SQLite one process holds the database, and every write to the
 // endpoints table goes through this store and empties the cache. On
-// PostgreSQL other instances write too, so every read goes to the database.
+// PostgreSQL other instances write too: the cache answers only while an
+// endpointWatch hears every change (endpointwatch.go), and each change
+// empties it.
 type endpointCache struct {
 	mu      sync.Mutex
 	gen     uint64 // moves on every write, so a read that began before it is not kept
 	entries map[string][]Endpoint
+	armed   bool // false: every read goes to the database
 }
 
 // get is a cached answer and the generation to put a fresh one under.
@@ -26,7 +29,7 @@ func (c *endpointCache) get(key string) ([]Endpoint, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	found, ok := c.entries[key]
-	if !ok {
+	if !ok || !c.armed {
 		return nil, c.gen, false
 	}
 	out := make([]Endpoint, len(found))
@@ -40,7 +43,7 @@ func (c *endpointCache) get(key string) ([]Endpoint, uint64, bool) {
 func (c *endpointCache) put(key string, gen uint64, found []Endpoint) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen || len(found) == 0 || len(c.entries) >= maxCachedEndpointReads {
+	if !c.armed || gen != c.gen || len(found) == 0 || len(c.entries) >= maxCachedEndpointReads {
 		return
 	}
 	kept := make([]Endpoint, len(found))
@@ -64,6 +67,26 @@ func (c *endpointCache) generation() uint64 {
 func (c *endpointCache) invalidate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.emptyLocked()
+}
+
+// arm lets the cache answer, from empty.
+func (c *endpointCache) arm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.emptyLocked()
+	c.armed = true
+}
+
+// disarm sends every read to the database again.
+func (c *endpointCache) disarm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.emptyLocked()
+	c.armed = false
+}
+
+func (c *endpointCache) emptyLocked() {
 	c.gen++
 	clear(c.entries)
 }
@@ -87,9 +110,6 @@ func (e Endpoint) clone() Endpoint {
 // endpointsChanged empties the endpoint cache after a write to the
 // endpoints table; inside a transaction, again once it has committed.
 func (s *Store) endpointsChanged() {
-	if s.endpoints == nil {
-		return
-	}
 	s.endpoints.invalidate()
 	if s.txWroteEndpoints != nil {
 		*s.txWroteEndpoints = true
@@ -98,9 +118,11 @@ func (s *Store) endpointsChanged() {
 
 // cachedEndpoints answers read from the cache when it may, keeping its answer.
 // A transaction may use it until it writes an endpoint itself: on SQLite it
-// holds the only writer, so what it reads is what was committed.
+// holds the only writer, so what it reads is what was committed; on
+// PostgreSQL, where its reads see what others commit meanwhile (READ
+// COMMITTED), what it reads is what was last committed and heard.
 func (s *Store) cachedEndpoints(key string, read func() ([]Endpoint, error)) ([]Endpoint, error) {
-	if s.endpoints == nil || (s.txWroteEndpoints != nil && *s.txWroteEndpoints) {
+	if s.txWroteEndpoints != nil && *s.txWroteEndpoints {
 		return read()
 	}
 	found, gen, ok := s.endpoints.get(key)

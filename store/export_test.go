@@ -1,6 +1,8 @@
 package store
 
 import (
+	"time"
+
 	"gorm.io/gorm"
 
 	"github.com/handover-relay/handover/live"
@@ -11,3 +13,15 @@ func DB(s *Store) *gorm.DB { return s.db }
 
 // FanoutPayloads exposes how a batch of signals becomes notifications.
 func FanoutPayloads(f *PostgresFanout, batch []live.Signal) []string { return f.payloads(batch) }
+
+// WatchingEndpoints is Options that report, on events, what the endpoint
+// watch did ("armed", "disarmed", "changed", "checked"; PostgreSQL), with
+// the watch checking its connection after check without a notification.
+func WatchingEndpoints(events chan<- string, check time.Duration) Options {
+	return Options{endpointWatchCheck: check, endpointWatchEvent: func(e string) {
+		select {
+		case events <- e:
+		default: // a test that stopped reading does not hold the watch
+		}
+	}}
+}

@@ -73,6 +73,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("apply migration %s/%s: %w", s.dialect, m.name, err)
 		}
 	}
+	if s.endpointWatch != nil {
+		// The trigger the watch listens to exists now.
+		s.endpointWatch.start()
+	}
 	return nil
 }
 

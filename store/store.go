@@ -56,7 +56,8 @@ type Store struct {
 	inTx    bool // a store given to InTx's function: reads of a conversation lock its row
 	sqlite  *sqlitePool
 
-	endpoints        *endpointCache // SQLite only: see endpointcache.go
+	endpoints        *endpointCache // see endpointcache.go
+	endpointWatch    *endpointWatch // PostgreSQL only: see endpointwatch.go
 	batch            *groupCommit   // SQLite only: see batch.go
 	txWroteEndpoints *bool          // in a transaction: set when it wrote an endpoint
 }
@@ -66,7 +67,9 @@ type Options struct {
 	Logger *slog.Logger     // slow queries and errors; nil for none
 	Now    func() time.Time // pinned clock in tests
 
-	checkpointed chan<- int // tests: each checkpoint's count of frames copied
+	checkpointed       chan<- int    // tests: each checkpoint's count of frames copied
+	endpointWatchEvent func(string)  // tests: what the endpoint watch did (endpointwatch.go)
+	endpointWatchCheck time.Duration // tests: how often it checks its connection
 }
 
 // Open connects to the database named by databaseURL (see config.SQLitePath
@@ -160,8 +163,15 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 	}
 	now := gormConfig.NowFunc
 	st := &Store{db: db, dialect: dialect, box: box, now: now, sqlite: pool}
+	st.endpoints = &endpointCache{entries: map[string][]Endpoint{}, armed: dialect == SQLite}
+	if dialect == Postgres {
+		logger := opts.Logger
+		if logger == nil {
+			logger = slog.New(slog.DiscardHandler)
+		}
+		st.endpointWatch = newEndpointWatch(databaseURL, logger, st.endpoints, opts.endpointWatchEvent, opts.endpointWatchCheck)
+	}
 	if dialect == SQLite {
-		st.endpoints = &endpointCache{entries: map[string][]Endpoint{}}
 		st.batch = newGroupCommit()
 		go st.commitBatches()
 	}
@@ -237,6 +247,9 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	if s.endpointWatch != nil {
+		s.endpointWatch.stop()
+	}
 	if s.batch != nil {
 		s.batch.close()
 	}

@@ -18,7 +18,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		return fn(&Store{db: db, dialect: s.dialect, box: s.box, now: s.now, inTx: true, endpoints: s.endpoints, txWroteEndpoints: wrote})
 	})
-	if *wrote && s.txWroteEndpoints == nil && s.endpoints != nil {
+	if *wrote && s.txWroteEndpoints == nil {
 		// Reads between the write and the commit saw the old row and may
 		// have been kept.
 		s.endpoints.invalidate()
