@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -67,40 +66,19 @@ func (w *endpointWatch) start() {
 }
 
 func (w *endpointWatch) run(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		started := time.Now()
-		err := w.listen(ctx)
+	keepListening(ctx, w.log, "endpoint cache (reading every endpoint from the database meanwhile)", w.listen, func() {
 		w.cache.disarm()
 		w.event("disarmed")
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(started) > time.Minute {
-			backoff = 100 * time.Millisecond
-		}
-		w.log.WarnContext(ctx, "endpoint cache: listening connection lost; reading endpoints from the database until it is back", slog.Duration("in", backoff), slog.Any("error", err))
-		sleepCtx(ctx, backoff)
-		backoff = min(backoff*2, 10*time.Second)
-	}
+	})
 }
 
 // listen holds one LISTEN connection until it fails or ctx ends.
 func (w *endpointWatch) listen(ctx context.Context) error {
-	cfg, err := pgx.ParseConfig(w.url)
+	conn, err := listenConn(ctx, w.url, endpointWatchName, endpointsChannel)
 	if err != nil {
-		return fmt.Errorf("database URL: %w", err)
-	}
-	// Named, so that an operator sees in pg_stat_activity what it is.
-	cfg.RuntimeParams["application_name"] = endpointWatchName
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{endpointsChannel}.Sanitize()); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	// From here every change is heard; what changed before is not in the
 	// cache, which arming empties.
 	w.cache.arm()

@@ -80,38 +80,18 @@ type wireSignal struct {
 func (f *PostgresFanout) Run(ctx context.Context, deliver func(live.Signal)) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.sendLoop(ctx) })
-	f.listenLoop(ctx, deliver)
+	keepListening(ctx, f.log, "event fan-out", func(ctx context.Context) error { return f.listen(ctx, deliver) }, func() {})
 	wg.Wait()
 	return nil
 }
 
-func (f *PostgresFanout) listenLoop(ctx context.Context, deliver func(live.Signal)) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		started := time.Now()
-		err := f.listen(ctx, deliver)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(started) > time.Minute {
-			backoff = 100 * time.Millisecond
-		}
-		f.log.WarnContext(ctx, "event fan-out: listening connection lost; reconnecting", slog.Duration("in", backoff), slog.Any("error", err))
-		sleepCtx(ctx, backoff)
-		backoff = min(backoff*2, 10*time.Second)
-	}
-}
-
 // listen holds one LISTEN connection until it fails or ctx ends.
 func (f *PostgresFanout) listen(ctx context.Context, deliver func(live.Signal)) error {
-	conn, err := pgx.Connect(ctx, f.url)
+	conn, err := listenConn(ctx, f.url, "handover event fan-out", FanoutChannel)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{FanoutChannel}.Sanitize()); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	// Whatever was published while nobody listened is lost: every local
 	// subscriber re-reads (on the first connect too, for what fell between
 	// a subscription and this LISTEN).
@@ -233,13 +213,4 @@ func (f *PostgresFanout) payloads(batch []live.Signal) []string {
 	}
 	flush()
 	return out
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
