@@ -9,11 +9,17 @@ import (
 	"github.com/handover-relay/handover/store/storetest"
 )
 
-// The endpoint reads of the hot paths are cached on SQLite (endpointcache.go):
-// every write must be seen by the next read, whichever way it was made.
+// The endpoint reads of the hot paths are cached (endpointcache.go): every
+// write must be seen by the next read, whichever way it was made. On
+// PostgreSQL the test starts once the cache answers (endpointwatch.go).
 func TestEndpointReadsSeeEveryWrite(t *testing.T) {
-	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+	storetest.RunDialects(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
+		events := make(chan string, 256)
+		s := storetest.NewOf(t, d, store.WatchingEndpoints(events, 0))
+		if d == store.Postgres {
+			awaitWatch(t, events, "armed")
+		}
 		e := newEndpoint(t, s, "cached")
 		if err := s.SetEndpointIntegration(ctx, e.ID, "integration-1", ""); err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,54 +37,82 @@ func TestAnEndpointChangeEmptiesEveryInstancesCache(t *testing.T) {
 		}
 		return got.QueueID
 	}
-	if q := queueAtB(); q != "queue-1" {
-		t.Fatalf("B read queue %q, want queue-1", q)
+	wantAtB := func(queue, when string) {
+		t.Helper()
+		if q := queueAtB(); q != queue {
+			t.Fatalf("%s B read queue %q, want %q", when, q, queue)
+		}
 	}
+	wantAtB("queue-1", "at first")
 
-	// B answers from its cache: a change nobody announces (the trigger off,
-	// as no code of ours does) is not seen.
 	admin, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	silently := func(queue string) {
+	// inOneTransaction runs statements as one transaction: no probe sees what
+	// is between them.
+	inOneTransaction := func(stmts ...string) {
 		t.Helper()
-		for _, stmt := range []string{"ALTER TABLE endpoints DISABLE TRIGGER endpoints_changed",
-			"UPDATE endpoints SET queue_id = '" + queue + "'", "ALTER TABLE endpoints ENABLE TRIGGER endpoints_changed"} {
-			if _, err := admin.Exec(ctx, stmt); err != nil {
-				t.Fatalf("%s: %v", stmt, err)
+		err := pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
+			for _, stmt := range stmts {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return fmt.Errorf("%s: %w", stmt, err)
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
-	silently("queue-unannounced")
-	if q := queueAtB(); q != "queue-1" {
-		t.Fatalf("B read queue %q: it went to the database, not to its cache", q)
+	setQueue := func(queue string) string { return "UPDATE endpoints SET queue_id = '" + queue + "'" }
+	// silently changes the queue unannounced: the trigger off, as no code of
+	// ours does.
+	silently := func(queue string) {
+		t.Helper()
+		inOneTransaction("ALTER TABLE endpoints DISABLE TRIGGER endpoints_changed", setQueue(queue), "ALTER TABLE endpoints ENABLE TRIGGER endpoints_changed")
 	}
+	// announced changes the queue through A, and waits until B has heard.
+	announced := func(queue string) {
+		t.Helper()
+		e.QueueID = queue
+		if err := a.UpdateEndpoint(ctx, &e); err != nil {
+			t.Fatal(err)
+		}
+		awaitWatch(t, events, "changed")
+	}
+
+	// B answers from its cache: a change nobody announces is not seen.
+	silently("queue-unannounced")
+	wantAtB("queue-1", "answering from its cache (not from the database)")
 
 	// A change another instance commits empties B's cache.
-	e.QueueID = "queue-2"
-	if err := a.UpdateEndpoint(ctx, &e); err != nil {
-		t.Fatal(err)
-	}
-	awaitWatch(t, events, "changed")
-	if q := queueAtB(); q != "queue-2" {
-		t.Fatalf("after A's update B read queue %q, want queue-2", q)
-	}
+	announced("queue-2")
+	wantAtB("queue-2", "after A's update")
 
-	// A connection that heard nothing for a while is checked, and still hears.
+	// After a probe (nothing heard for a while) B still hears.
+	drain(events)
 	awaitWatch(t, events, "checked")
-	e.QueueID = "queue-3"
-	if err := a.UpdateEndpoint(ctx, &e); err != nil {
-		t.Fatal(err)
+	announced("queue-3")
+	wantAtB("queue-3", "after a probe")
+
+	// The trigger off: a probe finds it, and B reads the database, every
+	// time, until the trigger is back.
+	drain(events)
+	inOneTransaction("ALTER TABLE endpoints DISABLE TRIGGER endpoints_changed")
+	awaitWatch(t, events, "disarmed")
+	for _, queue := range []string{"queue-deaf-1", "queue-deaf-2"} {
+		inOneTransaction(setQueue(queue))
+		wantAtB(queue, "with the trigger off")
 	}
-	awaitWatch(t, events, "changed")
-	if q := queueAtB(); q != "queue-3" {
-		t.Fatalf("after a check B read queue %q, want queue-3", q)
-	}
+	inOneTransaction("ALTER TABLE endpoints ENABLE TRIGGER endpoints_changed")
+	awaitWatch(t, events, "armed")
+	wantAtB("queue-deaf-2", "with the trigger back")
 
 	// The listening connection lost: B may have missed a change, so nothing
 	// it kept is answered again, before or after it listens anew.
+	drain(events)
 	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE datname = current_database() AND application_name = 'handover endpoint watch'`); err != nil {
 		t.Fatal(err)
@@ -91,8 +120,17 @@ func TestAnEndpointChangeEmptiesEveryInstancesCache(t *testing.T) {
 	awaitWatch(t, events, "disarmed")
 	silently("queue-while-deaf")
 	awaitWatch(t, events, "armed")
-	if q := queueAtB(); q != "queue-while-deaf" {
-		t.Fatalf("after listening again B read queue %q, want queue-while-deaf", q)
+	wantAtB("queue-while-deaf", "after listening again")
+}
+
+// drain passes over what the endpoint watch reported so far.
+func drain(events <-chan string) {
+	for {
+		select {
+		case <-events:
+		default:
+			return
+		}
 	}
 }
 

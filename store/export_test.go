@@ -16,7 +16,7 @@ func FanoutPayloads(f *PostgresFanout, batch []live.Signal) []string { return f.
 
 // WatchingEndpoints is Options that report, on events, what the endpoint
 // watch did ("armed", "disarmed", "changed", "checked"; PostgreSQL), with
-// the watch checking its connection after check without a notification.
+// the watch probing after check without a notification (0: as in production).
 func WatchingEndpoints(events chan<- string, check time.Duration) Options {
 	return Options{endpointWatchCheck: check, endpointWatchEvent: func(e string) {
 		select {

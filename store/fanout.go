@@ -91,7 +91,7 @@ func (f *PostgresFanout) listen(ctx context.Context, deliver func(live.Signal)) 
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer closeListenConn(conn)
 	// Whatever was published while nobody listened is lost: every local
 	// subscriber re-reads (on the first connect too, for what fell between
 	// a subscription and this LISTEN).

@@ -44,10 +44,18 @@ func listenConn(ctx context.Context, url, name, channel string) (*pgx.Conn, erro
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
-		conn.Close(context.WithoutCancel(ctx))
+		closeListenConn(conn)
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	return conn, nil
+}
+
+// closeListenConn closes a listening connection, waiting for the server at
+// most a few seconds.
+func closeListenConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn.Close(ctx)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

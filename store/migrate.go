@@ -74,7 +74,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 	}
 	if s.endpointWatch != nil {
-		// The trigger the watch listens to exists now.
+		// The triggers the watch relies on exist now.
 		s.endpointWatch.start()
 	}
 	return nil

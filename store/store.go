@@ -69,7 +69,7 @@ type Options struct {
 
 	checkpointed       chan<- int    // tests: each checkpoint's count of frames copied
 	endpointWatchEvent func(string)  // tests: what the endpoint watch did (endpointwatch.go)
-	endpointWatchCheck time.Duration // tests: how often it checks its connection
+	endpointWatchCheck time.Duration // tests: how long it listens before it probes
 }
 
 // Open connects to the database named by databaseURL (see config.SQLitePath
@@ -165,11 +165,7 @@ func Open(ctx context.Context, databaseURL string, box *secret.Box, opts Options
 	st := &Store{db: db, dialect: dialect, box: box, now: now, sqlite: pool}
 	st.endpoints = &endpointCache{entries: map[string][]Endpoint{}, armed: dialect == SQLite}
 	if dialect == Postgres {
-		logger := opts.Logger
-		if logger == nil {
-			logger = slog.New(slog.DiscardHandler)
-		}
-		st.endpointWatch = newEndpointWatch(databaseURL, logger, st.endpoints, opts.endpointWatchEvent, opts.endpointWatchCheck)
+		st.endpointWatch = newEndpointWatch(databaseURL, st.endpoints, st.probeEndpointTrigger, opts)
 	}
 	if dialect == SQLite {
 		st.batch = newGroupCommit()
