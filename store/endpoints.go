@@ -456,15 +456,30 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *Endpoint) error {
 
 // RecordClockSkew remembers that a webhook of the endpoint showed a clock
 // skew (channel.time minus the time received) at a moment, for its page.
+//
+// Under a clock that stays skewed every webhook shows it, so the row is
+// written only when the skew moved by a second or more, or was recorded over
+// a minute ago: an endpoint written on every webhook would empty the endpoint
+// cache of every instance on every webhook (endpointcache.go).
 func (s *Store) RecordClockSkew(ctx context.Context, endpointID int64, skew time.Duration, at time.Time) error {
-	defer s.endpointsChanged()
-	err := s.db.WithContext(ctx).Model(&Endpoint{}).Where("id = ?", endpointID).
-		UpdateColumns(map[string]any{"clock_skew_ms": skew.Milliseconds(), "clock_skew_at": at}).Error
-	if err != nil {
-		return fmt.Errorf("record clock skew of endpoint %d: %w", endpointID, err)
+	res := s.db.WithContext(ctx).Exec(`UPDATE endpoints SET clock_skew_ms = ?, clock_skew_at = ?
+		WHERE id = ? AND (clock_skew_at IS NULL OR clock_skew_at < ? OR abs(clock_skew_ms - ?) >= ?)`,
+		skew.Milliseconds(), at, endpointID, at.Add(-skewRecordEvery), skew.Milliseconds(), skewRecordStep.Milliseconds())
+	if res.Error != nil {
+		return fmt.Errorf("record clock skew of endpoint %d: %w", endpointID, res.Error)
+	}
+	if res.RowsAffected > 0 {
+		s.endpointsChanged()
 	}
 	return nil
 }
+
+// A clock skew that stays is recorded again after skewRecordEvery, one that
+// moves when it has moved by skewRecordStep.
+const (
+	skewRecordEvery = time.Minute
+	skewRecordStep  = time.Second
+)
 
 // DeleteEndpoint removes an endpoint.
 func (s *Store) DeleteEndpoint(ctx context.Context, id int64) error {

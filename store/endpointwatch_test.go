@@ -150,3 +150,52 @@ func awaitWatch(t *testing.T, events <-chan string, want string) {
 		}
 	}
 }
+
+// An endpoint statement that changes no row announces nothing: a clock skew
+// recorded again too soon, or an update that matches nothing, empties no
+// instance's cache. Notifications come in commit order, so a marker sent
+// after them bounds what they announced.
+func TestOnlyAChangedEndpointRowIsAnnounced(t *testing.T) {
+	url := storetest.DatabaseURL(t, store.Postgres)
+	ctx := context.Background()
+	s := storetest.Open(t, url)
+	e := newEndpoint(t, s, "quiet")
+	listener, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(ctx)
+	if _, err := listener.Exec(ctx, `LISTEN handover_endpoints`); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	for _, later := range []time.Duration{0, 10 * time.Second} { // the second is too soon
+		if err := s.RecordClockSkew(ctx, e.ID, -2*time.Hour, at.Add(later)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.DB(s).Exec(`UPDATE endpoints SET queue_id = queue_id WHERE id = -1`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := store.DB(s).Exec(`SELECT pg_notify('handover_endpoints', 'marker')`).Error; err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		n, err := listener.WaitForNotification(wait)
+		if err != nil {
+			t.Fatalf("the marker did not come: %v", err)
+		}
+		if n.Payload == "marker" {
+			break
+		}
+		if n.Payload == "" {
+			changes++
+		}
+	}
+	if changes != 1 {
+		t.Fatalf("%d changes announced, want 1 (the first clock skew recorded)", changes)
+	}
+}
