@@ -178,13 +178,21 @@ func drive(concurrency int, d time.Duration, fn func(worker, seq int) error) loa
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute}, Timeout: 30 * time.Second}
 
-// measureBaseline is a server that only checks the HMAC and answers 200.
-func measureBaseline(duration time.Duration, concurrency int) (load, error) {
+// serveBare serves handler on a loopback port, for the bare servers the bench
+// measures beside Handover; stop closes it.
+func serveBare(handler http.HandlerFunc) (base string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return load{}, err
+		return "", nil, err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Handler: handler}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// measureBaseline is a server that only checks the HMAC and answers 200.
+func measureBaseline(duration time.Duration, concurrency int) (load, error) {
+	base, stop, err := serveBare(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		mac := hmac.New(sha256.New, []byte(webhookSecret))
 		mac.Write(body)
@@ -194,10 +202,12 @@ func measureBaseline(duration time.Duration, concurrency int) (load, error) {
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	target := "http://" + ln.Addr().String() + "/handover/genesysCloudOM"
+	})
+	if err != nil {
+		return load{}, err
+	}
+	defer stop()
+	target := base + "/handover/genesysCloudOM"
 	body := webhookBody("integration", "customer", "baseline")
 	return drive(concurrency, duration, func(_, _ int) error { return postWebhook(target, body) }), nil
 }
@@ -551,14 +561,9 @@ func measureHandover(binary, dir, dialect, databaseURL string, duration time.Dur
 		customerIDs = append(customerIDs, id)
 	}
 	customer := customerIDs[0]
-	var seq atomic.Int64
-	target := h.base + "/handover/genesysCloudOM"
 	profiled := profile("ingest")
 	cpuBefore := h.cpu()
-	ingest := drive(concurrency, duration, func(_, _ int) error {
-		n := seq.Add(1)
-		return postWebhook(target, webhookBody(h.integrID, customerIDs[int(n)%len(customerIDs)], fmt.Sprintf("bench-%d", n)))
-	})
+	ingest := h.agentMessages(h.base+"/handover/genesysCloudOM", "bench", concurrency, duration, customerIDs)
 	profiled()
 	// Every accepted webhook is processed (its Delivered receipt reaches
 	// Genesys) before the next measure, so the measures do not overlap.
@@ -1050,16 +1055,12 @@ const bareMessagePrefix = "bare-msg-"
 // path (the load generator, the forwarder and the sandbox share the cores
 // as with Handover), the ceiling for Handover's.
 func (h *handover) bareRelay(sessions int, duration time.Duration) (load, error) {
-	c, err := genesys.NewClient(genesys.Config{Host: genesys.Host(h.sbBase), ClientID: clientID, ClientSecret: clientSecret})
-	if err != nil {
-		return load{}, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	c, err := h.sandboxClient()
 	if err != nil {
 		return load{}, err
 	}
 	var ids atomic.Int64
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	base, stop, err := serveBare(func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ SessionID, Text string }
 		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&in); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -1075,10 +1076,12 @@ func (h *handover) bareRelay(sessions int, duration time.Duration) (load, error)
 		}
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, `{"messageId":%d}`, id)
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	target := "http://" + ln.Addr().String() + "/"
+	})
+	if err != nil {
+		return load{}, err
+	}
+	defer stop()
+	target := base + "/"
 	l := drive(sessions, duration, func(worker, seq int) error {
 		raw, _ := json.Marshal(map[string]any{"sessionId": fmt.Sprintf("s%05d", worker), "text": fmt.Sprintf("message %d", seq)})
 		resp, err := client.Post(target, "application/json", bytes.NewReader(raw))
@@ -1104,21 +1107,17 @@ func (h *handover) bareRelay(sessions int, duration time.Duration) (load, error)
 // that does the least any receiver of Genesys agent messages can: check the
 // signature, decode the webhook, answer 200, then acknowledge the message to
 // Genesys with a Delivered receipt, with the same client Handover uses, and
-// no database, queue or ordering. The baseline above does the first three;
+// no database, queue or ordering. The baseline does the check and the answer;
 // the receipt is a second HTTP exchange per webhook on the same cores, so
 // this server's ratio to the baseline is the ceiling for Handover's here.
 // It returns the load and how long the receipts took to drain after it.
 func (h *handover) bareReceipter(concurrency int, duration time.Duration, customerIDs []string) (load, time.Duration, error) {
-	c, err := genesys.NewClient(genesys.Config{Host: genesys.Host(h.sbBase), ClientID: clientID, ClientSecret: clientSecret})
-	if err != nil {
-		return load{}, 0, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	c, err := h.sandboxClient()
 	if err != nil {
 		return load{}, 0, err
 	}
 	var sent, failed atomic.Int64
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	base, stop, err := serveBare(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if genesys.VerifySignature(webhookSecret, body, r.Header.Get(genesys.SignatureHeader)) != nil {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -1140,15 +1139,12 @@ func (h *handover) bareReceipter(concurrency int, duration time.Duration, custom
 			}
 			sent.Add(1)
 		}()
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	target := "http://" + ln.Addr().String() + "/handover/genesysCloudOM"
-	var seq atomic.Int64
-	l := drive(concurrency, duration, func(_, _ int) error {
-		n := seq.Add(1)
-		return postWebhook(target, webhookBody(h.integrID, customerIDs[int(n)%len(customerIDs)], fmt.Sprintf("bare-%d", n)))
 	})
+	if err != nil {
+		return load{}, 0, err
+	}
+	defer stop()
+	l := h.agentMessages(base+"/handover/genesysCloudOM", "bare", concurrency, duration, customerIDs)
 	ended := time.Now()
 	if err := waitUntil(5*time.Minute, func() bool { return sent.Load() >= int64(l.requests) }); err != nil {
 		return l, 0, fmt.Errorf("bare receipter: only %d of %d receipts sent", sent.Load(), l.requests)
@@ -1157,6 +1153,22 @@ func (h *handover) bareReceipter(concurrency int, duration time.Duration, custom
 		return l, 0, fmt.Errorf("bare receipter: %d receipts failed", n)
 	}
 	return l, time.Since(ended), nil
+}
+
+// agentMessages drives the ingest load at target: signed agent messages from
+// concurrency clients for d, to the customers in turn, with ids prefix-N.
+func (h *handover) agentMessages(target, prefix string, concurrency int, d time.Duration, customerIDs []string) load {
+	var seq atomic.Int64
+	return drive(concurrency, d, func(_, _ int) error {
+		n := seq.Add(1)
+		return postWebhook(target, webhookBody(h.integrID, customerIDs[int(n)%len(customerIDs)], fmt.Sprintf("%s-%d", prefix, n)))
+	})
+}
+
+// sandboxClient is a Genesys client of the sandbox, as Handover has, for
+// the bare servers and the straight calls.
+func (h *handover) sandboxClient() (*genesys.Client, error) {
+	return genesys.NewClient(genesys.Config{Host: genesys.Host(h.sbBase), ClientID: clientID, ClientSecret: clientSecret})
 }
 
 // relayFigures is what relayOverhead measured.
@@ -1176,7 +1188,7 @@ func (r relayFigures) String() string {
 // directCalls sends inbound messages straight to the sandbox with the Genesys
 // client: the latency floor of one Genesys call on this machine.
 func (h *handover) directCalls(concurrency int, duration time.Duration) (load, error) {
-	c, err := genesys.NewClient(genesys.Config{Host: genesys.Host(h.sbBase), ClientID: clientID, ClientSecret: clientSecret})
+	c, err := h.sandboxClient()
 	if err != nil {
 		return load{}, err
 	}
