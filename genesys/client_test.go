@@ -79,9 +79,17 @@ func (f *fakeGenesys) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
-	f.mu.Lock()
-	f.requests = append(f.requests, recorded{r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.Query(), r.Header.Clone(), body})
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	f.mu.Lock()
+	if !f.issued[token] && f.tokenHandler == nil {
+		// Not this test's client: a request of another test (another
+		// package's, running beside this one) to the server that had this
+		// loopback port before. Refused, and kept out of what the test reads.
+		f.mu.Unlock()
+		writeJSON(w, http.StatusUnauthorized, ErrorBody{Status: 401, Code: "bad.credentials", Message: "Invalid login credentials."})
+		return
+	}
+	f.requests = append(f.requests, recorded{r.Method, r.URL.Path, r.URL.EscapedPath(), r.URL.Query(), r.Header.Clone(), body})
 	refuse := !f.issued[token] || f.unauthorized > 0
 	if f.unauthorized > 0 {
 		f.unauthorized--
@@ -555,11 +563,14 @@ func TestSendMessageAsksForTheConversationIDOnlyWhenTold(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs := fake.recorded()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests recorded, want 2: %+v", len(reqs), reqs)
+	}
 	if got := reqs[0].Query; !reflect.DeepEqual(got, url.Values{"prefetchConversationId": {"true"}}) {
-		t.Errorf("with prefetch: query = %v", got)
+		t.Errorf("with prefetch: %s %s query = %v", reqs[0].Method, reqs[0].Path, got)
 	}
 	if got := reqs[1].Query; len(got) != 0 {
-		t.Errorf("without prefetch: query = %v, want none", got)
+		t.Errorf("without prefetch: %s %s query = %v, want none", reqs[1].Method, reqs[1].Path, got)
 	}
 }
 
